@@ -1,0 +1,116 @@
+"""Signing in and out, who am I, and the admin's account and API-key endpoints."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Form, Request, status
+from fastapi.responses import RedirectResponse
+from pydantic import BaseModel, Field
+
+from app.core.deps import CurrentAdmin, CurrentUser, OptionalUser, SessionDep, check_csrf, csrf_token_for
+from app.core.errors import AppError
+from app.core.security import authenticate_user, create_api_key, create_user, revoke_api_key
+from app.web import HOME_BY_ROLE, render
+from transfers.directory.service import find_organisation
+
+router = APIRouter(tags=["accounts"])
+admin_router = APIRouter(prefix="/api/admin", tags=["admin"])
+
+
+@router.get("/login", include_in_schema=False)
+async def show_login(request: Request, user: OptionalUser):
+    if user is not None:
+        return RedirectResponse(HOME_BY_ROLE[user.role], status_code=303)
+    return render(request, "login.html", next=request.query_params.get("next", ""))
+
+
+@router.post("/login", include_in_schema=False)
+async def sign_in(request: Request, session: SessionDep, username: str = Form(""), password: str = Form(""),
+                  next: str = Form("")):
+    try:
+        await check_csrf(request)
+        user = await authenticate_user(session, username=username, password=password,
+                                       ip=request.client.host if request.client else "unknown")
+    except AppError as exc:
+        # Answered as a page, not raised: the request's session then commits the failed
+        # attempt, which the rate limit counts.
+        return render(request, "login.html", status_code=exc.status_code, error=exc.detail, username=username,
+                      next=next)
+    request.session.clear()
+    request.session["uid"] = user.id
+    csrf_token_for(request)
+    target = next if next.startswith("/") and not next.startswith("//") else HOME_BY_ROLE[user.role]
+    return RedirectResponse(target, status_code=303)
+
+
+@router.post("/logout", include_in_schema=False)
+async def sign_out(request: Request):
+    await check_csrf(request)
+    request.session.clear()
+    return RedirectResponse("/login", status_code=303)
+
+
+class MeOut(BaseModel):
+    id: int
+    username: str
+    display_name: str
+    role: str
+    organisation_id: int | None
+    csrf_token: str
+
+
+@router.get("/api/me", response_model=MeOut)
+async def show_me(request: Request, user: CurrentUser):
+    return MeOut(id=user.id, username=user.username, display_name=user.display_name, role=user.role,
+                 organisation_id=user.organisation_id, csrf_token=csrf_token_for(request))
+
+
+class UserIn(BaseModel):
+    username: str = Field(min_length=1, max_length=80)
+    password: str = Field(min_length=10, max_length=200)
+    role: str
+    display_name: str | None = None
+    organisation_id: int | None = None
+    dial_address: str | None = None
+
+
+class UserOut(BaseModel):
+    id: int
+    username: str
+    display_name: str
+    role: str
+    organisation_id: int | None
+
+
+@admin_router.post("/users", response_model=UserOut, status_code=status.HTTP_201_CREATED)
+async def add_user(spec: UserIn, session: SessionDep, _admin: CurrentAdmin):
+    if spec.organisation_id is not None:
+        await find_organisation(session, spec.organisation_id)
+    user = await create_user(session, **spec.model_dump())
+    return UserOut.model_validate(user, from_attributes=True)
+
+
+class ApiKeyIn(BaseModel):
+    name: str = Field(min_length=1, max_length=120)
+    expires_at: datetime | None = None
+
+
+class ApiKeyOut(BaseModel):
+    id: int
+    name: str
+    organisation_id: int
+    key: str = Field(description="Shown once: store it now. Openline keeps only its hash.")
+
+
+@admin_router.post("/organisations/{organisation_id}/api-keys", response_model=ApiKeyOut,
+                   status_code=status.HTTP_201_CREATED)
+async def issue_api_key(organisation_id: int, spec: ApiKeyIn, session: SessionDep, _admin: CurrentAdmin):
+    await find_organisation(session, organisation_id)
+    issued = await create_api_key(session, organisation_id=organisation_id, name=spec.name, expires_at=spec.expires_at)
+    return ApiKeyOut(id=issued.key.id, name=issued.key.name, organisation_id=organisation_id, key=issued.plaintext)
+
+
+@admin_router.delete("/api-keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def revoke_key(key_id: int, session: SessionDep, _admin: CurrentAdmin) -> None:
+    await revoke_api_key(session, key_id=key_id)

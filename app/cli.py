@@ -1,0 +1,178 @@
+"""The ``openline`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+import typer
+
+from app.core.settings import Settings, SettingsError
+
+cli = typer.Typer(help="Openline: call handling and warm transfers for a support line.", no_args_is_help=True)
+db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
+directory_cli = typer.Typer(help="The partner directory.", no_args_is_help=True)
+user_cli = typer.Typer(help="Accounts.", no_args_is_help=True)
+apikey_cli = typer.Typer(help="Partner API keys.", no_args_is_help=True)
+cli.add_typer(db_cli, name="db")
+cli.add_typer(directory_cli, name="directory")
+cli.add_typer(user_cli, name="user")
+cli.add_typer(apikey_cli, name="apikey")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except (SettingsError, ValueError) as exc:
+        typer.secho(f"configuration refused: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from None
+
+
+def _run(coro_factory: Any) -> Any:
+    """Run an async unit of work against the configured database, committing on success."""
+    from app.core.clock import Clock
+    from app.core.db import session_scope
+    from app.core.runtime import Runtime
+
+    async def main() -> Any:
+        runtime = Runtime(settings=_settings(), clock=Clock())
+        try:
+            async with session_scope(runtime) as session:
+                return await coro_factory(session)
+        finally:
+            await runtime.close()
+
+    return asyncio.run(main())
+
+
+def _fail(message: str) -> None:
+    typer.secho(message, fg="red", err=True)
+    raise typer.Exit(1)
+
+
+@db_cli.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the database to the newest schema."""
+    from app.db_admin import upgrade_database
+
+    upgrade_database(_settings().database_url)
+    typer.echo("database is at the newest migration")
+
+
+@directory_cli.command("import")
+def directory_import(path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)]) -> None:
+    """Load or update a whole directory from YAML (all or nothing)."""
+    from transfers.directory.importer import DirectoryFileError, import_directory, parse_directory
+
+    try:
+        directory = parse_directory(path.read_text())
+    except DirectoryFileError as exc:
+        _fail(f"{path}: nothing imported, {len(exc.problems)} problem(s):\n" + "\n".join(f"  {p}" for p in exc.problems))
+    summary = _run(lambda session: import_directory(session, directory))
+    typer.echo(f"imported {path}: {summary}")
+
+
+@user_cli.command("add")
+def user_add(
+    username: str,
+    role: Annotated[str, typer.Option(help="listener, partner, supervisor or admin")],
+    organisation: Annotated[str | None, typer.Option(help="the partner organisation's slug (partners only)")] = None,
+    display_name: Annotated[str | None, typer.Option()] = None,
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)] = "",
+) -> None:
+    """Create an account."""
+    from app.core.errors import AppError
+    from app.core.security import create_user
+    from transfers.directory.models import Organisation
+
+    async def add(session: Any) -> Any:
+        org_id = None
+        if organisation:
+            org_id = await session.scalar(sa.select(Organisation.id).where(Organisation.slug == organisation))
+            if org_id is None:
+                raise AppError(f"no organisation {organisation!r}")
+        return await create_user(session, username=username, password=password, role=role,
+                                 display_name=display_name, organisation_id=org_id)
+
+    try:
+        user = _run(add)
+    except AppError as exc:
+        _fail(f"user not added: {exc.detail}")
+    typer.echo(f"added {user.role} {user.username} (id {user.id})")
+
+
+@apikey_cli.command("create")
+def apikey_create(
+    organisation: Annotated[str, typer.Argument(help="the partner organisation's slug")],
+    name: Annotated[str, typer.Option(help="what the key is for, e.g. 'case system'")] = "partner system",
+) -> None:
+    """Issue an API key for a partner organisation. It is shown once."""
+    from app.core.security import create_api_key
+    from transfers.directory.models import Organisation
+
+    async def issue(session: Any) -> Any:
+        org_id = await session.scalar(sa.select(Organisation.id).where(Organisation.slug == organisation))
+        if org_id is None:
+            return None
+        return await create_api_key(session, organisation_id=org_id, name=name)
+
+    issued = _run(issue)
+    if issued is None:
+        _fail(f"no organisation {organisation!r}")
+    typer.echo(f"API key for {organisation} (shown once, store it now):\n{issued.plaintext}")
+
+
+@cli.command()
+def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
+    """Serve the web app, webhooks and (unless OPENLINE_RUN_JOBS=false) the job loop."""
+    import uvicorn
+
+    from app.core.observability import configure_logging
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+    uvicorn.run("app.main:create_app", factory=True, host=host, port=port, workers=workers,
+                log_config=None, access_log=False, proxy_headers=True)
+
+
+@cli.command()
+def worker() -> None:
+    """Run only the job loop (timers, SLA breaches, partner notifications), as its own process."""
+    from app.core.observability import configure_logging
+    from app.main import run_worker
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+    asyncio.run(run_worker(settings))
+
+
+@cli.command()
+def demo(host: str = "127.0.0.1", port: int = 8000,
+         callers: Annotated[bool, typer.Option(help="simulated callers ring now and then")] = True) -> None:
+    """Migrate, load the demo directory and accounts, and serve with simulated telephony."""
+    from app.db_admin import upgrade_database
+    from app.demo import DEMO_PASSWORD, DEMO_USERS, load_demo
+
+    os.environ.setdefault("OPENLINE_ENVIRONMENT", "development")
+    os.environ.setdefault("OPENLINE_TELEPHONY", "simulated")
+    os.environ.setdefault("OPENLINE_PUBLIC_URL", f"http://{host}:{port}")
+    os.environ.setdefault("OPENLINE_SIMULATE_CALLERS", "true" if callers else "false")
+    settings = _settings()
+    upgrade_database(settings.database_url)
+    summary = _run(load_demo)
+    typer.echo(f"demo directory loaded ({summary})")
+    typer.secho(f"\nOpenline demo on http://{host}:{port}/login   (password for every account: {DEMO_PASSWORD})",
+                fg="green", bold=True)
+    for user in DEMO_USERS:
+        typer.echo(f"  {user.username:<12} {user.role:<11} {user.display_name}")
+    typer.echo("")
+    sys.stdout.flush()
+    serve(host=host, port=port, workers=1)
+
+
+def main() -> None:
+    cli()

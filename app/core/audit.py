@@ -1,0 +1,41 @@
+"""An append-only audit trail: who did what to which record, when. Written in the same
+transaction as the change it describes, so the trail and the data cannot disagree."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.db import Base, runtime_of
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_events"
+    __table_args__ = (sa.Index("ix_audit_events_subject", "subject_type", "subject_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(sa.String(120))
+    action: Mapped[str] = mapped_column(sa.String(64))
+    subject_type: Mapped[str] = mapped_column(sa.String(40))
+    subject_id: Mapped[int]
+    detail: Mapped[dict[str, Any]]
+
+
+async def record_audit(session: AsyncSession, *, actor: str, action: str, subject_type: str, subject_id: int,
+                       **detail: Any) -> AuditEvent:
+    event = AuditEvent(at=runtime_of(session).clock.now(), actor=actor, action=action,
+                       subject_type=subject_type, subject_id=subject_id, detail=detail)
+    session.add(event)
+    await session.flush()
+    return event
+
+
+async def list_audit(session: AsyncSession, subject_type: str, subject_id: int) -> list[AuditEvent]:
+    stmt = (sa.select(AuditEvent).where(AuditEvent.subject_type == subject_type, AuditEvent.subject_id == subject_id)
+            .order_by(AuditEvent.id))
+    return list((await session.scalars(stmt)).all())

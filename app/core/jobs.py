@@ -1,0 +1,186 @@
+"""Stored background work: session warnings, SLA breaches, partner notifications, long waits.
+
+A job is a row with a ``run_at``; a restart loses nothing. A loop claims due jobs one at a time
+and runs the handler in the same transaction that marks the job done, so a job's effects and its
+completion commit together: a crash before commit leaves it pending, and two loops never both run
+it (PostgreSQL: ``FOR UPDATE SKIP LOCKED``; both databases: a conditional claim update).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.db import Base, insert_ignore, is_postgres, runtime_of
+
+if TYPE_CHECKING:
+    from app.core.runtime import Runtime
+
+log = logging.getLogger("openline.jobs")
+
+PENDING, DONE, DEAD, CANCELLED = "pending", "done", "dead", "cancelled"
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+    __table_args__ = (sa.Index("ix_jobs_due", "status", "run_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(64))
+    key: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    run_at: Mapped[datetime]
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(sa.String(16), default=PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+
+
+class RetryLater(Exception):
+    """Raised by a handler that should run again later (e.g. a partner webhook answered 500)."""
+
+    def __init__(self, reason: str, delay_seconds: float | None = None):
+        super().__init__(reason)
+        self.delay_seconds = delay_seconds
+
+
+JobHandler = Callable[[AsyncSession, Job], Awaitable[None]]
+
+
+def exponential_backoff(attempt: int, base: float = 30.0, cap: float = 3600.0) -> float:
+    """30 s, 60 s, 2 min, 4 min … capped at an hour."""
+    return min(cap, base * (2 ** max(0, attempt - 1)))
+
+
+@dataclass(frozen=True)
+class JobKind:
+    handler: JobHandler
+    give_up_after: timedelta = timedelta(hours=24)
+    max_attempts: int = 1000
+
+
+class JobRegistry:
+    def __init__(self) -> None:
+        self.kinds: dict[str, JobKind] = {}
+
+    def register(self, kind: str, handler: JobHandler, *, give_up_after: timedelta = timedelta(hours=24),
+                 max_attempts: int = 1000) -> None:
+        self.kinds[kind] = JobKind(handler, give_up_after, max_attempts)
+
+
+async def schedule_job(session: AsyncSession, *, kind: str, key: str, run_at: datetime,
+                       payload: dict[str, Any] | None = None) -> bool:
+    """Store a job once per ``key``; scheduling the same key again changes nothing."""
+    now = runtime_of(session).clock.now()
+    values = dict(kind=kind, key=key, run_at=run_at, payload=payload or {}, status=PENDING, attempts=0,
+                  created_at=now)
+    return await insert_ignore(session, Job, values, ["key"])
+
+
+async def cancel_job(session: AsyncSession, key: str) -> None:
+    await session.execute(sa.update(Job).where(Job.key == key, Job.status == PENDING).values(status=CANCELLED))
+
+
+async def run_due_jobs(runtime: "Runtime", *, limit: int = 100) -> int:
+    """Run every job due by the runtime clock's now (at most ``limit``); returns how many ran."""
+    ran = 0
+    while ran < limit:
+        outcome = await _run_one(runtime)
+        if outcome is None:
+            break
+        ran += 1
+    return ran
+
+
+async def _run_one(runtime: "Runtime") -> bool | None:
+    now = runtime.clock.now()
+    async with runtime.sessionmaker() as session:
+        query = (sa.select(Job).where(Job.status == PENDING, Job.run_at <= now)
+                 .order_by(Job.run_at, Job.id).limit(1))
+        if is_postgres(session):
+            query = query.with_for_update(skip_locked=True)
+        job = await session.scalar(query)
+        if job is None:
+            return None
+        claimed = await session.execute(
+            sa.update(Job).where(Job.id == job.id, Job.status == PENDING)
+            .values(status=DONE, attempts=Job.attempts + 1, finished_at=now, last_error=None)
+            .execution_options(synchronize_session=False)
+        )
+        if not claimed.rowcount:
+            await session.rollback()
+            return False
+        kind = runtime.jobs.kinds.get(job.kind)
+        try:
+            if kind is None:
+                raise RuntimeError(f"no handler registered for job kind {job.kind!r}")
+            await kind.handler(session, job)
+            await session.commit()
+        except Exception as exc:  # noqa: BLE001 - every failure is recorded on the job
+            await session.rollback()
+            runtime.bus.discard(session)
+            await _record_failure(runtime, job.id, exc, kind)
+            return False
+    await runtime.bus.flush(session)
+    return True
+
+
+async def _record_failure(runtime: "Runtime", job_id: int, exc: Exception, kind: JobKind | None) -> None:
+    now = runtime.clock.now()
+    async with runtime.sessionmaker() as session:
+        job = await session.get(Job, job_id)
+        if job is None:
+            return
+        job.attempts += 1
+        job.last_error = f"{type(exc).__name__}: {exc}"[:1000]
+        too_old = kind is None or now - job.created_at >= kind.give_up_after or job.attempts >= kind.max_attempts
+        if too_old:
+            job.status = DEAD
+            job.finished_at = now
+            log.error("job dead", extra={"job_id": job.id, "kind": job.kind, "attempts": job.attempts})
+        else:
+            delay = exc.delay_seconds if isinstance(exc, RetryLater) and exc.delay_seconds else None
+            job.run_at = now + timedelta(seconds=delay or exponential_backoff(job.attempts))
+            if not isinstance(exc, RetryLater):
+                log.warning("job failed, will retry", extra={"job_id": job.id, "kind": job.kind}, exc_info=exc)
+        await session.commit()
+
+
+class JobLoop:
+    """Polls for due jobs inside the server process (or ``openline worker``)."""
+
+    def __init__(self, runtime: "Runtime", poll_seconds: float):
+        self.runtime = runtime
+        self.poll_seconds = poll_seconds
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="openline-job-loop")
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                ran = await run_due_jobs(self.runtime)
+            except Exception:
+                log.exception("job loop pass failed")
+                ran = 0
+            if ran == 0:
+                try:
+                    await asyncio.wait_for(self._stopping.wait(), self.poll_seconds)
+                except TimeoutError:
+                    pass
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._task is not None:
+            await self._task

@@ -1,0 +1,37 @@
+"""Everything a running Openline needs, built once per process (or per test)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from app.core.clock import Clock
+from app.core.crypto import Crypto
+from app.core.db import make_engine, make_sessionmaker
+from app.core.events import EventBus
+from app.core.jobs import JobRegistry
+from app.core.settings import Settings
+
+
+@dataclass(eq=False)
+class Runtime:
+    settings: Settings
+    clock: Clock
+    engine: AsyncEngine = field(init=False)
+    sessionmaker: async_sessionmaker[AsyncSession] = field(init=False)
+    crypto: Crypto = field(init=False)
+    bus: EventBus = field(default_factory=EventBus)
+    jobs: JobRegistry = field(default_factory=JobRegistry)
+    # Features hang their own process-wide helpers here (e.g. the Twilio REST client).
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.engine = make_engine(self.settings.database_url)
+        self.sessionmaker = make_sessionmaker(self.engine, self)
+        self.crypto = Crypto(self.settings.data_key.get_secret_value())
+        self.bus.runtime = self
+
+    async def close(self) -> None:
+        await self.engine.dispose()

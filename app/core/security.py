@@ -1,0 +1,196 @@
+"""Accounts, roles, passwords, login rate limits and partner API keys."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.db import Base, runtime_of
+from app.core.errors import Conflict, NotFound, TooManyRequests, Unauthorized, Unprocessable
+
+
+class Role(StrEnum):
+    listener = "listener"
+    partner = "partner"
+    supervisor = "supervisor"
+    admin = "admin"
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        sa.CheckConstraint("role IN ('listener', 'partner', 'supervisor', 'admin')", name="role_known"),
+        # A partner user belongs to exactly one organisation; helpline staff belong to none.
+        sa.CheckConstraint(
+            "(role = 'partner' AND organisation_id IS NOT NULL) OR (role <> 'partner' AND organisation_id IS NULL)",
+            name="partner_has_organisation",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(80), unique=True)
+    display_name: Mapped[str] = mapped_column(sa.String(120))
+    role: Mapped[str] = mapped_column(sa.String(16))
+    organisation_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organisations.id", ondelete="RESTRICT"), index=True)
+    password_hash: Mapped[str] = mapped_column(sa.String(200))
+    # Where to ring a listener who is not on the browser headset: a phone number or SIP address.
+    dial_address: Mapped[str | None] = mapped_column(sa.String(200))
+    is_active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime]
+
+    @property
+    def headset_identity(self) -> str:
+        return f"listener-{self.id}"
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    prefix: Mapped[str] = mapped_column(sa.String(24), unique=True)
+    secret_hash: Mapped[str] = mapped_column(sa.String(64))
+    organisation_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(120))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+
+
+class LoginAttempt(Base):
+    __tablename__ = "login_attempts"
+    __table_args__ = (sa.Index("ix_login_attempts_lookup", "username", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(80))
+    ip: Mapped[str] = mapped_column(sa.String(64), index=True)
+    succeeded: Mapped[bool]
+    at: Mapped[datetime]
+
+
+_hasher = PasswordHasher()
+# Verified against when the username does not exist, so a wrong username costs as long as a
+# wrong password and does not reveal which accounts exist.
+_DUMMY_HASH = _hasher.hash("openline-dummy-password")
+API_KEY_PREFIX = "olk"
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+async def create_user(session: AsyncSession, *, username: str, password: str, role: str, display_name: str | None = None,
+                      organisation_id: int | None = None, dial_address: str | None = None) -> User:
+    username = username.strip().lower()
+    if role not in Role.__members__:
+        raise Unprocessable("role", f"unknown role {role!r}; one of {', '.join(Role)}")
+    if not username or len(username) > 80:
+        raise Unprocessable("username", "a username of 1 to 80 characters is required")
+    if len(password) < 10:
+        raise Unprocessable("password", "passwords need at least 10 characters")
+    if (role == Role.partner) != (organisation_id is not None):
+        raise Unprocessable("organisation", "a partner user belongs to one organisation; other roles to none")
+    if await session.scalar(sa.select(User.id).where(User.username == username)):
+        raise Conflict(f"the username {username!r} is taken", error="duplicate_username")
+    user = User(username=username, display_name=display_name or username, role=role, organisation_id=organisation_id,
+                password_hash=hash_password(password), dial_address=dial_address,
+                created_at=runtime_of(session).clock.now())
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def check_login_allowed(session: AsyncSession, *, username: str, ip: str) -> None:
+    runtime = runtime_of(session)
+    settings = runtime.settings
+    since = runtime.clock.now() - timedelta(seconds=settings.login_window_seconds)
+    last_success = await session.scalar(
+        sa.select(sa.func.max(LoginAttempt.at)).where(LoginAttempt.username == username, LoginAttempt.succeeded)
+    )
+    floor = max(since, last_success) if last_success else since
+    failures_for_user = await session.scalar(
+        sa.select(sa.func.count()).where(LoginAttempt.username == username, ~LoginAttempt.succeeded,
+                                         LoginAttempt.at > floor))
+    failures_from_ip = await session.scalar(
+        sa.select(sa.func.count()).where(LoginAttempt.ip == ip, ~LoginAttempt.succeeded, LoginAttempt.at > since))
+    # The per-address limit is wider: a shared office address serves a whole team of listeners.
+    if failures_for_user >= settings.login_max_failures or failures_from_ip >= settings.login_max_failures * 4:
+        raise TooManyRequests(
+            "too many failed sign-ins; wait a few minutes and try again",
+            headers={"Retry-After": str(settings.login_window_seconds)},
+        )
+
+
+async def authenticate_user(session: AsyncSession, *, username: str, password: str, ip: str) -> User:
+    """Check a sign-in, recording the attempt; raises 429 when rate-limited and 401 when wrong."""
+    username = username.strip().lower()[:80]
+    await check_login_allowed(session, username=username, ip=ip)
+    user = await session.scalar(sa.select(User).where(User.username == username))
+    ok = verify_password(user.password_hash if user else _DUMMY_HASH, password) and bool(user and user.is_active)
+    session.add(LoginAttempt(username=username, ip=ip[:64], succeeded=ok, at=runtime_of(session).clock.now()))
+    await session.flush()
+    if not ok or user is None:
+        raise Unauthorized("wrong username or password", error="bad_credentials")
+    return user
+
+
+@dataclass(frozen=True)
+class IssuedApiKey:
+    key: ApiKey
+    plaintext: str
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+async def create_api_key(session: AsyncSession, *, organisation_id: int, name: str,
+                         expires_at: datetime | None = None) -> IssuedApiKey:
+    """A partner system's key. The plaintext is returned once and only its hash is kept."""
+    prefix = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    key = ApiKey(prefix=prefix, secret_hash=_digest(secret), organisation_id=organisation_id, name=name,
+                 created_at=runtime_of(session).clock.now(), expires_at=expires_at)
+    session.add(key)
+    await session.flush()
+    return IssuedApiKey(key, f"{API_KEY_PREFIX}_{prefix}_{secret}")
+
+
+async def authenticate_api_key(session: AsyncSession, presented: str) -> ApiKey:
+    # High-entropy random secrets need no slow hash: SHA-256 and a constant-time compare suffice.
+    parts = presented.strip().split("_", 2)
+    if len(parts) != 3 or parts[0] != API_KEY_PREFIX:
+        raise Unauthorized("malformed API key", error="bad_api_key")
+    key = await session.scalar(sa.select(ApiKey).where(ApiKey.prefix == parts[1]))
+    now = runtime_of(session).clock.now()
+    if key is None or not hmac.compare_digest(key.secret_hash, _digest(parts[2])):
+        raise Unauthorized("unknown API key", error="bad_api_key")
+    if key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= now):
+        raise Unauthorized("this API key has expired or been revoked", error="expired_api_key")
+    key.last_used_at = now
+    return key
+
+
+async def revoke_api_key(session: AsyncSession, *, key_id: int, organisation_id: int | None = None) -> ApiKey:
+    key = await session.get(ApiKey, key_id)
+    if key is None or (organisation_id is not None and key.organisation_id != organisation_id):
+        raise NotFound("no such API key")
+    key.revoked_at = key.revoked_at or runtime_of(session).clock.now()
+    return key

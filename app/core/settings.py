@@ -1,0 +1,103 @@
+"""Settings from the environment (prefix ``OPENLINE_``), validated at start-up."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER = "change-me"
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_DATABASE_URL = f"sqlite+aiosqlite:///{ROOT / 'var' / 'openline.db'}"
+
+
+class SettingsError(ValueError):
+    """Raised when the configuration is unsafe to start with; the message says what to set."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OPENLINE_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "production"
+    database_url: str = DEFAULT_DATABASE_URL
+    public_url: str = "http://127.0.0.1:8000"
+    telephony: Literal["twilio", "simulated"] = "twilio"
+
+    twilio_account_sid: str = "AC" + "0" * 32
+    twilio_auth_token: SecretStr = SecretStr(PLACEHOLDER)
+    twilio_api_key_sid: str = ""
+    twilio_api_key_secret: SecretStr = SecretStr("")
+    twilio_twiml_app_sid: str = ""
+    twilio_api_base: str = ""
+    twilio_caller_id: str = "+441234000000"
+
+    secret_key: SecretStr = SecretStr(PLACEHOLDER)
+    data_key: SecretStr = SecretStr(PLACEHOLDER)
+
+    session_minutes: int = Field(30, ge=1, le=240)
+    session_warning_minutes: int = Field(5, ge=0, le=60)
+    wrap_up_seconds: int = Field(120, ge=0, le=3600)
+    max_wait_seconds: int = Field(600, ge=10)
+    live_transfer_ring_seconds: int = Field(30, ge=5, le=300)
+    line_open: bool = True
+    position_announce_seconds: int = Field(45, ge=10)
+
+    login_max_failures: int = Field(5, ge=1)
+    login_window_seconds: int = Field(900, ge=1)
+    max_body_bytes: int = Field(64 * 1024, ge=1024)
+
+    run_jobs: bool = True
+    job_poll_seconds: float = Field(1.0, gt=0)
+    simulate_callers: bool = False
+    simulator_port: int = 8010
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _refuse_unsafe(self) -> "Settings":
+        if self.session_warning_minutes >= self.session_minutes:
+            raise SettingsError("OPENLINE_SESSION_WARNING_MINUTES must be less than OPENLINE_SESSION_MINUTES")
+        if self.environment == "development":
+            return self
+        if self.telephony == "simulated":
+            raise SettingsError(
+                "OPENLINE_TELEPHONY=simulated turns off Twilio signature checks and is only allowed "
+                "with OPENLINE_ENVIRONMENT=development"
+            )
+        weak = [
+            f"OPENLINE_{name.upper()}"
+            for name in ("secret_key", "data_key", "twilio_auth_token")
+            if _is_placeholder(getattr(self, name))
+        ]
+        if weak:
+            raise SettingsError(
+                "refusing to start outside development with missing or placeholder secrets: "
+                + ", ".join(weak)
+                + " (set each to a long random value, e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+            )
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def signature_checks(self) -> bool:
+        return self.telephony == "twilio"
+
+    @cached_property
+    def public_base(self) -> str:
+        return self.public_url.rstrip("/")
+
+
+def _is_placeholder(secret: SecretStr) -> bool:
+    value = secret.get_secret_value().strip()
+    return not value or value == PLACEHOLDER or len(value) < 16
+
+
+def development_settings(**overrides) -> Settings:
+    """Settings for the demo and practice mode: simulated telephony, placeholder secrets allowed."""
+    values = {"environment": "development", "telephony": "simulated"} | overrides
+    return Settings(**values)

@@ -1,0 +1,1 @@
+"""The helpline domain: timed support sessions, call logs, repeat callers, the listener dashboard."""

@@ -1,0 +1,96 @@
+"""``create_app()``: builds the runtime and wires the three packages together."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
+
+from app.core.clock import Clock
+from app.core.events import PostgresListener
+from app.core.jobs import JobLoop
+from app.core.observability import Metrics, RequestContextMiddleware
+from app.core.runtime import Runtime
+from app.core.settings import Settings
+
+log = logging.getLogger("openline")
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    settings = settings or Settings()
+    runtime = build_runtime(settings, clock)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if not settings.signature_checks:
+            log.warning("!!! SIMULATED TELEPHONY: Twilio signature checks are OFF. Development and practice only. !!!")
+        listener = None
+        if not settings.is_sqlite:
+            listener = PostgresListener(settings.database_url.replace("+asyncpg", ""), runtime.bus)
+            await listener.start()
+        loop = JobLoop(runtime, settings.job_poll_seconds) if settings.run_jobs else None
+        if loop:
+            loop.start()
+        try:
+            yield
+        finally:
+            if loop:
+                await loop.stop()
+            if listener:
+                await listener.stop()
+            await runtime.close()
+
+    app = FastAPI(title="Openline", version="0.1.0", lifespan=lifespan,
+                  description="Call handling and warm transfers for a 24/7 mental-health support line.")
+    app.state.runtime = runtime
+    app.state.metrics = Metrics()
+    _install(app, runtime)
+    app.add_middleware(
+        SessionMiddleware, secret_key=settings.secret_key.get_secret_value(), session_cookie="openline_session",
+        same_site="lax", https_only=settings.public_url.startswith("https://"), max_age=12 * 3600,
+    )
+    app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics, max_body_bytes=settings.max_body_bytes)
+    return app
+
+
+def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
+    """The runtime with every feature's jobs and event handlers registered."""
+    runtime = Runtime(settings=settings, clock=clock or Clock())
+    return runtime
+
+
+async def run_worker(settings: Settings) -> None:
+    """``openline worker``: only the job loop, for deployments that run it apart from the web."""
+    import asyncio
+    import signal
+
+    runtime = build_runtime(settings)
+    loop = JobLoop(runtime, settings.job_poll_seconds)
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    loop.start()
+    log.info("worker started")
+    await stop.wait()
+    await loop.stop()
+    await runtime.close()
+
+
+def _install(app: FastAPI, runtime: Runtime) -> None:
+    from app import auth, ops
+    from app.errors_http import install_error_handlers
+    from transfers.directory.router import router as directory_router
+    from transfers.partner_router import router as partner_router
+
+    install_error_handlers(app)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(ops.router)
+    app.include_router(auth.router)
+    app.include_router(auth.admin_router)
+    app.include_router(directory_router)
+    app.include_router(partner_router)

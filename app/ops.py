@@ -1,0 +1,56 @@
+"""Operator endpoints: liveness, readiness (database reachable and migrated) and metrics."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from app.core.deps import RuntimeDep
+
+ROOT = Path(__file__).resolve().parents[1]
+router = APIRouter(tags=["operations"])
+
+
+def alembic_config(database_url: str | None = None) -> Config:
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "migrations"))
+    if database_url:
+        config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return config
+
+
+@lru_cache(maxsize=1)
+def migration_head() -> str | None:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+@router.get("/healthz")
+async def check_health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def check_ready(runtime: RuntimeDep) -> JSONResponse:
+    head = migration_head()
+    try:
+        async with runtime.engine.connect() as conn:
+            current = await conn.scalar(sa.text("SELECT version_num FROM alembic_version"))
+    except Exception as exc:  # noqa: BLE001 - any failure means "not ready", reported as such
+        return JSONResponse({"error": "not_ready", "detail": f"database unreachable or not migrated: {type(exc).__name__}"},
+                            status_code=503)
+    if current != head:
+        return JSONResponse({"error": "not_ready", "detail": f"database at migration {current}, code expects {head}"},
+                            status_code=503)
+    return JSONResponse({"status": "ready", "migration": current})
+
+
+@router.get("/metrics")
+async def export_metrics(request: Request) -> Response:
+    return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

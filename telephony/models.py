@@ -1,0 +1,97 @@
+"""Calls as Twilio reports them, the deliveries that reported them, listener presence and
+callback requests (voicemails that became work for a listener)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.db import Base
+
+CALL_STATUSES = ("queued", "initiated", "ringing", "in-progress", "completed", "busy", "failed", "no-answer", "canceled")
+FINAL_CALL_STATUSES = ("completed", "busy", "failed", "no-answer", "canceled")
+# Where a call is in the helpline's own flow, as opposed to Twilio's call status.
+QUEUE_STATES = ("waiting", "claimed", "connected", "voicemail", "ended")
+PRESENCE = ("available", "on-call", "wrap-up", "break", "offline")
+
+
+class Call(Base):
+    __tablename__ = "calls"
+    __table_args__ = (
+        sa.Index("ix_calls_queue", "queue_state", "waiting_since"),
+        sa.CheckConstraint(f"queue_state IN {QUEUE_STATES}", name="queue_state_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_sid: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    direction: Mapped[str] = mapped_column(sa.String(20))
+    status: Mapped[str] = mapped_column(sa.String(20))
+    # The highest SequenceNumber applied: an older callback is recorded but cannot move the call back.
+    status_sequence: Mapped[int] = mapped_column(default=-1)
+    from_encrypted: Mapped[str | None] = mapped_column(sa.Text)
+    from_hash: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    from_withheld: Mapped[bool] = mapped_column(default=False)
+    from_masked: Mapped[str] = mapped_column(sa.String(32), default="withheld")
+    to_number: Mapped[str | None] = mapped_column(sa.String(64))
+    queue_state: Mapped[str] = mapped_column(sa.String(16), default="waiting")
+    waiting_since: Mapped[datetime | None]
+    claimed_at: Mapped[datetime | None]
+    answered_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    wait_seconds: Mapped[int | None]
+    abandoned: Mapped[bool] = mapped_column(default=False)
+    listener_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    listener_call_sid: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    conference_name: Mapped[str | None] = mapped_column(sa.String(80), unique=True)
+    conference_sid: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class WebhookDelivery(Base):
+    """Each Twilio delivery stored once; a retry is answered with the stored reply."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    endpoint: Mapped[str] = mapped_column(sa.String(20))
+    call_sid: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    event: Mapped[str] = mapped_column(sa.String(40))
+    sequence: Mapped[int | None]
+    # The form fields without the caller's number: personal data lives only encrypted on the call.
+    fields: Mapped[dict[str, Any]]
+    outcome: Mapped[str] = mapped_column(sa.String(20), default="applied")
+    reply: Mapped[str | None] = mapped_column(sa.Text)
+    received_at: Mapped[datetime]
+
+
+class ListenerPresence(Base):
+    __tablename__ = "listener_presence"
+    __table_args__ = (sa.CheckConstraint(f"status IN {PRESENCE}", name="status_known"),)
+
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    status: Mapped[str] = mapped_column(sa.String(16), default="offline")
+    since: Mapped[datetime]
+    current_call_id: Mapped[int | None] = mapped_column(sa.ForeignKey("calls.id", ondelete="SET NULL"))
+
+
+class CallbackRequest(Base):
+    """A voicemail left by a caller who could not be answered: a listener rings them back."""
+
+    __tablename__ = "callback_requests"
+    __table_args__ = (sa.CheckConstraint("status IN ('open', 'claimed', 'done')", name="status_known"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(sa.ForeignKey("calls.id", ondelete="CASCADE"), unique=True)
+    reason: Mapped[str] = mapped_column(sa.String(20))
+    recording_url: Mapped[str | None] = mapped_column(sa.String(500))
+    recording_seconds: Mapped[int | None]
+    status: Mapped[str] = mapped_column(sa.String(10), default="open")
+    urgent: Mapped[bool] = mapped_column(default=False)
+    claimed_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    claimed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]

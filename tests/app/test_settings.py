@@ -1,0 +1,43 @@
+import pytest
+from pydantic import ValidationError
+
+from app.core.settings import Settings, development_settings
+
+STRONG = dict(secret_key="s" * 32, data_key="d" * 32, twilio_auth_token="t" * 32)
+
+
+def test_production_refuses_placeholder_secrets():
+    with pytest.raises(ValidationError) as err:
+        Settings(_env_file=None, environment="production")
+    message = str(err.value)
+    assert "OPENLINE_SECRET_KEY" in message and "OPENLINE_DATA_KEY" in message and "OPENLINE_TWILIO_AUTH_TOKEN" in message
+
+
+@pytest.mark.parametrize("missing", ["secret_key", "data_key", "twilio_auth_token"])
+def test_production_refuses_each_missing_or_short_secret(missing):
+    for weak in ("", "change-me", "short"):
+        with pytest.raises(ValidationError, match=f"OPENLINE_{missing.upper()}"):
+            Settings(_env_file=None, environment="production", **(STRONG | {missing: weak}))
+
+
+def test_production_starts_with_real_secrets():
+    settings = Settings(_env_file=None, environment="production", **STRONG)
+    assert settings.signature_checks and settings.secret_key.get_secret_value() == "s" * 32
+    assert "s" * 32 not in repr(settings)  # secrets never print
+
+
+def test_simulated_telephony_only_in_development():
+    with pytest.raises(ValidationError, match="only allowed"):
+        Settings(_env_file=None, environment="production", telephony="simulated", **STRONG)
+    assert not development_settings(_env_file=None).signature_checks
+
+
+def test_environment_prefix(monkeypatch):
+    monkeypatch.setenv("OPENLINE_SESSION_MINUTES", "45")
+    monkeypatch.setenv("OPENLINE_ENVIRONMENT", "development")
+    assert Settings(_env_file=None).session_minutes == 45
+
+
+def test_warning_must_come_before_due():
+    with pytest.raises(ValidationError, match="WARNING_MINUTES"):
+        development_settings(_env_file=None, session_minutes=5, session_warning_minutes=5)

@@ -1,0 +1,1 @@
+"""The partner directory in HSDS words: organisations, their services, areas and schedules."""

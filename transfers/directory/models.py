@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.core.db import Base
+
+SERVICE_STATUSES = ("active", "inactive", "defunct", "temporarily closed")
+
+
+class NeedCategory(Base):
+    """The configurable list of needs a call log records and a service meets."""
+
+    __tablename__ = "need_categories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    label: Mapped[str] = mapped_column(sa.String(80))
+    sort_order: Mapped[int] = mapped_column(default=0)
+
+
+class Locality(Base):
+    """A locality hub (HSDS service_area); each has a team that is the fallback for its callers."""
+
+    __tablename__ = "localities"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(120))
+
+
+class Organisation(Base):
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(sa.String(60), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+    website: Mapped[str | None] = mapped_column(sa.String(300))
+    email: Mapped[str | None] = mapped_column(sa.String(200))
+    charity_number: Mapped[str | None] = mapped_column(sa.String(40))
+    # Where warm-transfer notifications are pushed, signed with the organisation's secret.
+    webhook_url: Mapped[str | None] = mapped_column(sa.String(500))
+    webhook_secret_encrypted: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    services: Mapped[list[Service]] = relationship(back_populates="organisation", order_by="Service.name")
+
+
+class Service(Base):
+    __tablename__ = "services"
+    __table_args__ = (
+        sa.CheckConstraint("min_age IS NULL OR max_age IS NULL OR min_age <= max_age", name="age_range_ordered"),
+        sa.CheckConstraint(
+            "status IN ('active', 'inactive', 'defunct', 'temporarily closed')", name="status_known"),
+        sa.CheckConstraint("capacity IS NULL OR capacity >= 0", name="capacity_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(sa.String(80), unique=True)
+    organisation_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id", ondelete="RESTRICT"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+    eligibility_description: Mapped[str] = mapped_column(sa.Text, default="")
+    status: Mapped[str] = mapped_column(sa.String(20), default="active")
+    needs: Mapped[list[str]]
+    min_age: Mapped[int | None]
+    max_age: Mapped[int | None]
+    # Locality slugs served; an empty list means the whole county.
+    areas: Mapped[list[str]]
+    schedule: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON)
+    timezone: Mapped[str] = mapped_column(sa.String(40), default="Europe/London")
+    capacity: Mapped[int | None]
+    live_phone: Mapped[str | None] = mapped_column(sa.String(40))
+    accept_target_hours: Mapped[float] = mapped_column(default=24.0)
+    contact_target_hours: Mapped[float] = mapped_column(default=72.0)
+    urgent_accept_target_hours: Mapped[float] = mapped_column(default=2.0)
+    urgent_contact_target_hours: Mapped[float] = mapped_column(default=24.0)
+    locality_team_for: Mapped[str | None] = mapped_column(sa.String(40))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    organisation: Mapped[Organisation] = relationship(back_populates="services")

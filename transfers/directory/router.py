@@ -1,0 +1,69 @@
+"""Directory API: anyone signed in reads it (listeners pick services); admins change it."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from app.core.deps import CurrentAdmin, CurrentUser, SessionDep
+from transfers.directory import service as directory
+from transfers.directory.schemas import (
+    LocalityOut, NeedCategoryOut, OrganisationFields, OrganisationOut, OrganisationUpdate, ServiceCreate, ServiceOut,
+    ServiceUpdate,
+)
+
+router = APIRouter(prefix="/api/directory", tags=["directory"])
+
+
+@router.get("/needs", response_model=list[NeedCategoryOut])
+async def show_need_categories(session: SessionDep, _user: CurrentUser):
+    return await directory.list_need_categories(session)
+
+
+@router.get("/localities", response_model=list[LocalityOut])
+async def show_localities(session: SessionDep, _user: CurrentUser):
+    return await directory.list_localities(session)
+
+
+@router.get("/organisations", response_model=list[OrganisationOut])
+async def show_organisations(session: SessionDep, _user: CurrentUser):
+    return await directory.list_organisations(session)
+
+
+@router.post("/organisations", response_model=OrganisationOut, status_code=status.HTTP_201_CREATED)
+async def add_organisation(spec: OrganisationFields, session: SessionDep, _admin: CurrentAdmin):
+    return await directory.create_organisation(session, spec)
+
+
+@router.patch("/organisations/{organisation_id}", response_model=OrganisationOut)
+async def change_organisation(organisation_id: int, change: OrganisationUpdate, session: SessionDep, _admin: CurrentAdmin):
+    return await directory.update_organisation(session, organisation_id, change)
+
+
+@router.delete("/organisations/{organisation_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def remove_organisation(organisation_id: int, session: SessionDep, _admin: CurrentAdmin) -> None:
+    await directory.delete_organisation(session, organisation_id)
+
+
+@router.get("/services", response_model=list[ServiceOut])
+async def show_services(session: SessionDep, _user: CurrentUser, organisation_id: int | None = None):
+    return [directory.service_out(s) for s in await directory.list_services(session, organisation_id=organisation_id)]
+
+
+@router.get("/services/{service_id}", response_model=ServiceOut)
+async def show_service(service_id: int, session: SessionDep, _user: CurrentUser):
+    return directory.service_out(await directory.find_service(session, service_id))
+
+
+@router.post("/services", response_model=ServiceOut, status_code=status.HTTP_201_CREATED)
+async def add_service(spec: ServiceCreate, session: SessionDep, _admin: CurrentAdmin):
+    return directory.service_out(await directory.create_service(session, spec))
+
+
+@router.patch("/services/{service_id}", response_model=ServiceOut)
+async def change_service(service_id: int, change: ServiceUpdate, session: SessionDep, _admin: CurrentAdmin):
+    return directory.service_out(await directory.update_service(session, service_id, change))
+
+
+@router.delete("/services/{service_id}", response_model=ServiceOut)
+async def retire_service(service_id: int, session: SessionDep, _admin: CurrentAdmin):
+    return directory.service_out(await directory.retire_service(session, service_id))

@@ -1,0 +1,151 @@
+"""The directory's shapes, shared by the admin API and the YAML import so both validate alike."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Slug = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=80)
+ServiceStatus = Literal["active", "inactive", "defunct", "temporarily closed"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class HoursSpec(Strict):
+    days: str
+    opens: str
+    closes: str
+
+
+class TargetsSpec(Strict):
+    """Hours of the service's opening time within which it accepts, and reaches, a caller."""
+
+    accept_hours: float = Field(24.0, gt=0, le=24 * 28)
+    contact_hours: float = Field(72.0, gt=0, le=24 * 28)
+    urgent_accept_hours: float = Field(2.0, gt=0, le=24 * 28)
+    urgent_contact_hours: float = Field(24.0, gt=0, le=24 * 28)
+
+
+class ServiceFields(Strict):
+    slug: str = Slug
+    name: str = Field(min_length=1, max_length=200)
+    description: str = ""
+    eligibility_description: str = ""
+    status: ServiceStatus = "active"
+    needs: list[str] = Field(default_factory=list)
+    min_age: int | None = Field(None, ge=0, le=120)
+    max_age: int | None = Field(None, ge=0, le=120)
+    areas: list[str] = Field(default_factory=list)
+    hours: list[HoursSpec] = Field(default_factory=list)
+    timezone: str = "Europe/London"
+    capacity: int | None = Field(None, ge=0)
+    live_phone: str | None = Field(None, pattern=r"^(\+[0-9]{7,15}|sip:.+|client:.+)$")
+    targets: TargetsSpec = Field(default_factory=TargetsSpec)
+    locality_team_for: str | None = None
+
+    @model_validator(mode="after")
+    def _age_range_ordered(self) -> "ServiceFields":
+        if self.min_age is not None and self.max_age is not None and self.min_age > self.max_age:
+            raise ValueError(f"the age range is upside down: min_age {self.min_age} is above max_age {self.max_age}")
+        return self
+
+    @field_validator("hours")
+    @classmethod
+    def _hours_parse(cls, value: list[HoursSpec]) -> list[HoursSpec]:
+        from transfers.hours import parse_schedule
+
+        parse_schedule([h.model_dump() for h in value])
+        return value
+
+
+class ServiceCreate(ServiceFields):
+    organisation_id: int
+
+
+class ServiceUpdate(Strict):
+    """A partial change: only the fields given are changed (then the whole is re-validated)."""
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    description: str | None = None
+    eligibility_description: str | None = None
+    status: ServiceStatus | None = None
+    needs: list[str] | None = None
+    min_age: int | None = Field(None, ge=0, le=120)
+    max_age: int | None = Field(None, ge=0, le=120)
+    areas: list[str] | None = None
+    hours: list[HoursSpec] | None = None
+    timezone: str | None = None
+    capacity: int | None = Field(None, ge=0)
+    live_phone: str | None = None
+    targets: TargetsSpec | None = None
+    locality_team_for: str | None = None
+
+
+class OrganisationFields(Strict):
+    slug: str = Slug
+    name: str = Field(min_length=1, max_length=200)
+    description: str = ""
+    website: str | None = None
+    email: str | None = None
+    charity_number: str | None = None
+    webhook_url: str | None = Field(None, pattern=r"^https?://")
+
+
+class OrganisationUpdate(Strict):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    description: str | None = None
+    website: str | None = None
+    email: str | None = None
+    charity_number: str | None = None
+    webhook_url: str | None = Field(None, pattern=r"^https?://")
+
+
+class OrganisationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    slug: str
+    name: str
+    description: str
+    website: str | None
+    email: str | None
+    charity_number: str | None
+    webhook_url: str | None
+
+
+class ServiceOut(BaseModel):
+    id: int
+    slug: str
+    organisation_id: int
+    organisation: str
+    name: str
+    description: str
+    eligibility_description: str
+    status: str
+    needs: list[str]
+    min_age: int | None
+    max_age: int | None
+    areas: list[str]
+    hours: list[HoursSpec]
+    timezone: str
+    capacity: int | None
+    live_phone: str | None
+    targets: TargetsSpec
+    locality_team_for: str | None
+
+
+class NeedCategoryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    slug: str
+    label: str
+
+
+class LocalityOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    slug: str
+    name: str

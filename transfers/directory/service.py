@@ -1,0 +1,155 @@
+"""Directory service functions: they validate references, change rows, and never commit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from app.core.db import runtime_of
+from app.core.errors import Conflict, NotFound, Unprocessable
+from transfers.directory.models import Locality, NeedCategory, Organisation, Service
+from transfers.directory.schemas import (
+    OrganisationFields, OrganisationUpdate, ServiceCreate, ServiceFields, ServiceOut, ServiceUpdate, TargetsSpec,
+)
+
+
+async def list_need_categories(session: AsyncSession) -> list[NeedCategory]:
+    return list((await session.scalars(sa.select(NeedCategory).order_by(NeedCategory.sort_order, NeedCategory.slug))).all())
+
+
+async def known_need_slugs(session: AsyncSession) -> set[str]:
+    return set((await session.scalars(sa.select(NeedCategory.slug))).all())
+
+
+async def list_localities(session: AsyncSession) -> list[Locality]:
+    return list((await session.scalars(sa.select(Locality).order_by(Locality.name))).all())
+
+
+async def list_organisations(session: AsyncSession) -> list[Organisation]:
+    return list((await session.scalars(sa.select(Organisation).order_by(Organisation.name))).all())
+
+
+async def find_organisation(session: AsyncSession, organisation_id: int) -> Organisation:
+    organisation = await session.get(Organisation, organisation_id)
+    if organisation is None:
+        raise NotFound("no such organisation")
+    return organisation
+
+
+async def list_services(session: AsyncSession, *, organisation_id: int | None = None) -> list[Service]:
+    stmt = sa.select(Service).options(selectinload(Service.organisation)).order_by(Service.name, Service.id)
+    if organisation_id is not None:
+        stmt = stmt.where(Service.organisation_id == organisation_id)
+    return list((await session.scalars(stmt)).all())
+
+
+async def find_service(session: AsyncSession, service_id: int) -> Service:
+    service = await session.scalar(
+        sa.select(Service).options(selectinload(Service.organisation)).where(Service.id == service_id))
+    if service is None:
+        raise NotFound("no such service")
+    return service
+
+
+def service_out(service: Service) -> ServiceOut:
+    return ServiceOut(
+        id=service.id, slug=service.slug, organisation_id=service.organisation_id,
+        organisation=service.organisation.name, name=service.name, description=service.description,
+        eligibility_description=service.eligibility_description, status=service.status, needs=service.needs,
+        min_age=service.min_age, max_age=service.max_age, areas=service.areas, hours=service.schedule,
+        timezone=service.timezone, capacity=service.capacity, live_phone=service.live_phone,
+        targets=TargetsSpec(accept_hours=service.accept_target_hours, contact_hours=service.contact_target_hours,
+                            urgent_accept_hours=service.urgent_accept_target_hours,
+                            urgent_contact_hours=service.urgent_contact_target_hours),
+        locality_team_for=service.locality_team_for,
+    )
+
+
+async def check_service_references(session: AsyncSession, spec: ServiceFields, *, prefix: str = "") -> list[dict[str, str]]:
+    """Needs and areas must come from the configured lists: a typo would hide a service from routing."""
+    problems = []
+    needs = await known_need_slugs(session)
+    areas = {loc.slug for loc in await list_localities(session)}
+    for need in spec.needs:
+        if need not in needs:
+            problems.append({"field": f"{prefix}needs", "message": f"unknown need {need!r}"})
+    for area in spec.areas:
+        if area not in areas:
+            problems.append({"field": f"{prefix}areas", "message": f"unknown locality {area!r}"})
+    if spec.locality_team_for is not None and spec.locality_team_for not in areas:
+        problems.append({"field": f"{prefix}locality_team_for", "message": f"unknown locality {spec.locality_team_for!r}"})
+    return problems
+
+
+def service_columns(spec: ServiceFields) -> dict[str, Any]:
+    return dict(
+        slug=spec.slug, name=spec.name, description=spec.description,
+        eligibility_description=spec.eligibility_description, status=spec.status, needs=list(spec.needs),
+        min_age=spec.min_age, max_age=spec.max_age, areas=list(spec.areas),
+        schedule=[h.model_dump() for h in spec.hours], timezone=spec.timezone, capacity=spec.capacity,
+        live_phone=spec.live_phone, accept_target_hours=spec.targets.accept_hours,
+        contact_target_hours=spec.targets.contact_hours, urgent_accept_target_hours=spec.targets.urgent_accept_hours,
+        urgent_contact_target_hours=spec.targets.urgent_contact_hours, locality_team_for=spec.locality_team_for,
+    )
+
+
+async def create_organisation(session: AsyncSession, spec: OrganisationFields) -> Organisation:
+    if await session.scalar(sa.select(Organisation.id).where(Organisation.slug == spec.slug)):
+        raise Conflict(f"an organisation with slug {spec.slug!r} exists", error="duplicate_slug")
+    now = runtime_of(session).clock.now()
+    organisation = Organisation(**spec.model_dump(), created_at=now, updated_at=now)
+    session.add(organisation)
+    await session.flush()
+    return organisation
+
+
+async def update_organisation(session: AsyncSession, organisation_id: int, change: OrganisationUpdate) -> Organisation:
+    organisation = await find_organisation(session, organisation_id)
+    for field, value in change.model_dump(exclude_unset=True).items():
+        setattr(organisation, field, value)
+    organisation.updated_at = runtime_of(session).clock.now()
+    return organisation
+
+
+async def delete_organisation(session: AsyncSession, organisation_id: int) -> None:
+    organisation = await find_organisation(session, organisation_id)
+    if await session.scalar(sa.select(Service.id).where(Service.organisation_id == organisation_id).limit(1)):
+        raise Conflict("this organisation still has services; mark them defunct instead", error="has_services")
+    await session.delete(organisation)
+
+
+async def create_service(session: AsyncSession, spec: ServiceCreate) -> Service:
+    if await session.get(Organisation, spec.organisation_id) is None:
+        raise Unprocessable("organisation_id", f"no organisation with id {spec.organisation_id}")
+    if problems := await check_service_references(session, spec):
+        raise Unprocessable(fields=problems)
+    if await session.scalar(sa.select(Service.id).where(Service.slug == spec.slug)):
+        raise Conflict(f"a service with slug {spec.slug!r} exists", error="duplicate_slug")
+    now = runtime_of(session).clock.now()
+    service = Service(organisation_id=spec.organisation_id, **service_columns(spec), created_at=now, updated_at=now)
+    session.add(service)
+    await session.flush()
+    return await find_service(session, service.id)
+
+
+async def update_service(session: AsyncSession, service_id: int, change: ServiceUpdate) -> Service:
+    service = await find_service(session, service_id)
+    current = service_out(service).model_dump(exclude={"id", "organisation", "organisation_id"})
+    merged = ServiceFields.model_validate(current | change.model_dump(exclude_unset=True))
+    if problems := await check_service_references(session, merged):
+        raise Unprocessable(fields=problems)
+    for column, value in service_columns(merged).items():
+        setattr(service, column, value)
+    service.updated_at = runtime_of(session).clock.now()
+    return service
+
+
+async def retire_service(session: AsyncSession, service_id: int) -> Service:
+    """Services are never deleted: warm transfers point at them. A retired service is defunct."""
+    service = await find_service(session, service_id)
+    service.status = "defunct"
+    service.updated_at = runtime_of(session).clock.now()
+    return service

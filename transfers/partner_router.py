@@ -1,0 +1,28 @@
+"""The partner API (``/api/partner/v1``): a partner's own services and their queues.
+
+A partner sees only its own organisation's services; anything else is a 404, so ids of other
+organisations' services and tickets are never confirmed to exist.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from app.core.deps import CurrentPartner, SessionDep
+from app.core.errors import NotFound
+from transfers.directory import service as directory
+from transfers.directory.schemas import ServiceOut
+
+router = APIRouter(prefix="/api/partner/v1", tags=["partner"])
+
+
+async def own_service(session, partner, service_id: int):
+    service = await session.get(directory.Service, service_id)
+    if service is None or service.organisation_id != partner.organisation_id:
+        raise NotFound("no such service")
+    return await directory.find_service(session, service_id)
+
+
+@router.get("/services", response_model=list[ServiceOut])
+async def show_own_services(session: SessionDep, partner: CurrentPartner):
+    return [directory.service_out(s) for s in await directory.list_services(session, organisation_id=partner.organisation_id)]

@@ -1,0 +1,106 @@
+"""Tickets, their transition trail, partner notifications (the outbox) and helpline follow-ups."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.db import Base
+
+TICKET_STATES = ("requested", "accepted", "rejected", "in-progress", "on-hold", "failed", "completed", "cancelled")
+
+
+class TransferTicket(Base):
+    __tablename__ = "transfer_tickets"
+    __table_args__ = (
+        sa.CheckConstraint(f"status IN {TICKET_STATES}", name="status_known"),
+        sa.CheckConstraint("mode IN ('queue', 'live')", name="mode_known"),
+        sa.UniqueConstraint("created_by", "idempotency_key"),
+        sa.Index("ix_transfer_tickets_queue", "service_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_id: Mapped[int] = mapped_column(sa.ForeignKey("services.id", ondelete="RESTRICT"))
+    call_id: Mapped[int | None] = mapped_column(sa.ForeignKey("calls.id", ondelete="SET NULL"), index=True)
+    created_by: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"), index=True)
+    idempotency_key: Mapped[str | None] = mapped_column(sa.String(100))
+    rerouted_from_id: Mapped[int | None] = mapped_column(sa.ForeignKey("transfer_tickets.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(sa.String(16), default="requested")
+    status_reason: Mapped[str | None] = mapped_column(sa.Text)
+    mode: Mapped[str] = mapped_column(sa.String(8), default="queue")
+    urgent: Mapped[bool] = mapped_column(default=False)
+    # What was logged and the caller agreed to share: recorded once, so nobody re-assesses.
+    needs: Mapped[list[str]]
+    risk_level: Mapped[str] = mapped_column(sa.String(12))
+    age: Mapped[int | None]
+    locality: Mapped[str | None] = mapped_column(sa.String(40))
+    caller_name_encrypted: Mapped[str | None] = mapped_column(sa.Text)
+    contact_number_encrypted: Mapped[str | None] = mapped_column(sa.Text)
+    contact_method: Mapped[str] = mapped_column(sa.String(20), default="phone")
+    preferred_times: Mapped[str | None] = mapped_column(sa.Text)
+    shared_summary_encrypted: Mapped[str | None] = mapped_column(sa.Text)
+    consent_covers: Mapped[str] = mapped_column(sa.Text)
+    consent_recorded_at: Mapped[datetime]
+    consent_recorded_by: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"))
+    sms_consent: Mapped[bool] = mapped_column(default=False)
+    accept_by: Mapped[datetime]
+    contact_by: Mapped[datetime]
+    accepted_at: Mapped[datetime | None]
+    handover_at: Mapped[datetime | None]
+    handover_by: Mapped[str | None] = mapped_column(sa.String(120))
+    completed_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(sa.Text)
+    accept_breached_at: Mapped[datetime | None]
+    contact_breached_at: Mapped[datetime | None]
+    contact_attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class TicketEvent(Base):
+    """Every transition: who, when, from, to, why. Written in the transition's own transaction."""
+
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(sa.ForeignKey("transfer_tickets.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(sa.String(120))
+    action: Mapped[str] = mapped_column(sa.String(24))
+    from_status: Mapped[str | None] = mapped_column(sa.String(16))
+    to_status: Mapped[str] = mapped_column(sa.String(16))
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class PartnerNotification(Base):
+    """The outbox: written with the ticket change, delivered by the job loop, never dropped."""
+
+    __tablename__ = "partner_notifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    ticket_id: Mapped[int] = mapped_column(sa.ForeignKey("transfer_tickets.id", ondelete="CASCADE"), index=True)
+    event: Mapped[str] = mapped_column(sa.String(40))
+    body: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(sa.String(12), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
+
+
+class FollowUp(Base):
+    """Work for the helpline team: a caller whose warm transfer could not go through."""
+
+    __tablename__ = "follow_ups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int | None] = mapped_column(sa.ForeignKey("transfer_tickets.id", ondelete="SET NULL"), index=True)
+    call_id: Mapped[int | None] = mapped_column(sa.ForeignKey("calls.id", ondelete="SET NULL"))
+    reason: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
