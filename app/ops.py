@@ -14,7 +14,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from app.core.deps import RuntimeDep
 
-ROOT = Path(__file__).resolve().parents[1]
+# A source checkout keeps migrations beside the packages; an installed image keeps them in its
+# working directory (see the Dockerfile).
+_SOURCE_ROOT = Path(__file__).resolve().parents[1]
+ROOT = _SOURCE_ROOT if (_SOURCE_ROOT / "migrations").is_dir() else Path.cwd()
 router = APIRouter(tags=["operations"])
 
 
