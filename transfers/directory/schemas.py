@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from transfers.hours import parse_schedule
+
 Slug = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=80)
 ServiceStatus = Literal["active", "inactive", "defunct", "temporarily closed"]
 
@@ -55,8 +57,6 @@ class ServiceFields(Strict):
     @field_validator("hours")
     @classmethod
     def _hours_parse(cls, value: list[HoursSpec]) -> list[HoursSpec]:
-        from transfers.hours import parse_schedule
-
         parse_schedule([h.model_dump() for h in value])
         return value
 

@@ -1,0 +1,81 @@
+"""The warm-transfer ticket state machine (FHIR R4 Task.status words), in one table.
+
+    requested --accept--> accepted --confirm_contact--> in-progress --complete--> completed
+    requested --reject(reason)--> rejected
+    accepted  --attempt_failed--> on-hold --confirm_contact--> in-progress
+    on-hold   --give_up(reason)--> failed
+    requested|accepted|on-hold --cancel(reason)--> cancelled
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from app.core.errors import Conflict
+
+
+class TicketState(StrEnum):
+    requested = "requested"
+    accepted = "accepted"
+    rejected = "rejected"
+    in_progress = "in-progress"
+    on_hold = "on-hold"
+    failed = "failed"
+    completed = "completed"
+    cancelled = "cancelled"
+
+
+class TicketAction(StrEnum):
+    accept = "accept"
+    reject = "reject"
+    attempt_failed = "attempt_failed"
+    confirm_contact = "confirm_contact"
+    complete = "complete"
+    give_up = "give_up"
+    cancel = "cancel"
+
+
+S, A = TicketState, TicketAction
+
+# The only place transitions live.
+TRANSITIONS: dict[tuple[TicketState, TicketAction], TicketState] = {
+    (S.requested, A.accept): S.accepted,
+    (S.requested, A.reject): S.rejected,
+    (S.requested, A.cancel): S.cancelled,
+    (S.accepted, A.confirm_contact): S.in_progress,
+    (S.accepted, A.attempt_failed): S.on_hold,
+    (S.accepted, A.cancel): S.cancelled,
+    (S.on_hold, A.confirm_contact): S.in_progress,
+    # A partner keeps trying: each further failed attempt is recorded and the ticket stays on hold.
+    (S.on_hold, A.attempt_failed): S.on_hold,
+    (S.on_hold, A.give_up): S.failed,
+    (S.on_hold, A.cancel): S.cancelled,
+    (S.in_progress, A.complete): S.completed,
+}
+
+PARTNER_ACTIONS = frozenset({A.accept, A.reject, A.attempt_failed, A.confirm_contact, A.complete, A.give_up})
+HELPLINE_ACTIONS = frozenset({A.cancel})
+REASON_REQUIRED = frozenset({A.reject, A.give_up, A.cancel})
+# Until the handover is confirmed the helpline still owns the caller.
+OPEN_STATES = frozenset({S.requested, S.accepted, S.on_hold})
+ACTIVE_STATES = OPEN_STATES | {S.in_progress}
+TERMINAL_STATES = frozenset({S.rejected, S.failed, S.completed, S.cancelled})
+
+
+class TicketStateError(Conflict):
+    error = "invalid_transition"
+
+
+def allowed_actions(state: str) -> tuple[TicketAction, ...]:
+    return tuple(action for action in TicketAction if (TicketState(state), action) in TRANSITIONS)
+
+
+def next_state(state: str, action: str) -> TicketState:
+    try:
+        key = (TicketState(state), TicketAction(action))
+    except ValueError:
+        raise TicketStateError(f"cannot {action} a ticket that is {state}") from None
+    if key not in TRANSITIONS:
+        allowed = ", ".join(allowed_actions(state)) or "nothing: it is closed"
+        raise TicketStateError(f"cannot {action} a ticket that is {state} (allowed now: {allowed})")
+    return TRANSITIONS[key]
