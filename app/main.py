@@ -83,6 +83,7 @@ async def run_worker(settings: Settings) -> None:
 
 def _install(app: FastAPI, runtime: Runtime) -> None:
     from app import auth, ops
+    from app.board.router import router as board_router
     from app.errors_http import install_error_handlers
     from transfers.directory.router import router as directory_router
     from transfers.partner_router import router as partner_router
@@ -92,5 +93,6 @@ def _install(app: FastAPI, runtime: Runtime) -> None:
     app.include_router(ops.router)
     app.include_router(auth.router)
     app.include_router(auth.admin_router)
+    app.include_router(board_router)
     app.include_router(directory_router)
     app.include_router(partner_router)

@@ -1,0 +1,55 @@
+// The supervisors' board: redraw from /api/supervisor/board whenever a live event arrives,
+// and every 20 seconds anyway, so a dropped connection never leaves a stale picture.
+(function () {
+  "use strict";
+  const $ = (id) => document.getElementById(id);
+  const time = (iso) => iso ? new Date(iso).toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit" }) : "–";
+  const minutes = (s) => s == null ? "–" : s < 60 ? `${Math.round(s)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+  function text(el, value) { el.textContent = value; }
+  function row(cells) {
+    const tr = document.createElement("tr");
+    for (const c of cells) { const td = document.createElement("td"); td.textContent = c; tr.appendChild(td); }
+    return tr;
+  }
+  function draw(b) {
+    const now = new Date(b.now);
+    text($("b-waiting"), b.line.waiting);
+    text($("b-longest"), b.line.longest_waiting_since ? minutes((now - new Date(b.line.longest_waiting_since)) / 1000) : "–");
+    text($("b-available"), `${b.line.listeners.available || 0} free`);
+    text($("b-presence"), Object.entries(b.line.listeners).map(([k, v]) => `${v} ${k}`).join(", ") || "nobody signed on");
+    const level = b.tonight.service_level;
+    text($("b-level"), level == null ? "–" : `${Math.round(level * 100)}%`);
+    text($("b-tonight"), `${b.tonight.offered} offered, ${b.tonight.answered} answered, ${b.tonight.abandoned} abandoned; ` +
+      `average answer ${minutes(b.tonight.average_speed_of_answer_seconds)}; target ${b.tonight.target}`);
+    text($("b-needed"), `${b.staffing.listeners_needed} listeners`);
+    text($("b-staffing"), `${b.staffing.calls_per_hour} calls/h, ${b.staffing.handle_minutes} min each; rota ${b.staffing.rota_with_shrinkage} with breaks`);
+    const risk = $("b-risk"); risk.replaceChildren();
+    for (const r of b.risk) {
+      const li = document.createElement("li"); li.className = "alert";
+      li.textContent = `${time(r.flagged_at)} ${r.listener}: ${r.title}`; risk.appendChild(li);
+    }
+    if (!b.risk.length) { const li = document.createElement("li"); li.className = "muted"; li.textContent = "None flagged."; risk.appendChild(li); }
+    $("b-sessions").replaceChildren(...b.sessions.map((s) => {
+      const tr = row([s.listener, time(s.started_at), time(s.due_at), s.overrunning ? `over by ${minutes(s.overrun_seconds)}` : "running"]);
+      if (s.overrunning) tr.className = "overrun";
+      return tr;
+    }));
+    const t = b.transfers;
+    text($("b-transfers"), Object.entries(t.by_status).map(([k, v]) => `${v} ${k}`).join(", ") +
+      `; ${t.open_follow_ups} follow-ups open; ${t.dead_notifications} partner notifications undeliverable`);
+    $("b-breached").replaceChildren(...t.breached.map((x) => row([`#${x.id}${x.urgent ? " urgent" : ""}`, x.status, time(x.accept_by), time(x.contact_by)])));
+  }
+  async function refresh() {
+    try {
+      const r = await fetch("/api/supervisor/board", { credentials: "same-origin" });
+      if (r.ok) draw(await r.json());
+    } catch (e) { /* offline for a moment: the next tick retries */ }
+  }
+  refresh();
+  setInterval(refresh, 20000);
+  if (window.EventSource) {
+    const live = new EventSource("/api/live");
+    live.onmessage = refresh;
+    for (const type of ["queue", "session.due", "risk.immediate", "transfer.updated", "transfer.breach"]) live.addEventListener(type, refresh);
+  }
+})();
