@@ -161,6 +161,9 @@ def demo(host: str = "127.0.0.1", port: int = 8000,
     os.environ.setdefault("OPENLINE_TELEPHONY", "simulated")
     os.environ.setdefault("OPENLINE_PUBLIC_URL", f"http://{host}:{port}")
     os.environ.setdefault("OPENLINE_SIMULATE_CALLERS", "true" if callers else "false")
+    # telephony: the app's Twilio REST calls go to the simulator.
+    os.environ.setdefault("OPENLINE_TWILIO_API_BASE",
+                          f"http://127.0.0.1:{os.environ.get('OPENLINE_SIMULATOR_PORT', '8010')}")
     settings = _settings()
     upgrade_database(settings.database_url)
     summary = _run(load_demo)
@@ -171,7 +174,54 @@ def demo(host: str = "127.0.0.1", port: int = 8000,
         typer.echo(f"  {user.username:<12} {user.role:<11} {user.display_name}")
     typer.echo("")
     sys.stdout.flush()
-    serve(host=host, port=port, workers=1)
+    # telephony: practice callers come from the Twilio simulator, run beside the server.
+    simulator = _start_simulator(settings, app_url=f"http://{host}:{port}") if settings.simulate_callers else None
+    try:
+        serve(host=host, port=port, workers=1)
+    finally:
+        _stop_simulator(simulator)
+
+
+def _start_simulator(settings: Settings, *, app_url: str) -> Any:
+    """The simulator as its own process, so it can neither block nor slow the server."""
+    import subprocess
+
+    typer.echo(f"simulated callers will ring now and then (Twilio simulator on port {settings.simulator_port})")
+    return subprocess.Popen([sys.executable, "-m", "telephony.simulator", "--port", str(settings.simulator_port),
+                             "--app-url", app_url, "--callers", "--parent-pid", str(os.getpid())],
+                            env=os.environ.copy())
+
+
+def _stop_simulator(process: Any) -> None:
+    import subprocess
+
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@cli.command()
+def simulate(
+    port: Annotated[int | None, typer.Option(help="default: OPENLINE_SIMULATOR_PORT (8010)")] = None,
+    host: str = "127.0.0.1",
+    app_url: Annotated[str | None, typer.Option(help="where to send webhooks (default: OPENLINE_PUBLIC_URL)")] = None,
+    callers: Annotated[bool, typer.Option(help="practice callers ring now and then")] = True,
+    min_gap: Annotated[float, typer.Option(help="seconds between callers, at least")] = 20.0,
+    max_gap: Annotated[float, typer.Option(help="seconds between callers, at most")] = 60.0,
+) -> None:
+    """Run the Twilio simulator: Twilio's REST API for OPENLINE_TWILIO_API_BASE, and callers."""
+    from app.core.observability import configure_logging
+    from telephony.simulator.practice import run_simulator
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+    asyncio.run(run_simulator(settings, host=host, port=port, app_url=app_url, callers=callers, min_gap=min_gap,
+                              max_gap=max_gap))
 
 
 def main() -> None:

@@ -61,6 +61,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     """The runtime with every feature's jobs and event handlers registered."""
     runtime = Runtime(settings=settings, clock=clock or Clock())
+    # telephony: its stored jobs (overflow, claim timeout) and the after-commit dialler.
+    from telephony.setup import register as register_telephony
+
+    register_telephony(runtime)
     return runtime
 
 
@@ -87,6 +91,9 @@ def _install(app: FastAPI, runtime: Runtime) -> None:
     from app.errors_http import install_error_handlers
     from transfers.directory.router import router as directory_router
     from transfers.partner_router import router as partner_router
+    # telephony: Twilio's webhooks and the listener API.
+    from telephony.listener_api import router as listener_router
+    from telephony.webhooks import router as telephony_router
 
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
@@ -96,3 +103,6 @@ def _install(app: FastAPI, runtime: Runtime) -> None:
     app.include_router(board_router)
     app.include_router(directory_router)
     app.include_router(partner_router)
+    # telephony
+    app.include_router(telephony_router)
+    app.include_router(listener_router)

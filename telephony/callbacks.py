@@ -1,0 +1,103 @@
+"""Callback requests: a caller who could not be answered (voicemail, or the line closed) becomes
+work for a listener, who claims it and rings them back. Nobody meets a dead line."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.db import dialect_insert, runtime_of
+from app.core.errors import Conflict, NotFound
+from app.core.events import emit, publish_live
+from telephony.events import CALLBACK_REQUESTED, LIVE_CALLBACKS
+from telephony.models import Call, CallbackRequest
+
+NO_MESSAGE = "no-message"
+
+
+async def ensure_callback_request(session: AsyncSession, call: Call, *, reason: str, recording_url: str | None = None,
+                                  recording_seconds: int | None = None) -> None:
+    """One callback request per call; a recording arriving later fills in the one already there."""
+    if reason == NO_MESSAGE and call.from_withheld:
+        # No message and no number: there is nobody to ring back.
+        return
+    values = dict(call_id=call.id, reason=reason[:20], recording_url=recording_url and recording_url[:500],
+                  recording_seconds=recording_seconds, status="open", urgent=False,
+                  created_at=runtime_of(session).clock.now())
+    stmt = (dialect_insert(session, CallbackRequest).values(**values)
+            .on_conflict_do_nothing(index_elements=["call_id"]).returning(CallbackRequest.id))
+    new_id = (await session.execute(stmt)).scalar()
+    if new_id is None:
+        if recording_url:
+            await session.execute(
+                sa.update(CallbackRequest)
+                .where(CallbackRequest.call_id == call.id, CallbackRequest.recording_url.is_(None))
+                .values(recording_url=values["recording_url"], recording_seconds=recording_seconds,
+                        reason=values["reason"])
+                .execution_options(synchronize_session=False))
+        return
+    emit(session, CALLBACK_REQUESTED, callback_request_id=new_id, call_id=call.id, reason=values["reason"])
+    await publish_callbacks(session)
+
+
+async def publish_callbacks(session: AsyncSession) -> None:
+    open_count = await session.scalar(sa.select(sa.func.count()).where(CallbackRequest.status == "open"))
+    await publish_live(session, "role:listener", LIVE_CALLBACKS, {"open": int(open_count or 0)})
+    await publish_live(session, "role:supervisor", LIVE_CALLBACKS, {"open": int(open_count or 0)})
+
+
+def _callback_out(request: CallbackRequest, call: Call, *, with_recording: bool) -> dict[str, Any]:
+    return dict(
+        id=request.id, call_id=request.call_id, reason=request.reason, status=request.status,
+        urgent=request.urgent, from_masked=call.from_masked, has_recording=request.recording_url is not None,
+        recording_seconds=request.recording_seconds, created_at=request.created_at,
+        claimed_by=request.claimed_by, claimed_at=request.claimed_at,
+        # Twilio recording URLs can be fetched without credentials unless the account forbids it:
+        # only the listener who has claimed the callback is given one.
+        recording_url=request.recording_url if with_recording else None,
+    )
+
+
+async def list_callback_requests(session: AsyncSession, *, user_id: int) -> list[dict[str, Any]]:
+    """Open callbacks (urgent first, then oldest), and the ones this listener has claimed."""
+    stmt = (sa.select(CallbackRequest, Call).join(Call, Call.id == CallbackRequest.call_id)
+            .where(sa.or_(CallbackRequest.status == "open",
+                          sa.and_(CallbackRequest.status == "claimed", CallbackRequest.claimed_by == user_id)))
+            .order_by(CallbackRequest.urgent.desc(), CallbackRequest.created_at, CallbackRequest.id).limit(200))
+    rows = (await session.execute(stmt)).all()
+    return [_callback_out(request, call, with_recording=request.claimed_by == user_id) for request, call in rows]
+
+
+async def claim_callback_request(session: AsyncSession, *, callback_id: int, user_id: int) -> dict[str, Any]:
+    """Exactly one listener wins a callback: a conditional update, checked by its row count."""
+    now = runtime_of(session).clock.now()
+    result = await session.execute(
+        sa.update(CallbackRequest).where(CallbackRequest.id == callback_id, CallbackRequest.status == "open")
+        .values(status="claimed", claimed_by=user_id, claimed_at=now).execution_options(synchronize_session=False))
+    if not result.rowcount:
+        exists = await session.scalar(sa.select(CallbackRequest.id).where(CallbackRequest.id == callback_id))
+        if exists is None:
+            raise NotFound("no such callback request")
+        raise Conflict("another listener has already claimed this callback", error="already_claimed")
+    await publish_callbacks(session)
+    return await _one(session, callback_id, user_id)
+
+
+async def complete_callback_request(session: AsyncSession, *, callback_id: int, user_id: int) -> dict[str, Any]:
+    result = await session.execute(
+        sa.update(CallbackRequest)
+        .where(CallbackRequest.id == callback_id, CallbackRequest.status == "claimed",
+               CallbackRequest.claimed_by == user_id)
+        .values(status="done").execution_options(synchronize_session=False))
+    if not result.rowcount:
+        raise NotFound("no callback request claimed by you with that id")
+    return await _one(session, callback_id, user_id)
+
+
+async def _one(session: AsyncSession, callback_id: int, user_id: int) -> dict[str, Any]:
+    request, call = (await session.execute(
+        sa.select(CallbackRequest, Call).join(Call, Call.id == CallbackRequest.call_id)
+        .where(CallbackRequest.id == callback_id).execution_options(populate_existing=True))).one()
+    return _callback_out(request, call, with_recording=request.claimed_by == user_id)

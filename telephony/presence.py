@@ -1,0 +1,98 @@
+"""Listener presence: available, on-call, wrap-up, break, offline.
+
+``current_call_id`` is what makes a listener "on a call": it is set when they take a caller and
+cleared when that call ends or is handed back, and it guards against one listener holding two
+callers at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.db import dialect_insert, insert_ignore, runtime_of
+from app.core.errors import Conflict, Unprocessable
+from app.core.events import publish_live
+from telephony.calls import ACTIVE_STATES
+from telephony.events import LIVE_PRESENCE
+from telephony.models import PRESENCE, Call, ListenerPresence
+
+# on-call is the system's to set: it follows the listener actually joining a caller's conference.
+CHOOSABLE = ("available", "wrap-up", "break", "offline")
+
+
+def _busy_call_ids() -> sa.Select:
+    return sa.select(Call.id).where(Call.queue_state.in_(ACTIVE_STATES))
+
+
+async def ensure_presence(session: AsyncSession, user_id: int) -> None:
+    await insert_ignore(session, ListenerPresence,
+                        {"user_id": user_id, "status": "offline", "since": runtime_of(session).clock.now()},
+                        ["user_id"])
+
+
+async def show_presence(session: AsyncSession, *, user_id: int) -> dict[str, Any]:
+    row = await session.get(ListenerPresence, user_id, populate_existing=True)
+    if row is None:
+        return {"status": "offline", "since": None, "current_call_id": None}
+    return {"status": row.status, "since": row.since, "current_call_id": row.current_call_id}
+
+
+async def change_presence(session: AsyncSession, *, user_id: int, status: str) -> dict[str, Any]:
+    """A listener sets their own presence; they cannot be 'available' while still on a call."""
+    if status not in PRESENCE:
+        raise Unprocessable("status", f"one of {', '.join(PRESENCE)}")
+    if status not in CHOOSABLE:
+        raise Unprocessable("status", "on-call is set when you join a caller")
+    await ensure_presence(session, user_id)
+    if status == "available" and await session.scalar(
+        sa.select(ListenerPresence.user_id).where(ListenerPresence.user_id == user_id,
+                                                  ListenerPresence.current_call_id.in_(_busy_call_ids()))
+    ):
+        raise Conflict("you are still on a call; finish it before becoming available", error="on_call")
+    await _write(session, user_id, status=status)
+    return await show_presence(session, user_id=user_id)
+
+
+async def hold_call_for(session: AsyncSession, *, user_id: int, call_id: int) -> bool:
+    """Tie a claimed caller to the listener; False if they already hold another live call."""
+    await ensure_presence(session, user_id)
+    result = await session.execute(
+        sa.update(ListenerPresence)
+        .where(ListenerPresence.user_id == user_id,
+               sa.or_(ListenerPresence.current_call_id.is_(None),
+                      ListenerPresence.current_call_id.not_in(_busy_call_ids())))
+        .values(current_call_id=call_id)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)
+
+
+async def mark_on_call(session: AsyncSession, *, user_id: int, call_id: int) -> None:
+    await _write(session, user_id, status="on-call", current_call_id=call_id)
+
+
+async def release_listener(session: AsyncSession, *, user_id: int, call_id: int, status: str | None) -> None:
+    """The call no longer holds the listener (it ended, or was handed back); ``status`` None keeps theirs."""
+    current = await session.scalar(sa.select(ListenerPresence.current_call_id)
+                                   .where(ListenerPresence.user_id == user_id))
+    if current != call_id:
+        return
+    await _write(session, user_id, status=status, current_call_id=None)
+
+
+async def _write(session: AsyncSession, user_id: int, *, status: str | None, **more: Any) -> None:
+    now = runtime_of(session).clock.now()
+    values: dict[str, Any] = dict(more)
+    if status is not None:
+        # "since" is how long someone has been on break or in wrap-up: re-saying it keeps the clock.
+        values.update(status=status, since=sa.case((ListenerPresence.status != status, now),
+                                                   else_=ListenerPresence.since))
+    insert_values = {"user_id": user_id, "status": status or "offline", "since": now, **more}
+    stmt = dialect_insert(session, ListenerPresence).values(**insert_values).on_conflict_do_update(
+        index_elements=["user_id"], set_=values)
+    await session.execute(stmt)
+    if status is not None:
+        await publish_live(session, "role:supervisor", LIVE_PRESENCE, {"user_id": user_id, "status": status})

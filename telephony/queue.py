@@ -1,0 +1,92 @@
+"""The waiting-caller queue as listeners see it, and taking the next caller.
+
+Longest wait first. A claim is atomic on both databases: a conditional UPDATE (``WHERE
+queue_state = 'waiting'``) whose row count says who won; PostgreSQL also picks candidates with
+``FOR UPDATE SKIP LOCKED`` so concurrent listeners do not queue behind one another.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.db import is_postgres, runtime_of
+from app.core.errors import Conflict, NotFound
+from app.core.events import emit
+from app.core.jobs import schedule_job
+from telephony.calls import lock_call, publish_queue, seconds_between
+from telephony.events import CALL_CLAIMED
+from telephony.lifecycle import CLAIM_TIMEOUT_JOB, CLAIM_TIMEOUT_SECONDS, claim_stamp, claim_timeout_key
+from telephony.models import Call
+from telephony.presence import ensure_presence, hold_call_for
+
+CLAIM_ATTEMPTS = 5
+SHOWN_CALLERS = 100
+
+
+def caller_out(call: Call, now: datetime, position: int | None = None) -> dict[str, Any]:
+    return dict(id=call.id, from_masked=call.from_masked, queue_state=call.queue_state,
+                waiting_since=call.waiting_since, waiting_seconds=seconds_between(call.waiting_since, now),
+                position=position, listener_id=call.listener_id, claimed_at=call.claimed_at,
+                conference_name=call.conference_name)
+
+
+async def _next_waiting_id(session: AsyncSession) -> int | None:
+    stmt = sa.select(Call.id).where(Call.queue_state == "waiting").order_by(Call.waiting_since, Call.id).limit(1)
+    if not is_postgres(session):
+        # SQLite: ensure_presence's write already serialises this whole transaction.
+        return await session.scalar(stmt)
+    found = await session.scalar(stmt.with_for_update(skip_locked=True))
+    if found is None:
+        # Every waiting row may just be locked for a moment by a webhook (a hold-music request):
+        # wait for it rather than tell the listener nobody is waiting. PostgreSQL re-checks the
+        # WHERE clause once the lock is released, so a caller claimed meanwhile is not returned.
+        found = await session.scalar(stmt.with_for_update())
+    return found
+
+
+async def take_next_caller(session: AsyncSession, *, listener_id: int) -> dict[str, Any]:
+    """Claim the longest-waiting caller for this listener; their line is rung after commit
+    (``call.claimed``). 404 ``nobody_waiting``; 409 ``already_on_call``."""
+    now = runtime_of(session).clock.now()
+    await ensure_presence(session, listener_id)
+    for _ in range(CLAIM_ATTEMPTS):
+        call_id = await _next_waiting_id(session)
+        if call_id is None:
+            break
+        claimed = await session.execute(
+            sa.update(Call).where(Call.id == call_id, Call.queue_state == "waiting")
+            .values(queue_state="claimed", listener_id=listener_id, claimed_at=now, updated_at=now)
+            .execution_options(synchronize_session=False))
+        if claimed.rowcount:
+            return await _hand_over(session, call_id=call_id, listener_id=listener_id, now=now)
+    raise NotFound("nobody is waiting", error="nobody_waiting")
+
+
+async def _hand_over(session: AsyncSession, *, call_id: int, listener_id: int, now: datetime) -> dict[str, Any]:
+    if not await hold_call_for(session, user_id=listener_id, call_id=call_id):
+        # Raising rolls the claim back too: the caller stays first in the queue.
+        raise Conflict("you already have a caller; finish that call first", error="already_on_call")
+    call = await lock_call(session, Call.id == call_id)
+    assert call is not None
+    await schedule_job(session, kind=CLAIM_TIMEOUT_JOB, key=claim_timeout_key(call),
+                       run_at=now + timedelta(seconds=CLAIM_TIMEOUT_SECONDS),
+                       payload={"call_id": call_id, "stamp": claim_stamp(call.claimed_at)})
+    await publish_queue(session)
+    emit(session, CALL_CLAIMED, call_id=call_id, listener_id=listener_id)
+    return caller_out(call, now)
+
+
+async def describe_queue(session: AsyncSession) -> dict[str, Any]:
+    now = runtime_of(session).clock.now()
+    waiting = list((await session.scalars(
+        sa.select(Call).where(Call.queue_state == "waiting").order_by(Call.waiting_since, Call.id)
+        .limit(SHOWN_CALLERS))).all())
+    total = await session.scalar(sa.select(sa.func.count()).where(Call.queue_state == "waiting"))
+    oldest = waiting[0].waiting_since if waiting else None
+    return dict(waiting=int(total or 0), longest_waiting_since=oldest,
+                longest_wait_seconds=seconds_between(oldest, now) if oldest else None,
+                callers=[caller_out(call, now, position) for position, call in enumerate(waiting, start=1)])

@@ -1,0 +1,59 @@
+"""What the listener API returns. Callers appear only masked."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel
+
+
+class CallerOut(BaseModel):
+    id: int
+    from_masked: str
+    queue_state: str
+    waiting_since: datetime | None
+    waiting_seconds: int | None
+    position: int | None = None
+    listener_id: int | None = None
+    claimed_at: datetime | None = None
+    conference_name: str | None = None
+
+
+class QueueOut(BaseModel):
+    waiting: int
+    longest_waiting_since: datetime | None
+    longest_wait_seconds: int | None
+    callers: list[CallerOut]
+
+
+class PresenceIn(BaseModel):
+    status: Literal["available", "on-call", "wrap-up", "break", "offline"]
+
+
+class PresenceOut(BaseModel):
+    status: str
+    since: datetime | None
+    current_call_id: int | None
+
+
+class CallbackOut(BaseModel):
+    id: int
+    call_id: int
+    reason: str
+    status: str
+    urgent: bool
+    from_masked: str
+    has_recording: bool
+    recording_seconds: int | None
+    recording_url: str | None
+    created_at: datetime
+    claimed_by: int | None
+    claimed_at: datetime | None
+
+
+class VoiceTokenOut(BaseModel):
+    token: str
+    identity: str
+    ttl_seconds: int
+    simulated: bool

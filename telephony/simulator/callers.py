@@ -1,0 +1,94 @@
+"""A simulated person ringing the line: what they do, in the order Twilio would report it."""
+
+from __future__ import annotations
+
+from email.utils import format_datetime
+from typing import TYPE_CHECKING
+
+from telephony.simulator.twilio_world import CALLER_STATUS_EVENTS, Outgoing, SimCall, new_sid
+
+if TYPE_CHECKING:
+    from telephony.simulator.twilio_world import SimulatedTwilio
+
+
+class SimulatedCaller:
+    def __init__(self, sim: "SimulatedTwilio", number: str, line: str):
+        self.sim = sim
+        self.number = number
+        self.line = line
+        self.call: SimCall | None = None
+
+    @property
+    def sid(self) -> str:
+        assert self.call is not None, "the caller has not rung yet"
+        return self.call.sid
+
+    @property
+    def heard(self) -> list[str]:
+        return self.call.heard if self.call else []
+
+    @property
+    def state(self) -> str:
+        """new, waiting (on hold in their conference), connected, recording, or ended."""
+        call = self.call
+        if call is None:
+            return "new"
+        if call.ended:
+            return "ended"
+        if call.record_action:
+            return "recording"
+        conference = self.sim.conferences.get(call.conference or "")
+        if conference is not None:
+            return "connected" if conference.started else "waiting"
+        return "ringing"
+
+    async def arrive(self) -> str:
+        """Ring the line: Twilio requests the voice URL (the fallback URL if that fails) and plays
+        the answer; the status callbacks it owes go to the outbox."""
+        sim = self.sim
+        call = self.call = SimCall(new_sid("CA"), self.number, self.line, "inbound", status="ringing",
+                                   status_callback=sim.status_url, status_events=CALLER_STATUS_EVENTS)
+        sim.calls[call.sid] = call
+        sim.queue_status(call, "ringing")
+        sent = await sim.post(Outgoing(sim.voice_url, sim.call_params(call, CallStatus="ringing"), call.sid))
+        if sent.status >= 400 or sent.status == 0:
+            sent = await sim.post(Outgoing(sim.fallback_url, sim.call_params(
+                call, CallStatus="ringing", ErrorCode="11200", ErrorUrl=sim.voice_url), call.sid))
+        if 200 <= sent.status < 300:
+            sim.queue_status(call, "in-progress")
+        sim.follow(call, sent, kind="voice")
+        return sent.body
+
+    async def hear_hold_music(self) -> str:
+        """Twilio asks the wait URL again each time the hold TwiML has finished playing."""
+        call = self.call
+        assert call is not None
+        conference = self.sim.conferences[call.conference or ""]
+        assert conference.wait_url, "not waiting in a conference"
+        sent = await self.sim.post(Outgoing(conference.wait_url, self.sim.call_params(call), call.sid))
+        self.sim.follow(call, sent, kind="wait")
+        return sent.body
+
+    async def leave_message(self, seconds: int = 20) -> str:
+        """Speak after the tone, then stop: Twilio posts the Record action (and, later, the
+        recording status callback) and plays what the action answers."""
+        sim, call = self.sim, self.call
+        assert call is not None and call.record_action, "not at a voicemail prompt"
+        recording_sid = new_sid("RE")
+        recording = dict(RecordingSid=recording_sid, RecordingDuration=str(seconds),
+                         RecordingUrl=f"https://api.twilio.com/2010-04-01/Accounts/{sim.account_sid}/Recordings/"
+                                      f"{recording_sid}")
+        if call.recording_callback:
+            sim.enqueue(Outgoing(call.recording_callback, dict(
+                AccountSid=sim.account_sid, CallSid=call.sid, RecordingStatus="completed", RecordingChannels="1",
+                RecordingSource="RecordVerb", RecordingStartTime=format_datetime(sim.now(), usegmt=True),
+                **recording), call.sid))
+        action, call.record_action = call.record_action, None
+        sent = await sim.post(Outgoing(action, sim.call_params(call, Digits="#", **recording), call.sid))
+        sim.follow(call, sent, kind="voice")
+        return sent.body
+
+    async def hang_up(self) -> None:
+        assert self.call is not None
+        self.call.record_action = None
+        self.sim.end_call(self.call, "completed")

@@ -1,0 +1,125 @@
+"""TwiML the line answers with. Pure functions: settings and facts in, XML out.
+
+Whatever happens, a caller hears a person, a queue position, or a way to leave a message: no
+builder here ends in silence.
+"""
+
+from __future__ import annotations
+
+from twilio.twiml.voice_response import Dial, VoiceResponse
+
+from app.core.settings import Settings
+from telephony.urls import webhook_url
+
+VOICE = {"voice": "Polly.Amy", "language": "en-GB"}
+# Twilio's own hosted hold music (public domain classical recordings).
+HOLD_MUSIC = (
+    "http://com.twilio.music.classical.s3.amazonaws.com/BusyStrings.mp3",
+    "http://com.twilio.music.classical.s3.amazonaws.com/ClockworkWaltz.mp3",
+    "http://com.twilio.music.classical.s3.amazonaws.com/ith_chopin-15-2.mp3",
+    "http://com.twilio.music.classical.s3.amazonaws.com/MARKOVICHAMP-Borghestral.mp3",
+)
+VOICEMAIL_MAX_SECONDS = 120
+
+GREETING = ("Thank you for calling the support line. Please stay on the line, "
+            "and a listener will be with you as soon as they can.")
+APOLOGY = "Sorry, we are having some technical trouble. Please hold, and we will be with you as soon as we can."
+OVERDUE = ("We are sorry you have been waiting so long; all our listeners are still busy. "
+           "In a moment you can leave a message, and someone will call you back.")
+SAFETY = "If you are in danger right now, please call 999."
+VOICEMAIL_PROMPTS = {
+    "overflow": "All our listeners are still busy. Please leave a message after the tone, "
+                "with the best way to reach you, and someone will call you back. " + SAFETY,
+    "line-closed": "Our listeners cannot take calls at the moment. Please leave a message after the tone, "
+                   "with the best way to reach you, and someone will call you back. " + SAFETY,
+}
+NO_MESSAGE = "We did not hear a message. Please call again whenever you need to. " + SAFETY + " Goodbye."
+MESSAGE_SAVED = "Thank you. Your message has been saved, and someone will call you back. " + SAFETY + " Goodbye."
+CONFERENCE_EVENTS = "start end join leave hold"
+
+
+def conference_name(call_sid: str) -> str:
+    return f"call-{call_sid}"
+
+
+def _hold_in_conference(response: VoiceResponse, settings: Settings, call_sid: str) -> None:
+    dial = Dial()
+    dial.conference(
+        conference_name(call_sid),
+        # The caller waits (hearing the wait URL) until a listener, who starts it, joins; when the
+        # caller leaves the conference is over, so nobody stays on a line with no caller.
+        start_conference_on_enter=False,
+        end_conference_on_exit=True,
+        beep=False,
+        wait_url=webhook_url(settings, "wait"),
+        wait_method="POST",
+        status_callback=webhook_url(settings, "conference"),
+        status_callback_method="POST",
+        # A space-separated string: the builder would print a Python list as "['start', ...]".
+        status_callback_event=CONFERENCE_EVENTS,
+    )
+    response.append(dial)
+
+
+def greet_and_hold(settings: Settings, call_sid: str) -> str:
+    response = VoiceResponse()
+    response.say(GREETING, **VOICE)
+    _hold_in_conference(response, settings, call_sid)
+    return str(response)
+
+
+def apologise_and_hold(settings: Settings, call_sid: str) -> str:
+    """The fallback: something failed answering the call, but the caller still joins the queue."""
+    response = VoiceResponse()
+    response.say(APOLOGY, **VOICE)
+    _hold_in_conference(response, settings, call_sid)
+    return str(response)
+
+
+def hold_music(*, position: int | None, announce: bool, overdue: bool, track: int = 0) -> str:
+    """The conference wait URL: only Play, Say, Pause and Redirect are allowed here."""
+    response = VoiceResponse()
+    if overdue:
+        response.say(OVERDUE, **VOICE)
+    elif announce and position:
+        response.say(f"You are caller number {position}. Please stay on the line; "
+                     "a listener will be with you as soon as they can.", **VOICE)
+    response.play(HOLD_MUSIC[track % len(HOLD_MUSIC)])
+    return str(response)
+
+
+def offer_voicemail(settings: Settings, reason: str) -> str:
+    response = VoiceResponse()
+    response.say(VOICEMAIL_PROMPTS.get(reason, VOICEMAIL_PROMPTS["overflow"]), **VOICE)
+    response.record(
+        action=webhook_url(settings, "voicemail", reason=reason),
+        method="POST",
+        max_length=VOICEMAIL_MAX_SECONDS,
+        play_beep=True,
+        timeout=10,
+        finish_on_key="#",
+        # Also told when the recording is ready, in case the caller hangs up before the action runs.
+        recording_status_callback=webhook_url(settings, "voicemail", reason=reason, event="recording"),
+        recording_status_callback_method="POST",
+        recording_status_callback_event="completed",
+    )
+    # Reached only when nothing was recorded.
+    response.say(NO_MESSAGE, **VOICE)
+    response.hangup()
+    return str(response)
+
+
+def line_closed(settings: Settings) -> str:
+    return offer_voicemail(settings, "line-closed")
+
+
+def message_saved() -> str:
+    response = VoiceResponse()
+    response.say(MESSAGE_SAVED, **VOICE)
+    response.hangup()
+    return str(response)
+
+
+def empty() -> str:
+    """What a status callback is answered with."""
+    return str(VoiceResponse())

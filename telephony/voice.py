@@ -1,0 +1,181 @@
+"""The voice webhooks' work: a call arriving, its status callbacks, the hold (wait) URL and the
+fallback. Each stores its delivery first, so a retry is answered from the store and changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.db import runtime_of, session_scope
+from app.core.events import emit
+from app.core.jobs import schedule_job
+from app.core.runtime import Runtime
+from telephony import twiml
+from telephony.calls import insert_call, lock_call, position_in_queue, publish_queue
+from telephony.events import CALL_WAITING
+from telephony.intake import Delivery, claim_delivery, record_outcome
+from telephony.lifecycle import OVERFLOW_JOB, claim_stamp, end_call, release_claim, schedule_overflow
+from telephony.models import FINAL_CALL_STATUSES, Call, WebhookDelivery
+from telephony.presence import release_listener
+
+log = logging.getLogger("openline.telephony")
+
+# Without a SequenceNumber, a status only moves a call forward along this order.
+STATUS_RANK = {"queued": 0, "initiated": 1, "ringing": 2, "in-progress": 3}
+LEG_FAILED = ("busy", "failed", "no-answer", "canceled")
+
+
+async def start_waiting(session: AsyncSession, *, call_id: int, waiting_since: datetime) -> None:
+    await schedule_overflow(session, call_id=call_id, waiting_since=waiting_since)
+    await publish_queue(session)
+    emit(session, CALL_WAITING, call_id=call_id)
+
+
+async def receive_incoming_call(session: AsyncSession, delivery: Delivery, *, apologise: bool = False) -> str:
+    """A call arrives: record it once and answer with a greeting and the caller's own conference
+    (or, while the line is closed, the voicemail prompt)."""
+    settings = runtime_of(session).settings
+    call_sid = delivery.call_sid or ""
+    if not settings.line_open:
+        reply = twiml.line_closed(settings)
+    elif apologise:
+        reply = twiml.apologise_and_hold(settings, call_sid)
+    else:
+        reply = twiml.greet_and_hold(settings, call_sid)
+    if (stored := await claim_delivery(session, delivery, reply=reply)) is not None:
+        return stored
+    call_id = await insert_call(session, delivery.form, queue_state="waiting" if settings.line_open else "voicemail")
+    if call_id is not None and settings.line_open:
+        await start_waiting(session, call_id=call_id, waiting_since=runtime_of(session).clock.now())
+    log.info("call arrived", extra={"call_sid": call_sid, "new": call_id is not None})
+    return reply
+
+
+async def answer_fallback(runtime: Runtime, delivery: Delivery) -> str:
+    """Twilio's fallback URL, requested when answering the call failed. It owns its transaction so
+    that, whatever fails here too, the caller still hears an apology and is held in their
+    conference; the wait URL records the call as soon as the database answers again."""
+    try:
+        async with session_scope(runtime) as session:
+            return await receive_incoming_call(session, delivery, apologise=True)
+    except Exception:
+        log.exception("fallback could not record the call", extra={"call_sid": delivery.call_sid})
+        return twiml.apologise_and_hold(runtime.settings, delivery.call_sid or "")
+
+
+async def apply_call_status(session: AsyncSession, delivery: Delivery, *,
+                            listener_leg: tuple[int, int] | None = None) -> str:
+    """A status callback. ``listener_leg`` is (call id, claim stamp) when it reports the leg that
+    rings a listener, from the query string the app put on that leg's callback URL."""
+    reply = twiml.empty()
+    if (stored := await claim_delivery(session, delivery, reply=reply)) is not None:
+        return stored
+    if listener_leg is None:
+        outcome = await _apply_caller_status(session, delivery)
+    else:
+        outcome = await _apply_listener_leg_status(session, delivery, *listener_leg)
+    if outcome != "applied":
+        await record_outcome(session, delivery, outcome)
+    return reply
+
+
+def _advances(call: Call, status: str, sequence: int | None) -> bool:
+    if call.status in FINAL_CALL_STATUSES:
+        return False
+    if sequence is not None:
+        return sequence > call.status_sequence
+    return status in FINAL_CALL_STATUSES or STATUS_RANK.get(status, 0) > STATUS_RANK.get(call.status, 0)
+
+
+async def _apply_caller_status(session: AsyncSession, delivery: Delivery) -> str:
+    call = await lock_call(session, Call.call_sid == delivery.call_sid)
+    if call is None:
+        log.warning("status callback for an unknown call", extra={"call_sid": delivery.call_sid})
+        return "orphan"
+    status = delivery.event
+    if not _advances(call, status, delivery.sequence):
+        return "stale"
+    call.status = status
+    if delivery.sequence is not None:
+        call.status_sequence = delivery.sequence
+    call.updated_at = runtime_of(session).clock.now()
+    if status in FINAL_CALL_STATUSES:
+        await end_call(session, call)
+    return "applied"
+
+
+async def _apply_listener_leg_status(session: AsyncSession, delivery: Delivery, call_id: int, stamp: int) -> str:
+    call = await lock_call(session, Call.id == call_id)
+    if call is None:
+        return "orphan"
+    if claim_stamp(call.claimed_at) != stamp:
+        return "stale"
+    call.listener_call_sid = call.listener_call_sid or delivery.call_sid
+    status = delivery.event
+    if call.queue_state == "claimed" and (status in LEG_FAILED or status == "completed"):
+        await release_claim(session, call, reason=f"listener line {status}")
+    elif status == "completed" and call.listener_id is not None:
+        await release_listener(session, user_id=call.listener_id, call_id=call.id, status="wrap-up")
+    return "applied"
+
+
+async def hold_caller(session: AsyncSession, delivery: Delivery) -> str:
+    """The conference wait URL: hold music, the caller's position now and then, and, past the
+    longest acceptable wait, the news that they can leave a message."""
+    now = runtime_of(session).clock.now()
+    # Each request for hold music is its own delivery (no SequenceNumber): keyed by when it came.
+    delivery = replace(delivery, key_parts=(now.isoformat(),))
+    if (stored := await claim_delivery(session, delivery, reply="", outcome="music")) is not None:
+        return stored or twiml.hold_music(position=None, announce=False, overdue=False)
+    call = await lock_call(session, Call.call_sid == delivery.call_sid)
+    if call is None and delivery.form.get("Direction", "inbound") == "inbound":
+        call = await _adopt_waiting_caller(session, delivery)
+    if call is None:
+        # Not a caller (a leg dialled into a conference not yet started): music, nothing more.
+        reply, outcome = twiml.hold_music(position=None, announce=False, overdue=False), "orphan"
+    else:
+        reply, outcome = await _hold_music_for(session, call, now)
+    await record_outcome(session, delivery, outcome, reply=reply)
+    return reply
+
+
+async def _hold_music_for(session: AsyncSession, call: Call, now: datetime) -> tuple[str, str]:
+    settings = runtime_of(session).settings
+    position = await position_in_queue(session, call)
+    overdue = (call.queue_state == "waiting" and call.waiting_since is not None
+               and now - call.waiting_since >= timedelta(seconds=settings.max_wait_seconds))
+    announce = position is not None and not overdue and await _announcement_due(session, call, now)
+    if overdue:
+        # The wait URL cannot move the caller itself (only Play/Say/Pause/Redirect work here):
+        # the overflow job redirects the live call, at most one extra nudge a minute.
+        minute = now.replace(second=0, microsecond=0).isoformat()
+        await schedule_job(session, kind=OVERFLOW_JOB, key=f"{OVERFLOW_JOB}:{call.id}:wait:{minute}", run_at=now,
+                           payload={"call_id": call.id})
+    reply = twiml.hold_music(position=position, announce=announce, overdue=overdue,
+                             track=int(now.timestamp()) // 180)
+    return reply, "announced" if announce else "music"
+
+
+async def _announcement_due(session: AsyncSession, call: Call, now: datetime) -> bool:
+    last = await session.scalar(sa.select(sa.func.max(WebhookDelivery.received_at)).where(
+        WebhookDelivery.call_sid == call.call_sid, WebhookDelivery.endpoint == "wait",
+        WebhookDelivery.outcome == "announced"))
+    interval = timedelta(seconds=runtime_of(session).settings.position_announce_seconds)
+    return last is None or now - last >= interval
+
+
+async def _adopt_waiting_caller(session: AsyncSession, delivery: Delivery) -> Call:
+    """A caller on hold we have no record of (the first webhook failed and the fallback could not
+    reach the database): record them now, so a listener can take them."""
+    call_id = await insert_call(session, delivery.form, queue_state="waiting")
+    if call_id is not None:
+        await start_waiting(session, call_id=call_id, waiting_since=runtime_of(session).clock.now())
+        log.warning("waiting caller adopted from the wait URL", extra={"call_id": call_id})
+    call = await lock_call(session, Call.call_sid == delivery.call_sid)
+    assert call is not None
+    return call

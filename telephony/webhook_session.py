@@ -1,0 +1,57 @@
+"""The unit of work for Twilio's webhooks: ``SessionDep``'s contract (commit before the answer is
+sent; events released after commit), plus, on SQLite, one writer at a time within the process.
+
+Every webhook writes, and SQLite has a single write lock. Left to contend for it, concurrent
+transactions wait in SQLite's busy handler, which sleeps and retries (1, 2, 5 ... 100 ms): under a
+burst of callbacks the slowest answers took seconds. Queueing the webhooks' transactions on an
+asyncio lock first hands the database over in arrival order with no sleeping. PostgreSQL locks
+rows, not the database, so there the lock is not taken.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.runtime import Runtime
+
+LOCK_KEY = "telephony.sqlite_write_lock"
+
+
+def sqlite_writer_lock(runtime: Runtime) -> contextlib.AbstractAsyncContextManager[object]:
+    if not runtime.settings.is_sqlite:
+        return contextlib.nullcontext()
+    lock = runtime.extras.get(LOCK_KEY)
+    if lock is None:
+        lock = runtime.extras[LOCK_KEY] = asyncio.Lock()
+    return lock
+
+
+async def get_webhook_runtime(request: Request) -> Runtime:
+    # The same runtime as ``RuntimeDep``, as an async dependency: FastAPI runs a plain ``def``
+    # dependency on a worker thread, a thread hop per request that Twilio's webhooks need not pay.
+    return request.app.state.runtime
+
+
+WebhookRuntime = Annotated[Runtime, Depends(get_webhook_runtime)]
+
+
+async def get_webhook_session(runtime: WebhookRuntime) -> AsyncIterator[AsyncSession]:
+    async with sqlite_writer_lock(runtime):
+        async with runtime.sessionmaker() as session:
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                runtime.bus.discard(session)
+                raise
+    await runtime.bus.flush(session)
+
+
+WebhookSession = Annotated[AsyncSession, Depends(get_webhook_session, scope="function")]

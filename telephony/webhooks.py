@@ -1,0 +1,60 @@
+"""Twilio's webhooks (DESIGN.md's public URL contract). Each handler checks the signature (the
+``TwilioForm`` dependency), validates, calls one service function and answers TwiML; the
+request's session (``WebhookSession``) commits before the answer is sent, so a 2xx means the
+delivery is stored.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from telephony.conference import apply_conference_event
+from telephony.intake import parse_call_webhook, parse_conference_event
+from telephony.signature import IdempotencyToken, TwilioForm
+from telephony.urls import PREFIX
+from telephony.voice import answer_fallback, apply_call_status, hold_caller, receive_incoming_call
+from telephony.voicemail import parse_voicemail_webhook, receive_voicemail
+from telephony.webhook_session import WebhookRuntime, WebhookSession
+
+router = APIRouter(prefix=PREFIX, tags=["Twilio webhooks"])
+
+
+def twiml_response(body: str) -> Response:
+    return Response(content=body, media_type="application/xml")
+
+
+@router.post("/voice/incoming")
+async def answer_incoming_call(form: TwilioForm, token: IdempotencyToken, session: WebhookSession) -> Response:
+    return twiml_response(await receive_incoming_call(session, parse_call_webhook(form, "incoming", token=token)))
+
+
+@router.post("/voice/status")
+async def receive_call_status(form: TwilioForm, token: IdempotencyToken, session: WebhookSession,
+                              leg: str | None = None, call: int | None = None, claim: int | None = None) -> Response:
+    delivery = parse_call_webhook(form, "status", token=token)
+    listener_leg = (call, claim) if leg == "listener" and call is not None and claim is not None else None
+    return twiml_response(await apply_call_status(session, delivery, listener_leg=listener_leg))
+
+
+@router.post("/voice/wait")
+async def play_hold_music(form: TwilioForm, token: IdempotencyToken, session: WebhookSession) -> Response:
+    delivery = parse_call_webhook(form, "wait", token=token, status_required=False, event="wait")
+    return twiml_response(await hold_caller(session, delivery))
+
+
+@router.post("/conference/events")
+async def receive_conference_event(form: TwilioForm, token: IdempotencyToken, session: WebhookSession) -> Response:
+    return twiml_response(await apply_conference_event(session, parse_conference_event(form, token=token)))
+
+
+@router.post("/voice/fallback")
+async def answer_after_failure(form: TwilioForm, token: IdempotencyToken, runtime: WebhookRuntime) -> Response:
+    delivery = parse_call_webhook(form, "fallback", token=token, status_required=False, event="fallback")
+    return twiml_response(await answer_fallback(runtime, delivery))
+
+
+@router.post("/voice/voicemail")
+async def take_voicemail(form: TwilioForm, token: IdempotencyToken, session: WebhookSession,
+                         reason: str | None = None, event: str | None = None) -> Response:
+    delivery = parse_voicemail_webhook(form, token=token, recording_callback=event == "recording")
+    return twiml_response(await receive_voicemail(session, delivery, reason=reason))

@@ -1,0 +1,75 @@
+"""The simulator as a real server process (``python -m telephony.simulator``), and the app's REST
+client reaching it over HTTP through ``OPENLINE_TWILIO_API_BASE``."""
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from telephony.provider import ProviderRejected, add_participant, redirect_call, send_sms
+from tests.conftest import PUBLIC_URL, TWILIO_TOKEN
+
+ACCOUNT = "AC" + "1" * 32
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+async def simulator_process() -> AsyncIterator[str]:
+    port = free_port()
+    env = os.environ | {"OPENLINE_ENVIRONMENT": "development", "OPENLINE_TWILIO_ACCOUNT_SID": ACCOUNT,
+                        "OPENLINE_TWILIO_AUTH_TOKEN": TWILIO_TOKEN, "OPENLINE_PUBLIC_URL": PUBLIC_URL,
+                        "OPENLINE_LOG_LEVEL": "WARNING"}
+    process = subprocess.Popen([sys.executable, "-m", "telephony.simulator", "--port", str(port), "--no-callers",
+                                "--app-url", "http://127.0.0.1:9"], env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient() as client:
+            for _ in range(100):  # a real process takes a moment to start listening
+                try:
+                    if (await client.get(base + "/healthz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.1)
+            else:
+                pytest.fail("the simulator did not start")
+        yield base
+    finally:
+        process.terminate()
+        assert process.wait(timeout=10) == 0
+
+
+async def test_the_app_talks_to_the_simulator_over_http(make_harness, simulator_process):
+    harness = await make_harness(twilio_api_base=simulator_process)
+    runtime = harness.runtime
+    participant = await add_participant(
+        runtime, "call-CA" + "f" * 32, to="client:listener-1", label="listener",
+        status_callback=PUBLIC_URL + "/telephony/voice/status", start_conference_on_enter=True,
+        end_conference_on_exit=False)
+    assert participant.call_sid.startswith("CA") and participant.label == "listener"
+    assert (await send_sms(runtime, to="+447700900123", body="We will call you back")).startswith("SM")
+    with pytest.raises(ProviderRejected) as refused:
+        await redirect_call(runtime, "CA" + "0" * 32, url=PUBLIC_URL + "/telephony/voice/voicemail")
+    assert refused.value.call_gone
+    async with httpx.AsyncClient() as client:
+        state = (await client.get(simulator_process + "/_sim/state")).json()
+    create, _sms, _redirect = state["rest_requests"][-3:]  # the process serves every test in this module
+    assert create["path"] == f"/2010-04-01/Accounts/{ACCOUNT}/Conferences/call-CA{'f' * 32}/Participants.json"
+    assert create["form"]["StatusCallbackEvent"] == ["initiated", "ringing", "answered", "completed"]
+    assert state["calls"][participant.call_sid]["label"] == "listener"
+
+
+async def test_the_simulator_refuses_the_wrong_credentials(make_harness, simulator_process):
+    harness = await make_harness(twilio_api_base=simulator_process, twilio_auth_token="another-token-0123456789")
+    with pytest.raises(ProviderRejected) as refused:
+        await send_sms(harness.runtime, to="+447700900123", body="hello")
+    assert refused.value.status == 401
