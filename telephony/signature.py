@@ -20,7 +20,7 @@ from twilio.request_validator import RequestValidator
 from app.core.errors import AppError, BadRequest, Forbidden
 from app.core.runtime import Runtime
 from app.core.settings import Settings
-from telephony.webhook_session import WebhookRuntime
+from app.core.deps import RuntimeDep
 
 log = logging.getLogger("openline.telephony")
 
@@ -64,7 +64,7 @@ async def parse_form(request: Request) -> ImmutableMultiDict:
     return ImmutableMultiDict(pairs)
 
 
-async def read_twilio_form(request: Request, runtime: WebhookRuntime) -> dict[str, str]:
+async def read_twilio_form(request: Request, runtime: RuntimeDep) -> dict[str, str]:
     """The webhook's form, once its signature is checked; 403 (and nothing stored) otherwise."""
     form = await parse_form(request)
     if runtime.settings.signature_checks:

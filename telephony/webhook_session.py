@@ -15,9 +15,10 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.deps import RuntimeDep
 from app.core.runtime import Runtime
 
 LOCK_KEY = "telephony.sqlite_write_lock"
@@ -32,16 +33,9 @@ def sqlite_writer_lock(runtime: Runtime) -> contextlib.AbstractAsyncContextManag
     return lock
 
 
-async def get_webhook_runtime(request: Request) -> Runtime:
-    # The same runtime as ``RuntimeDep``, as an async dependency: FastAPI runs a plain ``def``
-    # dependency on a worker thread, a thread hop per request that Twilio's webhooks need not pay.
-    return request.app.state.runtime
-
-
-WebhookRuntime = Annotated[Runtime, Depends(get_webhook_runtime)]
-
-
-async def get_webhook_session(runtime: WebhookRuntime) -> AsyncIterator[AsyncSession]:
+async def get_webhook_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
+    # Not ``session_scope``: the writer lock must be released at commit, before the events are
+    # released, so an after-commit handler (the dialler's REST call) never holds up other webhooks.
     async with sqlite_writer_lock(runtime):
         async with runtime.sessionmaker() as session:
             try:

@@ -14,7 +14,8 @@ from telephony.signature import IdempotencyToken, TwilioForm
 from telephony.urls import PREFIX
 from telephony.voice import answer_fallback, apply_call_status, hold_caller, receive_incoming_call
 from telephony.voicemail import parse_voicemail_webhook, receive_voicemail
-from telephony.webhook_session import WebhookRuntime, WebhookSession
+from app.core.deps import RuntimeDep
+from telephony.webhook_session import WebhookSession
 
 router = APIRouter(prefix=PREFIX, tags=["Twilio webhooks"])
 
@@ -48,7 +49,7 @@ async def receive_conference_event(form: TwilioForm, token: IdempotencyToken, se
 
 
 @router.post("/voice/fallback")
-async def answer_after_failure(form: TwilioForm, token: IdempotencyToken, runtime: WebhookRuntime) -> Response:
+async def answer_after_failure(form: TwilioForm, token: IdempotencyToken, runtime: RuntimeDep) -> Response:
     delivery = parse_call_webhook(form, "fallback", token=token, status_required=False, event="fallback")
     return twiml_response(await answer_fallback(runtime, delivery))
 
