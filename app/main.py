@@ -65,6 +65,9 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     from telephony.setup import register as register_telephony
 
     register_telephony(runtime)
+    from app.helpline.sessions import register as register_sessions
+
+    register_sessions(runtime)
     return runtime
 
 
@@ -88,6 +91,7 @@ async def run_worker(settings: Settings) -> None:
 def _install(app: FastAPI, runtime: Runtime) -> None:
     from app import auth, ops
     from app.board.router import router as board_router
+    from app.helpline.router import router as helpline_router
     from app.errors_http import install_error_handlers
     from transfers.directory.router import router as directory_router
     from transfers.partner_router import router as partner_router
@@ -101,6 +105,7 @@ def _install(app: FastAPI, runtime: Runtime) -> None:
     app.include_router(auth.router)
     app.include_router(auth.admin_router)
     app.include_router(board_router)
+    app.include_router(helpline_router)
     app.include_router(directory_router)
     app.include_router(partner_router)
     # telephony

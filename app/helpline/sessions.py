@@ -1,0 +1,138 @@
+"""Timed support sessions: started when a listener joins a caller, warned and marked due by stored
+jobs (so a restart loses none, and two job loops never fire one twice), ended with the call.
+
+The timer never hangs up on a caller: the warning prompts the listener to start wrapping up or to
+offer a warm transfer, and past due the session only shows as overrunning.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.db import insert_ignore, runtime_of, session_scope
+from app.core.errors import NotFound
+from app.core.events import DomainEvent, publish_live
+from app.core.jobs import Job, cancel_job, schedule_job
+from app.core.runtime import Runtime
+from app.helpline.models import SupportSession
+from telephony.models import ListenerPresence
+from telephony.presence import change_presence
+
+WARNING, DUE, WRAP_UP = "session.warning", "session.due", "session.wrap_up_ends"
+
+
+def session_times(started_at: datetime, minutes: int, warning_minutes: int) -> tuple[datetime, datetime]:
+    """(warning_at, due_at): pure, so the browser and the jobs agree on one set of server times."""
+    due = started_at + timedelta(minutes=minutes)
+    return due - timedelta(minutes=warning_minutes), due
+
+
+def describe_session(support: SupportSession, now: datetime) -> dict[str, Any]:
+    return {"id": support.id, "call_id": support.call_id, "listener_id": support.listener_id,
+            "started_at": support.started_at.isoformat(), "warning_at": support.warning_at.isoformat(),
+            "due_at": support.due_at.isoformat(), "ended_at": support.ended_at and support.ended_at.isoformat(),
+            "overrun_seconds": support.overrun_seconds, "overrunning": support.ended_at is None and now >= support.due_at,
+            "now": now.isoformat()}
+
+
+async def start_session(session: AsyncSession, *, call_id: int | None, listener_id: int, started_at: datetime,
+                        callback_request_id: int | None = None) -> SupportSession:
+    """One session per call, however often the answer is reported."""
+    settings = runtime_of(session).settings
+    warning_at, due_at = session_times(started_at, settings.session_minutes, settings.session_warning_minutes)
+    if call_id is not None:
+        await insert_ignore(session, SupportSession, dict(
+            call_id=call_id, listener_id=listener_id, started_at=started_at, warning_at=warning_at, due_at=due_at,
+            overrun_seconds=0, callback_request_id=callback_request_id), ["call_id"])
+        support = await session.scalar(sa.select(SupportSession).where(SupportSession.call_id == call_id))
+    else:
+        support = SupportSession(listener_id=listener_id, started_at=started_at, warning_at=warning_at, due_at=due_at,
+                                 overrun_seconds=0, callback_request_id=callback_request_id)
+        session.add(support)
+        await session.flush()
+    assert support is not None
+    await schedule_job(session, kind=WARNING, key=f"session-warning:{support.id}", run_at=support.warning_at,
+                       payload={"session_id": support.id})
+    await schedule_job(session, kind=DUE, key=f"session-due:{support.id}", run_at=support.due_at,
+                       payload={"session_id": support.id})
+    await publish_live(session, f"user:{listener_id}", "session.started", describe_session(support, started_at))
+    return support
+
+
+async def end_session(session: AsyncSession, *, support: SupportSession, ended_at: datetime) -> None:
+    if support.ended_at is not None:
+        return
+    settings = runtime_of(session).settings
+    support.ended_at = ended_at
+    support.overrun_seconds = max(0, int((ended_at - support.due_at).total_seconds()))
+    support.wrap_up_until = ended_at + timedelta(seconds=settings.wrap_up_seconds)
+    await cancel_job(session, f"session-warning:{support.id}")
+    await cancel_job(session, f"session-due:{support.id}")
+    await schedule_job(session, kind=WRAP_UP, key=f"session-wrap-up:{support.id}", run_at=support.wrap_up_until,
+                       payload={"session_id": support.id, "listener_id": support.listener_id})
+    await publish_live(session, f"user:{support.listener_id}", "session.ended", describe_session(support, ended_at))
+
+
+async def find_current_session(session: AsyncSession, *, listener_id: int) -> SupportSession:
+    support = await session.scalar(sa.select(SupportSession).where(
+        SupportSession.listener_id == listener_id, SupportSession.ended_at.is_(None)).order_by(SupportSession.id.desc()))
+    if support is None:
+        raise NotFound("no session running", error="no_session")
+    return support
+
+
+async def _fire_warning(session: AsyncSession, job: Job) -> None:
+    support = await session.get(SupportSession, job.payload["session_id"])
+    if support is None or support.ended_at is not None:
+        return
+    now = runtime_of(session).clock.now()
+    support.warned_at = now
+    await publish_live(session, f"user:{support.listener_id}", "session.warning",
+                       describe_session(support, now) | {"prompt": "Start wrapping up, or offer a warm transfer."})
+
+
+async def _fire_due(session: AsyncSession, job: Job) -> None:
+    support = await session.get(SupportSession, job.payload["session_id"])
+    if support is None or support.ended_at is not None:
+        return
+    now = runtime_of(session).clock.now()
+    support.due_fired_at = now
+    data = describe_session(support, now)
+    await publish_live(session, f"user:{support.listener_id}", "session.due", data)
+    await publish_live(session, "role:supervisor", "session.due", data)
+
+
+async def _end_wrap_up(session: AsyncSession, job: Job) -> None:
+    """Back to available, unless the listener chose something else meanwhile (a break, say)."""
+    status = await session.scalar(sa.select(ListenerPresence.status)
+                                  .where(ListenerPresence.user_id == job.payload["listener_id"]))
+    if status == "wrap-up":
+        await change_presence(session, user_id=job.payload["listener_id"], status="available")
+
+
+async def _on_answered(runtime: Runtime, event: DomainEvent) -> None:
+    if event.payload.get("listener_id") is None:
+        return
+    async with session_scope(runtime) as session:
+        await start_session(session, call_id=event.payload["call_id"], listener_id=event.payload["listener_id"],
+                            started_at=datetime.fromisoformat(event.payload["answered_at"]))
+
+
+async def _on_ended(runtime: Runtime, event: DomainEvent) -> None:
+    async with session_scope(runtime) as session:
+        support = await session.scalar(sa.select(SupportSession).where(SupportSession.call_id == event.payload["call_id"]))
+        if support is None:
+            return  # abandoned while waiting, or never answered: no session to end
+        await end_session(session, support=support, ended_at=datetime.fromisoformat(event.payload["ended_at"]))
+
+
+def register(runtime: Runtime) -> None:
+    runtime.jobs.register(WARNING, _fire_warning)
+    runtime.jobs.register(DUE, _fire_due)
+    runtime.jobs.register(WRAP_UP, _end_wrap_up)
+    runtime.bus.subscribe("call.answered", _on_answered)
+    runtime.bus.subscribe("call.ended", _on_ended)
