@@ -1,0 +1,153 @@
+"""The call log, recorded once per session; corrections are new audited revisions, never overwrites."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from pydantic import BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.audit import record_audit
+from app.core.db import insert_ignore, runtime_of
+from app.core.errors import Forbidden, NotFound, Unprocessable
+from app.core.events import publish_live
+from app.core.security import User
+from app.helpline.models import CallLog, CallLogRevision, SupportSession
+from transfers.directory.service import known_need_slugs
+
+EMERGENCY_PROTOCOL = ("Immediate risk: stay with the caller. If they are in danger now, call 999 (or ask a colleague "
+                      "to) with the caller's location; tell your supervisor, who has been alerted.")
+
+
+class CallLogIn(BaseModel):
+    contact_type: Literal["support", "silent", "wrong-number", "abusive", "hang-up", "test"]
+    needs: list[str] = Field(default_factory=list)
+    risk_level: Literal["none", "low", "moderate", "high", "immediate"]
+    consent_to_share: bool | None = None
+    consent_covers: str | None = Field(None, max_length=500)
+    sms_consent: bool = False
+    title: str = Field(min_length=1, max_length=120)
+    summary: str = Field("", max_length=4000)
+    notes: str = Field("", max_length=8000)
+    outcome: Literal["supported", "warm-transfer", "signposted", "emergency-services", "caller-ended"] | None = None
+
+
+class CorrectionIn(CallLogIn):
+    correction_reason: str = Field(min_length=3, max_length=500)
+
+
+@dataclass(frozen=True)
+class ConsentRecord:
+    given: bool
+    covers: str | None
+    recorded_at: datetime | None
+    recorded_by: int | None
+    sms_consent: bool
+    needs: list[str]
+    risk_level: str
+    summary: str | None
+
+
+async def _check(session: AsyncSession, entry: CallLogIn) -> None:
+    problems = []
+    known = await known_need_slugs(session)
+    problems += [{"field": "needs", "message": f"unknown need {n!r}"} for n in entry.needs if n not in known]
+    if entry.consent_to_share is None:
+        problems.append({"field": "consent_to_share", "message": "ask the caller and record yes or no"})
+    elif entry.consent_to_share and not (entry.consent_covers or "").strip():
+        problems.append({"field": "consent_covers", "message": "say what the caller agreed to share"})
+    if entry.outcome is None:
+        problems.append({"field": "outcome", "message": "an outcome is needed to close the log"})
+    elif entry.outcome == "warm-transfer" and entry.consent_to_share is False:
+        problems.append({"field": "outcome", "message": "a warm transfer needs the caller's consent to share"})
+    if problems:
+        raise Unprocessable(fields=problems)
+
+
+async def _own_session(session: AsyncSession, session_id: int, user: User) -> SupportSession:
+    support = await session.get(SupportSession, session_id)
+    if support is None:
+        raise NotFound("no such session")
+    if support.listener_id != user.id and user.role not in ("supervisor", "admin"):
+        raise Forbidden("this is another listener's session")
+    return support
+
+
+async def _add_revision(session: AsyncSession, log: CallLog, number: int, entry: CallLogIn, user: User,
+                        reason: str | None) -> CallLogRevision:
+    runtime = runtime_of(session)
+    now = runtime.clock.now()
+    revision = CallLogRevision(
+        call_log_id=log.id, revision=number, contact_type=entry.contact_type, needs=entry.needs,
+        risk_level=entry.risk_level, consent_to_share=bool(entry.consent_to_share), consent_covers=entry.consent_covers,
+        consent_recorded_at=now, consent_recorded_by=user.id, sms_consent=entry.sms_consent, title=entry.title,
+        summary_encrypted=runtime.crypto.encrypt(entry.summary), notes_encrypted=runtime.crypto.encrypt(entry.notes),
+        outcome=entry.outcome, correction_reason=reason, created_at=now, created_by=user.id)
+    session.add(revision)
+    log.current_revision = number
+    if entry.risk_level == "immediate" and log.risk_flagged_at is None:
+        log.risk_flagged_at = now
+        await publish_live(session, "role:supervisor", "risk.immediate",
+                           {"session_id": log.session_id, "listener": user.display_name, "title": entry.title})
+    await session.flush()
+    return revision
+
+
+async def record_call_log(session: AsyncSession, *, session_id: int, entry: CallLogIn, user: User) -> dict[str, Any]:
+    """Once per session: a second submit (a double click) gets the log already recorded."""
+    support = await _own_session(session, session_id, user)
+    await _check(session, entry)
+    now = runtime_of(session).clock.now()
+    created = await insert_ignore(session, CallLog, dict(session_id=support.id, created_at=now, created_by=user.id,
+                                                          current_revision=1), ["session_id"])
+    log = await session.scalar(sa.select(CallLog).where(CallLog.session_id == support.id))
+    if created:
+        await _add_revision(session, log, 1, entry, user, None)
+    return await describe_call_log(session, session_id=session_id, user=user)
+
+
+async def correct_call_log(session: AsyncSession, *, session_id: int, entry: CorrectionIn, user: User) -> dict[str, Any]:
+    support = await _own_session(session, session_id, user)
+    await _check(session, entry)
+    log = await session.scalar(sa.select(CallLog).where(CallLog.session_id == support.id).with_for_update())
+    if log is None:
+        raise NotFound("record the log before correcting it")
+    await _add_revision(session, log, log.current_revision + 1, entry, user, entry.correction_reason)
+    await record_audit(session, actor=f"user:{user.username}", action="correct_call_log", subject_type="call_log",
+                       subject_id=log.id, revision=log.current_revision, reason=entry.correction_reason)
+    return await describe_call_log(session, session_id=session_id, user=user)
+
+
+async def describe_call_log(session: AsyncSession, *, session_id: int, user: User) -> dict[str, Any]:
+    await _own_session(session, session_id, user)
+    log = await session.scalar(sa.select(CallLog).where(CallLog.session_id == session_id))
+    if log is None:
+        raise NotFound("no log recorded yet")
+    crypto = runtime_of(session).crypto
+    revisions = (await session.scalars(sa.select(CallLogRevision).where(CallLogRevision.call_log_id == log.id)
+                                       .order_by(CallLogRevision.revision))).all()
+    current = revisions[-1]
+    body = {k: getattr(current, k) for k in ("contact_type", "needs", "risk_level", "consent_to_share", "consent_covers",
+                                             "sms_consent", "title", "outcome", "revision")}
+    body |= {"summary": crypto.decrypt(current.summary_encrypted), "notes": crypto.decrypt(current.notes_encrypted),
+             "history": [{"revision": r.revision, "at": r.created_at.isoformat(), "by": r.created_by,
+                          "reason": r.correction_reason} for r in revisions]}
+    if current.risk_level == "immediate":
+        body["emergency_protocol"] = EMERGENCY_PROTOCOL
+    return body
+
+
+async def current_consent(session: AsyncSession, support_session_id: int) -> ConsentRecord | None:
+    """What the caller agreed to share, from the newest revision; None before a log exists."""
+    revision = await session.scalar(
+        sa.select(CallLogRevision).join(CallLog, sa.and_(CallLog.id == CallLogRevision.call_log_id,
+                                                         CallLogRevision.revision == CallLog.current_revision))
+        .where(CallLog.session_id == support_session_id))
+    if revision is None:
+        return None
+    return ConsentRecord(revision.consent_to_share, revision.consent_covers, revision.consent_recorded_at,
+                         revision.consent_recorded_by, revision.sms_consent, list(revision.needs), revision.risk_level,
+                         runtime_of(session).crypto.decrypt(revision.summary_encrypted))
