@@ -117,7 +117,7 @@ async def test_api_key_is_shown_once_and_stored_hashed(harness):
     plaintext = issued.json()["key"]
     async with session_scope(harness.runtime) as session:
         stored = await session.scalar(sa.select(ApiKey))
-    assert plaintext.split("_")[2] not in stored.secret_hash and stored.organisation_id == org_id
+    assert plaintext.split("_", 2)[2] not in stored.secret_hash and stored.organisation_id == org_id
 
 
 async def test_expired_and_revoked_keys_are_refused(harness):
