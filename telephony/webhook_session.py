@@ -18,6 +18,7 @@ from typing import Annotated
 from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.db import session_scope
 from app.core.deps import RuntimeDep
 from app.core.runtime import Runtime
 
@@ -34,18 +35,8 @@ def sqlite_writer_lock(runtime: Runtime) -> contextlib.AbstractAsyncContextManag
 
 
 async def get_webhook_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
-    # Not ``session_scope``: the writer lock must be released at commit, before the events are
-    # released, so an after-commit handler (the dialler's REST call) never holds up other webhooks.
-    async with sqlite_writer_lock(runtime):
-        async with runtime.sessionmaker() as session:
-            try:
-                yield session
-                await session.commit()
-            except BaseException:
-                await session.rollback()
-                runtime.bus.discard(session)
-                raise
-    await runtime.bus.flush(session)
+    async with session_scope(runtime, lock=sqlite_writer_lock(runtime)) as session:
+        yield session
 
 
 WebhookSession = Annotated[AsyncSession, Depends(get_webhook_session, scope="function")]

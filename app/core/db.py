@@ -8,7 +8,7 @@ events the services queued are published only after that commit succeeds.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -88,16 +88,21 @@ def runtime_of(session: AsyncSession) -> "Runtime":
 
 
 @asynccontextmanager
-async def session_scope(runtime: "Runtime") -> AsyncIterator[AsyncSession]:
-    """A unit of work for jobs, event handlers and the CLI: commit on success, roll back on error."""
-    async with runtime.sessionmaker() as session:
-        try:
-            yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            runtime.bus.discard(session)
-            raise
+async def session_scope(runtime: "Runtime", *, lock: Any = None) -> AsyncIterator[AsyncSession]:
+    """A unit of work: commit on success, roll back on error, then release its events.
+
+    ``lock`` (an async context manager) is held for the transaction only, never while the events'
+    handlers run after commit.
+    """
+    async with lock if lock is not None else nullcontext():
+        async with runtime.sessionmaker() as session:
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                runtime.bus.discard(session)
+                raise
     await runtime.bus.flush(session)
 
 

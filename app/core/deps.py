@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import Clock
+from app.core.db import session_scope
 from app.core.errors import Forbidden, Unauthorized
 from app.core.runtime import Runtime
 from app.core.security import ApiKey, Role, User, authenticate_api_key
@@ -38,15 +39,8 @@ ClockDep = Annotated[Clock, Depends(get_clock)]
 
 
 async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
-    async with runtime.sessionmaker() as session:
-        try:
-            yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            runtime.bus.discard(session)
-            raise
-    await runtime.bus.flush(session)
+    async with session_scope(runtime) as session:
+        yield session
 
 
 # scope="function": commit before the response is sent, so a 2xx means the change is stored.
