@@ -92,6 +92,7 @@ def _install(app: FastAPI, runtime: Runtime) -> None:
     from app import auth, ops
     from app.board.router import router as board_router
     from app.helpline.router import router as helpline_router
+    from app.live import router as live_router
     from app.errors_http import install_error_handlers
     from transfers.directory.router import router as directory_router
     from transfers.partner_router import router as partner_router
@@ -106,6 +107,7 @@ def _install(app: FastAPI, runtime: Runtime) -> None:
     app.include_router(auth.admin_router)
     app.include_router(board_router)
     app.include_router(helpline_router)
+    app.include_router(live_router)
     app.include_router(directory_router)
     app.include_router(partner_router)
     # telephony

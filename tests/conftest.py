@@ -176,3 +176,14 @@ async def client(harness: Harness) -> AsyncIterator[httpx.AsyncClient]:
 
 
 DEMO_DIRECTORY = Path(__file__).resolve().parents[1] / "transfers" / "demo" / "somerset.yaml"
+
+
+async def load_demo_directory(harness: Harness) -> dict[str, int]:
+    """The Somerset demo directory; returns organisation ids by slug."""
+    from transfers.directory.importer import import_directory, parse_directory
+    from transfers.directory.models import Organisation
+
+    async with session_scope(harness.runtime) as session:
+        await import_directory(session, parse_directory(DEMO_DIRECTORY.read_text()))
+        rows = (await session.execute(sa.select(Organisation.slug, Organisation.id))).all()
+    return {slug: id_ for slug, id_ in rows}

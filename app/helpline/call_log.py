@@ -12,10 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.audit import record_audit
 from app.core.db import insert_ignore, runtime_of
-from app.core.errors import Forbidden, NotFound, Unprocessable
+from app.core.errors import NotFound, Unprocessable
 from app.core.events import publish_live
 from app.core.security import User
-from app.helpline.models import CallLog, CallLogRevision, SupportSession
+from app.helpline.models import CallLog, CallLogRevision
+from app.helpline.sessions import own_session
 from transfers.directory.service import known_need_slugs
 
 EMERGENCY_PROTOCOL = ("Immediate risk: stay with the caller. If they are in danger now, call 999 (or ask a colleague "
@@ -67,15 +68,6 @@ async def _check(session: AsyncSession, entry: CallLogIn) -> None:
         raise Unprocessable(fields=problems)
 
 
-async def _own_session(session: AsyncSession, session_id: int, user: User) -> SupportSession:
-    support = await session.get(SupportSession, session_id)
-    if support is None:
-        raise NotFound("no such session")
-    if support.listener_id != user.id and user.role not in ("supervisor", "admin"):
-        raise Forbidden("this is another listener's session")
-    return support
-
-
 async def _add_revision(session: AsyncSession, log: CallLog, number: int, entry: CallLogIn, user: User,
                         reason: str | None) -> CallLogRevision:
     runtime = runtime_of(session)
@@ -98,7 +90,7 @@ async def _add_revision(session: AsyncSession, log: CallLog, number: int, entry:
 
 async def record_call_log(session: AsyncSession, *, session_id: int, entry: CallLogIn, user: User) -> dict[str, Any]:
     """Once per session: a second submit (a double click) gets the log already recorded."""
-    support = await _own_session(session, session_id, user)
+    support = await own_session(session, session_id, user)
     await _check(session, entry)
     now = runtime_of(session).clock.now()
     created = await insert_ignore(session, CallLog, dict(session_id=support.id, created_at=now, created_by=user.id,
@@ -110,7 +102,7 @@ async def record_call_log(session: AsyncSession, *, session_id: int, entry: Call
 
 
 async def correct_call_log(session: AsyncSession, *, session_id: int, entry: CorrectionIn, user: User) -> dict[str, Any]:
-    support = await _own_session(session, session_id, user)
+    support = await own_session(session, session_id, user)
     await _check(session, entry)
     log = await session.scalar(sa.select(CallLog).where(CallLog.session_id == support.id).with_for_update())
     if log is None:
@@ -122,7 +114,7 @@ async def correct_call_log(session: AsyncSession, *, session_id: int, entry: Cor
 
 
 async def describe_call_log(session: AsyncSession, *, session_id: int, user: User) -> dict[str, Any]:
-    await _own_session(session, session_id, user)
+    await own_session(session, session_id, user)
     log = await session.scalar(sa.select(CallLog).where(CallLog.session_id == session_id))
     if log is None:
         raise NotFound("no log recorded yet")

@@ -14,10 +14,11 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import insert_ignore, runtime_of, session_scope
-from app.core.errors import NotFound
+from app.core.errors import Forbidden, NotFound
 from app.core.events import DomainEvent, publish_live
 from app.core.jobs import Job, cancel_job, schedule_job
 from app.core.runtime import Runtime
+from app.core.security import User
 from app.helpline.models import SupportSession
 from telephony.models import ListenerPresence
 from telephony.presence import change_presence
@@ -75,6 +76,16 @@ async def end_session(session: AsyncSession, *, support: SupportSession, ended_a
     await schedule_job(session, kind=WRAP_UP, key=f"session-wrap-up:{support.id}", run_at=support.wrap_up_until,
                        payload={"session_id": support.id, "listener_id": support.listener_id})
     await publish_live(session, f"user:{support.listener_id}", "session.ended", describe_session(support, ended_at))
+
+
+async def own_session(session: AsyncSession, session_id: int, user: User) -> SupportSession:
+    """The session, if it is this listener's (supervisors may look at any)."""
+    support = await session.get(SupportSession, session_id)
+    if support is None:
+        raise NotFound("no such session")
+    if support.listener_id != user.id and user.role not in ("supervisor", "admin"):
+        raise Forbidden("this is another listener's session")
+    return support
 
 
 async def find_current_session(session: AsyncSession, *, listener_id: int) -> SupportSession:

@@ -1,0 +1,134 @@
+"""What a listener sees about the person on the line: the call card, earlier contacts from the same
+number (so a caller need not tell their story again), and the listener's own calls tonight."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.db import runtime_of
+from app.core.errors import Conflict, NotFound
+from app.core.security import User
+from app.helpline.models import CallLog, CallLogRevision, SupportSession
+from app.helpline.sessions import describe_session, end_session, start_session
+from telephony.calls import seconds_between
+from telephony.models import Call, CallbackRequest
+from telephony.presence import mark_on_call, release_listener
+from transfers.directory.models import Service
+from transfers.states import ACTIVE_STATES
+from transfers.tickets.models import TransferTicket
+
+# A listener's night: a shift is at most twelve hours, so "tonight" is the last twelve.
+TONIGHT = timedelta(hours=12)
+EARLIER_CONTACTS_SHOWN = 10
+
+
+def _current_revision():
+    return sa.and_(CallLog.id == CallLogRevision.call_log_id, CallLogRevision.revision == CallLog.current_revision)
+
+
+async def describe_call_card(session: AsyncSession, *, support: SupportSession) -> dict[str, Any]:
+    """The session's timer and the caller as a listener may see them: the number masked."""
+    now = runtime_of(session).clock.now()
+    call = await session.get(Call, support.call_id) if support.call_id else None
+    logged = await session.scalar(sa.select(CallLog.id).where(CallLog.session_id == support.id))
+    return describe_session(support, now) | {
+        "caller": {"number": call.from_masked if call else "withheld", "withheld": call.from_withheld if call else True},
+        "callback": support.callback_request_id is not None,
+        "log_recorded": logged is not None,
+    }
+
+
+async def describe_repeat_caller(session: AsyncSession, *, support: SupportSession) -> dict[str, Any]:
+    """Earlier contacts from the same number: when, with whom, the log's title, and any warm
+    transfer still open. Withheld numbers never match anyone."""
+    from app.core.security import User as Listener
+
+    call = await session.get(Call, support.call_id) if support.call_id else None
+    if call is None or call.from_withheld or not call.from_hash:
+        return {"matched": False, "withheld": True, "earlier_contacts": 0, "contacts": [], "open_transfers": []}
+    earlier = sa.select(Call.id).where(Call.from_hash == call.from_hash, Call.id != call.id,
+                                       Call.created_at <= call.created_at)
+    count = await session.scalar(sa.select(sa.func.count()).select_from(earlier.subquery()))
+    rows = (await session.execute(
+        sa.select(Call.created_at, Call.answered_at, Listener.display_name, CallLogRevision.title, CallLogRevision.outcome)
+        .select_from(Call)
+        .outerjoin(SupportSession, SupportSession.call_id == Call.id)
+        .outerjoin(Listener, Listener.id == SupportSession.listener_id)
+        .outerjoin(CallLog, CallLog.session_id == SupportSession.id)
+        .outerjoin(CallLogRevision, _current_revision())
+        .where(Call.id.in_(earlier))
+        .order_by(Call.created_at.desc(), Call.id.desc()).limit(EARLIER_CONTACTS_SHOWN))).all()
+    transfers = (await session.execute(
+        sa.select(TransferTicket.id, TransferTicket.status, TransferTicket.created_at, Service.name)
+        .join(Service, Service.id == TransferTicket.service_id)
+        .where(TransferTicket.call_id.in_(earlier), TransferTicket.status.in_([str(s) for s in ACTIVE_STATES]))
+        .order_by(TransferTicket.created_at.desc()))).all()
+    return {
+        "matched": bool(count), "withheld": False, "earlier_contacts": count or 0,
+        "contacts": [{"at": (answered or created).isoformat(), "answered": answered is not None,
+                      "listener": listener, "title": title, "outcome": outcome}
+                     for created, answered, listener, title, outcome in rows],
+        "open_transfers": [{"ticket_id": t_id, "status": status, "service": name, "created_at": at.isoformat()}
+                           for t_id, status, at, name in transfers],
+    }
+
+
+async def list_calls_tonight(session: AsyncSession, *, user: User) -> list[dict[str, Any]]:
+    """The listener's own sessions in the last twelve hours, newest first."""
+    now = runtime_of(session).clock.now()
+    rows = (await session.execute(
+        sa.select(SupportSession, Call.from_masked, CallLogRevision.title, CallLogRevision.outcome)
+        .outerjoin(Call, Call.id == SupportSession.call_id)
+        .outerjoin(CallLog, CallLog.session_id == SupportSession.id)
+        .outerjoin(CallLogRevision, _current_revision())
+        .where(SupportSession.listener_id == user.id, SupportSession.started_at >= now - TONIGHT)
+        .order_by(SupportSession.started_at.desc(), SupportSession.id.desc()))).all()
+    tickets = await _latest_transfer_by_call(session, [s.call_id for s, *_ in rows if s.call_id])
+    return [{"session_id": support.id, "started_at": support.started_at.isoformat(),
+             "ended_at": support.ended_at and support.ended_at.isoformat(),
+             "minutes": (seconds_between(support.started_at, support.ended_at or now) or 0) // 60,
+             "overrun_seconds": support.overrun_seconds, "caller": masked or "withheld",
+             "title": title, "outcome": outcome, "log_recorded": title is not None,
+             "transfer": tickets.get(support.call_id)}
+            for support, masked, title, outcome in rows]
+
+
+async def _latest_transfer_by_call(session: AsyncSession, call_ids: list[int]) -> dict[int, dict[str, Any]]:
+    if not call_ids:
+        return {}
+    rows = (await session.execute(
+        sa.select(TransferTicket.call_id, TransferTicket.id, TransferTicket.status, Service.name)
+        .join(Service, Service.id == TransferTicket.service_id)
+        .where(TransferTicket.call_id.in_(call_ids)).order_by(TransferTicket.id))).all()
+    return {call_id: {"ticket_id": t_id, "status": status, "service": name} for call_id, t_id, status, name in rows}
+
+
+async def start_callback_session(session: AsyncSession, *, callback_id: int, user: User) -> SupportSession:
+    """A listener rings back someone who left a voicemail: the session runs against that call."""
+    callback = await session.get(CallbackRequest, callback_id)
+    if callback is None:
+        raise NotFound("no such callback")
+    if callback.claimed_by != user.id or callback.status != "claimed":
+        raise Conflict("claim the callback before starting its session")
+    existing = await session.scalar(sa.select(SupportSession).where(SupportSession.call_id == callback.call_id))
+    if existing is not None:
+        return existing
+    support = await start_session(session, call_id=callback.call_id, listener_id=user.id,
+                                  started_at=runtime_of(session).clock.now(), callback_request_id=callback.id)
+    await mark_on_call(session, user_id=user.id, call_id=callback.call_id)
+    return support
+
+
+async def end_callback_session(session: AsyncSession, *, support: SupportSession) -> SupportSession:
+    """Calls through the line end when Twilio says so; a callback ends when the listener says so."""
+    if support.callback_request_id is None:
+        raise Conflict("this session ends when the call does")
+    if support.ended_at is None:
+        await end_session(session, support=support, ended_at=runtime_of(session).clock.now())
+        await release_listener(session, user_id=support.listener_id, call_id=support.call_id, status="wrap-up")
+    return support
+

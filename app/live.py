@@ -1,0 +1,76 @@
+"""Live updates for the dashboards: one server-sent-events stream per signed-in person.
+
+The stream tails the ``live_events`` table (written in the same transaction as each change, see
+``app.core.events``), so what a browser sees is exactly what committed, in commit order. A
+browser that drops off sends ``Last-Event-ID`` when it reconnects (EventSource does this by
+itself) and is replayed everything it missed; a fresh connection first gets a ``hello`` naming
+the newest id, which is the page's cue to load a snapshot of its state. With PostgreSQL a commit
+in any process wakes every process's streams through ``NOTIFY``; a stream also re-reads every
+``IDLE_SECONDS`` so that a lost notification only delays, never loses, an event.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterable
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from app.core.deps import CurrentUser, RuntimeDep
+from app.core.events import latest_live_event_id, read_live_events
+from app.core.runtime import Runtime
+from app.core.security import User
+
+router = APIRouter(tags=["live"])
+
+IDLE_SECONDS = 15.0
+RECONNECT_MILLISECONDS = 2000
+
+
+def audiences_for(user: User) -> list[str]:
+    """Who this person is, as live-event audiences: their own events, their role's, their
+    organisation's (partners), and everyone's. Nothing addressed to another person."""
+    audiences = [f"user:{user.id}", f"role:{user.role}", "all"]
+    if user.organisation_id is not None:
+        audiences.append(f"org:{user.organisation_id}")
+    return audiences
+
+
+async def stream_live_events(runtime: Runtime, audiences: Iterable[str], after_id: int | None, *,
+                             idle_seconds: float = IDLE_SECONDS) -> AsyncIterator[ServerSentEvent]:
+    """Every live event for ``audiences`` after ``after_id``, in order, for as long as it is read.
+
+    The database is read in short sessions, so an open stream holds no connection while it waits.
+    """
+    audiences = list(audiences)
+    async with runtime.sessionmaker() as session:
+        latest = await latest_live_event_id(session)
+    if after_id is None or after_id > latest:
+        # A first connection, or an id from before the database was rebuilt: start from now.
+        after_id = latest
+        yield ServerSentEvent(event="hello", id=str(latest), data=json.dumps({"last_id": latest}),
+                              retry=RECONNECT_MILLISECONDS)
+    while True:
+        version = runtime.bus.live_version
+        async with runtime.sessionmaker() as session:
+            events = await read_live_events(session, audiences, after_id)
+        for event in events:
+            after_id = event.id
+            yield ServerSentEvent(event=event.type, id=str(event.id), data=json.dumps(event.data))
+        if not events:
+            await runtime.bus.wait_for_live(version, idle_seconds)
+
+
+@router.get("/api/live", response_class=EventSourceResponse,
+            responses={200: {"content": {"text/event-stream": {}},
+                             "description": "Server-sent events: queue, presence, session timer, warm transfers."}})
+async def stream_live(runtime: RuntimeDep, user: CurrentUser,
+                      last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0)] = None,
+                      after: Annotated[int | None, Query(ge=0, description="Same as Last-Event-ID")] = None):
+    """The signed-in person's live events. Reconnect with ``Last-Event-ID`` to receive what was
+    missed; without it the stream starts with a ``hello`` event and then only new events."""
+    start = last_event_id if last_event_id is not None else after
+    return EventSourceResponse(stream_live_events(runtime, audiences_for(user), start), ping=IDLE_SECONDS,
+                               headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
