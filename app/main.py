@@ -68,6 +68,12 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     from app.helpline.sessions import register as register_sessions
 
     register_sessions(runtime)
+    from transfers.tickets.targets import register as register_targets
+
+    register_targets(runtime)
+    from transfers.notifications import register as register_notifications
+
+    register_notifications(runtime)
     return runtime
 
 
@@ -91,10 +97,12 @@ async def run_worker(settings: Settings) -> None:
 def _install(app: FastAPI, runtime: Runtime) -> None:
     from app import auth, ops
     from app.board.router import router as board_router
+    from app.helpline.router import helpline_router as tickets_router
     from app.helpline.router import router as helpline_router
     from app.live import router as live_router
     from app.errors_http import install_error_handlers
     from transfers.directory.router import router as directory_router
+    from transfers.notifications_router import router as notifications_router
     from transfers.partner_router import router as partner_router
     # telephony: Twilio's webhooks and the listener API.
     from telephony.listener_api import router as listener_router
@@ -107,9 +115,11 @@ def _install(app: FastAPI, runtime: Runtime) -> None:
     app.include_router(auth.admin_router)
     app.include_router(board_router)
     app.include_router(helpline_router)
+    app.include_router(tickets_router)
     app.include_router(live_router)
     app.include_router(directory_router)
     app.include_router(partner_router)
+    app.include_router(notifications_router)
     # telephony
     app.include_router(telephony_router)
     app.include_router(listener_router)

@@ -7,15 +7,20 @@ organisations' services and tickets are never confirmed to exist.
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
 
 from app.core.deps import CurrentPartner, SessionDep
 from app.core.errors import NotFound
 from transfers.directory import service as directory
 from transfers.directory.schemas import ServiceOut
-from transfers.tickets.service import list_queue
+from transfers.states import TicketAction
+from transfers.tickets.models import TransferTicket
+from transfers.tickets.service import REROUTE_NEXT, ActionInput, apply_action, find_ticket, list_queue
+from transfers.tickets.sharing import describe_for_partner
 
 router = APIRouter(prefix="/api/partner/v1", tags=["partner"])
 
@@ -54,3 +59,53 @@ async def show_service_queue(service_id: int, session: SessionDep, partner: Curr
     tickets = await list_queue(session, service_id=service.id)
     return ServiceQueue(service=directory.service_out(service),
                         tickets=[QueuedTicket.model_validate(t, from_attributes=True) for t in tickets])
+
+
+async def partner_ticket(ticket_id: int, session: SessionDep, partner: CurrentPartner) -> TransferTicket:
+    """A ticket of one of the partner's own services; any other id is "no such ticket" (404)."""
+    return await find_ticket(session, ticket_id, organisation_id=partner.organisation_id)
+
+
+PartnerTicket = Annotated[TransferTicket, Depends(partner_ticket)]
+
+
+class PartnerAction(StrEnum):
+    accept = "accept"
+    decline = "decline"
+    contact_attempt = "contact-attempt"
+    confirm_contact = "confirm-contact"
+    complete = "complete"
+    give_up = "give-up"
+
+
+ACTIONS = {PartnerAction.accept: TicketAction.accept, PartnerAction.decline: TicketAction.reject,
+           PartnerAction.contact_attempt: TicketAction.attempt_failed,
+           PartnerAction.confirm_contact: TicketAction.confirm_contact, PartnerAction.complete: TicketAction.complete,
+           PartnerAction.give_up: TicketAction.give_up}
+
+
+class ActionIn(BaseModel):
+    reason: str | None = Field(None, max_length=1000, description="Required to decline or give up")
+    outcome: str | None = Field(None, max_length=1000, description="Required to complete")
+    reroute: Literal["next", "helpline"] = Field(
+        REROUTE_NEXT, description="On decline: send the caller to the next suggested service, or ask the "
+                                  "helpline team to choose with the caller")
+
+
+@router.get("/tickets/{ticket_id}")
+async def show_ticket(ticket: PartnerTicket, session: SessionDep, partner: CurrentPartner) -> dict[str, Any]:
+    """What the caller agreed to share, how and when to reach them, the targets and the trail.
+    Every read is audited."""
+    return await describe_for_partner(session, ticket=ticket, actor=partner.actor)
+
+
+@router.post("/tickets/{ticket_id}/{action}")
+async def act_on_ticket(action: PartnerAction, ticket: PartnerTicket, session: SessionDep, partner: CurrentPartner,
+                        entry: ActionIn | None = None) -> dict[str, Any]:
+    """accept · decline (reason) · contact-attempt (a failed try) · confirm-contact (handover
+    confirmed) · complete (outcome) · give-up (reason). An action the ticket's state does not
+    allow is 409 with the current ``state``."""
+    entry = entry or ActionIn()
+    ticket = await apply_action(session, ticket=ticket, change=ActionInput(
+        ACTIONS[action], partner.actor, reason=entry.reason, outcome=entry.outcome, reroute=entry.reroute))
+    return await describe_for_partner(session, ticket=ticket, actor=partner.actor, audit=False)

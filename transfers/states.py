@@ -63,7 +63,16 @@ TERMINAL_STATES = frozenset({S.rejected, S.failed, S.completed, S.cancelled})
 
 
 class TicketStateError(Conflict):
+    """409 naming the ticket's current state, so a client can show what happened instead."""
+
     error = "invalid_transition"
+
+    def __init__(self, detail: str, *, state: str):
+        super().__init__(detail)
+        self.state = state
+
+    def body(self) -> dict[str, str]:
+        return super().body() | {"state": self.state}
 
 
 def allowed_actions(state: str) -> tuple[TicketAction, ...]:
@@ -74,8 +83,8 @@ def next_state(state: str, action: str) -> TicketState:
     try:
         key = (TicketState(state), TicketAction(action))
     except ValueError:
-        raise TicketStateError(f"cannot {action} a ticket that is {state}") from None
+        raise TicketStateError(f"cannot {action} a ticket that is {state}", state=state) from None
     if key not in TRANSITIONS:
         allowed = ", ".join(allowed_actions(state)) or "nothing: it is closed"
-        raise TicketStateError(f"cannot {action} a ticket that is {state} (allowed now: {allowed})")
+        raise TicketStateError(f"cannot {action} a ticket that is {state} (allowed now: {allowed})", state=state)
     return TRANSITIONS[key]

@@ -122,6 +122,7 @@ async def _run_one(runtime: "Runtime") -> bool | None:
             await session.rollback()
             return False
         kind = runtime.jobs.kinds.get(job.kind)
+        job_id = job.id  # read now: after a rollback the row's attributes are expired
         try:
             if kind is None:
                 raise RuntimeError(f"no handler registered for job kind {job.kind!r}")
@@ -130,7 +131,7 @@ async def _run_one(runtime: "Runtime") -> bool | None:
         except Exception as exc:  # noqa: BLE001 - every failure is recorded on the job
             await session.rollback()
             runtime.bus.discard(session)
-            await _record_failure(runtime, job.id, exc, kind)
+            await _record_failure(runtime, job_id, exc, kind)
             return False
     await runtime.bus.flush(session)
     return True

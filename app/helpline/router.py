@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Header, Query, Response
 
 from app.core.deps import ClockDep, CurrentListener, SessionDep
 from app.helpline.call_log import (
@@ -14,6 +14,10 @@ from app.helpline.history import (
     describe_call_card, describe_repeat_caller, end_callback_session, list_calls_tonight, start_callback_session,
 )
 from app.helpline.sessions import describe_session, find_current_session, own_session
+from app.helpline.transfers import (
+    CancelIn, TransferIn, cancel_warm_transfer, describe_for_helpline, describe_suggestion, list_session_transfers,
+    make_warm_transfer, own_ticket, suggest_for_session,
+)
 
 router = APIRouter(prefix="/api/listener", tags=["listener"])
 
@@ -67,3 +71,51 @@ async def submit_correction(session_id: int, entry: CorrectionIn, session: Sessi
 @router.get("/sessions/{session_id}/log")
 async def show_call_log(session_id: int, session: SessionDep, listener: CurrentListener) -> dict[str, Any]:
     return await describe_call_log(session, session_id=session_id, user=listener)
+
+
+@router.get("/sessions/{session_id}/suggestions")
+async def show_suggestions(session_id: int, session: SessionDep, listener: CurrentListener,
+                           age: Annotated[int | None, Query(ge=0, le=120)] = None,
+                           locality: Annotated[str | None, Query(max_length=40)] = None, urgent: bool = False,
+                           needs: Annotated[list[str] | None, Query()] = None) -> list[dict[str, Any]]:
+    """Services ranked for this caller now, with the reasons; the caller's locality team is always last.
+    Needs default to those in the call log."""
+    support = await own_session(session, session_id, listener)
+    suggestions = await suggest_for_session(session, support=support, age=age, locality=locality, urgent=urgent,
+                                            needs=needs)
+    return [describe_suggestion(s) for s in suggestions]
+
+
+@router.post("/sessions/{session_id}/transfers", status_code=201,
+             responses={200: {"description": "The same Idempotency-Key again: the ticket already made"}})
+async def create_warm_transfer(session_id: int, entry: TransferIn, response: Response, session: SessionDep,
+                               listener: CurrentListener,
+                               idempotency_key: Annotated[str | None, Header(max_length=100)] = None) -> dict[str, Any]:
+    """Hand the caller to a partner's queue. Needs the call log with the caller's consent to share."""
+    support = await own_session(session, session_id, listener)
+    ticket, created = await make_warm_transfer(session, support=support, entry=entry, user=listener,
+                                               idempotency_key=idempotency_key)
+    if not created:
+        response.status_code = 200
+    return ticket
+
+
+@router.get("/sessions/{session_id}/transfers")
+async def show_session_transfers(session_id: int, session: SessionDep, listener: CurrentListener) -> list[dict[str, Any]]:
+    """The warm transfers made for this session's call, with their status and trail."""
+    return await list_session_transfers(session, support=await own_session(session, session_id, listener))
+
+
+helpline_router = APIRouter(prefix="/api/helpline", tags=["warm transfers (helpline)"])
+
+
+@helpline_router.get("/tickets/{ticket_id}")
+async def show_ticket(ticket_id: int, session: SessionDep, listener: CurrentListener) -> dict[str, Any]:
+    return await describe_for_helpline(session, ticket=await own_ticket(session, ticket_id, listener))
+
+
+@helpline_router.post("/tickets/{ticket_id}/cancel")
+async def cancel_ticket(ticket_id: int, entry: CancelIn, session: SessionDep, listener: CurrentListener) -> dict[str, Any]:
+    """Withdraw a warm transfer before the handover (e.g. the caller withdrew consent)."""
+    ticket = await own_ticket(session, ticket_id, listener)
+    return await cancel_warm_transfer(session, ticket=ticket, reason=entry.reason, user=listener)

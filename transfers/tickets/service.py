@@ -1,12 +1,81 @@
-"""Warm-transfer ticket service functions (they never commit)."""
+"""Warm-transfer tickets: made once from what the listener logged, moved only through the state
+table, every move audited in its own transaction. Service functions never commit."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
-from transfers.states import ACTIVE_STATES
-from transfers.tickets.models import TransferTicket
+from app.core.db import insert_ignore, runtime_of
+from app.core.errors import NotFound, Unprocessable
+from app.core.events import emit, publish_live
+from app.core.jobs import cancel_job, schedule_job
+from transfers.directory.models import Service
+from transfers.hours import add_open_hours, is_open, parse_schedule
+from transfers.routing import CallerCircumstances, ServiceOption, Suggestion, rank_services
+from transfers.states import ACTIVE_STATES, OPEN_STATES, REASON_REQUIRED, TicketAction, TicketStateError, next_state
+from transfers.tickets.models import FollowUp, TicketEvent, TransferTicket
+
+ACCEPT_BREACH, CONTACT_BREACH = "ticket.accept_breach", "ticket.contact_breach"
+# A rejecting partner can hand the choice back to the helpline instead of the next suggestion.
+REROUTE_NEXT, REROUTE_HELPLINE = "next", "helpline"
+
+
+@dataclass(frozen=True)
+class TransferRequest:
+    """Everything a ticket carries, gathered by the helpline from the call log (record once)."""
+
+    service_id: int
+    created_by: int
+    call_id: int | None
+    idempotency_key: str | None
+    urgent: bool
+    needs: list[str]
+    risk_level: str
+    age: int | None
+    locality: str | None
+    caller_name: str | None
+    contact_number_encrypted: str | None
+    contact_method: str
+    preferred_times: str | None
+    shared_summary: str | None
+    consent_covers: str
+    consent_recorded_at: datetime
+    consent_recorded_by: int
+    sms_consent: bool
+    mode: str = "queue"
+    rerouted_from_id: int | None = None
+
+
+# Finding tickets and services
+
+
+async def find_ticket(session: AsyncSession, ticket_id: int, *, organisation_id: int | None = None,
+                      lock: bool = False) -> TransferTicket:
+    """The ticket; for a partner only one of its own services' (anything else is "no such ticket")."""
+    stmt = sa.select(TransferTicket).where(TransferTicket.id == ticket_id)
+    if organisation_id is not None:
+        stmt = stmt.join(Service, Service.id == TransferTicket.service_id).where(
+            Service.organisation_id == organisation_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    ticket = await session.scalar(stmt.execution_options(populate_existing=True))
+    if ticket is None:
+        raise NotFound("no such ticket", error="no_ticket")
+    return ticket
+
+
+async def _service(session: AsyncSession, service_id: int) -> Service:
+    service = await session.scalar(sa.select(Service).options(selectinload(Service.organisation))
+                                   .where(Service.id == service_id))
+    if service is None:
+        raise Unprocessable("service_id", "no such service in the directory")
+    return service
 
 
 async def list_queue(session: AsyncSession, *, service_id: int) -> list[TransferTicket]:
@@ -15,3 +84,257 @@ async def list_queue(session: AsyncSession, *, service_id: int) -> list[Transfer
             .where(TransferTicket.service_id == service_id, TransferTicket.status.in_([str(s) for s in ACTIVE_STATES]))
             .order_by(TransferTicket.urgent.desc(), TransferTicket.created_at.desc(), TransferTicket.id.desc()))
     return list((await session.scalars(stmt)).all())
+
+
+async def list_call_tickets(session: AsyncSession, *, call_id: int) -> list[TransferTicket]:
+    return list((await session.scalars(sa.select(TransferTicket).where(TransferTicket.call_id == call_id)
+                                       .order_by(TransferTicket.id))).all())
+
+
+# Routing against the live directory
+
+
+async def _waiting_by_service(session: AsyncSession) -> dict[int, int]:
+    rows = await session.execute(sa.select(TransferTicket.service_id, sa.func.count())
+                                 .where(TransferTicket.status.in_([str(s) for s in OPEN_STATES]))
+                                 .group_by(TransferTicket.service_id))
+    return dict(rows.all())
+
+
+def service_option(service: Service, waiting: int) -> ServiceOption:
+    return ServiceOption(
+        id=service.id, name=service.name, organisation=service.organisation.name, status=service.status,
+        needs_met=frozenset(service.needs), min_age=service.min_age, max_age=service.max_age,
+        areas=frozenset(service.areas), schedule=parse_schedule(service.schedule), timezone=service.timezone,
+        capacity=service.capacity, waiting=waiting, live_phone=service.live_phone,
+        locality_team_for=service.locality_team_for)
+
+
+async def suggest_services(session: AsyncSession, *, caller: CallerCircumstances,
+                           exclude: frozenset[int] = frozenset()) -> list[Suggestion]:
+    """The directory ranked for this caller now, with reasons; never empty while a locality team exists."""
+    services = (await session.scalars(sa.select(Service).options(selectinload(Service.organisation)))).all()
+    waiting = await _waiting_by_service(session)
+    options = [service_option(s, waiting.get(s.id, 0)) for s in services if s.id not in exclude]
+    try:
+        return rank_services(caller, options, runtime_of(session).clock.now())
+    except ValueError:
+        return []
+
+
+# Creating
+
+
+def _targets(service: Service, start: datetime, urgent: bool) -> tuple[datetime, datetime]:
+    """Accept-by and contact-by, counting only the service's opening hours."""
+    slots = parse_schedule(service.schedule)
+    accept = service.urgent_accept_target_hours if urgent else service.accept_target_hours
+    contact = service.urgent_contact_target_hours if urgent else service.contact_target_hours
+    return (add_open_hours(slots, service.timezone, start, accept),
+            add_open_hours(slots, service.timezone, start, contact))
+
+
+async def create_ticket(session: AsyncSession, *, request: TransferRequest, actor: str) -> tuple[TransferTicket, bool]:
+    """Make the ticket, its targets, its breach jobs, its audit trail and the partner's
+    notification, all in this transaction. Returns (ticket, created); the same Idempotency-Key
+    from the same listener returns the ticket already made."""
+    runtime = runtime_of(session)
+    if request.idempotency_key:
+        existing = await _by_idempotency_key(session, request)
+        if existing is not None:
+            return existing, False
+    service = await _service(session, request.service_id)
+    if service.status != "active":
+        raise Unprocessable("service_id", f"{service.name} is {service.status}: choose another service")
+    now = runtime.clock.now()
+    accept_by, contact_by = _targets(service, now, request.urgent)
+    values = dict(
+        service_id=service.id, call_id=request.call_id, created_by=request.created_by,
+        idempotency_key=request.idempotency_key, rerouted_from_id=request.rerouted_from_id, status="requested",
+        mode=request.mode, urgent=request.urgent, needs=request.needs, risk_level=request.risk_level, age=request.age,
+        locality=request.locality, caller_name_encrypted=runtime.crypto.encrypt(request.caller_name),
+        contact_number_encrypted=request.contact_number_encrypted, contact_method=request.contact_method,
+        preferred_times=request.preferred_times, shared_summary_encrypted=runtime.crypto.encrypt(request.shared_summary),
+        consent_covers=request.consent_covers, consent_recorded_at=request.consent_recorded_at,
+        consent_recorded_by=request.consent_recorded_by, sms_consent=request.sms_consent, accept_by=accept_by,
+        contact_by=contact_by, contact_attempts=0, created_at=now, updated_at=now)
+    if request.idempotency_key:
+        # Two clicks racing: the unique key lets exactly one insert through.
+        if not await insert_ignore(session, TransferTicket, values, ["created_by", "idempotency_key"]):
+            existing = await _by_idempotency_key(session, request)
+            assert existing is not None
+            return existing, False
+        ticket = await _by_idempotency_key(session, request)
+        assert ticket is not None
+    else:
+        ticket = TransferTicket(**values)
+        session.add(ticket)
+        await session.flush()
+    await _record_event(session, ticket, actor=actor, action="create", from_status=None,
+                        reason=f"re-routed from ticket {request.rerouted_from_id}" if request.rerouted_from_id else None)
+    await schedule_job(session, kind=ACCEPT_BREACH, key=f"ticket-accept-breach:{ticket.id}", run_at=accept_by,
+                       payload={"ticket_id": ticket.id})
+    await schedule_job(session, kind=CONTACT_BREACH, key=f"ticket-contact-breach:{ticket.id}", run_at=contact_by,
+                       payload={"ticket_id": ticket.id})
+    await announce(session, ticket, service, "ticket.rerouted" if request.rerouted_from_id else "ticket.created")
+    return ticket, True
+
+
+async def _by_idempotency_key(session: AsyncSession, request: TransferRequest) -> TransferTicket | None:
+    return await session.scalar(sa.select(TransferTicket).where(
+        TransferTicket.created_by == request.created_by, TransferTicket.idempotency_key == request.idempotency_key)
+        .execution_options(populate_existing=True))
+
+
+# Moving through the state table
+
+
+@dataclass(frozen=True)
+class ActionInput:
+    action: TicketAction
+    actor: str
+    reason: str | None = None
+    outcome: str | None = None
+    reroute: str = REROUTE_NEXT
+
+
+def _check_input(change: ActionInput) -> None:
+    if change.action in REASON_REQUIRED and not (change.reason or "").strip():
+        raise Unprocessable("reason", f"a reason is needed to {change.action.value.replace('_', ' ')}")
+    if change.action is TicketAction.complete and not (change.outcome or "").strip():
+        raise Unprocessable("outcome", "say how the support ended")
+
+
+async def apply_action(session: AsyncSession, *, ticket: TransferTicket, change: ActionInput) -> TransferTicket:
+    """One transition, won by exactly one of any number of concurrent attempts: the UPDATE only
+    matches while the ticket is still in the state this transition was checked against."""
+    _check_input(change)
+    before = ticket.status
+    after = next_state(before, change.action)
+    now = runtime_of(session).clock.now()
+    values: dict[str, Any] = {"status": str(after), "updated_at": now}
+    match change.action:
+        case TicketAction.accept:
+            values["accepted_at"] = now
+        case TicketAction.attempt_failed:
+            values["contact_attempts"] = TransferTicket.contact_attempts + 1
+        case TicketAction.confirm_contact:
+            values |= {"handover_at": now, "handover_by": change.actor}
+        case TicketAction.complete:
+            values |= {"completed_at": now, "outcome": change.outcome}
+        case _:
+            values["status_reason"] = change.reason
+    moved = await session.execute(sa.update(TransferTicket)
+                                  .where(TransferTicket.id == ticket.id, TransferTicket.status == before)
+                                  .values(**values).execution_options(synchronize_session=False))
+    ticket = await find_ticket(session, ticket.id)
+    if not moved.rowcount:
+        raise TicketStateError(f"the ticket is now {ticket.status}: someone else acted first", state=ticket.status)
+    await _record_event(session, ticket, actor=change.actor, action=change.action.value, from_status=before,
+                        reason=change.reason or change.outcome)
+    await _after_move(session, ticket, change)
+    return ticket
+
+
+async def _after_move(session: AsyncSession, ticket: TransferTicket, change: ActionInput) -> None:
+    """What each move sets going: timers stop, a declined caller is re-routed, nobody is dropped."""
+    service = await _service(session, ticket.service_id)
+    if ticket.status != "requested":
+        await cancel_job(session, f"ticket-accept-breach:{ticket.id}")
+    if ticket.status not in ("accepted", "on-hold"):
+        await cancel_job(session, f"ticket-contact-breach:{ticket.id}")
+    if change.action is TicketAction.reject:
+        await _reroute(session, ticket, change)
+    elif change.action is TicketAction.give_up:
+        await _follow_up(session, ticket, f"{service.name} could not reach the caller: {change.reason}")
+    await announce(session, ticket, service, "ticket.cancelled" if change.action is TicketAction.cancel
+                   else "ticket.changed")
+
+
+async def _reroute(session: AsyncSession, ticket: TransferTicket, change: ActionInput) -> TransferTicket | None:
+    """A declined caller goes to the next suggestion (a new ticket linked to this one), or to the
+    helpline team's follow-up queue when the partner asks the helpline to choose or nothing is left."""
+    if change.reroute != REROUTE_HELPLINE:
+        tried = await _services_tried(session, ticket)
+        caller = CallerCircumstances(needs=frozenset(ticket.needs), age=ticket.age, locality=ticket.locality,
+                                     urgent=ticket.urgent)
+        suggestions = await suggest_services(session, caller=caller, exclude=frozenset(tried))
+        if suggestions:
+            request = _copy_request(ticket, service_id=suggestions[0].service_id, crypto=runtime_of(session).crypto)
+            rerouted, _ = await create_ticket(session, request=request, actor="openline:re-route")
+            return rerouted
+    await _follow_up(session, ticket, f"Declined: {change.reason}. Choose another service with the caller.")
+    return None
+
+
+async def _services_tried(session: AsyncSession, ticket: TransferTicket) -> set[int]:
+    tried, current = {ticket.service_id}, ticket
+    while current.rerouted_from_id is not None:
+        previous = await session.get(TransferTicket, current.rerouted_from_id)
+        if previous is None:
+            break
+        tried.add(previous.service_id)
+        current = previous
+    return tried
+
+
+def _copy_request(ticket: TransferTicket, *, service_id: int, crypto: Any) -> TransferRequest:
+    """The same caller, consent and record for the next service: nobody re-assesses."""
+    return TransferRequest(
+        service_id=service_id, created_by=ticket.created_by, call_id=ticket.call_id, idempotency_key=None,
+        urgent=ticket.urgent, needs=list(ticket.needs), risk_level=ticket.risk_level, age=ticket.age,
+        locality=ticket.locality, caller_name=crypto.decrypt(ticket.caller_name_encrypted),
+        contact_number_encrypted=ticket.contact_number_encrypted, contact_method=ticket.contact_method,
+        preferred_times=ticket.preferred_times, shared_summary=crypto.decrypt(ticket.shared_summary_encrypted),
+        consent_covers=ticket.consent_covers, consent_recorded_at=ticket.consent_recorded_at,
+        consent_recorded_by=ticket.consent_recorded_by, sms_consent=ticket.sms_consent, rerouted_from_id=ticket.id)
+
+
+async def _follow_up(session: AsyncSession, ticket: TransferTicket, reason: str) -> None:
+    now = runtime_of(session).clock.now()
+    session.add(FollowUp(ticket_id=ticket.id, call_id=ticket.call_id, reason=reason, created_at=now))
+    await session.flush()
+    await publish_live(session, "role:supervisor", "follow-up.created", {"ticket_id": ticket.id, "reason": reason})
+    await publish_live(session, f"user:{ticket.created_by}", "follow-up.created", {"ticket_id": ticket.id,
+                                                                                 "reason": reason})
+
+
+async def _record_event(session: AsyncSession, ticket: TransferTicket, *, actor: str, action: str,
+                        from_status: str | None, reason: str | None) -> None:
+    session.add(TicketEvent(ticket_id=ticket.id, at=runtime_of(session).clock.now(), actor=actor, action=action,
+                            from_status=from_status, to_status=ticket.status, reason=reason))
+    await session.flush()
+
+
+async def announce(session: AsyncSession, ticket: TransferTicket, service: Service, event: str) -> None:
+    """Tell the listener who made it, the partner's dashboards (no personal data on the wire:
+    they fetch the ticket, and that read is audited), and, for new, re-routed and cancelled
+    tickets, the partner's own system through the outbox."""
+    summary = describe_ticket_status(ticket, service)
+    await publish_live(session, f"user:{ticket.created_by}", "ticket.changed", summary)
+    await publish_live(session, f"org:{service.organisation_id}", event, summary)
+    if event in ("ticket.created", "ticket.rerouted", "ticket.cancelled"):
+        from transfers.notifications import queue_partner_notification
+
+        await queue_partner_notification(session, ticket=ticket, organisation_id=service.organisation_id,
+                                         event=event, body=summary)
+    emit(session, event, ticket_id=ticket.id, status=ticket.status)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def describe_ticket_status(ticket: TransferTicket, service: Service) -> dict[str, Any]:
+    """A ticket without personal data: what a live event or a notification may carry."""
+    return {"ticket_id": ticket.id, "service_id": service.id, "service": service.name, "status": ticket.status,
+            "urgent": ticket.urgent, "mode": ticket.mode, "needs": list(ticket.needs), "risk_level": ticket.risk_level,
+            "accept_by": _iso(ticket.accept_by), "contact_by": _iso(ticket.contact_by),
+            "accepted_at": _iso(ticket.accepted_at), "handover_at": _iso(ticket.handover_at),
+            "handover_confirmed": ticket.handover_at is not None, "completed_at": _iso(ticket.completed_at),
+            "rerouted_from_id": ticket.rerouted_from_id, "status_reason": ticket.status_reason,
+            "created_at": _iso(ticket.created_at), "updated_at": _iso(ticket.updated_at)}
+
+
+def open_now(service: Service, now: datetime) -> bool:
+    return is_open(parse_schedule(service.schedule), service.timezone, now)
