@@ -71,6 +71,9 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     from transfers.tickets.targets import register as register_targets
 
     register_targets(runtime)
+    from transfers.live import register as register_live_transfers
+
+    register_live_transfers(runtime)
     from transfers.notifications import register as register_notifications
 
     register_notifications(runtime)

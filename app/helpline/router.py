@@ -15,8 +15,8 @@ from app.helpline.history import (
 )
 from app.helpline.sessions import describe_session, find_current_session, own_session
 from app.helpline.transfers import (
-    CancelIn, TransferIn, cancel_warm_transfer, describe_for_helpline, describe_suggestion, list_session_transfers,
-    make_warm_transfer, own_ticket, suggest_for_session,
+    CancelIn, TransferIn, cancel_warm_transfer, describe_for_helpline, describe_suggestion, hand_over_live,
+    list_session_transfers, make_warm_transfer, own_ticket, suggest_for_session,
 )
 
 router = APIRouter(prefix="/api/listener", tags=["listener"])
@@ -119,3 +119,10 @@ async def cancel_ticket(ticket_id: int, entry: CancelIn, session: SessionDep, li
     """Withdraw a warm transfer before the handover (e.g. the caller withdrew consent)."""
     ticket = await own_ticket(session, ticket_id, listener)
     return await cancel_warm_transfer(session, ticket=ticket, reason=entry.reason, user=listener)
+
+
+@helpline_router.post("/tickets/{ticket_id}/handover")
+async def hand_over_live_transfer(ticket_id: int, session: SessionDep, listener: CurrentListener) -> dict[str, Any]:
+    """Live transfer: the partner has joined and been briefed; take the caller off hold and leave
+    the call. The handover is confirmed when the listener's leg has left."""
+    return await hand_over_live(session, ticket=await own_ticket(session, ticket_id, listener))

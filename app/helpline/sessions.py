@@ -141,9 +141,17 @@ async def _on_ended(runtime: Runtime, event: DomainEvent) -> None:
         await end_session(session, support=support, ended_at=datetime.fromisoformat(event.payload["ended_at"]))
 
 
+async def _on_listener_left(runtime: Runtime, event: DomainEvent) -> None:
+    """A listener who leaves the caller's conference (a live handover, say) has finished their
+    session, even though the caller's call goes on with the partner."""
+    if event.payload.get("role") == "listener":
+        await _on_ended(runtime, DomainEvent(event.name, event.payload | {"ended_at": runtime.clock.now().isoformat()}))
+
+
 def register(runtime: Runtime) -> None:
     runtime.jobs.register(WARNING, _fire_warning)
     runtime.jobs.register(DUE, _fire_due)
     runtime.jobs.register(WRAP_UP, _end_wrap_up)
     runtime.bus.subscribe("call.answered", _on_answered)
     runtime.bus.subscribe("call.ended", _on_ended)
+    runtime.bus.subscribe("participant.left", _on_listener_left)

@@ -17,6 +17,7 @@ from app.helpline.call_log import current_consent
 from app.helpline.models import SupportSession
 from telephony.models import Call
 from transfers.directory.models import Locality, Service
+from transfers.live import begin_live_transfer, check_live_transfer, hand_over
 from transfers.routing import CallerCircumstances, Suggestion
 from transfers.states import TicketAction
 from transfers.tickets.sharing import ticket_trail
@@ -40,6 +41,8 @@ class TransferIn(BaseModel):
     age: int | None = Field(None, ge=0, le=120)
     locality: str | None = Field(None, max_length=40)
     share_summary: bool = Field(True, description="Send the log's summary, as the caller agreed")
+    mode: Literal["queue", "live"] = Field("queue", description="live: dial the partner's line into the call now "
+                                                                "(the service's live line must be open)")
 
 
 class CancelIn(BaseModel):
@@ -83,6 +86,8 @@ async def make_warm_transfer(session: AsyncSession, *, support: SupportSession, 
     consent = await _check_consent(session, support)
     if entry.locality and not await session.scalar(sa.select(Locality.id).where(Locality.slug == entry.locality)):
         raise Unprocessable("locality", f"unknown locality {entry.locality!r}")
+    if entry.mode == "live" and (service := await session.get(Service, entry.service_id)) is not None:
+        await check_live_transfer(session, service=service, call_id=support.call_id)
     request = TransferRequest(
         service_id=entry.service_id, created_by=user.id, call_id=support.call_id, idempotency_key=idempotency_key,
         urgent=entry.urgent or consent.risk_level in URGENT_RISK, needs=consent.needs, risk_level=consent.risk_level,
@@ -90,8 +95,10 @@ async def make_warm_transfer(session: AsyncSession, *, support: SupportSession, 
         contact_number_encrypted=await _contact_number(session, support, entry), contact_method=entry.contact_method,
         preferred_times=entry.preferred_times, shared_summary=consent.summary if entry.share_summary else None,
         consent_covers=consent.covers or "", consent_recorded_at=consent.recorded_at,
-        consent_recorded_by=consent.recorded_by, sms_consent=consent.sms_consent)
+        consent_recorded_by=consent.recorded_by, sms_consent=consent.sms_consent, mode=entry.mode)
     ticket, created = await create_ticket(session, request=request, actor=f"user:{user.username}")
+    if created and ticket.mode == "live":
+        await begin_live_transfer(session, ticket=ticket)
     return await describe_for_helpline(session, ticket=ticket), created
 
 
@@ -108,6 +115,10 @@ async def cancel_warm_transfer(session: AsyncSession, *, ticket: TransferTicket,
     ticket = await apply_action(session, ticket=ticket, change=ActionInput(
         TicketAction.cancel, f"user:{user.username}", reason=reason))
     return await describe_for_helpline(session, ticket=ticket)
+
+
+async def hand_over_live(session: AsyncSession, *, ticket: TransferTicket) -> dict[str, Any]:
+    return await describe_for_helpline(session, ticket=await hand_over(session, ticket=ticket))
 
 
 async def describe_for_helpline(session: AsyncSession, *, ticket: TransferTicket) -> dict[str, Any]:

@@ -10,6 +10,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base
 
+# A live warm transfer: the partner's line ringing, joined (the listener briefs them), handed over
+# (the listener left), or it fell back to the queue (no answer, or the dial failed).
+LIVE_STATES = ("ringing", "joined", "handed-over", "no-answer", "failed")
 TICKET_STATES = ("requested", "accepted", "rejected", "in-progress", "on-hold", "failed", "completed", "cancelled")
 
 
@@ -18,6 +21,7 @@ class TransferTicket(Base):
     __table_args__ = (
         sa.CheckConstraint(f"status IN {TICKET_STATES}", name="status_known"),
         sa.CheckConstraint("mode IN ('queue', 'live')", name="mode_known"),
+        sa.CheckConstraint(f"live_state IS NULL OR live_state IN {LIVE_STATES}", name="live_state_known"),
         sa.UniqueConstraint("created_by", "idempotency_key"),
         sa.Index("ix_transfer_tickets_queue", "service_id", "status"),
     )
@@ -31,6 +35,8 @@ class TransferTicket(Base):
     status: Mapped[str] = mapped_column(sa.String(16), default="requested")
     status_reason: Mapped[str | None] = mapped_column(sa.Text)
     mode: Mapped[str] = mapped_column(sa.String(8), default="queue")
+    live_state: Mapped[str | None] = mapped_column(sa.String(12))
+    live_call_sid: Mapped[str | None] = mapped_column(sa.String(64))
     urgent: Mapped[bool] = mapped_column(default=False)
     # What was logged and the caller agreed to share: recorded once, so nobody re-assesses.
     needs: Mapped[list[str]]

@@ -151,7 +151,7 @@ async def create_ticket(session: AsyncSession, *, request: TransferRequest, acto
     values = dict(
         service_id=service.id, call_id=request.call_id, created_by=request.created_by,
         idempotency_key=request.idempotency_key, rerouted_from_id=request.rerouted_from_id, status="requested",
-        mode=request.mode, urgent=request.urgent, needs=request.needs, risk_level=request.risk_level, age=request.age,
+        mode=request.mode, live_state="ringing" if request.mode == "live" else None, urgent=request.urgent, needs=request.needs, risk_level=request.risk_level, age=request.age,
         locality=request.locality, caller_name_encrypted=runtime.crypto.encrypt(request.caller_name),
         contact_number_encrypted=request.contact_number_encrypted, contact_method=request.contact_method,
         preferred_times=request.preferred_times, shared_summary_encrypted=runtime.crypto.encrypt(request.shared_summary),
@@ -328,7 +328,7 @@ def _iso(moment: datetime | None) -> str | None:
 def describe_ticket_status(ticket: TransferTicket, service: Service) -> dict[str, Any]:
     """A ticket without personal data: what a live event or a notification may carry."""
     return {"ticket_id": ticket.id, "service_id": service.id, "service": service.name, "status": ticket.status,
-            "urgent": ticket.urgent, "mode": ticket.mode, "needs": list(ticket.needs), "risk_level": ticket.risk_level,
+            "urgent": ticket.urgent, "mode": ticket.mode, "live_state": ticket.live_state, "needs": list(ticket.needs), "risk_level": ticket.risk_level,
             "accept_by": _iso(ticket.accept_by), "contact_by": _iso(ticket.contact_by),
             "accepted_at": _iso(ticket.accepted_at), "handover_at": _iso(ticket.handover_at),
             "handover_confirmed": ticket.handover_at is not None, "completed_at": _iso(ticket.completed_at),
