@@ -17,6 +17,7 @@ from app.core.security import User
 from app.helpline.models import CallLog, CallLogRevision, SupportSession
 from telephony.models import Call, CallbackRequest, ListenerPresence
 from transfers.tickets.models import FollowUp, PartnerNotification, TransferTicket
+from transfers.tickets.stats import TicketTimes, measure_handovers
 
 OPEN_TICKET_STATES = ("requested", "accepted", "on-hold")
 # NHS 111's published standard: 95% of calls answered within 60 seconds.
@@ -93,7 +94,11 @@ async def _transfers(session: AsyncSession) -> dict[str, Any]:
     dead = await session.scalar(sa.select(sa.func.count()).where(PartnerNotification.status == "dead"))
     dead_jobs = await session.scalar(sa.select(sa.func.count()).where(Job.status == DEAD))
     follow_ups = await session.scalar(sa.select(sa.func.count()).where(FollowUp.resolved_at.is_(None)))
-    return {"by_status": by_status, "dead_notifications": dead, "dead_jobs": dead_jobs, "open_follow_ups": follow_ups,
+    times = (await session.execute(sa.select(TransferTicket.created_at, TransferTicket.accepted_at,
+                                             TransferTicket.handover_at, TransferTicket.status))).all()
+    waits = measure_handovers((TicketTimes(c, a, h, s in OPEN_TICKET_STATES) for c, a, h, s in times),
+                              runtime_of(session).clock.now())
+    return {"by_status": by_status, "waits": waits, "dead_notifications": dead, "dead_jobs": dead_jobs, "open_follow_ups": follow_ups,
             "breached": [{"id": t.id, "status": t.status, "urgent": t.urgent, "accept_by": t.accept_by.isoformat(),
                           "contact_by": t.contact_by.isoformat()} for t in breached]}
 

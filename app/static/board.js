@@ -2,6 +2,7 @@
 // and every 20 seconds anyway, so a dropped connection never leaves a stale picture.
 (function () {
   "use strict";
+  const hours = (h) => (h === null || h === undefined ? "–" : h < 48 ? `${h} h` : `${Math.round(h / 24)} days`);
   const $ = (id) => document.getElementById(id);
   const time = (iso) => iso ? new Date(iso).toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit" }) : "–";
   const minutes = (s) => s == null ? "–" : s < 60 ? `${Math.round(s)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
@@ -36,7 +37,10 @@
     }));
     const t = b.transfers;
     text($("b-transfers"), Object.entries(t.by_status).map(([k, v]) => `${v} ${k}`).join(", ") +
-      `; ${t.open_follow_ups} follow-ups open; ${t.dead_notifications} partner notifications undeliverable`);
+      `; ${t.open_follow_ups} follow-ups open; ${t.dead_notifications} partner notifications undeliverable` +
+      `; median time to accept ${hours(t.waits.to_accept.median_hours)}, to handover ${hours(t.waits.to_contact.median_hours)}` +
+      `; longest open wait ${hours(t.waits.longest_open_wait_hours)}` +
+      (t.waits.open_past_four_weeks ? `; ${t.waits.open_past_four_weeks} waiting over four weeks!` : ""));
     $("b-breached").replaceChildren(...t.breached.map((x) => row([`#${x.id}${x.urgent ? " urgent" : ""}`, x.status, time(x.accept_by), time(x.contact_by)])));
   }
   async function refresh() {

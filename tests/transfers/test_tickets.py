@@ -163,6 +163,9 @@ async def test_the_loop_closes_accept_contact_complete_and_the_listener_sees_eac
         ("create", "requested"), ("accept", "accepted"), ("attempt_failed", "on-hold"),
         ("confirm_contact", "in-progress"), ("complete", "completed")]
     assert mine["handover_at"] == confirmed["handover_at"] and mine["events"][3]["actor"] == "user:ca-worker"
+    await harness.add_user("jo", "supervisor")
+    board = (await (await harness.signed_in("jo")).get("/api/supervisor/board")).json()["transfers"]["waits"]
+    assert board["to_accept"]["median_hours"] == 0.0 and board["to_contact"]["median_hours"] == 23.0
     changes = [e for e in await live(harness, "ticket.changed") if e.audience.startswith("user:")]
     assert [e.data["status"] for e in changes] == ["requested", "accepted", "on-hold", "in-progress", "completed"]
     assert changes[3].data["handover_confirmed"] is True
