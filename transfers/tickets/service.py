@@ -22,6 +22,7 @@ from transfers.states import ACTIVE_STATES, OPEN_STATES, REASON_REQUIRED, Ticket
 from transfers.tickets.models import FollowUp, TicketEvent, TransferTicket
 
 ACCEPT_BREACH, CONTACT_BREACH = "ticket.accept_breach", "ticket.contact_breach"
+TEXT_CALLER = "ticket.text_caller"
 # A rejecting partner can hand the choice back to the helpline instead of the next suggestion.
 REROUTE_NEXT, REROUTE_HELPLINE = "next", "helpline"
 
@@ -243,6 +244,9 @@ async def _after_move(session: AsyncSession, ticket: TransferTicket, change: Act
         await cancel_job(session, f"ticket-accept-breach:{ticket.id}")
     if ticket.status not in ("accepted", "on-hold"):
         await cancel_job(session, f"ticket-contact-breach:{ticket.id}")
+    if change.action is TicketAction.accept and ticket.sms_consent:
+        await schedule_job(session, kind=TEXT_CALLER, key=f"ticket-text:{ticket.id}",
+                           run_at=runtime_of(session).clock.now(), payload={"ticket_id": ticket.id})
     if change.action is TicketAction.reject:
         await _reroute(session, ticket, change)
     elif change.action is TicketAction.give_up:
