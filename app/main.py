@@ -102,11 +102,13 @@ def _install(app: FastAPI, runtime: Runtime) -> None:
     from app.board.router import router as board_router
     from app.helpline.router import helpline_router as tickets_router
     from app.helpline.router import router as helpline_router
+    from app.helpline.pages import router as pages_router
     from app.live import router as live_router
     from app.errors_http import install_error_handlers
     from transfers.directory.router import router as directory_router
     from transfers.notifications_router import router as notifications_router
     from transfers.partner_router import router as partner_router
+    from transfers.partner_pages import router as partner_pages_router
     # telephony: Twilio's webhooks and the listener API.
     from telephony.listener_api import router as listener_router
     from telephony.webhooks import router as telephony_router
@@ -118,10 +120,12 @@ def _install(app: FastAPI, runtime: Runtime) -> None:
     app.include_router(auth.admin_router)
     app.include_router(board_router)
     app.include_router(helpline_router)
+    app.include_router(pages_router)
     app.include_router(tickets_router)
     app.include_router(live_router)
     app.include_router(directory_router)
     app.include_router(partner_router)
+    app.include_router(partner_pages_router)
     app.include_router(notifications_router)
     # telephony
     app.include_router(telephony_router)

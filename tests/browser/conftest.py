@@ -1,0 +1,38 @@
+"""Browser tests: Debian's Chromium driven by Playwright (no browser download), against the app
+served for real by uvicorn. Without Chromium they are skipped, unless
+OPENLINE_TEST_REQUIRE_BROWSER=1 says they must run (CI)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update"]
+
+
+def _browser_missing(reason: str) -> None:
+    if os.environ.get("OPENLINE_TEST_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"{reason} (OPENLINE_TEST_REQUIRE_BROWSER=1)", pytrace=False)
+    pytest.skip(f"{reason}: browser tests skipped")
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    if not CHROMIUM.exists():
+        _browser_missing(f"Chromium not found at {CHROMIUM}")
+    try:
+        from playwright.async_api import async_playwright
+    except ImportError:
+        _browser_missing("playwright is not installed")
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield launched
+        finally:
+            await launched.close()
