@@ -17,6 +17,10 @@
   "use strict";
   const $ = (id) => document.getElementById(id);
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  // Tonight's list in the helpline's words: "in-progress" means the partner confirmed the handover.
+  const TRANSFER_WORDS = { requested: "waiting to be accepted", accepted: "accepted", "on-hold": "partner still trying",
+    "in-progress": "handover confirmed", completed: "completed", rejected: "declined, re-routed",
+    failed: "back with the helpline", cancelled: "cancelled" };
   const WARNING_PROMPT = "Start wrapping up, or offer a warm transfer.";
   const RING_LENGTH = 2 * Math.PI * 52;
 
@@ -473,7 +477,7 @@
         el("td", { class: "mono", text: c.caller }),
         title,
         el("td", { text: words(c.outcome) }),
-        el("td", { text: t ? `${t.service}: ${words(t.status)}` : "–" }));
+        el("td", { text: t ? `${t.service}: ${TRANSFER_WORDS[t.status] || words(t.status)}` : "–" }));
     }));
   }
 

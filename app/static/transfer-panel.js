@@ -116,7 +116,7 @@
         el("span", { class: "transfer-status", "data-status": ticket.status }, STATUS_WORDS[ticket.status] || ticket.status)),
       ticket.urgent ? el("span", { class: "badge urgent" }, "urgent") : null,
       ticket.mode === "live" || ticket.live_state ? el("p", { class: "live-state" }, LIVE_WORDS[ticket.live_state] || "") : null,
-      handed ? el("p", { class: "muted" }, `Handover confirmed ${when(ticket.handover_at)}`)
+      handed ? el("p", { class: "muted" }, `The partner confirmed contact ${when(ticket.handover_at)}.`)
         : el("p", { class: "muted" }, `Accept by ${when(ticket.accept_by)} · contact by ${when(ticket.contact_by)}`),
       ticket.rerouted_to_id ? el("p", { class: "muted" }, "Re-routed to the next service (see below).") : null,
       ticket.follow_up ? el("p", { class: "warn" }, `Follow-up for the team: ${ticket.follow_up}`) : null);
