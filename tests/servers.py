@@ -49,19 +49,24 @@ async def server_process(env: dict[str, str]) -> AsyncIterator[str]:
                                env=os.environ | env, stdout=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        async with httpx.AsyncClient() as client:
-            for _ in range(150):
-                try:
-                    if (await client.get(base + "/healthz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.1)
-            else:
-                raise RuntimeError("the server process did not start")
+        await wait_until_healthy(base)
         yield base
     finally:
         process.terminate()
         process.wait(timeout=15)
+
+
+async def wait_until_healthy(base: str, attempts: int = 150) -> None:
+    """A real process takes a moment to start listening; bounded, then an error."""
+    async with httpx.AsyncClient() as client:
+        for _ in range(attempts):
+            try:
+                if (await client.get(base + "/healthz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"nothing healthy at {base}")
 
 
 @dataclass

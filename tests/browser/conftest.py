@@ -36,3 +36,17 @@ async def browser() -> AsyncIterator[Any]:
             yield launched
         finally:
             await launched.close()
+
+
+async def sign_in_at(page: Any, base: str, path: str, username: str) -> None:
+    """Open a page signed out, sign in on the login page it sends you to, and land back on it."""
+    from playwright.async_api import expect
+
+    from tests.conftest import PASSWORD
+
+    await page.goto(path)
+    await expect(page).to_have_url(f"{base}/login?next={path}")
+    await page.get_by_label("Username").fill(username)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page).to_have_url(f"{base}{path}")

@@ -13,7 +13,8 @@ import pytest
 from playwright.async_api import expect
 
 from app.core.jobs import run_due_jobs
-from tests.conftest import PASSWORD, load_demo_directory
+from tests.browser.conftest import sign_in_at
+from tests.conftest import load_demo_directory
 from tests.servers import serving
 from tests.telephony.conftest import simulator_for
 
@@ -39,12 +40,7 @@ async def test_a_listeners_call_from_queue_to_tonights_list(make_harness, browse
                 else None)
         try:
             # Signed out: the login page, then back to the dashboard.
-            await page.goto("/listener")
-            await expect(page).to_have_url(f"{base}/login?next=/listener")
-            await page.get_by_label("Username").fill("sam")
-            await page.get_by_label("Password").fill(PASSWORD)
-            await page.get_by_role("button", name="Sign in").click()
-            await expect(page).to_have_url(f"{base}/listener")
+            await sign_in_at(page, base, "/listener", "sam")
             await expect(page.locator(".topbar .who")).to_contain_text("Sam Okafor")
 
             await page.keyboard.press("a")  # shortcut: available

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from playwright.async_api import expect
 
-from tests.conftest import PASSWORD, load_demo_directory
+from tests.browser.conftest import sign_in_at
+from tests.conftest import load_demo_directory
 from tests.servers import serving
 from tests.transfers.test_tickets import NUMBER, logged_session, service_id, transfer
 
@@ -41,12 +42,7 @@ async def test_a_caseworker_accepts_a_warm_transfer_and_confirms_the_handover(ma
         page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
         page.on("console", lambda m: problems.append(f"console: {m.text}") if m.type == "error" else None)
         try:
-            await page.goto("/partner")
-            await expect(page).to_have_url(f"{base}/login?next=/partner")
-            await page.get_by_label("Username").fill("ca-worker")
-            await page.get_by_label("Password").fill(PASSWORD)
-            await page.get_by_role("button", name="Sign in").click()
-            await expect(page).to_have_url(f"{base}/partner")
+            await sign_in_at(page, base, "/partner", "ca-worker")
             await expect(page.locator(".topbar")).to_contain_text("Citizens Advice Somerset")
             await expect(page.locator(".topbar .who")).to_contain_text("Priya Shah")
             await expect(page.locator("#conn")).to_be_hidden(timeout=WAIT)  # live updates are connected

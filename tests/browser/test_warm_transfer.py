@@ -7,21 +7,19 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import expect
 
-from tests.conftest import PASSWORD, load_demo_directory
+from tests.browser.conftest import sign_in_at
+from tests.conftest import load_demo_directory
 from tests.servers import serving
 from tests.telephony.conftest import simulator_for
 
 WAIT = 10_000
 
 
-async def sign_in(context, username):
+async def sign_in(context, base, path, username):
     page = await context.new_page()
     problems: list[str] = []
     page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-    await page.goto("/login")
-    await page.get_by_label("Username").fill(username)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
+    await sign_in_at(page, base, path, username)
     return page, problems
 
 
@@ -37,8 +35,7 @@ async def test_a_warm_transfer_from_call_to_confirmed_handover(make_harness, bro
         helpline = await browser.new_context(base_url=base, viewport={"width": 1440, "height": 1000})
         charity = await browser.new_context(base_url=base, viewport={"width": 1440, "height": 1000})
         try:
-            listener, listener_problems = await sign_in(helpline, "sam")
-            await expect(listener).to_have_url(f"{base}/listener")
+            listener, listener_problems = await sign_in(helpline, base, "/listener", "sam")
             await listener.keyboard.press("a")
             await expect(listener.locator('input[name="presence"][value="available"]')).to_be_checked(timeout=WAIT)
             caller = sim.caller("+447700900444")
@@ -71,8 +68,7 @@ async def test_a_warm_transfer_from_call_to_confirmed_handover(make_harness, bro
             await expect(panel.locator("li.transfer")).to_have_count(1, timeout=WAIT)  # a double click: one
             await expect(panel.locator("li.transfer")).to_contain_text("Waiting for the partner to accept")
 
-            partner, partner_problems = await sign_in(charity, "ca-worker")
-            await expect(partner).to_have_url(f"{base}/partner")
+            partner, partner_problems = await sign_in(charity, base, "/partner", "ca-worker")
             row = partner.locator("tr[data-ticket]").first
             await expect(row).to_contain_text("Money", timeout=WAIT)
             ticket_id = await row.get_attribute("data-ticket")

@@ -1,9 +1,7 @@
 """The simulator as a real server process (``python -m telephony.simulator``), and the app's REST
 client reaching it over HTTP through ``OPENLINE_TWILIO_API_BASE``."""
 
-import asyncio
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -13,14 +11,9 @@ import pytest
 
 from telephony.provider import ProviderRejected, add_participant, redirect_call, send_sms
 from tests.conftest import PUBLIC_URL, TWILIO_TOKEN
+from tests.servers import free_port, wait_until_healthy
 
 ACCOUNT = "AC" + "1" * 32
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -33,15 +26,7 @@ async def simulator_process() -> AsyncIterator[str]:
                                 "--app-url", "http://127.0.0.1:9"], env=env)
     base = f"http://127.0.0.1:{port}"
     try:
-        async with httpx.AsyncClient() as client:
-            for _ in range(100):  # a real process takes a moment to start listening
-                try:
-                    if (await client.get(base + "/healthz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.1)
-            else:
-                pytest.fail("the simulator did not start")
+        await wait_until_healthy(base)
         yield base
     finally:
         process.terminate()
