@@ -15,8 +15,8 @@ from app.helpline.history import (
 )
 from app.helpline.sessions import describe_session, find_current_session, own_session
 from app.helpline.transfers import (
-    CancelIn, TransferIn, cancel_warm_transfer, describe_for_helpline, describe_suggestion, hand_over_live,
-    list_session_transfers, make_warm_transfer, own_ticket, suggest_for_session,
+    CancelIn, RerouteIn, TransferIn, cancel_warm_transfer, describe_for_helpline, describe_suggestion, hand_over_live,
+    list_session_transfers, make_warm_transfer, own_ticket, reroute_warm_transfer, suggest_for_session,
 )
 
 router = APIRouter(prefix="/api/listener", tags=["listener"])
@@ -126,3 +126,11 @@ async def hand_over_live_transfer(ticket_id: int, session: SessionDep, listener:
     """Live transfer: the partner has joined and been briefed; take the caller off hold and leave
     the call. The handover is confirmed when the listener's leg has left."""
     return await hand_over_live(session, ticket=await own_ticket(session, ticket_id, listener))
+
+
+@helpline_router.post("/tickets/{ticket_id}/reroute", status_code=201)
+async def reroute_transfer(ticket_id: int, entry: RerouteIn, session: SessionDep, listener: CurrentListener) -> dict[str, Any]:
+    """Withdraw a ticket nobody has accepted (e.g. after its accept-by breach) and hand the caller to
+    another service; returns the new, linked ticket. The first partner is told it was withdrawn."""
+    ticket = await own_ticket(session, ticket_id, listener)
+    return await reroute_warm_transfer(session, ticket=ticket, entry=entry, user=listener)

@@ -24,7 +24,7 @@ from transfers.tickets.sharing import ticket_trail
 from transfers.tickets.models import FollowUp, TransferTicket
 from transfers.tickets.service import (
     ActionInput, TransferRequest, apply_action, create_ticket, describe_ticket_status, find_ticket,
-    list_call_tickets, suggest_services,
+    list_call_tickets, reroute_ticket, suggest_services,
 )
 
 URGENT_RISK = ("high", "immediate")
@@ -47,6 +47,11 @@ class TransferIn(BaseModel):
 
 class CancelIn(BaseModel):
     reason: str = Field(min_length=3, max_length=500)
+
+
+class RerouteIn(BaseModel):
+    reason: str = Field(min_length=3, max_length=500)
+    service_id: int | None = Field(None, description="Default: the next suggested service not yet tried")
 
 
 async def _check_consent(session: AsyncSession, support: SupportSession):
@@ -115,6 +120,13 @@ async def cancel_warm_transfer(session: AsyncSession, *, ticket: TransferTicket,
     ticket = await apply_action(session, ticket=ticket, change=ActionInput(
         TicketAction.cancel, f"user:{user.username}", reason=reason))
     return await describe_for_helpline(session, ticket=ticket)
+
+
+async def reroute_warm_transfer(session: AsyncSession, *, ticket: TransferTicket, entry: RerouteIn,
+                                user: User) -> dict[str, Any]:
+    rerouted = await reroute_ticket(session, ticket=ticket, actor=f"user:{user.username}", reason=entry.reason,
+                                    service_id=entry.service_id)
+    return await describe_for_helpline(session, ticket=rerouted)
 
 
 async def hand_over_live(session: AsyncSession, *, ticket: TransferTicket) -> dict[str, Any]:

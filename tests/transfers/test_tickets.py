@@ -279,3 +279,29 @@ async def test_target_breaches_fire_once_and_survive_a_restart(harness, make_har
     async with session_scope(harness.runtime) as session:
         ticket = await session.get(TransferTicket, urgent["ticket_id"])
     assert ticket.accept_breached_at is not None and ticket.contact_breached_at is None
+
+
+async def test_after_an_accept_breach_a_supervisor_reroutes_the_caller(harness):
+    organisations = await load_demo_directory(harness)
+    session_id, listener = await logged_session(harness)
+    ca = await service_id(harness, "ca-money")
+    ticket_id = (await transfer(listener, session_id, ca)).json()["ticket_id"]
+    harness.clock.set(datetime(2026, 11, 25, 17, 0, tzinfo=UTC))
+    await run_due_jobs(harness.runtime)
+    [breach] = [e for e in await live(harness, "ticket.breach") if e.audience == "role:supervisor"]
+    assert breach.data["offer_reroute"] and breach.data["ticket_id"] == ticket_id
+    await harness.add_user("jo", "supervisor")
+    supervisor = await harness.signed_in("jo")
+    assert (await supervisor.post(f"/api/helpline/tickets/{ticket_id}/reroute", json={})).status_code == 422
+    rerouted = await supervisor.post(f"/api/helpline/tickets/{ticket_id}/reroute",
+                                     json={"reason": "not accepted in time"})
+    assert rerouted.status_code == 201, rerouted.text
+    new = rerouted.json()
+    assert new["rerouted_from_id"] == ticket_id and new["service_id"] != ca and new["status"] == "requested"
+    old = (await listener.get(f"/api/helpline/tickets/{ticket_id}")).json()
+    assert old["status"] == "cancelled" and old["status_reason"] == "re-routed: not accepted in time"
+    assert old["rerouted_to_id"] == new["ticket_id"]
+    worker = await partner(harness, organisations)
+    assert (await worker.post(f"/api/partner/v1/tickets/{ticket_id}/accept")).json()["state"] == "cancelled"
+    again = await supervisor.post(f"/api/helpline/tickets/{ticket_id}/reroute", json={"reason": "again"})
+    assert again.status_code == 409 and again.json()["state"] == "cancelled"

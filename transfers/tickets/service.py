@@ -271,6 +271,28 @@ async def _reroute(session: AsyncSession, ticket: TransferTicket, change: Action
     return None
 
 
+async def reroute_ticket(session: AsyncSession, *, ticket: TransferTicket, actor: str, reason: str,
+                         service_id: int | None = None) -> TransferTicket:
+    """A ticket nobody has accepted (its accept-by passed, say) is withdrawn from that partner and
+    the caller handed to another service: the chosen one, or the next suggestion not yet tried."""
+    if ticket.status != "requested":
+        raise TicketStateError(f"only a ticket waiting to be accepted can be re-routed; this one is {ticket.status}",
+                               state=ticket.status)
+    if service_id is None:
+        caller = CallerCircumstances(needs=frozenset(ticket.needs), age=ticket.age, locality=ticket.locality,
+                                     urgent=ticket.urgent)
+        suggestions = await suggest_services(session, caller=caller,
+                                             exclude=frozenset(await _services_tried(session, ticket)))
+        if not suggestions:
+            raise Unprocessable("service_id", "every suitable service has been tried: choose one")
+        service_id = suggestions[0].service_id
+    request = _copy_request(ticket, service_id=service_id, crypto=runtime_of(session).crypto)
+    await apply_action(session, ticket=ticket, change=ActionInput(TicketAction.cancel, actor,
+                                                                    reason=f"re-routed: {reason}"))
+    rerouted, _ = await create_ticket(session, request=request, actor=actor)
+    return rerouted
+
+
 async def _services_tried(session: AsyncSession, ticket: TransferTicket) -> set[int]:
     tried, current = {ticket.service_id}, ticket
     while current.rerouted_from_id is not None:
