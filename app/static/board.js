@@ -5,7 +5,10 @@
   const hours = (h) => (h === null || h === undefined ? "–" : h < 48 ? `${h} h` : `${Math.round(h / 24)} days`);
   const $ = (id) => document.getElementById(id);
   const time = (iso) => iso ? new Date(iso).toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit" }) : "–";
-  const minutes = (s) => s == null ? "–" : s < 60 ? `${Math.round(s)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+  const minutes = (s) => s == null ? "–" : s < 60 ? `${Math.round(s)} s` : s < 3600 ? `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`
+    : `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+  // Targets can be days away: name the day.
+  const day = (iso) => iso ? new Date(iso).toLocaleString("en-GB", { weekday: "short", hour: "2-digit", minute: "2-digit" }) : "–";
   function text(el, value) { el.textContent = value; }
   function row(cells) {
     const tr = document.createElement("tr");
@@ -41,7 +44,30 @@
       `; median time to accept ${hours(t.waits.to_accept.median_hours)}, to handover ${hours(t.waits.to_contact.median_hours)}` +
       `; longest open wait ${hours(t.waits.longest_open_wait_hours)}` +
       (t.waits.open_past_four_weeks ? `; ${t.waits.open_past_four_weeks} waiting over four weeks!` : ""));
-    $("b-breached").replaceChildren(...t.breached.map((x) => row([`#${x.id}${x.urgent ? " urgent" : ""}`, x.status, time(x.accept_by), time(x.contact_by)])));
+    $("b-breached").replaceChildren(...t.breached.map((x) => {
+      const tr = row([`#${x.id}${x.urgent ? " urgent" : ""}`, x.status, day(x.accept_by), day(x.contact_by)]);
+      const td = document.createElement("td");
+      if (x.status === "requested") {
+        // Not accepted in time: offer to hand the caller to the next service.
+        const button = document.createElement("button");
+        button.type = "button"; button.textContent = "Re-route";
+        button.setAttribute("aria-label", `Re-route ticket ${x.id} to the next service`);
+        button.addEventListener("click", () => reroute(x.id, button));
+        td.appendChild(button);
+      }
+      tr.appendChild(td);
+      return tr;
+    }));
+  }
+  async function reroute(id, button) {
+    button.disabled = true;
+    const csrf = document.querySelector('meta[name="csrf-token"]').content;
+    const r = await fetch(`/api/helpline/tickets/${id}/reroute`, { method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+      body: JSON.stringify({ reason: "not accepted in time" }) }).catch(() => null);
+    const status = $("b-status");
+    if (status) status.textContent = r && r.ok ? `Ticket #${id} re-routed to the next service.` : `Ticket #${id} could not be re-routed; refresh and try again.`;
+    refresh();
   }
   async function refresh() {
     try {
@@ -54,6 +80,7 @@
   if (window.EventSource) {
     const live = new EventSource("/api/live");
     live.onmessage = refresh;
-    for (const type of ["queue", "session.due", "risk.immediate", "transfer.updated", "transfer.breach"]) live.addEventListener(type, refresh);
+    for (const type of ["hello", "queue", "presence", "callbacks", "session.due", "risk.immediate", "ticket.breach",
+                        "follow-up.created", "notification.dead"]) live.addEventListener(type, refresh);
   }
 })();
