@@ -10,12 +10,12 @@ organisation's webhook URL, signed with the organisation's secret:
   HMAC-SHA256(secret, timestamp + "." + raw body);
 * ``X-Openline-Delivery``: the notification id (also the body's ``id``), ``X-Openline-Event``.
 
-Delivery is at-least-once: a process that dies after the partner answered but before the outcome
-commits leaves the job pending, and it is sent again, so partners de-duplicate on the delivery id.
-
-A failed attempt (timeout, connection error, any non-2xx answer) is recorded on the row by the
-handler itself, which then schedules the next attempt as a new job at exponential backoff; once
-the notification is 24 hours old a failed attempt marks it ``dead`` and tells supervisors. The
+Delivery is at-least-once: before each POST the next attempt is stored (at exponential backoff)
+as a safety net, and the POST happens after that commits, outside any transaction. A delivered
+notification cancels the safety net; a failed attempt (timeout, connection error, any non-2xx
+answer) is recorded and the safety net is the retry; a process that dies mid-send leaves it to
+send again, so partners de-duplicate on the delivery id. Once the notification is 24 hours old a
+failed attempt marks it ``dead`` and tells supervisors. The
 body is never logged (it may hold personal data): only ids and status codes are.
 """
 
@@ -34,10 +34,10 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.db import runtime_of
+from app.core.db import runtime_of, session_scope
 from app.core.errors import NotFound, Unprocessable
-from app.core.events import publish_live
-from app.core.jobs import Job, exponential_backoff, schedule_job
+from app.core.events import DomainEvent, emit, publish_live
+from app.core.jobs import Job, cancel_job, exponential_backoff, schedule_job
 from transfers.directory.models import Organisation
 from transfers.tickets.models import PartnerNotification, TransferTicket
 
@@ -125,73 +125,96 @@ def delivery_body(notification: PartnerNotification) -> bytes:
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-async def deliver_partner_notification(session: AsyncSession, job: Job) -> None:
-    """The ``partner.notify`` job: one delivery attempt, its outcome recorded on the row.
+SEND_EVENT = "partner.notify.send"
 
-    Delivery failures are caught and recorded here (the job loop would roll them back); anything
-    else (a crash) propagates, leaving the job pending to be run again.
-    """
-    runtime = runtime_of(session)
-    notification_id = job.payload.get("notification_id")
-    notification = await session.get(PartnerNotification, notification_id, with_for_update=True)
+
+async def deliver_partner_notification(session: AsyncSession, job: Job) -> None:
+    """The ``partner.notify`` job: decide on one attempt and, before anything is sent, store the
+    next attempt as a safety net. The POST itself happens after this commits (``send_notification``):
+    no database transaction (on SQLite, the writer lock the Twilio webhooks need) is held while a
+    partner's server takes its time. A process that dies mid-send leaves the safety net to retry."""
+    notification = await session.get(PartnerNotification, job.payload.get("notification_id"), with_for_update=True)
     if notification is None or notification.status != PENDING:
         return  # delivered, dead or unconfigured already: never send again
-    organisation = await session.get(Organisation, notification.organisation_id)
-    secret = runtime.crypto.decrypt(organisation.webhook_secret_encrypted) if organisation else None
-    if organisation is None or not organisation.webhook_url or not secret:
-        notification.status = UNCONFIGURED
-        notification.last_error = "webhook no longer configured"
-        log.warning("partner webhook removed before delivery", extra={"notification_id": notification.id})
-        return
+    now = runtime_of(session).clock.now()
+    await schedule_job(session, kind=JOB_KIND, key=_safety_net_key(notification.id, job.id),
+                       run_at=now + timedelta(seconds=exponential_backoff(notification.attempts + 1)),
+                       payload={"notification_id": notification.id})
+    emit(session, SEND_EVENT, notification_id=notification.id, safety_net=_safety_net_key(notification.id, job.id))
 
-    body = delivery_body(notification)
+
+def _safety_net_key(notification_id: int, job_id: int) -> str:
+    return f"partner-notification:{notification_id}:after-{job_id}"
+
+
+async def send_notification(runtime: Runtime, event: DomainEvent) -> None:
+    """POST one notification, then record the outcome in a short transaction of its own."""
+    async with session_scope(runtime) as session:
+        notification = await session.get(PartnerNotification, event.payload["notification_id"])
+        organisation = await session.get(Organisation, notification.organisation_id) if notification else None
+        if notification is None or notification.status != PENDING or organisation is None:
+            return
+        secret = runtime.crypto.decrypt(organisation.webhook_secret_encrypted)
+        url, body, event_name = organisation.webhook_url, delivery_body(notification), notification.event
+    if not url or not secret:
+        async with session_scope(runtime) as session:
+            await _record(session, event.payload, error="webhook no longer configured", status_code=None,
+                          unconfigured=True)
+        return
     timestamp = str(int(runtime.clock.now().timestamp()))
     headers = {
         "Content-Type": "application/json",
         "X-Openline-Timestamp": timestamp,
         "X-Openline-Signature": sign_delivery(secret, timestamp, body),
-        "X-Openline-Delivery": str(notification.id),
-        "X-Openline-Event": notification.event,
+        "X-Openline-Delivery": str(event.payload["notification_id"]),
+        "X-Openline-Event": event_name,
     }
     error: str | None = None
+    status_code: int | None = None
     try:
         async with _client(runtime) as client:
-            response = await client.post(organisation.webhook_url, content=body, headers=headers)
-        if not 200 <= response.status_code < 300:
-            error = f"HTTP {response.status_code}"
-        status_code: int | None = response.status_code
+            response = await client.post(url, content=body, headers=headers)
+        status_code = response.status_code
+        if not 200 <= status_code < 300:
+            error = f"HTTP {status_code}"
     except httpx.HTTPError as exc:  # timeouts, connection errors, bad URLs
         error = type(exc).__name__
-        status_code = None
+    async with session_scope(runtime) as session:
+        await _record(session, event.payload, error=error, status_code=status_code)
 
-    now = runtime.clock.now()
+
+async def _record(session: AsyncSession, payload: dict[str, Any], *, error: str | None, status_code: int | None,
+                  unconfigured: bool = False) -> None:
+    notification = await session.get(PartnerNotification, payload["notification_id"], with_for_update=True)
+    if notification is None or notification.status != PENDING:
+        return
+    organisation = await session.get(Organisation, notification.organisation_id)
+    now = runtime_of(session).clock.now()
+    facts = {"notification_id": notification.id, "organisation_id": notification.organisation_id,
+             "status_code": status_code}
+    if unconfigured:
+        notification.status, notification.last_error = UNCONFIGURED, error
+        await cancel_job(session, payload["safety_net"])
+        log.warning("partner webhook removed before delivery", extra=facts)
+        return
     notification.attempts += 1
     if error is None:
-        notification.status = DELIVERED
-        notification.delivered_at = now
-        notification.last_error = None
-        log.info("partner notification delivered", extra={
-            "notification_id": notification.id, "organisation_id": organisation.id, "status_code": status_code,
-            "attempts": notification.attempts})
+        notification.status, notification.delivered_at, notification.last_error = DELIVERED, now, None
+        await cancel_job(session, payload["safety_net"])
+        log.info("partner notification delivered", extra=facts | {"attempts": notification.attempts})
         return
-
     notification.last_error = error[:500]
     if now - notification.created_at >= GIVE_UP_AFTER:
         notification.status = DEAD
-        log.error("partner notification dead", extra={
-            "notification_id": notification.id, "organisation_id": organisation.id, "status_code": status_code,
-            "attempts": notification.attempts})
+        await cancel_job(session, payload["safety_net"])
+        log.error("partner notification dead", extra=facts | {"attempts": notification.attempts})
         await publish_live(session, "role:supervisor", "notification.dead", {
-            "id": notification.id, "organisation_id": organisation.id, "organisation": organisation.name,
-            "ticket_id": notification.ticket_id, "event": notification.event, "attempts": notification.attempts,
-            "last_error": notification.last_error})
+            "id": notification.id, "organisation_id": notification.organisation_id,
+            "organisation": organisation.name if organisation else None, "ticket_id": notification.ticket_id,
+            "event": notification.event, "attempts": notification.attempts, "last_error": notification.last_error})
         return
-    delay = exponential_backoff(notification.attempts)
-    log.warning("partner notification failed, will retry", extra={
-        "notification_id": notification.id, "organisation_id": organisation.id, "status_code": status_code,
-        "attempts": notification.attempts, "retry_in_seconds": delay})
-    await _schedule_attempt(session, notification, attempt=notification.attempts + 1,
-                            run_at=now + timedelta(seconds=delay))
+    # The next attempt is the safety net stored before sending, at the backoff for this attempt.
+    log.warning("partner notification failed, will retry", extra=facts | {"attempts": notification.attempts})
 
 
 def _client(runtime: Runtime) -> httpx.AsyncClient:
@@ -204,6 +227,7 @@ def _client(runtime: Runtime) -> httpx.AsyncClient:
 
 def register(runtime: Runtime) -> None:
     runtime.jobs.register(JOB_KIND, deliver_partner_notification, give_up_after=GIVE_UP_AFTER)
+    runtime.bus.subscribe(SEND_EVENT, send_notification)
 
 
 # --- administration ------------------------------------------------------------------------------
