@@ -15,6 +15,8 @@ from telephony.events import CALLBACK_REQUESTED, LIVE_CALLBACKS
 from telephony.models import Call, CallbackRequest
 
 NO_MESSAGE = "no-message"
+# A caller whose listener's line dropped mid-call: rung back before anyone else.
+DISCONNECTED = "disconnected"
 
 
 async def ensure_callback_request(session: AsyncSession, call: Call, *, reason: str, recording_url: str | None = None,
@@ -24,7 +26,7 @@ async def ensure_callback_request(session: AsyncSession, call: Call, *, reason: 
         # No message and no number: there is nobody to ring back.
         return
     values = dict(call_id=call.id, reason=reason[:20], recording_url=recording_url and recording_url[:500],
-                  recording_seconds=recording_seconds, status="open", urgent=False,
+                  recording_seconds=recording_seconds, status="open", urgent=reason == DISCONNECTED,
                   created_at=runtime_of(session).clock.now())
     stmt = (dialect_insert(session, CallbackRequest).values(**values)
             .on_conflict_do_nothing(index_elements=["call_id"]).returning(CallbackRequest.id))

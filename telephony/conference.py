@@ -16,7 +16,7 @@ from telephony import twiml
 from telephony.calls import lock_call
 from telephony.events import PARTICIPANT_JOINED, PARTICIPANT_LEFT
 from telephony.intake import Delivery, claim_delivery, record_outcome
-from telephony.lifecycle import answer_call, end_call
+from telephony.lifecycle import answer_call, end_call, note_listener_left
 from telephony.models import Call
 from telephony.presence import release_listener
 
@@ -81,6 +81,8 @@ async def _participant_joined(session: AsyncSession, call: Call, delivery: Deliv
         return "stale"
     if role == "listener":
         await answer_call(session, call, listener_call_sid=delivery.call_sid)
+    elif role == "partner":
+        call.others_on_line += 1
     emit(session, PARTICIPANT_JOINED, call_id=call.id, call_sid=delivery.call_sid, label=label, role=role)
     return "applied"
 
@@ -91,5 +93,9 @@ async def _participant_left(session: AsyncSession, call: Call, delivery: Deliver
     if role == "listener" and call.listener_id is not None and call.queue_state != "claimed":
         # The listener is off the line (e.g. after handing over to a partner): their wrap-up begins.
         await release_listener(session, user_id=call.listener_id, call_id=call.id, status="wrap-up")
+    if role == "listener":
+        await note_listener_left(session, call)
+    elif role == "partner":
+        call.others_on_line = max(0, call.others_on_line - 1)
     emit(session, PARTICIPANT_LEFT, call_id=call.id, call_sid=delivery.call_sid, label=label, role=role)
     return "applied"

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.db import runtime_of
 from app.core.events import emit
 from app.core.jobs import cancel_job, schedule_job
-from telephony.callbacks import NO_MESSAGE, ensure_callback_request
+from telephony.callbacks import DISCONNECTED, NO_MESSAGE, ensure_callback_request
 from telephony.calls import iso, publish_queue, seconds_between
 from telephony.events import CALL_ANSWERED, CALL_ENDED
 from telephony.models import Call
@@ -24,6 +24,10 @@ from telephony.presence import mark_on_call, release_listener
 log = logging.getLogger("openline.telephony")
 
 OVERFLOW_JOB = "telephony.overflow"
+CALLER_ALONE_JOB = "telephony.caller_alone"
+# A listener's leg leaving is also what a normal hang-up looks like a moment before the caller's
+# own end arrives; waiting this long tells the two apart without guessing at webhook order.
+CALLER_ALONE_GRACE_SECONDS = 5
 CLAIM_TIMEOUT_JOB = "telephony.claim_timeout"
 # How long a claimed caller may wait for the listener's line to connect before going back to the
 # front of the queue (the listener's leg rings for LISTENER_RING_SECONDS; this is the backstop).
@@ -82,8 +86,9 @@ async def end_call(session: AsyncSession, call: Call) -> bool:
     if was in ("waiting", "claimed"):
         await publish_queue(session)
     if was == "voicemail":
-        # Reached voicemail but hung up before leaving a message: still a way back.
-        await ensure_callback_request(session, call, reason=NO_MESSAGE)
+        # Reached voicemail but hung up before leaving a message: still a way back (first in
+        # line if it was their listener's line that dropped).
+        await ensure_callback_request(session, call, reason=DISCONNECTED if call.answered_at else NO_MESSAGE)
     emit(session, CALL_ENDED, call_id=call.id, listener_id=call.listener_id, ended_at=iso(now),
          abandoned=call.abandoned)
     log.info("call ended", extra={"call_id": call.id, "was": was, "abandoned": call.abandoned})
@@ -107,6 +112,24 @@ async def release_claim(session: AsyncSession, call: Call, *, reason: str) -> bo
     if call.waiting_since is not None:
         await schedule_overflow(session, call_id=call.id, waiting_since=call.waiting_since)
     log.warning("claim handed back to the queue", extra={"call_id": call.id, "reason": reason})
+    return True
+
+
+async def note_listener_left(session: AsyncSession, call: Call) -> None:
+    """The listener's leg left a connected call. If nobody else is on the line (no partner in a
+    live warm transfer), the caller may be alone in silence: check again in a moment."""
+    if call.queue_state != "connected" or call.ended_at is not None or call.others_on_line > 0:
+        return
+    now = runtime_of(session).clock.now()
+    await schedule_job(session, kind=CALLER_ALONE_JOB, key=f"{CALLER_ALONE_JOB}:{call.id}:{call.listener_call_sid}",
+                       run_at=now + timedelta(seconds=CALLER_ALONE_GRACE_SECONDS), payload={"call_id": call.id})
+
+
+async def move_disconnected_to_voicemail(session: AsyncSession, call: Call) -> bool:
+    if call.queue_state != "connected" or call.ended_at is not None:
+        return False
+    call.queue_state = "voicemail"
+    call.updated_at = runtime_of(session).clock.now()
     return True
 
 

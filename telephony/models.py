@@ -47,6 +47,8 @@ class Call(Base):
     listener_call_sid: Mapped[str | None] = mapped_column(sa.String(64), index=True)
     conference_name: Mapped[str | None] = mapped_column(sa.String(80), unique=True)
     conference_sid: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    # Partners dialled into the caller's conference and still there (a live warm transfer).
+    others_on_line: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

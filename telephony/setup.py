@@ -7,13 +7,14 @@ from datetime import timedelta
 from app.core.runtime import Runtime
 from telephony.dialing import dial_claimed_listener, expire_claim, stop_ringing_listener
 from telephony.events import CALL_CLAIMED, CALL_ENDED
-from telephony.lifecycle import CLAIM_TIMEOUT_JOB, OVERFLOW_JOB
-from telephony.voicemail import overflow_waiting_caller
+from telephony.lifecycle import CALLER_ALONE_JOB, CLAIM_TIMEOUT_JOB, OVERFLOW_JOB
+from telephony.voicemail import overflow_waiting_caller, rescue_caller_left_alone
 
 
 def register(runtime: Runtime) -> None:
     # Retried for up to an hour: a caller must not wait forever because Twilio hiccupped.
     runtime.jobs.register(OVERFLOW_JOB, overflow_waiting_caller, give_up_after=timedelta(hours=1))
     runtime.jobs.register(CLAIM_TIMEOUT_JOB, expire_claim, give_up_after=timedelta(hours=1))
+    runtime.jobs.register(CALLER_ALONE_JOB, rescue_caller_left_alone, give_up_after=timedelta(minutes=10))
     runtime.bus.subscribe(CALL_CLAIMED, dial_claimed_listener)
     runtime.bus.subscribe(CALL_ENDED, stop_ringing_listener)

@@ -30,6 +30,8 @@ SAFETY = "If you are in danger right now, please call 999."
 VOICEMAIL_PROMPTS = {
     "overflow": "All our listeners are still busy. Please leave a message after the tone, "
                 "with the best way to reach you, and someone will call you back. " + SAFETY,
+    "disconnected": "We are sorry: the line to your listener dropped. Please leave a message after the tone, "
+                    "with the best way to reach you, and a listener will call you back as soon as they can. " + SAFETY,
     "line-closed": "Our listeners cannot take calls at the moment. Please leave a message after the tone, "
                    "with the best way to reach you, and someone will call you back. " + SAFETY,
 }

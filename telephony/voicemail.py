@@ -14,14 +14,14 @@ from telephony import twiml
 from telephony.callbacks import ensure_callback_request
 from telephony.calls import insert_call, lock_call
 from telephony.intake import Delivery, claim_delivery, parse_call_webhook
-from telephony.lifecycle import end_call, move_to_voicemail
+from telephony.lifecycle import end_call, move_disconnected_to_voicemail, move_to_voicemail
 from telephony.models import Call
 from telephony.provider import ProviderRejected, ProviderUnavailable, redirect_call
 from telephony.urls import webhook_url
 
 log = logging.getLogger("openline.telephony")
 
-REASONS = ("overflow", "line-closed")
+REASONS = ("overflow", "line-closed", "disconnected")
 
 
 def voicemail_reason(raw: str | None) -> str:
@@ -69,6 +69,28 @@ async def overflow_waiting_caller(session: AsyncSession, job: Job) -> None:
         raise RetryLater(str(exc), delay_seconds=5) from exc
     await move_to_voicemail(session, call)
     log.info("caller moved to voicemail after the longest wait", extra={"call_id": call.id})
+
+
+async def rescue_caller_left_alone(session: AsyncSession, job: Job) -> None:
+    """The ``telephony.caller_alone`` job: the listener's line dropped and nobody else is on the
+    call. Rather than leave the caller in silence, apologise and take a message; it becomes an
+    urgent callback (rung back before anyone else)."""
+    runtime = runtime_of(session)
+    call = await lock_call(session, Call.id == job.payload["call_id"])
+    if call is None or call.queue_state != "connected" or call.ended_at is not None or call.others_on_line > 0:
+        return  # the call ended normally, or someone is with the caller
+    try:
+        await redirect_call(runtime, call.call_sid,
+                            url=webhook_url(runtime.settings, "voicemail", reason="disconnected"))
+    except ProviderRejected as exc:
+        if exc.call_gone:
+            await end_call(session, call)
+            return
+        raise RetryLater(f"redirect refused ({exc.status})", delay_seconds=5) from exc
+    except ProviderUnavailable as exc:
+        raise RetryLater(str(exc), delay_seconds=5) from exc
+    await move_disconnected_to_voicemail(session, call)
+    log.warning("listener's line dropped: caller offered a message and an urgent callback", extra={"call_id": call.id})
 
 
 async def offer_voicemail(session: AsyncSession, delivery: Delivery, *, reason: str) -> str:

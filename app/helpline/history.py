@@ -26,6 +26,21 @@ TONIGHT = timedelta(hours=12)
 EARLIER_CONTACTS_SHOWN = 10
 
 
+async def call_of(session: AsyncSession, support: SupportSession) -> Call | None:
+    """The caller's call: the one answered, or for a callback the one that left the message."""
+    if support.call_id is not None:
+        return await session.get(Call, support.call_id)
+    if support.callback_request_id is not None:
+        callback = await session.get(CallbackRequest, support.callback_request_id)
+        return await session.get(Call, callback.call_id) if callback else None
+    return None
+
+
+def _session_call_id():
+    """SQL for the session's call id, whichever way the session reached the caller."""
+    return sa.func.coalesce(SupportSession.call_id, CallbackRequest.call_id)
+
+
 def _current_revision():
     return sa.and_(CallLog.id == CallLogRevision.call_log_id, CallLogRevision.revision == CallLog.current_revision)
 
@@ -33,7 +48,7 @@ def _current_revision():
 async def describe_call_card(session: AsyncSession, *, support: SupportSession) -> dict[str, Any]:
     """The session's timer and the caller as a listener may see them: the number masked."""
     now = runtime_of(session).clock.now()
-    call = await session.get(Call, support.call_id) if support.call_id else None
+    call = await call_of(session, support)
     logged = await session.scalar(sa.select(CallLog.id).where(CallLog.session_id == support.id))
     return describe_session(support, now) | {
         "caller": {"number": call.from_masked if call else "withheld", "withheld": call.from_withheld if call else True},
@@ -47,11 +62,12 @@ async def describe_repeat_caller(session: AsyncSession, *, support: SupportSessi
     transfer still open. Withheld numbers never match anyone."""
     from app.core.security import User as Listener
 
-    call = await session.get(Call, support.call_id) if support.call_id else None
+    call = await call_of(session, support)
     if call is None or call.from_withheld or not call.from_hash:
         return {"matched": False, "withheld": True, "earlier_contacts": 0, "contacts": [], "open_transfers": []}
-    earlier = sa.select(Call.id).where(Call.from_hash == call.from_hash, Call.id != call.id,
-                                       Call.created_at <= call.created_at)
+    # On a callback, the call that left the message is itself an earlier contact.
+    earlier = sa.select(Call.id).where(Call.from_hash == call.from_hash, Call.created_at <= call.created_at,
+                                       Call.id != (call.id if support.call_id is not None else -1))
     count = await session.scalar(sa.select(sa.func.count()).select_from(earlier.subquery()))
     rows = (await session.execute(
         sa.select(Call.created_at, Call.answered_at, Listener.display_name, CallLogRevision.title, CallLogRevision.outcome)
@@ -81,20 +97,21 @@ async def list_calls_tonight(session: AsyncSession, *, user: User) -> list[dict[
     """The listener's own sessions in the last twelve hours, newest first."""
     now = runtime_of(session).clock.now()
     rows = (await session.execute(
-        sa.select(SupportSession, Call.from_masked, CallLogRevision.title, CallLogRevision.outcome)
-        .outerjoin(Call, Call.id == SupportSession.call_id)
+        sa.select(SupportSession, Call.from_masked, CallLogRevision.title, CallLogRevision.outcome, Call.id)
+        .outerjoin(CallbackRequest, CallbackRequest.id == SupportSession.callback_request_id)
+        .outerjoin(Call, Call.id == _session_call_id())
         .outerjoin(CallLog, CallLog.session_id == SupportSession.id)
         .outerjoin(CallLogRevision, _current_revision())
         .where(SupportSession.listener_id == user.id, SupportSession.started_at >= now - TONIGHT)
         .order_by(SupportSession.started_at.desc(), SupportSession.id.desc()))).all()
-    tickets = await _latest_transfer_by_call(session, [s.call_id for s, *_ in rows if s.call_id])
+    tickets = await _latest_transfer_by_call(session, [call_id for *_, call_id in rows if call_id])
     return [{"session_id": support.id, "started_at": support.started_at.isoformat(),
              "ended_at": support.ended_at and support.ended_at.isoformat(),
              "minutes": (seconds_between(support.started_at, support.ended_at or now) or 0) // 60,
              "overrun_seconds": support.overrun_seconds, "caller": masked or "withheld",
              "title": title, "outcome": outcome, "log_recorded": title is not None,
-             "transfer": tickets.get(support.call_id)}
-            for support, masked, title, outcome in rows]
+             "transfer": tickets.get(call_id)}
+            for support, masked, title, outcome, call_id in rows]
 
 
 async def _latest_transfer_by_call(session: AsyncSession, call_ids: list[int]) -> dict[int, dict[str, Any]]:
@@ -108,16 +125,18 @@ async def _latest_transfer_by_call(session: AsyncSession, call_ids: list[int]) -
 
 
 async def start_callback_session(session: AsyncSession, *, callback_id: int, user: User) -> SupportSession:
-    """A listener rings back someone who left a voicemail: the session runs against that call."""
+    """A listener rings back someone who left a message (or whose line dropped): a session of its
+    own, linked to the callback; starting it twice gives the one already running."""
     callback = await session.get(CallbackRequest, callback_id)
     if callback is None:
         raise NotFound("no such callback")
     if callback.claimed_by != user.id or callback.status != "claimed":
         raise Conflict("claim the callback before starting its session")
-    existing = await session.scalar(sa.select(SupportSession).where(SupportSession.call_id == callback.call_id))
-    if existing is not None:
+    existing = await session.scalar(sa.select(SupportSession).where(SupportSession.callback_request_id == callback.id)
+                                    .order_by(SupportSession.id.desc()))
+    if existing is not None and existing.ended_at is None:
         return existing
-    support = await start_session(session, call_id=callback.call_id, listener_id=user.id,
+    support = await start_session(session, call_id=None, listener_id=user.id,
                                   started_at=runtime_of(session).clock.now(), callback_request_id=callback.id)
     await mark_on_call(session, user_id=user.id, call_id=callback.call_id)
     return support
@@ -128,7 +147,7 @@ async def end_callback_session(session: AsyncSession, *, support: SupportSession
     if support.callback_request_id is None:
         raise Conflict("this session ends when the call does")
     if support.ended_at is None:
+        callback = await session.get(CallbackRequest, support.callback_request_id)
         await end_session(session, support=support, ended_at=runtime_of(session).clock.now())
-        await release_listener(session, user_id=support.listener_id, call_id=support.call_id, status="wrap-up")
+        await release_listener(session, user_id=support.listener_id, call_id=callback.call_id, status="wrap-up")
     return support
-

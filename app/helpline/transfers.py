@@ -14,8 +14,8 @@ from app.core.db import runtime_of
 from app.core.errors import Forbidden, Unprocessable
 from app.core.security import User
 from app.helpline.call_log import current_consent
+from app.helpline.history import call_of
 from app.helpline.models import SupportSession
-from telephony.models import Call
 from transfers.directory.models import Locality, Service
 from transfers.live import begin_live_transfer, check_live_transfer, hand_over
 from transfers.routing import CallerCircumstances, Suggestion
@@ -70,7 +70,7 @@ async def _contact_number(session: AsyncSession, support: SupportSession, entry:
         if len(number) < 8 or is_withheld(number):
             raise Unprocessable("contact_number", "not a phone number the partner can ring")
         return crypto.encrypt(number)
-    call = await session.get(Call, support.call_id) if support.call_id else None
+    call = await call_of(session, support)
     if call is None or call.from_withheld or not call.from_encrypted:
         raise Unprocessable("contact_number", "the caller's number was withheld: ask how the partner can reach them")
     return call.from_encrypted
@@ -93,8 +93,9 @@ async def make_warm_transfer(session: AsyncSession, *, support: SupportSession, 
         raise Unprocessable("locality", f"unknown locality {entry.locality!r}")
     if entry.mode == "live" and (service := await session.get(Service, entry.service_id)) is not None:
         await check_live_transfer(session, service=service, call_id=support.call_id)
+    call = await call_of(session, support)
     request = TransferRequest(
-        service_id=entry.service_id, created_by=user.id, call_id=support.call_id, idempotency_key=idempotency_key,
+        service_id=entry.service_id, created_by=user.id, call_id=call.id if call else None, idempotency_key=idempotency_key,
         urgent=entry.urgent or consent.risk_level in URGENT_RISK, needs=consent.needs, risk_level=consent.risk_level,
         age=entry.age, locality=entry.locality, caller_name=entry.caller_name,
         contact_number_encrypted=await _contact_number(session, support, entry), contact_method=entry.contact_method,
@@ -147,10 +148,10 @@ async def describe_for_helpline(session: AsyncSession, *, ticket: TransferTicket
 
 
 async def list_session_transfers(session: AsyncSession, *, support: SupportSession) -> list[dict[str, Any]]:
-    if support.call_id is None:
+    call = await call_of(session, support)
+    if call is None:
         return []
-    return [await describe_for_helpline(session, ticket=t)
-            for t in await list_call_tickets(session, call_id=support.call_id)]
+    return [await describe_for_helpline(session, ticket=t) for t in await list_call_tickets(session, call_id=call.id)]
 
 
 def describe_suggestion(suggestion: Suggestion) -> dict[str, Any]:

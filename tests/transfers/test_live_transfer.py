@@ -66,6 +66,10 @@ async def test_a_live_transfer_ends_in_a_confirmed_handover(harness, sim):
         support = await session.get(SupportSession, card["id"])
     assert support.ended_at is not None  # the listener's session is over; the caller's call goes on
     assert (await client.get("/api/listener/presence")).json()["status"] == "wrap-up"
+    harness.clock.advance(minutes=1)  # the listener left, but the partner is with the caller: no rescue
+    await run_due_jobs(harness.runtime)
+    await sim.deliver()
+    assert caller.state == "connected" and not any("dropped" in line for line in caller.heard)
 
 
 async def test_a_partner_who_does_not_answer_leaves_the_caller_with_the_listener_and_a_callback(harness, sim):
