@@ -33,6 +33,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         if not settings.is_sqlite:
             listener = PostgresListener(settings.database_url.replace("+asyncpg", ""), runtime.bus)
             await listener.start()
+            runtime.extras["live_listener"] = listener
         loop = JobLoop(runtime, settings.job_poll_seconds) if settings.run_jobs else None
         if loop:
             loop.start()

@@ -154,26 +154,67 @@ async def latest_live_event_id(session: AsyncSession) -> int:
 
 
 class PostgresListener:
-    """Listens on the live channel so a commit in another process wakes this process's streams."""
+    """Listens on the live channel so a commit in another process wakes this process's streams.
+
+    If the connection is lost (PostgreSQL restarted, a network blip) it reconnects with backoff;
+    meanwhile, and once reconnected, streams are woken so they re-read what they may have missed.
+    """
+
+    RETRY_SECONDS = (0.5, 1, 2, 5, 10)
 
     def __init__(self, dsn: str, bus: EventBus):
         self.dsn = dsn
         self.bus = bus
         self._conn: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._reconnecting: asyncio.Task[None] | None = None
+        self._stopped = False
+        self.connections = 0
 
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        await self._connect()
+
+    async def _connect(self) -> None:
         import asyncpg
 
-        self._loop = asyncio.get_running_loop()
-        self._conn = await asyncpg.connect(self.dsn)
-        await self._conn.add_listener(LIVE_CHANNEL, self._on_notify)
+        conn = await asyncpg.connect(self.dsn)
+        await conn.add_listener(LIVE_CHANNEL, self._on_notify)
+        conn.add_termination_listener(self._on_lost)
+        self._conn = conn
+        self.connections += 1
 
     def _on_notify(self, *_args: Any) -> None:
         assert self._loop is not None
         self._loop.create_task(self.bus.wake_streams())
 
+    def _on_lost(self, *_args: Any) -> None:
+        if self._stopped or self._loop is None or (self._reconnecting and not self._reconnecting.done()):
+            return
+        log.warning("live-event listener lost its connection; reconnecting")
+        self._reconnecting = self._loop.create_task(self._reconnect())
+
+    async def _reconnect(self) -> None:
+        attempt = 0
+        while not self._stopped:
+            await self.bus.wake_streams()  # streams re-read now rather than at their next idle tick
+            try:
+                await self._connect()
+            except Exception as exc:  # noqa: BLE001 - any failure to connect is retried
+                delay = self.RETRY_SECONDS[min(attempt, len(self.RETRY_SECONDS) - 1)]
+                log.warning("live-event listener reconnect failed", extra={"error": type(exc).__name__,
+                                                                           "retry_in_seconds": delay})
+                attempt += 1
+                await asyncio.sleep(delay)
+                continue
+            log.info("live-event listener reconnected")
+            await self.bus.wake_streams()
+            return
+
     async def stop(self) -> None:
+        self._stopped = True
+        if self._reconnecting is not None:
+            self._reconnecting.cancel()
         if self._conn is not None:
             await self._conn.close()
             self._conn = None

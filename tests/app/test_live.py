@@ -117,3 +117,29 @@ async def test_an_event_made_in_one_server_process_reaches_a_stream_on_another(h
                 assert changed.status_code == 200, changed.text
                 [event] = await live.next(1, timeout=8, skip=("queue", "callbacks"))
     assert event.event == "presence" and event.data["status"] == "available"
+
+
+@pytest.mark.parametrize("db_url", [BACKENDS[1]], indirect=True)
+async def test_the_notify_listener_reconnects_after_losing_its_connection(harness, db_url):
+    """PostgreSQL restarted or the network blipped: the process listens again, so dashboards go
+    on being woken by other processes' commits."""
+    import asyncio
+
+    import asyncpg
+
+    listener = harness.runtime.extras["live_listener"]
+    dsn = db_url.replace("+asyncpg", "")
+    admin = await asyncpg.connect(dsn)
+    try:
+        await admin.execute("SELECT pg_terminate_backend($1)", listener._conn.get_server_pid())
+        for _ in range(100):  # a real reconnect over the network: bounded
+            if listener.connections == 2:
+                break
+            await asyncio.sleep(0.05)
+        assert listener.connections == 2
+        await listener._reconnecting  # its own wake-ups done: what follows is the notification's
+        seen = harness.runtime.bus.live_version
+        await admin.execute("SELECT pg_notify('openline_live', '1')")  # a commit in another process
+        assert await harness.runtime.bus.wait_for_live(seen, timeout=5) > seen
+    finally:
+        await admin.close()
