@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from app.core.deps import CurrentAdmin, CurrentUser, OptionalUser, SessionDep, check_csrf, csrf_token_for
 from app.core.errors import AppError
 from app.core.security import authenticate_user, create_api_key, create_user, revoke_api_key
-from app.web import HOME_BY_ROLE, render
+from app.core.web import HOME_BY_ROLE, render
 from transfers.directory.service import find_organisation
 
 router = APIRouter(tags=["accounts"])

@@ -3,27 +3,15 @@ enhanced-support queues. The page is a shell; it works the queues through the pa
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
-from fastapi.templating import Jinja2Templates
 
-from app.core.deps import ClockDep, OptionalUser, SessionDep, csrf_token_for
+from app.core.deps import ClockDep, OptionalUser, SessionDep
+from app.core.web import render
 from transfers.directory import service as directory
 
 router = APIRouter(include_in_schema=False)
-
-# transfers may import only app.core, so the page renders from the shared templates folder itself
-# (the same files and the same context as app.web.render) rather than importing app.web.
-TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parents[1] / "app" / "templates"))
-
-
-def render(request: Request, name: str, status_code: int = 200, **context: Any):
-    context.setdefault("user", None)
-    return TEMPLATES.TemplateResponse(request, name, {"csrf_token": csrf_token_for(request), **context},
-                                      status_code=status_code)
 
 
 @router.get("/partner")

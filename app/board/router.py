@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse
 
 from app.board.service import describe_board
 from app.core.deps import CurrentSupervisor, OptionalUser, SessionDep
-from app.web import render
+from app.core.web import render
 
 router = APIRouter(tags=["supervisor"])
 

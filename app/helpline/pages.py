@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 
 from app.core.deps import OptionalUser
-from app.web import HOME_BY_ROLE, render
+from app.core.web import HOME_BY_ROLE, render
 
 router = APIRouter(include_in_schema=False)
 

@@ -10,7 +10,8 @@ from fastapi.templating import Jinja2Templates
 
 from app.core.deps import csrf_token_for
 
-templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
+# The pages live in app/templates; every package renders through this one environment.
+templates = Jinja2Templates(directory=str(Path(__file__).resolve().parents[1] / "templates"))
 
 HOME_BY_ROLE = {"listener": "/listener", "supervisor": "/listener", "partner": "/partner", "admin": "/docs"}
 
