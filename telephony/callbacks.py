@@ -25,7 +25,8 @@ async def ensure_callback_request(session: AsyncSession, call: Call, *, reason: 
     if reason == NO_MESSAGE and call.from_withheld:
         # No message and no number: there is nobody to ring back.
         return
-    values = dict(call_id=call.id, reason=reason[:20], recording_url=recording_url and recording_url[:500],
+    values = dict(call_id=call.id, reason=reason[:20],
+                  recording_url_encrypted=runtime_of(session).crypto.encrypt(recording_url and recording_url[:500]),
                   recording_seconds=recording_seconds, status="open", urgent=reason == DISCONNECTED,
                   created_at=runtime_of(session).clock.now())
     stmt = (dialect_insert(session, CallbackRequest).values(**values)
@@ -35,8 +36,8 @@ async def ensure_callback_request(session: AsyncSession, call: Call, *, reason: 
         if recording_url:
             await session.execute(
                 sa.update(CallbackRequest)
-                .where(CallbackRequest.call_id == call.id, CallbackRequest.recording_url.is_(None))
-                .values(recording_url=values["recording_url"], recording_seconds=recording_seconds,
+                .where(CallbackRequest.call_id == call.id, CallbackRequest.recording_url_encrypted.is_(None))
+                .values(recording_url_encrypted=values["recording_url_encrypted"], recording_seconds=recording_seconds,
                         reason=values["reason"])
                 .execution_options(synchronize_session=False))
         return
@@ -50,15 +51,15 @@ async def publish_callbacks(session: AsyncSession) -> None:
     await publish_live(session, "role:supervisor", LIVE_CALLBACKS, {"open": int(open_count or 0)})
 
 
-def _callback_out(request: CallbackRequest, call: Call, *, with_recording: bool) -> dict[str, Any]:
+def _callback_out(request: CallbackRequest, call: Call, *, with_recording: bool, crypto: Any) -> dict[str, Any]:
     return dict(
         id=request.id, call_id=request.call_id, reason=request.reason, status=request.status,
-        urgent=request.urgent, from_masked=call.from_masked, has_recording=request.recording_url is not None,
+        urgent=request.urgent, from_masked=call.from_masked, has_recording=request.recording_url_encrypted is not None,
         recording_seconds=request.recording_seconds, created_at=request.created_at,
         claimed_by=request.claimed_by, claimed_at=request.claimed_at,
         # Twilio recording URLs can be fetched without credentials unless the account forbids it:
         # only the listener who has claimed the callback is given one.
-        recording_url=request.recording_url if with_recording else None,
+        recording_url=crypto.decrypt(request.recording_url_encrypted) if with_recording else None,
     )
 
 
@@ -69,7 +70,8 @@ async def list_callback_requests(session: AsyncSession, *, user_id: int) -> list
                           sa.and_(CallbackRequest.status == "claimed", CallbackRequest.claimed_by == user_id)))
             .order_by(CallbackRequest.urgent.desc(), CallbackRequest.created_at, CallbackRequest.id).limit(200))
     rows = (await session.execute(stmt)).all()
-    return [_callback_out(request, call, with_recording=request.claimed_by == user_id) for request, call in rows]
+    return [_callback_out(request, call, with_recording=request.claimed_by == user_id,
+                          crypto=runtime_of(session).crypto) for request, call in rows]
 
 
 async def claim_callback_request(session: AsyncSession, *, callback_id: int, user_id: int) -> dict[str, Any]:
@@ -102,4 +104,5 @@ async def _one(session: AsyncSession, callback_id: int, user_id: int) -> dict[st
     request, call = (await session.execute(
         sa.select(CallbackRequest, Call).join(Call, Call.id == CallbackRequest.call_id)
         .where(CallbackRequest.id == callback_id).execution_options(populate_existing=True))).one()
-    return _callback_out(request, call, with_recording=request.claimed_by == user_id)
+    return _callback_out(request, call, with_recording=request.claimed_by == user_id,
+                          crypto=runtime_of(session).crypto)

@@ -90,7 +90,8 @@ class CallbackRequest(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     call_id: Mapped[int] = mapped_column(sa.ForeignKey("calls.id", ondelete="CASCADE"), unique=True)
     reason: Mapped[str] = mapped_column(sa.String(20))
-    recording_url: Mapped[str | None] = mapped_column(sa.String(500))
+    # Encrypted: a recording URL can be enough to play the caller's message.
+    recording_url_encrypted: Mapped[str | None] = mapped_column(sa.Text)
     recording_seconds: Mapped[int | None]
     status: Mapped[str] = mapped_column(sa.String(10), default="open")
     urgent: Mapped[bool] = mapped_column(default=False)

@@ -33,7 +33,8 @@ async def test_a_long_wait_overflows_to_voicemail_and_a_callback_request(harness
     assert call.queue_state == "ended" and not call.abandoned and call.status == "completed"
     [request] = await callbacks(harness)
     assert request.call_id == call.id and request.reason == "overflow" and request.status == "open"
-    assert request.recording_seconds == 25 and request.recording_url.startswith("https://api.twilio.com/")
+    assert request.recording_seconds == 25 and "api.twilio.com" not in request.recording_url_encrypted
+    assert harness.runtime.crypto.decrypt(request.recording_url_encrypted).startswith("https://api.twilio.com/")
     assert [p for n, p in published if n == "callback.requested"] == [
         {"callback_request_id": request.id, "call_id": call.id, "reason": "overflow"}]
 
@@ -81,7 +82,7 @@ async def test_hanging_up_at_the_prompt_still_leaves_a_way_back(harness, sim):
     await caller.hang_up()
     await sim.deliver()
     [request] = await callbacks(harness)
-    assert request.reason == "no-message" and request.recording_url is None
+    assert request.reason == "no-message" and request.recording_url_encrypted is None
 
 
 async def test_a_closed_line_takes_a_message(make_harness):
