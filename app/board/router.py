@@ -7,7 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 
+from pydantic import BaseModel, Field
+
 from app.board.service import describe_board
+from transfers.tickets.follow_ups import list_open_follow_ups, resolve_follow_up
 from app.core.deps import CurrentSupervisor, OptionalUser, SessionDep
 from app.core.web import render
 
@@ -17,6 +20,22 @@ router = APIRouter(tags=["supervisor"])
 @router.get("/api/supervisor/board")
 async def show_board_data(session: SessionDep, _supervisor: CurrentSupervisor) -> dict[str, Any]:
     return await describe_board(session)
+
+
+class ResolveIn(BaseModel):
+    note: str = Field(min_length=3, max_length=1000, description="What was done for the caller")
+
+
+@router.get("/api/supervisor/follow-ups")
+async def show_follow_ups(session: SessionDep, _supervisor: CurrentSupervisor) -> list[dict[str, Any]]:
+    """Callers whose warm transfer did not go through and who are back with the helpline, oldest first."""
+    return await list_open_follow_ups(session)
+
+
+@router.post("/api/supervisor/follow-ups/{follow_up_id}/resolve")
+async def resolve_follow_up_task(follow_up_id: int, entry: ResolveIn, session: SessionDep,
+                                 supervisor: CurrentSupervisor) -> dict[str, Any]:
+    return await resolve_follow_up(session, follow_up_id=follow_up_id, user=supervisor, note=entry.note)
 
 
 @router.get("/board", include_in_schema=False)

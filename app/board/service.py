@@ -17,6 +17,7 @@ from app.core.security import User
 from app.helpline.models import CallLog, CallLogRevision, SupportSession
 from telephony.models import Call, CallbackRequest, ListenerPresence
 from transfers.tickets.models import FollowUp, PartnerNotification, TransferTicket
+from transfers.tickets.follow_ups import list_open_follow_ups
 from transfers.tickets.stats import TicketTimes, measure_handovers
 
 OPEN_TICKET_STATES = ("requested", "accepted", "on-hold")
@@ -126,6 +127,7 @@ async def describe_board(session: AsyncSession) -> dict[str, Any]:
         "sessions": await _sessions_now(session, now),
         "risk": await _risk_flags(session, now),
         "transfers": await _transfers(session),
+        "follow_ups": await list_open_follow_ups(session),
         "tonight": asdict(figures) | {"service_level": figures.service_level,
                                       "target": f"{int(TARGET_SERVICE_LEVEL * 100)}% within {ANSWER_WITHIN_SECONDS} s"},
         "staffing": await _staffing(session, now),

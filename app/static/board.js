@@ -59,6 +59,42 @@
       return tr;
     }));
   }
+  // Keyed by id, so a redraw (every live event) never wipes a note a supervisor is typing.
+  const followUpItems = new Map();
+  function drawFollowUps(items) {
+    const list = $("b-follow-ups");
+    if (!items.length) {
+      followUpItems.clear();
+      const li = document.createElement("li"); li.className = "muted"; li.textContent = "None open."; list.replaceChildren(li); return;
+    }
+    const keep = new Set(items.map((f) => f.id));
+    for (const id of [...followUpItems.keys()]) if (!keep.has(id)) followUpItems.delete(id);
+    list.replaceChildren(...items.map((f) => {
+      if (followUpItems.has(f.id)) return followUpItems.get(f.id);
+      const li = document.createElement("li"); li.className = "follow-up";
+      const head = document.createElement("p"); head.className = "follow-up-head";
+      head.textContent = `${day(f.created_at)} · ${f.caller}${f.service ? ` · ${f.service}` : ""}${f.listener ? ` · made by ${f.listener}` : ""}`;
+      const why = document.createElement("p"); why.textContent = f.reason;
+      const label = document.createElement("label"); label.htmlFor = `fu-note-${f.id}`; label.textContent = "What was done for the caller";
+      const note = document.createElement("input"); note.id = `fu-note-${f.id}`; note.autocomplete = "off";
+      const button = document.createElement("button"); button.type = "button"; button.textContent = "Resolve";
+      button.setAttribute("aria-label", `Resolve the follow-up for ${f.caller}`);
+      button.addEventListener("click", () => resolve(f.id, note, button));
+      li.append(head, why, label, note, button);
+      followUpItems.set(f.id, li);
+      return li;
+    }));
+  }
+  async function resolve(id, note, button) {
+    if (note.value.trim().length < 3) { $("b-status").textContent = "Say what was done for the caller first."; note.focus(); return; }
+    button.disabled = true;
+    const csrf = document.querySelector('meta[name="csrf-token"]').content;
+    const r = await fetch(`/api/supervisor/follow-ups/${id}/resolve`, { method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf }, body: JSON.stringify({ note: note.value.trim() }) }).catch(() => null);
+    if (!r || !r.ok) { button.disabled = false; $("b-status").textContent = "That follow-up could not be resolved; try again."; }
+    else $("b-status").textContent = "Follow-up resolved.";
+    refresh();
+  }
   async function reroute(id, button) {
     button.disabled = true;
     const csrf = document.querySelector('meta[name="csrf-token"]').content;
@@ -69,10 +105,11 @@
     if (status) status.textContent = r && r.ok ? `Ticket #${id} re-routed to the next service.` : `Ticket #${id} could not be re-routed; refresh and try again.`;
     refresh();
   }
+  const drawAll = (b) => { draw(b); drawFollowUps(b.follow_ups || []); };
   async function refresh() {
     try {
       const r = await fetch("/api/supervisor/board", { credentials: "same-origin" });
-      if (r.ok) draw(await r.json());
+      if (r.ok) drawAll(await r.json());
     } catch (e) { /* offline for a moment: the next tick retries */ }
   }
   refresh();
@@ -81,6 +118,6 @@
     const live = new EventSource("/api/live");
     live.onmessage = refresh;
     for (const type of ["hello", "queue", "presence", "callbacks", "session.due", "risk.immediate", "ticket.breach",
-                        "follow-up.created", "notification.dead"]) live.addEventListener(type, refresh);
+                        "follow-up.created", "follow-up.resolved", "notification.dead"]) live.addEventListener(type, refresh);
   }
 })();

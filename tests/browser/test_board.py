@@ -8,13 +8,28 @@ from datetime import UTC, datetime
 import pytest
 from playwright.async_api import expect
 
+from app.core.db import session_scope
 from app.core.jobs import run_due_jobs
 from tests.browser.conftest import sign_in_at
 from tests.conftest import load_demo_directory
 from tests.servers import serving
 from tests.transfers.test_tickets import logged_session, service_id, transfer
+from transfers.directory.models import Service
+from transfers.tickets.models import TransferTicket
 
 WAIT = 10_000
+
+
+async def give_up(harness, ticket_id):
+    async with session_scope(harness.runtime) as session:
+        ticket = await session.get(TransferTicket, ticket_id)
+        service = await session.get(Service, ticket.service_id)
+        org = service.organisation_id
+    await harness.add_user("team-worker", "partner", organisation_id=org)
+    worker = await harness.signed_in("team-worker")
+    for action, body in (("accept", None), ("contact-attempt", None), ("give-up", {"reason": "no answer after five tries"})):
+        response = await worker.post(f"/api/partner/v1/tickets/{ticket_id}/{action}", json=body)
+        assert response.status_code == 200, response.text
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -40,6 +55,23 @@ async def test_a_breached_warm_transfer_is_rerouted_from_the_board(make_harness,
             await breached.get_by_role("button", name=f"Re-route ticket {ticket_id} to the next service").click()
             await expect(page.locator("#b-status")).to_contain_text(f"Ticket #{ticket_id} re-routed", timeout=WAIT)
             await expect(page.locator("#b-breached tr")).to_have_count(0, timeout=WAIT)
+
+            # The re-routed caller's new partner gives up on reaching them: back with the helpline.
+            rerouted = (await listener.get(f"/api/helpline/tickets/{ticket_id}")).json()["rerouted_to_id"]
+            await give_up(harness, rerouted)
+            follow_up = page.locator("#b-follow-ups li.follow-up")
+            await expect(follow_up).to_have_count(1, timeout=WAIT)  # live
+            await expect(follow_up).to_contain_text("no answer after five tries")
+            await follow_up.get_by_label("What was done for the caller").fill("rang them; booked a call")
+            await harness.add_user("alex", "listener")
+            alex = await harness.signed_in("alex")
+            async with page.expect_response("**/api/supervisor/board"):
+                await alex.put("/api/listener/presence", json={"status": "available"})  # a live event: a redraw
+            await expect(page.locator("#b-presence")).to_contain_text("1 available", timeout=WAIT)
+            await expect(follow_up.get_by_label("What was done for the caller")).to_have_value("rang them; booked a call")
+            await follow_up.get_by_role("button").click()
+            await expect(page.locator("#b-status")).to_contain_text("Follow-up resolved.", timeout=WAIT)
+            await expect(page.locator("#b-follow-ups")).to_contain_text("None open.")
             assert errors == []
         finally:
             await context.close()

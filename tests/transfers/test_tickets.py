@@ -305,3 +305,29 @@ async def test_after_an_accept_breach_a_supervisor_reroutes_the_caller(harness):
     assert (await worker.post(f"/api/partner/v1/tickets/{ticket_id}/accept")).json()["state"] == "cancelled"
     again = await supervisor.post(f"/api/helpline/tickets/{ticket_id}/reroute", json={"reason": "again"})
     assert again.status_code == 409 and again.json()["state"] == "cancelled"
+
+
+async def test_supervisors_see_and_resolve_the_callers_back_with_the_helpline(harness):
+    organisations = await load_demo_directory(harness)
+    session_id, listener = await logged_session(harness)
+    worker = await partner(harness, organisations)
+    ticket_id = (await transfer(listener, session_id, await service_id(harness, "ca-money"))).json()["ticket_id"]
+    await worker.post(f"/api/partner/v1/tickets/{ticket_id}/decline",
+                      json={"reason": "needs specialist debt advice", "reroute": "helpline"})
+    await harness.add_user("jo", "supervisor")
+    supervisor = await harness.signed_in("jo")
+    [follow_up] = (await supervisor.get("/api/supervisor/follow-ups")).json()
+    assert (follow_up["ticket_id"], follow_up["service"], follow_up["listener"]) == (
+        ticket_id, "Money and benefits casework", "Sam")
+    assert "specialist debt advice" in follow_up["reason"]
+    assert (await listener.get("/api/supervisor/follow-ups")).status_code == 403
+    path = f"/api/supervisor/follow-ups/{follow_up['id']}/resolve"
+    assert (await supervisor.post(path, json={})).status_code == 422
+    done = await supervisor.post(path, json={"note": "rang back, booked with StepChange"})
+    assert done.status_code == 200
+    assert (await supervisor.post(path, json={"note": "again"})).status_code == 409
+    assert (await supervisor.post("/api/supervisor/follow-ups/999/resolve", json={"note": "x" * 5})).status_code == 404
+    assert (await supervisor.get("/api/supervisor/follow-ups")).json() == []
+    async with session_scope(harness.runtime) as session:
+        [audit] = (await session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "resolve_follow_up"))).all()
+    assert audit.actor == "user:jo" and audit.detail["note"] == "rang back, booked with StepChange"
