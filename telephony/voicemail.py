@@ -49,48 +49,44 @@ async def receive_voicemail(session: AsyncSession, delivery: Delivery, *, reason
                                 status_callback=delivery.event == "recording")
 
 
+async def _redirect_to_voicemail(session: AsyncSession, call: Call, *, reason: str, refused_retry: float) -> bool:
+    """Send a live call to the voicemail prompt. False if the caller had already gone (the call is
+    closed now, rather than left as a ghost for a listener to take); Twilio trouble is retried."""
+    runtime = runtime_of(session)
+    try:
+        await redirect_call(runtime, call.call_sid, url=webhook_url(runtime.settings, "voicemail", reason=reason))
+    except ProviderRejected as exc:
+        if exc.call_gone:
+            await end_call(session, call)
+            return False
+        raise RetryLater(f"redirect refused ({exc.status})", delay_seconds=refused_retry) from exc
+    except ProviderUnavailable as exc:
+        raise RetryLater(str(exc), delay_seconds=5) from exc
+    return True
+
+
 async def overflow_waiting_caller(session: AsyncSession, job: Job) -> None:
     """The ``telephony.overflow`` job: move a caller still waiting after ``max_wait_seconds`` out of
     the queue to the voicemail prompt, by redirecting their live call."""
-    runtime = runtime_of(session)
     call = await lock_call(session, Call.id == job.payload["call_id"])
     if call is None or call.queue_state != "waiting":
         return
-    try:
-        await redirect_call(runtime, call.call_sid, url=webhook_url(runtime.settings, "voicemail", reason="overflow"))
-    except ProviderRejected as exc:
-        if exc.call_gone:
-            # The caller hung up and the status callback never reached us: close the call now,
-            # rather than leave a ghost for a listener to take.
-            await end_call(session, call)
-            return
-        raise RetryLater(f"redirect refused ({exc.status})", delay_seconds=30) from exc
-    except ProviderUnavailable as exc:
-        raise RetryLater(str(exc), delay_seconds=5) from exc
-    await move_to_voicemail(session, call)
-    log.info("caller moved to voicemail after the longest wait", extra={"call_id": call.id})
+    if await _redirect_to_voicemail(session, call, reason="overflow", refused_retry=30):
+        await move_to_voicemail(session, call)
+        log.info("caller moved to voicemail after the longest wait", extra={"call_id": call.id})
 
 
 async def rescue_caller_left_alone(session: AsyncSession, job: Job) -> None:
     """The ``telephony.caller_alone`` job: the listener's line dropped and nobody else is on the
     call. Rather than leave the caller in silence, apologise and take a message; it becomes an
     urgent callback (rung back before anyone else)."""
-    runtime = runtime_of(session)
     call = await lock_call(session, Call.id == job.payload["call_id"])
     if call is None or call.queue_state != "connected" or call.ended_at is not None or call.others_on_line > 0:
         return  # the call ended normally, or someone is with the caller
-    try:
-        await redirect_call(runtime, call.call_sid,
-                            url=webhook_url(runtime.settings, "voicemail", reason="disconnected"))
-    except ProviderRejected as exc:
-        if exc.call_gone:
-            await end_call(session, call)
-            return
-        raise RetryLater(f"redirect refused ({exc.status})", delay_seconds=5) from exc
-    except ProviderUnavailable as exc:
-        raise RetryLater(str(exc), delay_seconds=5) from exc
-    await move_disconnected_to_voicemail(session, call)
-    log.warning("listener's line dropped: caller offered a message and an urgent callback", extra={"call_id": call.id})
+    if await _redirect_to_voicemail(session, call, reason="disconnected", refused_retry=5):
+        await move_disconnected_to_voicemail(session, call)
+        log.warning("listener's line dropped: caller offered a message and an urgent callback",
+                    extra={"call_id": call.id})
 
 
 async def offer_voicemail(session: AsyncSession, delivery: Delivery, *, reason: str) -> str:
