@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test bench clean
+.PHONY: install run test bench screenshots clean
 
 install: $(STAMP)
 
@@ -19,6 +19,10 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest -q -rs $(PYTEST_ARGS)
+
+# The README's pictures, taken by the browser tests mid-call (needs Chromium).
+screenshots: install
+	OPENLINE_SCREENSHOTS=docs OPENLINE_TEST_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q tests/browser
 
 bench: install
 	$(BIN)/python bench/webhooks.py

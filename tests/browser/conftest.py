@@ -50,3 +50,16 @@ async def sign_in_at(page: Any, base: str, path: str, username: str) -> None:
     await page.get_by_label("Password").fill(PASSWORD)
     await page.get_by_role("button", name="Sign in").click()
     await expect(page).to_have_url(f"{base}{path}")
+
+
+@pytest.fixture
+def screenshot_path(tmp_path: Path):
+    """Where a test saves its picture: a temporary folder, or with OPENLINE_SCREENSHOTS=docs
+    (``make screenshots``) the README's pictures, so ``make test`` leaves the tree untouched."""
+    folder = Path(os.environ["OPENLINE_SCREENSHOTS"]) if os.environ.get("OPENLINE_SCREENSHOTS") else tmp_path
+
+    def path_for(name: str) -> str:
+        folder.mkdir(parents=True, exist_ok=True)
+        return str(folder / name)
+
+    return path_for

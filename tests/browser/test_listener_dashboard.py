@@ -7,7 +7,6 @@ because the page works from the server's times and the offset of the server's "n
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from playwright.async_api import expect
@@ -18,14 +17,13 @@ from tests.conftest import load_demo_directory
 from tests.servers import serving
 from tests.telephony.conftest import simulator_for
 
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "listener-dashboard.png"
 NUMBER = "+447700900321"
 TITLE = "Lonely since the move"
 WAIT = 10_000  # ms: generous for a busy CI machine; expect() returns as soon as it holds
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-async def test_a_listeners_call_from_queue_to_tonights_list(make_harness, browser, tmp_path):
+async def test_a_listeners_call_from_queue_to_tonights_list(make_harness, browser, tmp_path, screenshot_path):
     # Plain http, so the browser keeps the session cookie (it is https-only on an https public URL).
     harness = await make_harness(public_url="http://127.0.0.1")
     await load_demo_directory(harness)
@@ -86,8 +84,7 @@ async def test_a_listeners_call_from_queue_to_tonights_list(make_harness, browse
             await page.get_by_label("What it covers").fill("needs and summary")
             await page.get_by_label("Title").fill(TITLE)
             await page.get_by_label("Summary").fill("Moved to Taunton in spring; knows nobody; evenings are hardest.")
-            SCREENSHOT.parent.mkdir(exist_ok=True)
-            await page.screenshot(path=str(SCREENSHOT), full_page=True)
+            await page.screenshot(path=screenshot_path("listener-dashboard.png"), full_page=True)
 
             # A small screen: nothing wider than the phone.
             await page.set_viewport_size({"width": 390, "height": 844})

@@ -8,7 +8,6 @@ countdowns are right only because the page counts against the server's "now"."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from playwright.async_api import expect
@@ -18,12 +17,11 @@ from tests.conftest import load_demo_directory
 from tests.servers import serving
 from tests.transfers.test_tickets import NUMBER, logged_session, service_id, transfer
 
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "partner-queue.png"
 WAIT = 10_000  # ms: generous for a busy CI machine; expect() returns as soon as it holds
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-async def test_a_caseworker_accepts_a_warm_transfer_and_confirms_the_handover(make_harness, browser):
+async def test_a_caseworker_accepts_a_warm_transfer_and_confirms_the_handover(make_harness, browser, screenshot_path):
     # Plain http, so the browser keeps the session cookie (it is https-only on an https public URL).
     harness = await make_harness(public_url="http://127.0.0.1")
     organisations = await load_demo_directory(harness)
@@ -81,8 +79,7 @@ async def test_a_caseworker_accepts_a_warm_transfer_and_confirms_the_handover(ma
             await expect(row).to_contain_text("Support under way", timeout=WAIT)
             await expect(detail.locator(".partner-trail li")).to_have_count(3)
 
-            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-            await page.screenshot(path=str(SCREENSHOT))
+            await page.screenshot(path=screenshot_path("partner-queue.png"))
 
             # Declining asks why (a labelled, required reason) and where the caller goes next.
             await page.get_by_role("button", name=f"Open ticket {urgent.json()['ticket_id']}, urgent").click()

@@ -303,6 +303,9 @@ async def test_an_admin_sets_a_webhook_and_sees_its_secret_once(harness):
     listing = await admin.get("/api/directory/organisations")
     assert listing.status_code == 200 and secret not in listing.text
     assert [o["webhook_url"] for o in listing.json() if o["id"] == org.id] == [HOOK_URL]
+    # The URL changes only with a new secret: the plain directory edit refuses it.
+    sneaky = await admin.patch(f"/api/directory/organisations/{org.id}", json={"webhook_url": "https://elsewhere.example"})
+    assert sneaky.status_code == 422 and sneaky.json()["detail"][0]["field"] == "webhook_url"
     async with session_scope(harness.runtime) as session:
         stored = await session.get(Organisation, org.id)
         assert secret not in stored.webhook_secret_encrypted
