@@ -95,4 +95,7 @@ async def _write(session: AsyncSession, user_id: int, *, status: str | None, **m
         index_elements=["user_id"], set_=values)
     await session.execute(stmt)
     if status is not None:
-        await publish_live(session, "role:supervisor", LIVE_PRESENCE, {"user_id": user_id, "status": status})
+        change = {"user_id": user_id, "status": status}
+        await publish_live(session, "role:supervisor", LIVE_PRESENCE, change)
+        # The listener's own page too: the system changes it (on a call, wrap-up ending).
+        await publish_live(session, f"user:{user_id}", LIVE_PRESENCE, change)

@@ -101,6 +101,8 @@ async def test_ending_the_call_ends_the_session_then_wrap_up_returns_to_availabl
     assert await _live(harness, "session.warning") == []  # its jobs went with the call
     assert (await presence_of(harness, sam.id)).status == "available"
     assert (await client.get("/api/listener/sessions/current")).status_code == 404
+    own = [e.data["status"] for e in await _live(harness, "presence") if e.audience == f"user:{sam.id}"]
+    assert own[-2:] == ["wrap-up", "available"]  # the listener's page hears it, not only supervisors
 
 
 async def test_a_break_chosen_in_wrap_up_is_kept(harness, sim):
