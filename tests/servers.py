@@ -42,18 +42,27 @@ async def serving(app: Any) -> AsyncIterator[str]:
 
 
 @asynccontextmanager
-async def server_process(env: dict[str, str]) -> AsyncIterator[str]:
-    """``openline serve`` as its own process (what production runs behind a load balancer)."""
+async def process_serving(args: list[str], env: dict[str, str]) -> AsyncIterator[tuple[str, subprocess.Popen]]:
+    """A Python program of ours as its own process on a free port (``{port}`` in ``args``), once
+    its /healthz answers; stopped afterwards. Yields its base URL and the process."""
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-c", "from app.cli import main; main()", "serve", "--port", str(port)],
-                               env=os.environ | env, stdout=subprocess.DEVNULL)
+    process = subprocess.Popen([sys.executable, *(a.format(port=port) for a in args)], env=os.environ | env,
+                               stdout=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
         await wait_until_healthy(base)
-        yield base
+        yield base, process
     finally:
-        process.terminate()
+        if process.poll() is None:
+            process.terminate()
         process.wait(timeout=15)
+
+
+@asynccontextmanager
+async def server_process(env: dict[str, str]) -> AsyncIterator[str]:
+    """``openline serve`` as its own process (what production runs behind a load balancer)."""
+    async with process_serving(["-c", "from app.cli import main; main()", "serve", "--port", "{port}"], env) as (base, _):
+        yield base
 
 
 async def wait_until_healthy(base: str, attempts: int = 150) -> None:

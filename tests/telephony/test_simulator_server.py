@@ -1,9 +1,6 @@
 """The simulator as a real server process (``python -m telephony.simulator``), and the app's REST
 client reaching it over HTTP through ``OPENLINE_TWILIO_API_BASE``."""
 
-import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 
 import httpx
@@ -11,26 +8,20 @@ import pytest
 
 from telephony.provider import ProviderRejected, add_participant, redirect_call, send_sms
 from tests.conftest import PUBLIC_URL, TWILIO_TOKEN
-from tests.servers import free_port, wait_until_healthy
+from tests.servers import process_serving
 
 ACCOUNT = "AC" + "1" * 32
 
 
 @pytest.fixture(scope="module")
 async def simulator_process() -> AsyncIterator[str]:
-    port = free_port()
-    env = os.environ | {"OPENLINE_ENVIRONMENT": "development", "OPENLINE_TWILIO_ACCOUNT_SID": ACCOUNT,
-                        "OPENLINE_TWILIO_AUTH_TOKEN": TWILIO_TOKEN, "OPENLINE_PUBLIC_URL": PUBLIC_URL,
-                        "OPENLINE_LOG_LEVEL": "WARNING"}
-    process = subprocess.Popen([sys.executable, "-m", "telephony.simulator", "--port", str(port), "--no-callers",
-                                "--app-url", "http://127.0.0.1:9"], env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        await wait_until_healthy(base)
+    env = {"OPENLINE_ENVIRONMENT": "development", "OPENLINE_TWILIO_ACCOUNT_SID": ACCOUNT,
+           "OPENLINE_TWILIO_AUTH_TOKEN": TWILIO_TOKEN, "OPENLINE_PUBLIC_URL": PUBLIC_URL, "OPENLINE_LOG_LEVEL": "WARNING"}
+    args = ["-m", "telephony.simulator", "--port", "{port}", "--no-callers", "--app-url", "http://127.0.0.1:9"]
+    async with process_serving(args, env) as (base, process):
         yield base
-    finally:
         process.terminate()
-        assert process.wait(timeout=10) == 0
+        assert process.wait(timeout=10) == 0  # a clean shutdown
 
 
 async def test_the_app_talks_to_the_simulator_over_http(make_harness, simulator_process):
