@@ -114,6 +114,7 @@ def start_server(port: int, workdir: Path, database_url: str) -> subprocess.Pope
         "OPENLINE_ENVIRONMENT": "test", "OPENLINE_DATABASE_URL": database_url,
         "OPENLINE_PUBLIC_URL": f"http://127.0.0.1:{port}", "OPENLINE_TELEPHONY": "twilio",
         "OPENLINE_TWILIO_ACCOUNT_SID": ACCOUNT_SID, "OPENLINE_TWILIO_AUTH_TOKEN": TOKEN,
+        "OPENLINE_TWILIO_CALLER_ID": "+441632960000",
         "OPENLINE_SECRET_KEY": secrets.token_urlsafe(32), "OPENLINE_DATA_KEY": secrets.token_urlsafe(32),
         "OPENLINE_RUN_JOBS": "false", "OPENLINE_LOG_LEVEL": "INFO", "PYTHONPATH": str(ROOT),
     }

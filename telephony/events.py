@@ -10,6 +10,9 @@ Other packages subscribe to these names; the payloads are part of telephony's pu
                          ``{call_id, call_sid, label, role}``: someone joined or left the caller's
                          conference; ``call_sid`` is the participant's own leg and ``role`` is
                          ``caller``, ``listener`` or ``partner``.
+* ``call.leg_ended``     ``{call_id, call_sid, label, status}``: a leg dialled into the caller's
+                         conference never got there (``busy``, ``failed``, ``no-answer``,
+                         ``canceled``), from its status callback or its ``participant-leave``.
 * ``callback.requested`` ``{callback_request_id, call_id, reason}``: a caller left a voicemail (or
                          reached voicemail) and is waiting to be rung back.
 
@@ -23,6 +26,7 @@ CALL_ENDED = "call.ended"
 PARTICIPANT_JOINED = "participant.joined"
 PARTICIPANT_LEFT = "participant.left"
 CALLBACK_REQUESTED = "callback.requested"
+LEG_ENDED = "call.leg_ended"
 
 # Live (SSE) event types, published to ``role:listener`` and ``role:supervisor``.
 LIVE_QUEUE = "queue"

@@ -29,7 +29,8 @@ KEPT_FIELDS = frozenset({
     "CallbackSource", "Timestamp", "CallDuration", "Duration", "SipResponseCode", "ErrorCode", "ErrorUrl",
     "ConferenceSid", "FriendlyName", "StatusCallbackEvent", "ParticipantLabel", "Hold", "Muted", "Coaching",
     "EndConferenceOnExit", "StartConferenceOnEnter", "ReasonConferenceEnded", "CallSidEndingConference",
-    "RecordingSid", "RecordingDuration", "RecordingStatus", "QueueTime",
+    "RecordingSid", "RecordingDuration", "RecordingStatus", "QueueTime", "ReasonParticipantLeft",
+    "ParticipantCallStatus", "CallSidToCoach",
 })
 SID = re.compile(r"^[A-Za-z]{2}[A-Za-z0-9]{1,62}$")
 SEQUENCE = re.compile(r"^[0-9]{1,9}$")

@@ -19,13 +19,14 @@ from telephony.callbacks import DISCONNECTED, NO_MESSAGE, ensure_callback_reques
 from telephony.calls import iso, publish_queue, seconds_between
 from telephony.events import CALL_ANSWERED, CALL_ENDED
 from telephony.models import Call
+from telephony.participants import someone_with_caller
 from telephony.presence import mark_on_call, release_listener
 
 log = logging.getLogger("openline.telephony")
 
 OVERFLOW_JOB = "telephony.overflow"
 CALLER_ALONE_JOB = "telephony.caller_alone"
-# A listener's leg leaving is also what a normal hang-up looks like a moment before the caller's
+# The last person leaving the caller is also what a normal hang-up looks like a moment before the caller's
 # own end arrives; waiting this long tells the two apart without guessing at webhook order.
 CALLER_ALONE_GRACE_SECONDS = 5
 CLAIM_TIMEOUT_JOB = "telephony.claim_timeout"
@@ -115,13 +116,13 @@ async def release_claim(session: AsyncSession, call: Call, *, reason: str) -> bo
     return True
 
 
-async def note_listener_left(session: AsyncSession, call: Call) -> None:
-    """The listener's leg left a connected call. If nobody else is on the line (no partner in a
-    live warm transfer), the caller may be alone in silence: check again in a moment."""
-    if call.queue_state != "connected" or call.ended_at is not None or call.others_on_line > 0:
+async def note_caller_maybe_alone(session: AsyncSession, call: Call) -> None:
+    """Someone (listener, partner, anyone) left a connected call. If nobody is left with the
+    caller, they may be alone in silence: check again in a moment."""
+    if call.queue_state != "connected" or call.ended_at is not None or await someone_with_caller(session, call.id):
         return
     now = runtime_of(session).clock.now()
-    await schedule_job(session, kind=CALLER_ALONE_JOB, key=f"{CALLER_ALONE_JOB}:{call.id}:{call.listener_call_sid}",
+    await schedule_job(session, kind=CALLER_ALONE_JOB, key=f"{CALLER_ALONE_JOB}:{call.id}:{call.conference_sequence}",
                        run_at=now + timedelta(seconds=CALLER_ALONE_GRACE_SECONDS), payload={"call_id": call.id})
 
 

@@ -47,8 +47,10 @@ class Call(Base):
     listener_call_sid: Mapped[str | None] = mapped_column(sa.String(64), index=True)
     conference_name: Mapped[str | None] = mapped_column(sa.String(80), unique=True)
     conference_sid: Mapped[str | None] = mapped_column(sa.String(64), index=True)
-    # Partners dialled into the caller's conference and still there (a live warm transfer).
-    others_on_line: Mapped[int] = mapped_column(default=0, server_default="0")
+    # The highest conference event (SequenceNumber) applied; later ones wait for it.
+    conference_sequence: Mapped[int] = mapped_column(default=-1, server_default="-1")
+    # The queue position the caller last heard announced: they hear it again when it changes.
+    announced_position: Mapped[int | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -62,6 +64,8 @@ class WebhookDelivery(Base):
     dedupe_key: Mapped[str] = mapped_column(sa.String(200), unique=True)
     endpoint: Mapped[str] = mapped_column(sa.String(20))
     call_sid: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    # Which of our calls it was about, once known (a conference event's turn is found by it).
+    call_id: Mapped[int | None] = mapped_column(index=True)
     event: Mapped[str] = mapped_column(sa.String(40))
     sequence: Mapped[int | None]
     # The form fields without the caller's number: personal data lives only encrypted on the call.
@@ -69,6 +73,26 @@ class WebhookDelivery(Base):
     outcome: Mapped[str] = mapped_column(sa.String(20), default="applied")
     reply: Mapped[str | None] = mapped_column(sa.Text)
     received_at: Mapped[datetime]
+
+
+PARTICIPANT_ROLES = ("caller", "listener", "partner", "other")
+
+
+class CallParticipant(Base):
+    """One leg in a caller's conference: who is (or was) on the line with them."""
+
+    __tablename__ = "call_participants"
+    __table_args__ = (sa.UniqueConstraint("call_id", "call_sid", name="uq_call_participants_leg"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(sa.ForeignKey("calls.id", ondelete="CASCADE"))
+    call_sid: Mapped[str] = mapped_column(sa.String(64))
+    role: Mapped[str] = mapped_column(sa.String(16))
+    label: Mapped[str | None] = mapped_column(sa.String(64))
+    on_hold: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    joined_at: Mapped[datetime | None]
+    left_at: Mapped[datetime | None]
+    left_reason: Mapped[str | None] = mapped_column(sa.String(40))
 
 
 class ListenerPresence(Base):

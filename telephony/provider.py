@@ -128,14 +128,15 @@ async def add_participant(runtime: Runtime, conference: str, *, to: str, label: 
     return Participant(call_sid=created.call_sid, label=created.label)
 
 
-async def update_participant(runtime: Runtime, conference: str, participant: str, **changes: Any) -> None:
-    """Hold, mute, coach or change ``end_conference_on_exit`` for a participant (SID or label)."""
-    context = rest_client(runtime).conferences(conference).participants(participant)
+async def update_participant(runtime: Runtime, conference_sid: str, participant: str, **changes: Any) -> None:
+    """Hold, mute, coach or change ``end_conference_on_exit`` for a participant (CallSid or label).
+    Twilio takes only the conference SID here: see telephony.participants."""
+    context = rest_client(runtime).conferences(conference_sid).participants(participant)
     await _guarded("update participant", context.update_async(**changes))
 
 
-async def remove_participant(runtime: Runtime, conference: str, participant: str) -> None:
-    context = rest_client(runtime).conferences(conference).participants(participant)
+async def remove_participant(runtime: Runtime, conference_sid: str, participant: str) -> None:
+    context = rest_client(runtime).conferences(conference_sid).participants(participant)
     await _guarded("remove participant", context.delete_async())
 
 
@@ -152,3 +153,22 @@ async def send_sms(runtime: Runtime, *, to: str, body: str) -> str:
     message = await _guarded("send SMS", rest_client(runtime).messages.create_async(
         from_=runtime.settings.twilio_caller_id, to=to, body=body))
     return message.sid
+
+
+async def find_conference_sid(runtime: Runtime, friendly_name: str) -> str | None:
+    """The SID of the live conference with this name (init or in-progress), if there is one."""
+    found = await _guarded("find conference", rest_client(runtime).conferences.list_async(
+        friendly_name=friendly_name, limit=20))
+    live = [conference for conference in found if conference.status != "completed"]
+    return live[0].sid if live else None
+
+
+async def fetch_call_status(runtime: Runtime, call_sid: str) -> str | None:
+    """The call's status as Twilio has it now; None when Twilio has no such call."""
+    try:
+        call = await _guarded("fetch call", rest_client(runtime).calls(call_sid).fetch_async())
+    except ProviderRejected as exc:
+        if exc.status == 404:
+            return None
+        raise
+    return call.status

@@ -78,8 +78,10 @@ def apologise_and_hold(settings: Settings, call_sid: str) -> str:
     return str(response)
 
 
-def hold_music(*, position: int | None, announce: bool, overdue: bool, track: int = 0) -> str:
-    """The conference wait URL: only Play, Say, Pause and Redirect are allowed here."""
+def hold_music(settings: Settings, *, position: int | None, announce: bool, overdue: bool, track: int = 0) -> str:
+    """The conference wait URL: only Play, Say, Pause and Redirect are allowed here. Twilio runs
+    this document once, so it ends by asking for the next one: music never runs out into silence,
+    and the next document can announce a new position."""
     response = VoiceResponse()
     if overdue:
         response.say(OVERDUE, **VOICE)
@@ -87,6 +89,7 @@ def hold_music(*, position: int | None, announce: bool, overdue: bool, track: in
         response.say(f"You are caller number {position}. Please stay on the line; "
                      "a listener will be with you as soon as they can.", **VOICE)
     response.play(HOLD_MUSIC[track % len(HOLD_MUSIC)])
+    response.redirect(webhook_url(settings, "wait"), method="POST")
     return str(response)
 
 

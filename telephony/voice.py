@@ -5,7 +5,7 @@ fallback. Each stores its delivery first, so a retry is answered from the store 
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -17,7 +17,7 @@ from app.core.jobs import schedule_job
 from app.core.runtime import Runtime
 from telephony import twiml
 from telephony.calls import insert_call, lock_call, position_in_queue, publish_queue
-from telephony.events import CALL_WAITING
+from telephony.events import CALL_WAITING, LEG_ENDED
 from telephony.intake import Delivery, claim_delivery, record_outcome
 from telephony.lifecycle import OVERFLOW_JOB, claim_stamp, end_call, release_claim, schedule_overflow
 from telephony.models import FINAL_CALL_STATUSES, Call, WebhookDelivery
@@ -68,17 +68,28 @@ async def answer_fallback(runtime: Runtime, delivery: Delivery) -> str:
         return twiml.apologise_and_hold(runtime.settings, delivery.call_sid or "")
 
 
-async def apply_call_status(session: AsyncSession, delivery: Delivery, *,
-                            listener_leg: tuple[int, int] | None = None) -> str:
-    """A status callback. ``listener_leg`` is (call id, claim stamp) when it reports the leg that
-    rings a listener, from the query string the app put on that leg's callback URL."""
+@dataclass(frozen=True)
+class LegTag:
+    """What the app put on a dialled leg's status callback URL: which call it joins, and as whom
+    (``listener`` with its claim stamp, or ``partner`` with its participant label)."""
+
+    kind: str
+    call_id: int
+    claim: int | None = None
+    label: str | None = None
+
+
+async def apply_call_status(session: AsyncSession, delivery: Delivery, *, leg: LegTag | None = None) -> str:
+    """A status callback: of the caller's own call, or of a leg the app dialled into it."""
     reply = twiml.empty()
     if (stored := await claim_delivery(session, delivery, reply=reply)) is not None:
         return stored
-    if listener_leg is None:
+    if leg is None:
         outcome = await _apply_caller_status(session, delivery)
+    elif leg.kind == "listener" and leg.claim is not None:
+        outcome = await _apply_listener_leg_status(session, delivery, leg.call_id, leg.claim)
     else:
-        outcome = await _apply_listener_leg_status(session, delivery, *listener_leg)
+        outcome = await _apply_other_leg_status(session, delivery, leg)
     if outcome != "applied":
         await record_outcome(session, delivery, outcome)
     return reply
@@ -124,6 +135,18 @@ async def _apply_listener_leg_status(session: AsyncSession, delivery: Delivery, 
     return "applied"
 
 
+async def _apply_other_leg_status(session: AsyncSession, delivery: Delivery, leg: LegTag) -> str:
+    """A partner's line (live warm transfer): busy, failed, no answer or cancelled means they will
+    not join, and the caller must not sit on hold for the rest of the ring time."""
+    call = await lock_call(session, Call.id == leg.call_id)
+    if call is None:
+        return "orphan"
+    if delivery.event in LEG_FAILED:
+        emit(session, LEG_ENDED, call_id=call.id, call_sid=delivery.call_sid, label=leg.label or "",
+             status=delivery.event)
+    return "applied"
+
+
 async def hold_caller(session: AsyncSession, delivery: Delivery) -> str:
     """The conference wait URL: hold music, the caller's position now and then, and, past the
     longest acceptable wait, the news that they can leave a message."""
@@ -131,13 +154,14 @@ async def hold_caller(session: AsyncSession, delivery: Delivery) -> str:
     # Each request for hold music is its own delivery (no SequenceNumber): keyed by when it came.
     delivery = replace(delivery, key_parts=(now.isoformat(),))
     if (stored := await claim_delivery(session, delivery, reply="", outcome="music")) is not None:
-        return stored or twiml.hold_music(position=None, announce=False, overdue=False)
+        return stored or twiml.hold_music(runtime_of(session).settings, position=None, announce=False, overdue=False)
     call = await lock_call(session, Call.call_sid == delivery.call_sid)
     if call is None and delivery.form.get("Direction", "inbound") == "inbound":
         call = await _adopt_waiting_caller(session, delivery)
     if call is None:
         # Not a caller (a leg dialled into a conference not yet started): music, nothing more.
-        reply, outcome = twiml.hold_music(position=None, announce=False, overdue=False), "orphan"
+        reply = twiml.hold_music(runtime_of(session).settings, position=None, announce=False, overdue=False)
+        outcome = "orphan"
     else:
         reply, outcome = await _hold_music_for(session, call, now)
     await record_outcome(session, delivery, outcome, reply=reply)
@@ -149,19 +173,23 @@ async def _hold_music_for(session: AsyncSession, call: Call, now: datetime) -> t
     position = await position_in_queue(session, call)
     overdue = (call.queue_state == "waiting" and call.waiting_since is not None
                and now - call.waiting_since >= timedelta(seconds=settings.max_wait_seconds))
-    announce = position is not None and not overdue and await _announcement_due(session, call, now)
+    announce = position is not None and not overdue and (
+        position != call.announced_position or await _reassurance_due(session, call, now))
+    if announce:
+        call.announced_position = position
     if overdue:
         # The wait URL cannot move the caller itself (only Play/Say/Pause/Redirect work here):
         # the overflow job redirects the live call, at most one extra nudge a minute.
         minute = now.replace(second=0, microsecond=0).isoformat()
         await schedule_job(session, kind=OVERFLOW_JOB, key=f"{OVERFLOW_JOB}:{call.id}:wait:{minute}", run_at=now,
                            payload={"call_id": call.id})
-    reply = twiml.hold_music(position=position, announce=announce, overdue=overdue,
+    reply = twiml.hold_music(settings, position=position, announce=announce, overdue=overdue,
                              track=int(now.timestamp()) // 180)
     return reply, "announced" if announce else "music"
 
 
-async def _announcement_due(session: AsyncSession, call: Call, now: datetime) -> bool:
+async def _reassurance_due(session: AsyncSession, call: Call, now: datetime) -> bool:
+    """A caller whose place has not moved still hears it now and then, so they know they are not forgotten."""
     last = await session.scalar(sa.select(sa.func.max(WebhookDelivery.received_at)).where(
         WebhookDelivery.call_sid == call.call_sid, WebhookDelivery.endpoint == "wait",
         WebhookDelivery.outcome == "announced"))

@@ -16,6 +16,7 @@ from telephony.calls import insert_call, lock_call
 from telephony.intake import Delivery, claim_delivery, parse_call_webhook
 from telephony.lifecycle import end_call, move_disconnected_to_voicemail, move_to_voicemail
 from telephony.models import Call
+from telephony.participants import someone_with_caller
 from telephony.provider import ProviderRejected, ProviderUnavailable, redirect_call
 from telephony.urls import webhook_url
 
@@ -77,12 +78,14 @@ async def overflow_waiting_caller(session: AsyncSession, job: Job) -> None:
 
 
 async def rescue_caller_left_alone(session: AsyncSession, job: Job) -> None:
-    """The ``telephony.caller_alone`` job: the listener's line dropped and nobody else is on the
-    call. Rather than leave the caller in silence, apologise and take a message; it becomes an
+    """The ``telephony.caller_alone`` job: the last person with the caller (listener, partner)
+    dropped and nobody else is on the call. Rather than leave the caller in silence, apologise and take a message; it becomes an
     urgent callback (rung back before anyone else)."""
     call = await lock_call(session, Call.id == job.payload["call_id"])
-    if call is None or call.queue_state != "connected" or call.ended_at is not None or call.others_on_line > 0:
-        return  # the call ended normally, or someone is with the caller
+    if call is None or call.queue_state != "connected" or call.ended_at is not None:
+        return  # the call ended normally
+    if await someone_with_caller(session, call.id):
+        return  # someone is with the caller
     if await _redirect_to_voicemail(session, call, reason="disconnected", refused_retry=5):
         await move_disconnected_to_voicemail(session, call)
         log.warning("listener's line dropped: caller offered a message and an urgent callback",

@@ -6,18 +6,21 @@ delivery is stored.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response
 
 from telephony.conference import apply_conference_event
 from telephony.intake import parse_call_webhook, parse_conference_event
 from telephony.signature import IdempotencyToken, TwilioForm
 from telephony.urls import PREFIX
-from telephony.voice import answer_fallback, apply_call_status, hold_caller, receive_incoming_call
+from telephony.voice import LegTag, answer_fallback, apply_call_status, hold_caller, receive_incoming_call
 from telephony.voicemail import parse_voicemail_webhook, receive_voicemail
 from app.core.deps import RuntimeDep
 from telephony.webhook_session import WebhookSession
 
 router = APIRouter(prefix=PREFIX, tags=["Twilio webhooks"])
+LegKind = Literal["listener", "partner"]
 
 
 def twiml_response(body: str) -> Response:
@@ -31,10 +34,11 @@ async def answer_incoming_call(form: TwilioForm, token: IdempotencyToken, sessio
 
 @router.post("/voice/status")
 async def receive_call_status(form: TwilioForm, token: IdempotencyToken, session: WebhookSession,
-                              leg: str | None = None, call: int | None = None, claim: int | None = None) -> Response:
+                              leg: LegKind | None = None, call: int | None = None, claim: int | None = None,
+                              label: Annotated[str | None, Query(max_length=64)] = None) -> Response:
     delivery = parse_call_webhook(form, "status", token=token)
-    listener_leg = (call, claim) if leg == "listener" and call is not None and claim is not None else None
-    return twiml_response(await apply_call_status(session, delivery, listener_leg=listener_leg))
+    tag = LegTag(leg, call, claim, label) if leg is not None and call is not None else None
+    return twiml_response(await apply_call_status(session, delivery, leg=tag))
 
 
 @router.post("/voice/wait")

@@ -24,9 +24,10 @@ from app.core.events import DomainEvent, emit
 from app.core.jobs import Job, cancel_job, schedule_job
 from app.core.runtime import Runtime
 from telephony.conference import LISTENER_LABEL
-from telephony.events import PARTICIPANT_JOINED, PARTICIPANT_LEFT
+from telephony.events import LEG_ENDED, PARTICIPANT_JOINED, PARTICIPANT_LEFT
 from telephony.models import Call
-from telephony.provider import ProviderError, add_participant, hang_up_call, remove_participant, update_participant
+from telephony.participants import hold_in_conference, remove_from_conference
+from telephony.provider import ProviderError, add_participant, hang_up_call
 from telephony.urls import webhook_url
 from transfers.directory.models import Service
 from transfers.states import TicketAction
@@ -96,11 +97,14 @@ async def dial_partner(runtime: Runtime, event: DomainEvent) -> None:
         return
     ticket, service, call = found
     assert service.live_phone and call.conference_name
+    label = partner_label(ticket.id)
     try:
-        await update_participant(runtime, call.conference_name, call.call_sid, hold=True)
+        await hold_in_conference(runtime, call, call.call_sid, hold=True)
         leg = await add_participant(
-            runtime, call.conference_name, to=service.live_phone, label=partner_label(ticket.id),
-            status_callback=webhook_url(runtime.settings, "status", leg="partner", ticket=ticket.id),
+            runtime, call.conference_name, to=service.live_phone, label=label,
+            # Busy, failed or no answer comes back on this URL at once: the caller is not kept on
+            # hold for the rest of the ring time.
+            status_callback=webhook_url(runtime.settings, "status", leg="partner", call=call.id, label=label),
             # The partner must not end the caller's call by leaving; the caller still does.
             start_conference_on_enter=True, end_conference_on_exit=False,
             ring_seconds=runtime.settings.live_transfer_ring_seconds)
@@ -117,8 +121,9 @@ async def dial_partner(runtime: Runtime, event: DomainEvent) -> None:
 async def _fall_back(runtime: Runtime, ticket_id: int, state: str, *, hang_up: str | None) -> None:
     """No live handover: the caller comes back to the listener, the ticket stays as a callback."""
     async with session_scope(runtime) as session:
-        await _mark_fallen_back(session, ticket_id, state)
-    await _drop_partner_leg(runtime, ticket_id, hang_up)
+        fell_back = await _mark_fallen_back(session, ticket_id, state)
+    if fell_back:  # once: the leg's status callback and its participant-leave may both say so
+        await _drop_partner_leg(runtime, ticket_id, hang_up)
 
 
 async def _mark_fallen_back(session: AsyncSession, ticket_id: int, state: str) -> bool:
@@ -143,7 +148,7 @@ async def _drop_partner_leg(runtime: Runtime, ticket_id: int, leg: str | None) -
         except ProviderError as exc:  # most often the line had already rung out
             log.info("partner's leg not hung up", extra={"ticket_id": ticket_id, "error": str(exc)})
     try:
-        await update_participant(runtime, call.conference_name, call.call_sid, hold=False)
+        await hold_in_conference(runtime, call, call.call_sid, hold=False)
     except ProviderError as exc:
         log.warning("caller not taken off hold", extra={"ticket_id": ticket_id, "error": str(exc)})
 
@@ -166,10 +171,19 @@ async def release_caller(runtime: Runtime, event: DomainEvent) -> None:
         return
     _, _, call = found
     try:
-        await update_participant(runtime, call.conference_name, call.call_sid, hold=False)
-        await remove_participant(runtime, call.conference_name, LISTENER_LABEL)
+        await hold_in_conference(runtime, call, call.call_sid, hold=False)
+        await remove_from_conference(runtime, call, LISTENER_LABEL)
     except ProviderError as exc:
         log.warning("hand-over step failed", extra={"ticket_id": event.payload["ticket_id"], "error": str(exc)})
+
+
+async def partner_leg_ended(runtime: Runtime, event: DomainEvent) -> None:
+    """The partner's line was busy, failed or not answered: the caller comes off hold at once and
+    is back with the listener; the ticket waits in the partner's queue as a callback."""
+    ticket_id = ticket_of_label(event.payload.get("label") or "")
+    if ticket_id is not None:
+        state = {"busy": "busy", "failed": "failed"}.get(event.payload["status"], "no-answer")
+        await _fall_back(runtime, ticket_id, state, hang_up=None)
 
 
 async def partner_joined(runtime: Runtime, event: DomainEvent) -> None:
@@ -208,4 +222,5 @@ def register(runtime: Runtime) -> None:
     runtime.bus.subscribe(HAND_OVER, release_caller)
     runtime.bus.subscribe(DROP, drop_partner)
     runtime.bus.subscribe(PARTICIPANT_JOINED, partner_joined)
+    runtime.bus.subscribe(LEG_ENDED, partner_leg_ended)
     runtime.bus.subscribe(PARTICIPANT_LEFT, listener_left)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -12,6 +13,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PLACEHOLDER = "change-me"
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATABASE_URL = f"sqlite+aiosqlite:///{ROOT / 'var' / 'openline.db'}"
+# The number the simulator's practice callers ring: fine for the demo, never a real line's.
+DEMO_LINE_NUMBER = "+441234000000"
+E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 
 
 class SettingsError(ValueError):
@@ -32,7 +36,8 @@ class Settings(BaseSettings):
     twilio_api_key_secret: SecretStr = SecretStr("")
     twilio_twiml_app_sid: str = ""
     twilio_api_base: str = ""
-    twilio_caller_id: str = "+441234000000"
+    # The line's own Twilio number: the From of every dial and text (Twilio refuses any other).
+    twilio_caller_id: str = ""
 
     secret_key: SecretStr = SecretStr(PLACEHOLDER)
     data_key: SecretStr = SecretStr(PLACEHOLDER)
@@ -60,6 +65,8 @@ class Settings(BaseSettings):
         if self.session_warning_minutes >= self.session_minutes:
             raise SettingsError("OPENLINE_SESSION_WARNING_MINUTES must be less than OPENLINE_SESSION_MINUTES")
         if self.environment == "development":
+            if not self.twilio_caller_id:
+                self.twilio_caller_id = DEMO_LINE_NUMBER
             return self
         if self.telephony == "simulated":
             raise SettingsError(
@@ -76,6 +83,11 @@ class Settings(BaseSettings):
                 "refusing to start outside development with missing or placeholder secrets: "
                 + ", ".join(weak)
                 + " (set each to a long random value, e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+            )
+        if self.twilio_caller_id in ("", DEMO_LINE_NUMBER) or not E164.match(self.twilio_caller_id):
+            raise SettingsError(
+                "refusing to start outside development without OPENLINE_TWILIO_CALLER_ID: set it to the line's "
+                "own Twilio number in E.164 (e.g. +441632960000); Twilio refuses every dial and text from any other"
             )
         return self
 

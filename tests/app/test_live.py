@@ -105,6 +105,7 @@ async def test_an_event_made_in_one_server_process_reaches_a_stream_on_another(h
            "OPENLINE_DATA_KEY": settings.data_key.get_secret_value(), "OPENLINE_TELEPHONY": "twilio",
            "OPENLINE_TWILIO_ACCOUNT_SID": settings.twilio_account_sid,
            "OPENLINE_TWILIO_AUTH_TOKEN": settings.twilio_auth_token.get_secret_value(),
+           "OPENLINE_TWILIO_CALLER_ID": settings.twilio_caller_id,
            "OPENLINE_RUN_JOBS": "false", "OPENLINE_LOG_LEVEL": "WARNING"}
     async with server_process(env) as first, server_process(env) as second:
         async with httpx.AsyncClient(base_url=first) as listener, httpx.AsyncClient(base_url=second) as supervisor:

@@ -3,7 +3,7 @@ from pydantic import ValidationError
 
 from app.core.settings import Settings, development_settings
 
-STRONG = dict(secret_key="s" * 32, data_key="d" * 32, twilio_auth_token="t" * 32)
+STRONG = dict(secret_key="s" * 32, data_key="d" * 32, twilio_auth_token="t" * 32, twilio_caller_id="+441632960000")
 
 
 def test_production_refuses_placeholder_secrets():
@@ -41,3 +41,16 @@ def test_environment_prefix(monkeypatch):
 def test_warning_must_come_before_due():
     with pytest.raises(ValidationError, match="WARNING_MINUTES"):
         development_settings(_env_file=None, session_minutes=5, session_warning_minutes=5)
+
+
+@pytest.mark.parametrize("caller_id", ["", "+441234000000", "01632 960000", "441632960000", "+44 1632 960000"])
+def test_production_refuses_a_missing_placeholder_or_malformed_caller_id(caller_id):
+    """Twilio refuses every dial and text From a number the account does not own: say so at start-up,
+    not at the first warm transfer."""
+    with pytest.raises(ValidationError, match="OPENLINE_TWILIO_CALLER_ID"):
+        Settings(_env_file=None, environment="production", **(STRONG | {"twilio_caller_id": caller_id}))
+
+
+def test_development_uses_the_simulated_line_number():
+    assert development_settings(_env_file=None).twilio_caller_id == "+441234000000"
+    assert development_settings(_env_file=None, twilio_caller_id="+441632960123").twilio_caller_id == "+441632960123"

@@ -25,11 +25,14 @@ def test_the_caller_is_greeted_then_held_in_their_own_conference():
     }
 
 
-def test_hold_music_announces_the_position_only_when_asked():
-    announced = verbs(twiml.hold_music(position=3, announce=True, overdue=False))
-    assert [v.tag for v in announced] == ["Say", "Play"] and "caller number 3" in announced[0].text
-    assert [v.tag for v in verbs(twiml.hold_music(position=3, announce=False, overdue=False))] == ["Play"]
-    overdue = verbs(twiml.hold_music(position=3, announce=True, overdue=True))
+def test_hold_music_announces_the_position_only_when_asked_and_never_runs_out():
+    announced = verbs(twiml.hold_music(SETTINGS, position=3, announce=True, overdue=False))
+    assert [v.tag for v in announced] == ["Say", "Play", "Redirect"] and "caller number 3" in announced[0].text
+    quiet = verbs(twiml.hold_music(SETTINGS, position=3, announce=False, overdue=False))
+    assert [v.tag for v in quiet] == ["Play", "Redirect"]
+    # Twilio runs a wait document once: it must ask for the next one, or the caller hears silence.
+    assert quiet[-1].text == "https://line.example/telephony/voice/wait" and quiet[-1].get("method") == "POST"
+    overdue = verbs(twiml.hold_music(SETTINGS, position=3, announce=True, overdue=True))
     assert "leave a message" in overdue[0].text and "caller number" not in overdue[0].text
 
 

@@ -72,9 +72,9 @@ async def test_a_live_transfer_ends_in_a_confirmed_handover(harness, sim):
     assert caller.state == "connected" and not any("dropped" in line for line in caller.heard)
 
 
-async def test_a_partner_who_does_not_answer_leaves_the_caller_with_the_listener_and_a_callback(harness, sim):
+async def test_a_partner_line_that_rings_out_leaves_the_caller_with_the_listener_and_a_callback(harness, sim):
     organisations, client, caller, card, safe_space = await on_the_line(harness, sim)
-    sim.unanswered.add(SAFE_SPACE_LINE)
+    sim.slow_to_answer.add(SAFE_SPACE_LINE)  # it rings, and Twilio has told us nothing yet
     ticket = (await client.post(f"/api/listener/sessions/{card['id']}/transfers",
                                 json={"service_id": safe_space, "mode": "live"})).json()
     await sim.deliver()
@@ -95,6 +95,24 @@ async def test_a_partner_who_does_not_answer_leaves_the_caller_with_the_listener
     queue = (await worker.get(f"/api/partner/v1/services/{safe_space}/queue")).json()["tickets"]
     assert [t["id"] for t in queue] == [ticket["ticket_id"]]
     assert (await client.post(f"/api/helpline/tickets/{ticket['ticket_id']}/handover")).status_code == 409
+
+
+async def test_a_partner_line_that_does_not_answer_gives_the_caller_back_at_once(harness, sim):
+    """Twilio says the partner's line was not answered: the caller is not kept on hold for the
+    rest of the ring time, and the ticket waits in the queue as a callback."""
+    organisations, client, caller, card, safe_space = await on_the_line(harness, sim)
+    sim.unanswered.add(SAFE_SPACE_LINE)
+    ticket = (await client.post(f"/api/listener/sessions/{card['id']}/transfers",
+                                json={"service_id": safe_space, "mode": "live"})).json()
+    await sim.deliver()  # no clock advanced, no job run: the leg's own callbacks did it
+    room = conference_of(sim, caller)
+    assert room.participants[caller.call.sid].hold is False
+    assert "listener" in {p.label for p in room.participants.values()} and caller.state == "connected"
+    after = (await client.get(f"/api/helpline/tickets/{ticket['ticket_id']}")).json()
+    assert (after["status"], after["mode"], after["live_state"]) == ("requested", "queue", "no-answer")
+    hold_updates = [r for r in sim.rest_requests if r["method"] == "POST" and "Hold" in r["form"]]
+    assert [r["form"]["Hold"] for r in hold_updates] == ["true", "false"]  # once on, once off
+    assert all(f"/Conferences/{room.sid}/" in r["path"] for r in hold_updates)  # by SID, never by name
 
 
 async def test_no_live_transfer_to_a_closed_line_or_a_service_without_one(harness, sim):

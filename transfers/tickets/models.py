@@ -12,7 +12,7 @@ from app.core.db import Base
 
 # A live warm transfer: the partner's line ringing, joined (the listener briefs them), handed over
 # (the listener left), or it fell back to the queue (no answer, or the dial failed).
-LIVE_STATES = ("ringing", "joined", "handed-over", "no-answer", "failed")
+LIVE_STATES = ("ringing", "joined", "handed-over", "no-answer", "busy", "failed")
 TICKET_STATES = ("requested", "accepted", "rejected", "in-progress", "on-hold", "failed", "completed", "cancelled")
 
 
