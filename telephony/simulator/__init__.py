@@ -4,9 +4,16 @@
   the app's REST client at it with ``connect(runtime, sim)`` (in-process) or
   ``OPENLINE_TWILIO_API_BASE`` (over HTTP). Webhooks go to the app at ``OPENLINE_PUBLIC_URL``,
   through ``webhook_transport`` when given (``httpx.ASGITransport(app=...)`` in tests).
+* It is a strict twin: every REST request is checked against Twilio's published definition
+  (``spec``, the extract ``twilio_api_v2010.json``) and Twilio's other rules (``From`` must be
+  one of ``owned_numbers``; participant updates take the conference SID), and refused in
+  Twilio's error shape otherwise.
 * ``sim.caller(number)`` gives a ``SimulatedCaller`` with ``arrive()``, ``hear_hold_music()``,
-  ``leave_message()`` and ``hang_up()``; ``sim.deliver(duplicate=, shuffle=)`` sends the
-  callbacks those (and the app's REST calls) led to.
+  ``leave_message()`` and ``hang_up()``; ``sim.deliver(duplicate=, shuffle=, chaos=)`` sends the
+  callbacks those (and the app's REST calls) led to. ``sim.drop(call_sid)`` drops a leg
+  mid-call; ``busy``, ``failing``, ``unanswered`` and ``slow_to_answer`` are targets whose legs do
+  so; ``sim.can_hear(listener, speaker)`` says who hears whom; ``sim.errors`` what Twilio's
+  debugger would show.
 * ``run_simulator(...)`` (``openline simulate``) serves the REST API on a port and, in practice
   mode, has callers ring now and then so the queue moves.
 """
@@ -23,9 +30,11 @@ from app.core.settings import Settings
 from telephony.provider import use_transport
 from telephony.simulator.callers import SimulatedCaller
 from telephony.simulator.rest import answer_ringing, build_rest_app
-from telephony.simulator.twilio_world import LINE_NUMBER, Outgoing, Sent, SimCall, SimulatedTwilio
+from telephony.simulator.spec import TwilioError
+from telephony.simulator.twilio_world import LINE_NUMBER, SILENCE, Outgoing, Sent, SimCall, SimulatedTwilio
 
-__all__ = ["Outgoing", "Sent", "SimCall", "SimulatedCaller", "Simulator", "connect"]
+__all__ = ["LINE_NUMBER", "SILENCE", "Outgoing", "Sent", "SimCall", "SimulatedCaller", "Simulator", "TwilioError",
+           "connect"]
 
 
 class Simulator(SimulatedTwilio):

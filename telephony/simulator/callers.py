@@ -5,7 +5,9 @@ from __future__ import annotations
 from email.utils import format_datetime
 from typing import TYPE_CHECKING
 
-from telephony.simulator.twilio_world import CALLER_STATUS_EVENTS, Outgoing, SimCall, new_sid
+from telephony.simulator.resources import recording_json
+from telephony.simulator.rooms import new_sid
+from telephony.simulator.twilio_world import CALLER_STATUS_EVENTS, Outgoing, SimCall
 
 if TYPE_CHECKING:
     from telephony.simulator.twilio_world import SimulatedTwilio
@@ -47,7 +49,8 @@ class SimulatedCaller:
         the answer; the status callbacks it owes go to the outbox."""
         sim = self.sim
         call = self.call = SimCall(new_sid("CA"), self.number, self.line, "inbound", status="ringing",
-                                   status_callback=sim.status_url, status_events=CALLER_STATUS_EVENTS)
+                                   status_callback=sim.status_url, status_events=CALLER_STATUS_EVENTS,
+                                   created=sim.now())
         sim.calls[call.sid] = call
         sim.queue_status(call, "ringing")
         sent = await sim.post(Outgoing(sim.voice_url, sim.call_params(call, CallStatus="ringing"), call.sid))
@@ -60,12 +63,20 @@ class SimulatedCaller:
         return sent.body
 
     async def hear_hold_music(self) -> str:
-        """Twilio asks the wait URL again each time the hold TwiML has finished playing."""
+        """Let the hold document play out. Twilio asked the wait URL once, when the caller began
+        to wait; it asks again only where that document ended in ``<Redirect>`` (to that URL, with
+        the verb's method), and a ``<Play loop="0">`` plays on. Returns what the caller heard next:
+        the redirected document's TwiML, the looping music, or "" (silence, the document ran out)."""
         call = self.call
-        assert call is not None
-        conference = self.sim.conferences[call.conference or ""]
-        assert conference.wait_url, "not waiting in a conference"
-        sent = await self.sim.post(Outgoing(conference.wait_url, self.sim.call_params(call), call.sid))
+        assert call is not None and self.state == "waiting", "not waiting in a conference"
+        after = call.hold_next
+        if after is None:
+            return ""
+        if after.loop:
+            call.heard.append(after.loop)
+            return after.loop
+        sent = await self.sim.post(Outgoing(after.url or "", self.sim.call_params(call), call.sid,
+                                            method=after.method))
         self.sim.follow(call, sent, kind="wait")
         return sent.body
 
@@ -75,6 +86,7 @@ class SimulatedCaller:
         sim, call = self.sim, self.call
         assert call is not None and call.record_action, "not at a voicemail prompt"
         recording_sid = new_sid("RE")
+        sim.recordings[recording_sid] = recording_json(sim, recording_sid, call.sid, seconds)
         recording = dict(RecordingSid=recording_sid, RecordingDuration=str(seconds),
                          RecordingUrl=f"https://api.twilio.com/2010-04-01/Accounts/{sim.account_sid}/Recordings/"
                                       f"{recording_sid}")

@@ -23,7 +23,9 @@ from telephony.simulator import SimulatedCaller, Simulator
 
 log = logging.getLogger("openline.simulator")
 
-HOLD_MUSIC_SECONDS = 30  # how often a waiting caller's hold music runs out and the wait URL is asked again
+# How long a hold document takes to play out; then Twilio follows its <Redirect> (if it ends in
+# one) or the caller hears silence. The wait URL is never simply asked again, as <Enqueue>'s is.
+HOLD_MUSIC_SECONDS = 30
 
 
 class _QuietServer(uvicorn.Server):

@@ -15,20 +15,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import secrets
 import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import format_datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 from twilio.request_validator import RequestValidator
 
 from app.core.clock import Clock
 from app.core.settings import Settings
+from telephony.simulator.rooms import HUNG_UP, UPDATED_VIA_API, Rooms, SimConference, new_sid
 
 log = logging.getLogger("openline.simulator")
 
@@ -37,8 +37,20 @@ LINE_NUMBER = "+441234000000"
 CALLER_STATUS_EVENTS = ("ringing", "in-progress", "completed")
 
 
-def new_sid(prefix: str) -> str:
-    return prefix + secrets.token_hex(16)
+HOLD_VERBS = ("Say", "Play", "Pause", "Redirect")  # all a wait or hold URL document may use
+SILENCE = "[silence]"
+INVALID_HOLD_VERB = 13238
+CHAOS_ODDS = 0.3  # of a callback, in chaos mode, arriving a round late, and (apart) of arriving twice
+
+
+@dataclass
+class HoldNext:
+    """What a waiting caller hears once the hold document has played: it loops, or Twilio asks
+    the ``<Redirect>`` URL."""
+
+    url: str | None = None
+    method: str = "POST"
+    loop: str | None = None
 
 
 @dataclass
@@ -55,34 +67,13 @@ class SimCall:
     label: str | None = None
     record_action: str | None = None
     recording_callback: str | None = None
+    hold_next: HoldNext | None = None
+    created: datetime | None = None
     heard: list[str] = field(default_factory=list)
 
     @property
     def ended(self) -> bool:
         return self.status in ("completed", "busy", "failed", "no-answer", "canceled")
-
-
-@dataclass
-class SimParticipant:
-    call_sid: str
-    label: str | None
-    start_on_enter: bool
-    end_on_exit: bool
-    hold: bool = False
-    muted: bool = False
-
-
-@dataclass
-class SimConference:
-    name: str
-    sid: str
-    status_callback: str | None
-    events: frozenset[str]
-    wait_url: str | None
-    participants: dict[str, SimParticipant] = field(default_factory=dict)
-    started: bool = False
-    ended: bool = False
-    next_sequence: int = 0
 
 
 @dataclass
@@ -93,6 +84,7 @@ class Outgoing:
     params: dict[str, str]
     call_sid: str | None = None
     follow: str | None = None
+    method: str = "POST"
     token: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
@@ -104,12 +96,20 @@ class Sent:
     body: str
 
 
-class SimulatedTwilio:
-    """Calls, conferences and the outbox. ``telephony.simulator.Simulator`` adds the REST API."""
+class SimulatedTwilio(Rooms):
+    """Calls, conferences and the outbox. ``telephony.simulator.Simulator`` adds the REST API.
+
+    ``owned_numbers`` are the account's Twilio numbers and verified caller IDs: the only ``From``
+    the REST API accepts. ``unanswered``, ``busy`` and ``failing`` are targets (e.g.
+    ``client:listener-3``) whose legs ring out, are busy or fail; ``slow_to_answer`` ones keep
+    ringing until ``answer_ringing()``. ``chaos`` makes ``deliver()`` hold callbacks back a round,
+    send some twice and shuffle them (seeded by ``seed``). ``errors`` collects what Twilio would
+    write in the account's debugger (e.g. 13238, a verb a wait URL may not use)."""
 
     def __init__(self, *, account_sid: str, auth_token: str, public_url: str, clock: Clock | None = None,
                  webhook_transport: httpx.AsyncBaseTransport | None = None, webhook_base: str | None = None,
-                 idempotency_tokens: bool = True, seed: int | None = None):
+                 idempotency_tokens: bool = True, seed: int | None = None,
+                 owned_numbers: set[str] | frozenset[str] | None = None, chaos: bool = False):
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.public_url = public_url.rstrip("/")
@@ -122,15 +122,20 @@ class SimulatedTwilio:
         self.idempotency_tokens = idempotency_tokens
         self.rng = random.Random(seed)
         self.http = httpx.AsyncClient(transport=webhook_transport, timeout=15.0)
+        self.owned_numbers = set(owned_numbers) if owned_numbers is not None else {LINE_NUMBER}
+        self.chaos = chaos
         self.calls: dict[str, SimCall] = {}
         self.conferences: dict[str, SimConference] = {}
+        self.conferences_by_sid: dict[str, SimConference] = {}
+        self.recordings: dict[str, dict[str, Any]] = {}
         self.outbox: list[Outgoing] = []
         self.sent: list[Sent] = []
+        self.errors: list[dict[str, Any]] = []
         self.rest_requests: list[dict[str, Any]] = []
         self.messages: list[dict[str, str]] = []
-        # Targets (e.g. "client:listener-3") that let their line ring out instead of answering,
-        # and targets that keep ringing until ``answer_ringing()``.
         self.unanswered: set[str] = set()
+        self.busy: set[str] = set()
+        self.failing: set[str] = set()
         self.slow_to_answer: set[str] = set()
         self.ringing: list[Any] = []
         self.answer_delay_seconds = 0.0
@@ -139,7 +144,8 @@ class SimulatedTwilio:
     @classmethod
     def settings_kwargs(cls, settings: Settings) -> dict[str, Any]:
         return dict(account_sid=settings.twilio_account_sid,
-                    auth_token=settings.twilio_auth_token.get_secret_value(), public_url=settings.public_url)
+                    auth_token=settings.twilio_auth_token.get_secret_value(), public_url=settings.public_url,
+                    owned_numbers={LINE_NUMBER, settings.twilio_caller_id})
 
     async def close(self) -> None:
         await self.http.aclose()
@@ -152,17 +158,29 @@ class SimulatedTwilio:
     def sign(self, url: str, params: dict[str, str]) -> str:
         return self.validator.compute_signature(url, params)
 
+    def outgoing(self, url: str, params: dict[str, str], call_sid: str | None = None, *, follow: str | None = None,
+                 method: str = "POST") -> Outgoing:
+        return Outgoing(url, params, call_sid, follow=follow, method=method.upper())
+
     async def post(self, item: Outgoing) -> Sent:
-        headers = {"X-Twilio-Signature": self.sign(item.url, item.params)}
+        """Make one request to the app, signed as Twilio signs it (a GET carries the fields in
+        its query string, which is then what is signed)."""
+        url, params = item.url, item.params
+        if item.method == "GET":
+            url, params = url + ("&" if "?" in url else "?") + urlencode(params), {}
+        headers = {"X-Twilio-Signature": self.sign(url, params)}
         if self.idempotency_tokens:
             headers["I-Twilio-Idempotency-Token"] = item.token
-        target = item.url
+        target = url
         if self.webhook_base:
             # Behind a proxy: signed for the public URL, delivered to the address the app listens on.
             parts = urlsplit(target)
             target = self.webhook_base + parts.path + (f"?{parts.query}" if parts.query else "")
         try:
-            response = await self.http.post(target, data=item.params, headers=headers)
+            if item.method == "GET":
+                response = await self.http.get(target, headers=headers)
+            else:
+                response = await self.http.post(target, data=params, headers=headers)
             sent = Sent(item.url, item.params, response.status_code, response.text)
         except httpx.HTTPError as exc:
             sent = Sent(item.url, item.params, 0, f"{type(exc).__name__}: {exc}")
@@ -175,24 +193,36 @@ class SimulatedTwilio:
         self.outbox.append(item)
         self._wake.set()
 
-    async def deliver(self, *, duplicate: bool = False, shuffle: bool = False, rounds: int = 100) -> list[Sent]:
+    async def deliver(self, *, duplicate: bool = False, shuffle: bool = False, chaos: bool | None = None,
+                      rounds: int = 100) -> list[Sent]:
         """Send everything owed, including what the answers lead to. ``duplicate`` sends each
         request twice (as a Twilio retry would, with the same idempotency token); ``shuffle``
-        sends each round's requests in random order (callbacks carry no ordering guarantee)."""
+        sends each round's requests in random order (callbacks carry no ordering guarantee);
+        ``chaos`` (default: the simulator's flag) also holds some callbacks back to a later round
+        and sends some twice. Requests whose TwiML a caller waits on are never held back."""
+        chaos = self.chaos if chaos is None else chaos
         sent: list[Sent] = []
+        late: list[Outgoing] = []
         for _ in range(rounds):
-            if not self.outbox:
+            if not self.outbox and not late:
                 break
-            batch, self.outbox = self.outbox, []
-            if shuffle:
+            fresh, self.outbox = self.outbox, []
+            batch, late = late, []
+            for item in fresh:
+                held = chaos and not item.follow and self.rng.random() < CHAOS_ODDS
+                (late if held else batch).append(item)
+            if shuffle or chaos:
                 self.rng.shuffle(batch)
             for item in batch:
-                first = await self.post(item)
-                sent.append(first)
-                if duplicate:
-                    sent.append(await self.post(item))
-                if item.follow and item.call_sid:
-                    self.follow(self.calls[item.call_sid], first, kind=item.follow)
+                twice = duplicate or (chaos and not item.follow and self.rng.random() < CHAOS_ODDS)
+                sent.extend(await self._send(item, twice=twice))
+        return sent
+
+    async def _send(self, item: Outgoing, *, twice: bool) -> list[Sent]:
+        first = await self.post(item)
+        sent = [first, await self.post(item)] if twice else [first]
+        if item.follow and item.call_sid:
+            self.follow(self.calls[item.call_sid], first, kind=item.follow)
         return sent
 
     async def pump(self, stop: asyncio.Event) -> None:
@@ -232,27 +262,11 @@ class SimulatedTwilio:
         call.next_sequence += 1
         params = self.call_params(call, SequenceNumber=str(sequence), CallbackSource="call-progress-events",
                                   Timestamp=format_datetime(self.now(), usegmt=True), **extra)
-        self.enqueue(Outgoing(call.status_callback, params, call.sid))
+        self.enqueue(self.outgoing(call.status_callback, params, call.sid))
 
-    def queue_conference_event(self, conference: SimConference, event: str,
-                               participant: SimParticipant | None = None) -> None:
-        short = event.split("-", 1)[1] if event.startswith(("participant-", "conference-")) else event
-        wanted = {"start": "start", "end": "end", "join": "join", "leave": "leave", "hold": "hold",
-                  "unhold": "hold", "mute": "mute", "unmute": "mute"}.get(short, short)
-        if not conference.status_callback or wanted not in conference.events:
-            return
-        params = {"AccountSid": self.account_sid, "ConferenceSid": conference.sid, "FriendlyName": conference.name,
-                  "StatusCallbackEvent": event, "SequenceNumber": str(conference.next_sequence),
-                  "Timestamp": format_datetime(self.now(), usegmt=True)}
-        conference.next_sequence += 1
-        if participant is not None:
-            params.update(CallSid=participant.call_sid, Hold=str(participant.hold).lower(),
-                          Muted=str(participant.muted).lower(), Coaching="false",
-                          EndConferenceOnExit=str(participant.end_on_exit).lower(),
-                          StartConferenceOnEnter=str(participant.start_on_enter).lower())
-            if participant.label:
-                params["ParticipantLabel"] = participant.label
-        self.enqueue(Outgoing(conference.status_callback, params, participant.call_sid if participant else None))
+    def record_error(self, code: int, call: SimCall, message: str) -> None:
+        self.errors.append({"code": code, "call_sid": call.sid, "message": message})
+        log.warning("Twilio error %s on a call: %s", code, message)
 
     # Following TwiML
 
@@ -269,13 +283,14 @@ class SimulatedTwilio:
             verbs = list(ET.fromstring(sent.body))
         except ET.ParseError:
             verbs = []
+        if kind in ("wait", "hold"):
+            self.play_hold_document(call, verbs)
+            return
         for verb in verbs:
             if verb.tag == "Say":
                 call.heard.append(verb.text or "")
             elif verb.tag == "Play":
                 call.heard.append(f"[music {verb.text}]")
-            elif kind == "wait":
-                continue  # only Play/Say/Pause/Redirect are allowed in a wait URL
             elif verb.tag == "Dial" and (conference := verb.find("Conference")) is not None:
                 self.join_conference(call, conference)
                 return
@@ -284,65 +299,51 @@ class SimulatedTwilio:
                 call.recording_callback = verb.get("recordingStatusCallback")
                 return
             elif verb.tag == "Redirect" and verb.text:
-                self.enqueue(Outgoing(verb.text, self.call_params(call), call.sid, follow="voice"))
+                self.enqueue(self.outgoing(verb.text.strip(), self.call_params(call), call.sid, follow="voice",
+                                           method=verb.get("method") or "POST"))
                 return
             elif verb.tag == "Hangup":
                 break
-        if kind != "wait":
-            self.end_call(call, "completed")
+        self.end_call(call, "completed")
 
-    def join_conference(self, call: SimCall, element: ET.Element) -> None:
-        name = (element.text or "").strip()
-        conference = self.conferences.get(name)
-        if conference is None or conference.ended:
-            # Only the first participant's statusCallback and events count, as on Twilio.
-            conference = self.conferences[name] = SimConference(
-                name=name, sid=new_sid("CF"), status_callback=element.get("statusCallback"),
-                events=frozenset((element.get("statusCallbackEvent") or "start end").split()),
-                wait_url=element.get("waitUrl"))
-        participant = SimParticipant(call.sid, None, element.get("startConferenceOnEnter", "true") == "true",
-                                     element.get("endConferenceOnExit", "false") == "true")
-        self.add_to_conference(call, conference, participant, wait_url=element.get("waitUrl"))
-
-    def add_to_conference(self, call: SimCall, conference: SimConference, participant: SimParticipant,
-                          *, wait_url: str | None = None) -> None:
-        call.conference = conference.name
-        call.label = participant.label
-        conference.participants[call.sid] = participant
-        self.queue_conference_event(conference, "participant-join", participant)
-        if participant.start_on_enter and not conference.started:
-            conference.started = True
-            self.queue_conference_event(conference, "conference-start")
-        if not conference.started and wait_url:
-            self.enqueue(Outgoing(wait_url, self.call_params(call), call.sid, follow="wait"))
-
-    def leave_conference(self, call: SimCall) -> None:
-        conference = self.conferences.get(call.conference or "")
-        call.conference = None
-        if conference is None or call.sid not in conference.participants:
+    def play_hold_document(self, call: SimCall, verbs: list[ET.Element]) -> None:
+        """A wait (or hold) URL's TwiML, run once: only Say, Play, Pause and Redirect; Twilio asks
+        again only at a ``<Redirect>``, a ``<Play loop="0">`` plays forever, else silence."""
+        refused = [verb.tag for verb in verbs if verb.tag not in HOLD_VERBS]
+        if refused:
+            self.record_error(INVALID_HOLD_VERB, call, f"Invalid verb in a waitUrl or holdUrl document: {refused[0]}")
+            call.hold_next = None
+            call.heard.append(SILENCE)
             return
-        participant = conference.participants.pop(call.sid)
-        self.queue_conference_event(conference, "participant-leave", participant)
-        if participant.end_on_exit or not conference.participants:
-            self.end_conference(conference)
+        call.hold_next = None
+        for verb in verbs:
+            if verb.tag == "Say":
+                call.heard.append(verb.text or "")
+            elif verb.tag == "Play":
+                call.heard.append(f"[music {verb.text}]")
+                if verb.get("loop") == "0":
+                    call.hold_next = HoldNext(loop=f"[music {verb.text}]")
+                    return
+            elif verb.tag == "Redirect" and verb.text:
+                call.hold_next = HoldNext(url=verb.text.strip(), method=(verb.get("method") or "POST").upper())
+                return
+        call.heard.append(SILENCE)
 
-    def end_conference(self, conference: SimConference) -> None:
-        if conference.ended:
-            return
-        conference.ended = True
-        for sid in list(conference.participants):
-            participant = conference.participants.pop(sid)
-            self.queue_conference_event(conference, "participant-leave", participant)
-            other = self.calls[sid]
-            other.conference = None
-            # A leg dialled into the conference hangs up; a caller's <Dial> ends and, with no
-            # TwiML after it, so does their call.
-            self.end_call(other, "completed")
-        self.queue_conference_event(conference, "conference-end")
-
-    def end_call(self, call: SimCall, status: str) -> None:
+    def end_call(self, call: SimCall, status: str, *, reason: str = HUNG_UP) -> None:
         if call.ended:
             return
         if call.conference:
-            self.leave_conference(call)
+            self.leave_conference(call, reason, call_status=status)
         self.queue_status(call, status, CallDuration="60")
+
+    def redirect_out_of_conference(self, call: SimCall) -> None:
+        """A call given new TwiML over the REST API leaves its conference and keeps going."""
+        if call.conference:
+            self.leave_conference(call, UPDATED_VIA_API)
+
+    def drop(self, call_sid: str) -> None:
+        """The line of one leg drops mid-call (a headset unplugged, a mobile out of signal)."""
+        self.end_call(self.calls[call_sid], "completed", reason=HUNG_UP)
+
+
+__all__ = ["SILENCE", "HoldNext", "Outgoing", "Sent", "SimCall", "SimulatedTwilio"]
