@@ -8,7 +8,8 @@ from app.core.deps import CurrentListener, RuntimeDep, SessionDep
 from telephony.callbacks import claim_callback_request, complete_callback_request, list_callback_requests
 from telephony.presence import change_presence, show_presence
 from telephony.queue import describe_queue, take_next_caller
-from telephony.schemas import CallbackOut, CallerOut, PresenceIn, PresenceOut, QueueOut, VoiceTokenOut
+from telephony.reconcile import end_own_call
+from telephony.schemas import CallbackOut, CallEndedOut, CallerOut, PresenceIn, PresenceOut, QueueOut, VoiceTokenOut
 from telephony.tokens import issue_voice_token
 
 router = APIRouter(prefix="/api/listener", tags=["listener"])
@@ -32,6 +33,11 @@ async def show_queue(session: SessionDep, user: CurrentListener):
 @router.post("/calls/next", response_model=CallerOut)
 async def take_next_call(session: SessionDep, user: CurrentListener):
     return await take_next_caller(session, listener_id=user.id)
+
+
+@router.post("/calls/current/end", response_model=CallEndedOut)
+async def end_current_call(runtime: RuntimeDep, user: CurrentListener):
+    return await end_own_call(runtime, listener_id=user.id)
 
 
 @router.get("/callbacks", response_model=list[CallbackOut])

@@ -57,3 +57,8 @@ class VoiceTokenOut(BaseModel):
     identity: str
     ttl_seconds: int
     simulated: bool
+
+
+class CallEndedOut(BaseModel):
+    call_id: int
+    ended: bool

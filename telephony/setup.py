@@ -9,6 +9,7 @@ from telephony.conference import CONFERENCE_GAP_JOB, apply_events_after_gap
 from telephony.dialing import dial_claimed_listener, expire_claim, stop_ringing_listener
 from telephony.events import CALL_CLAIMED, CALL_ENDED
 from telephony.lifecycle import CALLER_ALONE_JOB, CLAIM_TIMEOUT_JOB, OVERFLOW_JOB
+from telephony.reconcile import RECONCILE_EVERY, reconcile_calls
 from telephony.voicemail import overflow_waiting_caller, rescue_caller_left_alone
 
 
@@ -18,5 +19,6 @@ def register(runtime: Runtime) -> None:
     runtime.jobs.register(CLAIM_TIMEOUT_JOB, expire_claim, give_up_after=timedelta(hours=1))
     runtime.jobs.register(CALLER_ALONE_JOB, rescue_caller_left_alone, give_up_after=timedelta(minutes=10))
     runtime.jobs.register(CONFERENCE_GAP_JOB, apply_events_after_gap, give_up_after=timedelta(hours=1))
+    runtime.jobs.every("telephony.reconcile", RECONCILE_EVERY, reconcile_calls)
     runtime.bus.subscribe(CALL_CLAIMED, dial_claimed_listener)
     runtime.bus.subscribe(CALL_ENDED, stop_ringing_listener)

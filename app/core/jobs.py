@@ -68,9 +68,23 @@ class JobKind:
     max_attempts: int = 1000
 
 
+@dataclass(frozen=True)
+class Periodic:
+    """Work run by every job loop at start-up and then every ``every`` (e.g. reconciling calls
+    with Twilio). It opens its own transactions, so it may call out between them."""
+
+    name: str
+    every: timedelta
+    task: Callable[["Runtime"], Awaitable[Any]]
+
+
 class JobRegistry:
     def __init__(self) -> None:
         self.kinds: dict[str, JobKind] = {}
+        self.periodic: list[Periodic] = []
+
+    def every(self, name: str, every: timedelta, task: Callable[["Runtime"], Awaitable[Any]]) -> None:
+        self.periodic.append(Periodic(name, every, task))
 
     def register(self, kind: str, handler: JobHandler, *, give_up_after: timedelta = timedelta(hours=24),
                  max_attempts: int = 1000) -> None:
@@ -166,12 +180,14 @@ class JobLoop:
         self.poll_seconds = poll_seconds
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        self._periodic_due: dict[str, datetime] = {}
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="openline-job-loop")
 
     async def _run(self) -> None:
         while not self._stopping.is_set():
+            await self._run_periodic()
             try:
                 ran = await run_due_jobs(self.runtime)
             except Exception:
@@ -182,6 +198,17 @@ class JobLoop:
                     await asyncio.wait_for(self._stopping.wait(), self.poll_seconds)
                 except TimeoutError:
                     pass
+
+    async def _run_periodic(self) -> None:
+        now = self.runtime.clock.now()
+        for periodic in self.runtime.jobs.periodic:
+            if self._periodic_due.get(periodic.name, now) > now:
+                continue
+            self._periodic_due[periodic.name] = now + periodic.every
+            try:
+                await periodic.task(self.runtime)
+            except Exception:
+                log.exception("periodic work failed", extra={"name": periodic.name})
 
     async def stop(self) -> None:
         self._stopping.set()

@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from telephony.provider import ProviderRejected, add_participant, redirect_call, send_sms
-from tests.conftest import PUBLIC_URL, TWILIO_TOKEN
+from tests.conftest import LINE_CALLER_ID, PUBLIC_URL, TWILIO_TOKEN
 from tests.servers import process_serving
 
 ACCOUNT = "AC" + "1" * 32
@@ -16,7 +16,8 @@ ACCOUNT = "AC" + "1" * 32
 @pytest.fixture(scope="module")
 async def simulator_process() -> AsyncIterator[str]:
     env = {"OPENLINE_ENVIRONMENT": "development", "OPENLINE_TWILIO_ACCOUNT_SID": ACCOUNT,
-           "OPENLINE_TWILIO_AUTH_TOKEN": TWILIO_TOKEN, "OPENLINE_PUBLIC_URL": PUBLIC_URL, "OPENLINE_LOG_LEVEL": "WARNING"}
+           "OPENLINE_TWILIO_AUTH_TOKEN": TWILIO_TOKEN, "OPENLINE_PUBLIC_URL": PUBLIC_URL, "OPENLINE_LOG_LEVEL": "WARNING",
+           "OPENLINE_TWILIO_CALLER_ID": LINE_CALLER_ID}
     args = ["-m", "telephony.simulator", "--port", "{port}", "--no-callers", "--app-url", "http://127.0.0.1:9"]
     async with process_serving(args, env) as (base, process):
         yield base
@@ -28,7 +29,7 @@ async def test_the_app_talks_to_the_simulator_over_http(make_harness, simulator_
     harness = await make_harness(twilio_api_base=simulator_process)
     runtime = harness.runtime
     participant = await add_participant(
-        runtime, "call-CA" + "f" * 32, to="client:listener-1", label="listener",
+        runtime, "call-CA" + "f" * 32, to="client:listener_1", label="listener",
         status_callback=PUBLIC_URL + "/telephony/voice/status", start_conference_on_enter=True,
         end_conference_on_exit=False)
     assert participant.call_sid.startswith("CA") and participant.label == "listener"

@@ -127,3 +127,22 @@ async def test_no_live_transfer_to_a_closed_line_or_a_service_without_one(harnes
                                  json={"service_id": safe_space, "mode": "live"})
     assert response.status_code == 422 and "closed now" in response.json()["detail"][0]["message"]
     assert not [c for c in sim.calls.values() if c.to in (SAFE_SPACE_LINE, "+441823000201")]  # nothing dialled
+
+
+async def test_a_partner_who_drops_after_the_handover_does_not_leave_the_caller_in_silence(harness, sim):
+    from telephony.lifecycle import CALLER_ALONE_GRACE_SECONDS
+
+    organisations, client, caller, card, safe_space = await on_the_line(harness, sim)
+    ticket = (await client.post(f"/api/listener/sessions/{card['id']}/transfers",
+                                json={"service_id": safe_space, "mode": "live"})).json()
+    await sim.deliver()
+    assert (await client.post(f"/api/helpline/tickets/{ticket['ticket_id']}/handover")).status_code == 200
+    await sim.deliver()
+    room = conference_of(sim, caller)
+    partner_leg = next(p for p in room.participants.values() if p.label == f"partner-{ticket['ticket_id']}")
+    sim.end_call(sim.calls[partner_leg.call_sid], "completed")  # the partner's line drops
+    await sim.deliver()
+    harness.clock.advance(seconds=CALLER_ALONE_GRACE_SECONDS)
+    await run_due_jobs(harness.runtime)
+    await sim.deliver()
+    assert caller.state == "recording" and "dropped" in caller.heard[-1]  # offered a message, then a callback
