@@ -7,6 +7,7 @@ from datetime import timedelta
 from app.core.runtime import Runtime
 from telephony.dialing import dial_claimed_listener, expire_claim, stop_ringing_listener
 from telephony.events import CALL_CLAIMED, CALL_ENDED
+from telephony import ringback
 from telephony.lifecycle import CALLER_ALONE_JOB, CLAIM_TIMEOUT_JOB, OVERFLOW_JOB
 from telephony.voicemail import overflow_waiting_caller, rescue_caller_left_alone
 
@@ -18,3 +19,4 @@ def register(runtime: Runtime) -> None:
     runtime.jobs.register(CALLER_ALONE_JOB, rescue_caller_left_alone, give_up_after=timedelta(minutes=10))
     runtime.bus.subscribe(CALL_CLAIMED, dial_claimed_listener)
     runtime.bus.subscribe(CALL_ENDED, stop_ringing_listener)
+    ringback.register(runtime)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Response
 
 from telephony.conference import apply_conference_event
 from telephony.intake import parse_call_webhook, parse_conference_event
+from telephony.ringback import answer_ring_back, apply_ring_back_status
 from telephony.signature import IdempotencyToken, TwilioForm
 from telephony.urls import PREFIX
 from telephony.voice import answer_fallback, apply_call_status, hold_caller, receive_incoming_call
@@ -33,6 +34,8 @@ async def answer_incoming_call(form: TwilioForm, token: IdempotencyToken, sessio
 async def receive_call_status(form: TwilioForm, token: IdempotencyToken, session: WebhookSession,
                               leg: str | None = None, call: int | None = None, claim: int | None = None) -> Response:
     delivery = parse_call_webhook(form, "status", token=token)
+    if leg == "ringback" and call is not None:
+        return twiml_response(await apply_ring_back_status(session, delivery, call_id=call))
     listener_leg = (call, claim) if leg == "listener" and call is not None and claim is not None else None
     return twiml_response(await apply_call_status(session, delivery, listener_leg=listener_leg))
 
@@ -59,3 +62,11 @@ async def take_voicemail(form: TwilioForm, token: IdempotencyToken, session: Web
                          reason: str | None = None, event: str | None = None) -> Response:
     delivery = parse_voicemail_webhook(form, token=token, recording_callback=event == "recording")
     return twiml_response(await receive_voicemail(session, delivery, reason=reason))
+
+
+@router.post("/voice/ringback")
+async def answer_returned_call(form: TwilioForm, token: IdempotencyToken, session: WebhookSession,
+                               call: int) -> Response:
+    """A caller rung back has answered (``AnsweredBy`` says whether it was a person)."""
+    delivery = parse_call_webhook(form, "ringback", token=token, status_required=False, event="answer")
+    return twiml_response(await answer_ring_back(session, delivery, call_id=call))

@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import FormData
 
+from telephony.simulator.recordings import add_recording_routes
 from telephony.simulator.twilio_world import (
     API_VERSION,
     Outgoing,
@@ -250,6 +251,8 @@ def build_rest_app(sim: SimulatedTwilio) -> FastAPI:
 
     for method, path, name, status in ROUTES:
         api.add_api_route(ACCOUNT + path, endpoint(globals()[name], status), methods=[method], name=name)
+
+    add_recording_routes(api, sim)
 
     @api.get("/_sim/state")
     async def show_state() -> dict[str, Any]:
