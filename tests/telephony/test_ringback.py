@@ -214,3 +214,18 @@ async def test_a_ring_back_the_line_never_reports_on_frees_the_listener(harness,
     assert (await presence_of(harness, user.id)).current_call_id is None
     [attempt] = (await shown(client, callback_id))["attempts"]
     assert attempt["result"] == "no-answer"
+
+
+async def test_a_ring_back_survives_callbacks_twice_and_out_of_order(harness, sim):
+    user, client, callback_id = await voicemail_claimed(harness, sim)
+    await ring(harness, client, callback_id)
+    await sim.deliver(duplicate=True, shuffle=True)
+    assert (await client.get("/api/listener/sessions/current")).status_code == 200
+    sim.end_call(ring_back_leg(sim), "completed")
+    await sim.deliver(duplicate=True, shuffle=True)
+    [call] = [c for c in await calls(harness) if c.direction == "outbound-api"]
+    assert call.queue_state == "ended" and call.status == "completed"
+    assert (await presence_of(harness, user.id)).current_call_id is None
+    assert (await client.get("/api/listener/sessions/current")).status_code == 404
+    [attempt] = (await shown(client, callback_id))["attempts"]
+    assert attempt["result"] == "answered"
