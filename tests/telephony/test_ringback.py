@@ -6,7 +6,7 @@ from datetime import datetime
 
 from app.core.jobs import run_due_jobs
 from telephony.simulator import Outgoing
-from tests.telephony.conftest import calls, listener, presence_of, sim, simulator_for  # noqa: F401
+from tests.telephony.conftest import calls, listener, presence_of, sim  # noqa: F401 - the simulator fixture
 from tests.telephony.test_calls import take_call
 
 NUMBER = "+447700900321"
@@ -46,7 +46,7 @@ async def shown(client, callback_id):
 
 async def test_a_listener_rings_a_caller_back_into_a_session_with_a_warm_transfer(harness, sim):
     from tests.conftest import load_demo_directory
-    from tests.transfers.test_live_transfer import CRISIS_LOG, conference_of
+    from tests.transfers.test_live_transfer import CRISIS_LOG
 
     await load_demo_directory(harness)
     user, client, callback_id = await voicemail_claimed(harness, sim)
@@ -60,7 +60,7 @@ async def test_a_listener_rings_a_caller_back_into_a_session_with_a_warm_transfe
     leg = ring_back_leg(sim)
     assert "the support line, returning your call" in leg.heard[0]
     assert "message" not in " ".join(leg.heard)  # never the reason they called
-    room = conference_of(sim, type("Caller", (), {"call": leg})())
+    room = sim.conferences[leg.conference]
     labels = {p.label for p in room.participants.values()}
     assert "listener" in labels and room.started
     call = next(c for c in await calls(harness) if c.direction == "outbound-api")
