@@ -3,16 +3,23 @@ work for a listener, who claims it and rings them back. Nobody meets a dead line
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+import httpx
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import dialect_insert, runtime_of
-from app.core.errors import Conflict, NotFound
+from app.core.audit import record_audit
+from app.core.errors import Conflict, NotFound, ServiceUnavailable
 from app.core.events import emit, publish_live
+from app.core.security import User
 from telephony.events import CALLBACK_REQUESTED, LIVE_CALLBACKS
-from telephony.models import Call, CallbackRequest
+from telephony.models import Call, CallbackAttempt, CallbackRequest
+from telephony.provider import ProviderError, ProviderRejected, open_recording
+
+log = logging.getLogger("openline.telephony")
 
 NO_MESSAGE = "no-message"
 # A caller whose listener's line dropped mid-call: rung back before anyone else.
@@ -51,16 +58,39 @@ async def publish_callbacks(session: AsyncSession) -> None:
     await publish_live(session, "role:supervisor", LIVE_CALLBACKS, {"open": int(open_count or 0)})
 
 
-def _callback_out(request: CallbackRequest, call: Call, *, with_recording: bool, crypto: Any) -> dict[str, Any]:
+RECORDING_PATH = "/api/listener/callbacks/{id}/recording"
+ATTEMPTS_SHOWN = 10
+
+
+def _callback_out(request: CallbackRequest, call: Call, *, with_recording: bool,
+                  attempts: list[dict[str, Any]]) -> dict[str, Any]:
+    has_recording = request.recording_url_encrypted is not None
     return dict(
         id=request.id, call_id=request.call_id, reason=request.reason, status=request.status,
-        urgent=request.urgent, from_masked=call.from_masked, has_recording=request.recording_url_encrypted is not None,
+        urgent=request.urgent, from_masked=call.from_masked, has_recording=has_recording,
         recording_seconds=request.recording_seconds, created_at=request.created_at,
         claimed_by=request.claimed_by, claimed_at=request.claimed_at,
-        # Twilio recording URLs can be fetched without credentials unless the account forbids it:
-        # only the listener who has claimed the callback is given one.
-        recording_url=crypto.decrypt(request.recording_url_encrypted) if with_recording else None,
+        # Played through Openline (audited, with the account's credentials), never Twilio's URL:
+        # only the listener who has claimed the callback is given the path.
+        recording=RECORDING_PATH.format(id=request.id) if has_recording and with_recording else None,
+        attempts=attempts if with_recording else [],
     )
+
+
+async def _attempts_by_callback(session: AsyncSession, callback_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """Each callback's ring-backs, newest first: when, and how it went (None while ringing)."""
+    found: dict[int, list[dict[str, Any]]] = {}
+    if not callback_ids:
+        return found
+    rows = (await session.scalars(
+        sa.select(CallbackAttempt).where(CallbackAttempt.callback_request_id.in_(callback_ids))
+        .order_by(CallbackAttempt.started_at.desc(), CallbackAttempt.id.desc())
+        .execution_options(populate_existing=True))).all()
+    for attempt in rows:
+        shown = found.setdefault(attempt.callback_request_id, [])
+        if len(shown) < ATTEMPTS_SHOWN:
+            shown.append(dict(started_at=attempt.started_at, ended_at=attempt.ended_at, result=attempt.result))
+    return found
 
 
 async def list_callback_requests(session: AsyncSession, *, user_id: int) -> list[dict[str, Any]]:
@@ -70,8 +100,9 @@ async def list_callback_requests(session: AsyncSession, *, user_id: int) -> list
                           sa.and_(CallbackRequest.status == "claimed", CallbackRequest.claimed_by == user_id)))
             .order_by(CallbackRequest.urgent.desc(), CallbackRequest.created_at, CallbackRequest.id).limit(200))
     rows = (await session.execute(stmt)).all()
+    attempts = await _attempts_by_callback(session, [request.id for request, _ in rows])
     return [_callback_out(request, call, with_recording=request.claimed_by == user_id,
-                          crypto=runtime_of(session).crypto) for request, call in rows]
+                          attempts=attempts.get(request.id, [])) for request, call in rows]
 
 
 async def claim_callback_request(session: AsyncSession, *, callback_id: int, user_id: int) -> dict[str, Any]:
@@ -86,7 +117,7 @@ async def claim_callback_request(session: AsyncSession, *, callback_id: int, use
             raise NotFound("no such callback request")
         raise Conflict("another listener has already claimed this callback", error="already_claimed")
     await publish_callbacks(session)
-    return await _one(session, callback_id, user_id)
+    return await describe_callback_request(session, callback_id, user_id)
 
 
 async def complete_callback_request(session: AsyncSession, *, callback_id: int, user_id: int) -> dict[str, Any]:
@@ -97,12 +128,38 @@ async def complete_callback_request(session: AsyncSession, *, callback_id: int, 
         .values(status="done").execution_options(synchronize_session=False))
     if not result.rowcount:
         raise NotFound("no callback request claimed by you with that id")
-    return await _one(session, callback_id, user_id)
+    return await describe_callback_request(session, callback_id, user_id)
 
 
-async def _one(session: AsyncSession, callback_id: int, user_id: int) -> dict[str, Any]:
+async def describe_callback_request(session: AsyncSession, callback_id: int, user_id: int) -> dict[str, Any]:
     request, call = (await session.execute(
         sa.select(CallbackRequest, Call).join(Call, Call.id == CallbackRequest.call_id)
         .where(CallbackRequest.id == callback_id).execution_options(populate_existing=True))).one()
+    attempts = await _attempts_by_callback(session, [callback_id])
     return _callback_out(request, call, with_recording=request.claimed_by == user_id,
-                          crypto=runtime_of(session).crypto)
+                         attempts=attempts.get(callback_id, []))
+
+
+async def open_voicemail(session: AsyncSession, *, callback_id: int, user: User) -> httpx.Response:
+    """Start playing a callback's voicemail, for the listener who claimed it or a supervisor;
+    every play is audited (who, which callback; never the recording's URL). The recording is
+    requested before the audit is written, so no transaction waits on Twilio."""
+    request = await session.get(CallbackRequest, callback_id)
+    allowed = request is not None and (request.claimed_by == user.id or user.role in ("supervisor", "admin"))
+    if request is None or not allowed or request.recording_url_encrypted is None:
+        raise NotFound("no voicemail you can play with that id")
+    url = runtime_of(session).crypto.decrypt(request.recording_url_encrypted) or ""
+    try:
+        upstream = await open_recording(runtime_of(session), url)
+    except ProviderRejected as exc:
+        log.warning("voicemail recording refused", extra={"callback_id": callback_id, "status": exc.status})
+        raise NotFound("this voicemail is no longer available", error="recording_gone") from exc
+    except ProviderError as exc:
+        raise ServiceUnavailable("the voicemail could not be fetched just now; try again in a moment") from exc
+    try:
+        await record_audit(session, actor=f"user:{user.username}", action="voicemail.played",
+                           subject_type="callback_request", subject_id=callback_id)
+    except BaseException:
+        await upstream.aclose()
+        raise
+    return upstream

@@ -122,3 +122,20 @@ class CallbackRequest(Base):
     claimed_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     claimed_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+
+
+class CallbackAttempt(Base):
+    """One ring-back of a callback request: the outbound call it made and how it went."""
+
+    __tablename__ = "callback_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    callback_request_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("callback_requests.id", ondelete="CASCADE"), index=True)
+    call_id: Mapped[int] = mapped_column(sa.ForeignKey("calls.id", ondelete="CASCADE"), unique=True)
+    listener_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    started_at: Mapped[datetime]
+    # None while the caller's phone rings; then answered, no-answer, busy, failed, canceled,
+    # voicemail (their answering machine: hung up, nothing left on it) or hung-up.
+    result: Mapped[str | None] = mapped_column(sa.String(20))
+    ended_at: Mapped[datetime | None]

@@ -10,6 +10,7 @@ API in-process. Callers' numbers never reach the logs: nothing here logs request
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -58,7 +59,7 @@ class HttpxTwilioClient(AsyncHttpClient):
         self.origin = urlsplit(api_base.rstrip("/")) if api_base else None
         self.http = httpx.AsyncClient(transport=transport, timeout=timeout)
 
-    def _rewrite(self, url: str) -> str:
+    def rewrite(self, url: str) -> str:
         if self.origin is None:
             return url
         parts = urlsplit(url)
@@ -68,7 +69,7 @@ class HttpxTwilioClient(AsyncHttpClient):
                       data: dict[str, object] | None = None, headers: dict[str, str] | None = None,
                       auth: tuple[str, str] | None = None, timeout: float | None = None,
                       allow_redirects: bool = False) -> Response:
-        response = await self.http.request(method, self._rewrite(uri), params=params, data=data, headers=headers,
+        response = await self.http.request(method, self.rewrite(uri), params=params, data=data, headers=headers,
                                            auth=auth, timeout=timeout or self.timeout,
                                            follow_redirects=allow_redirects)
         return Response(response.status_code, response.text, response.headers)
@@ -147,6 +148,46 @@ async def redirect_call(runtime: Runtime, call_sid: str, *, url: str) -> None:
 
 async def hang_up_call(runtime: Runtime, call_sid: str) -> None:
     await _guarded("hang up call", rest_client(runtime).calls(call_sid).update_async(status="completed"))
+
+
+async def place_call(runtime: Runtime, *, to: str, url: str, status_callback: str, ring_seconds: int) -> str:
+    """Ring ``to`` from the line's own number; Twilio requests ``url`` once it is answered. Machine
+    detection makes that request say who answered (``AnsweredBy``), so an answering machine can be
+    hung up on before it records anything."""
+    created = await _guarded("place call", rest_client(runtime).calls.create_async(
+        to=to, from_=runtime.settings.twilio_caller_id, url=url, method="POST", timeout=ring_seconds,
+        machine_detection="Enable", status_callback=status_callback, status_callback_method="POST",
+        status_callback_event=["initiated", "ringing", "answered", "completed"],
+    ))
+    return created.sid
+
+
+RECORDING_URL = re.compile(r"^https://api\.twilio\.com/2010-04-01/Accounts/(AC[0-9a-fA-F]{32})/Recordings/"
+                           r"(RE[0-9a-fA-F]{32})$")
+
+
+async def open_recording(runtime: Runtime, recording_url: str) -> httpx.Response:
+    """Start streaming a voicemail's MP3 with the account's credentials (recordings may not be
+    public); the caller reads ``aiter_bytes()`` and then ``aclose()``s it. Only a recording of this
+    account is fetched, whatever URL was stored."""
+    match = RECORDING_URL.match(recording_url)
+    if match is None or match.group(1) != runtime.settings.twilio_account_sid:
+        raise ProviderRejected("not a recording of this account", status=404, code=None)
+    http_client = rest_client(runtime).http_client
+    assert isinstance(http_client, HttpxTwilioClient)
+    settings = runtime.settings
+    request = http_client.http.build_request("GET", http_client.rewrite(recording_url + ".mp3"))
+    try:
+        response = await http_client.http.send(
+            request, stream=True, auth=(settings.twilio_account_sid, settings.twilio_auth_token.get_secret_value()))
+    except httpx.HTTPError as exc:
+        raise ProviderUnavailable(f"fetch recording: {type(exc).__name__}") from exc
+    if response.status_code >= 400:
+        await response.aclose()
+        if response.status_code >= 500:
+            raise ProviderUnavailable(f"fetch recording: Twilio answered {response.status_code}")
+        raise ProviderRejected("fetch recording: refused", status=response.status_code, code=None)
+    return response
 
 
 async def send_sms(runtime: Runtime, *, to: str, body: str) -> str:

@@ -37,6 +37,14 @@ class PresenceOut(BaseModel):
     current_call_id: int | None
 
 
+class CallbackAttemptOut(BaseModel):
+    started_at: datetime
+    ended_at: datetime | None
+    # None while the caller's phone rings; answered, no-answer, busy, failed, canceled,
+    # voicemail (their answering machine: nothing was left on it) or hung-up.
+    result: str | None
+
+
 class CallbackOut(BaseModel):
     id: int
     call_id: int
@@ -46,7 +54,9 @@ class CallbackOut(BaseModel):
     from_masked: str
     has_recording: bool
     recording_seconds: int | None
-    recording_url: str | None
+    # The Openline path that plays the voicemail (for the listener who claimed it), never Twilio's URL.
+    recording: str | None
+    attempts: list[CallbackAttemptOut] = []
     created_at: datetime
     claimed_by: int | None
     claimed_at: datetime | None

@@ -8,6 +8,7 @@ from app.core.runtime import Runtime
 from telephony.conference import CONFERENCE_GAP_JOB, apply_events_after_gap
 from telephony.dialing import dial_claimed_listener, expire_claim, stop_ringing_listener
 from telephony.events import CALL_CLAIMED, CALL_ENDED
+from telephony import ringback
 from telephony.lifecycle import CALLER_ALONE_JOB, CLAIM_TIMEOUT_JOB, OVERFLOW_JOB
 from telephony.reconcile import RECONCILE_EVERY, reconcile_calls
 from telephony.voicemail import overflow_waiting_caller, rescue_caller_left_alone
@@ -22,3 +23,4 @@ def register(runtime: Runtime) -> None:
     runtime.jobs.every("telephony.reconcile", RECONCILE_EVERY, reconcile_calls)
     runtime.bus.subscribe(CALL_CLAIMED, dial_claimed_listener)
     runtime.bus.subscribe(CALL_ENDED, stop_ringing_listener)
+    ringback.register(runtime)

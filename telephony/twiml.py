@@ -38,16 +38,18 @@ VOICEMAIL_PROMPTS = {
 NO_MESSAGE = "We did not hear a message. Please call again whenever you need to. " + SAFETY + " Goodbye."
 MESSAGE_SAVED = "Thank you. Your message has been saved, and someone will call you back. " + SAFETY + " Goodbye."
 CONFERENCE_EVENTS = "start end join leave hold"
+# Whoever picks up may not be the caller: say who is ringing, never why they called.
+RETURNING_CALL = "Hello. This is the support line, returning your call. Please hold for a moment."
 
 
 def conference_name(call_sid: str) -> str:
     return f"call-{call_sid}"
 
 
-def _hold_in_conference(response: VoiceResponse, settings: Settings, call_sid: str) -> None:
+def _hold_in_conference(response: VoiceResponse, settings: Settings, room: str) -> None:
     dial = Dial()
     dial.conference(
-        conference_name(call_sid),
+        room,
         # The caller waits (hearing the wait URL) until a listener, who starts it, joins; when the
         # caller leaves the conference is over, so nobody stays on a line with no caller.
         start_conference_on_enter=False,
@@ -66,7 +68,7 @@ def _hold_in_conference(response: VoiceResponse, settings: Settings, call_sid: s
 def greet_and_hold(settings: Settings, call_sid: str) -> str:
     response = VoiceResponse()
     response.say(GREETING, **VOICE)
-    _hold_in_conference(response, settings, call_sid)
+    _hold_in_conference(response, settings, conference_name(call_sid))
     return str(response)
 
 
@@ -74,7 +76,7 @@ def apologise_and_hold(settings: Settings, call_sid: str) -> str:
     """The fallback: something failed answering the call, but the caller still joins the queue."""
     response = VoiceResponse()
     response.say(APOLOGY, **VOICE)
-    _hold_in_conference(response, settings, call_sid)
+    _hold_in_conference(response, settings, conference_name(call_sid))
     return str(response)
 
 
@@ -121,6 +123,22 @@ def line_closed(settings: Settings) -> str:
 def message_saved() -> str:
     response = VoiceResponse()
     response.say(MESSAGE_SAVED, **VOICE)
+    response.hangup()
+    return str(response)
+
+
+def return_call(settings: Settings, room: str) -> str:
+    """A ring-back answered: the caller waits in the call's own conference until the listener,
+    rung now, joins; from there it runs as any call through the line."""
+    response = VoiceResponse()
+    response.say(RETURNING_CALL, **VOICE)
+    _hold_in_conference(response, settings, room)
+    return str(response)
+
+
+def hang_up() -> str:
+    """Nothing said: an answering machine must not record that the support line rang."""
+    response = VoiceResponse()
     response.hangup()
     return str(response)
 

@@ -15,6 +15,7 @@ PATHS = {
     "conference": "/conference/events",
     "fallback": "/voice/fallback",
     "voicemail": "/voice/voicemail",
+    "ringback": "/voice/ringback",
 }
 
 

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Response
 
 from telephony.conference import apply_conference_event
 from telephony.intake import parse_call_webhook, parse_conference_event
+from telephony.ringback import answer_ring_back, apply_ring_back_status
 from telephony.signature import IdempotencyToken, TwilioForm
 from telephony.urls import PREFIX
 from telephony.voice import LegTag, answer_fallback, apply_call_status, hold_caller, receive_incoming_call
@@ -20,7 +21,7 @@ from app.core.deps import RuntimeDep
 from telephony.webhook_session import WebhookSession
 
 router = APIRouter(prefix=PREFIX, tags=["Twilio webhooks"])
-LegKind = Literal["listener", "partner"]
+LegKind = Literal["listener", "partner", "ringback"]
 
 
 def twiml_response(body: str) -> Response:
@@ -37,6 +38,8 @@ async def receive_call_status(form: TwilioForm, token: IdempotencyToken, session
                               leg: LegKind | None = None, call: int | None = None, claim: int | None = None,
                               label: Annotated[str | None, Query(max_length=64)] = None) -> Response:
     delivery = parse_call_webhook(form, "status", token=token)
+    if leg == "ringback" and call is not None:
+        return twiml_response(await apply_ring_back_status(session, delivery, call_id=call))
     tag = LegTag(leg, call, claim, label) if leg is not None and call is not None else None
     return twiml_response(await apply_call_status(session, delivery, leg=tag))
 
@@ -63,3 +66,11 @@ async def take_voicemail(form: TwilioForm, token: IdempotencyToken, session: Web
                          reason: str | None = None, event: str | None = None) -> Response:
     delivery = parse_voicemail_webhook(form, token=token, recording_callback=event == "recording")
     return twiml_response(await receive_voicemail(session, delivery, reason=reason))
+
+
+@router.post("/voice/ringback")
+async def answer_returned_call(form: TwilioForm, token: IdempotencyToken, session: WebhookSession,
+                               call: int) -> Response:
+    """A caller rung back has answered (``AnsweredBy`` says whether it was a person)."""
+    delivery = parse_call_webhook(form, "ringback", token=token, status_required=False, event="answer")
+    return twiml_response(await answer_ring_back(session, delivery, call_id=call))

@@ -173,18 +173,41 @@
       const li = el("li", { class: "callback" + (cb.urgent ? " urgent" : "") },
         el("span", { class: "cb-who", text: label }),
         el("span", { class: "muted small", text: `${words(cb.reason)}${cb.has_recording ? ", message left" : ""}` }));
+      if (cb.recording) {
+        // Played through Openline (audited); the browser never sees Twilio's address for it.
+        li.append(el("audio", { controls: "", preload: "none", src: cb.recording, class: "cb-voicemail",
+          "aria-label": `Voicemail from ${label}` }));
+      }
+      const tries = cb.attempts || [];
+      if (tries.length) {
+        li.append(el("ul", { class: "plain cb-attempts small", "aria-label": "Ring-backs so far" },
+          ...tries.map((a) => el("li", { text: attemptWords(a) }))));
+      }
+      const ringing = tries.some((a) => a.result == null || (a.result === "answered" && !a.ended_at));
       const actions = el("span", { class: "cb-actions" });
       if (cb.status === "open") {
         actions.append(el("button", { type: "button", text: "Claim", "aria-label": `Claim callback ${label}`,
           onclick: () => act("POST", `/api/listener/callbacks/${cb.id}/claim`, "Callback claimed: ring the caller back.") }));
       } else {
-        actions.append(el("button", { type: "button", class: "primary", text: "Start session",
-          "aria-label": `Start session for callback ${label}`,
-          onclick: () => act("POST", `/api/listener/callbacks/${cb.id}/session`, "Callback session started.") }));
+        const callBack = el("button", { type: "button", class: "primary", text: ringing ? "Ringing…" : "Call back",
+          "aria-label": `Call back ${label}`,
+          onclick: () => act("POST", `/api/listener/callbacks/${cb.id}/ring`,
+            "Ringing the caller from the line's number; your headset rings when they answer.") });
+        callBack.disabled = ringing || cb.from_masked === "withheld";
+        actions.append(callBack, el("button", { type: "button", text: "Done", "aria-label": `Mark callback ${label} done`,
+          onclick: () => act("POST", `/api/listener/callbacks/${cb.id}/complete`, "Callback marked done.") }));
       }
       li.append(actions);
       return li;
     }));
+  }
+  // "no answer at 21:14": what each ring-back came to, in the helpline's words.
+  const ATTEMPT_WORDS = { answered: "answered", "no-answer": "no answer", busy: "line busy", failed: "could not connect",
+    canceled: "cancelled", voicemail: "their voicemail answered (nothing left on it)", "hung-up": "hung up before you joined" };
+  function attemptWords(a) {
+    if (a.result == null) return `ringing since ${clockTime(a.started_at)}`;
+    const at = a.result === "answered" ? a.started_at : (a.ended_at || a.started_at);
+    return `${ATTEMPT_WORDS[a.result] || words(a.result)} at ${clockTime(at)}`;
   }
   async function act(method, path, done) {
     try { await api(method, path); say(done, "ok"); } catch (e) { say(plainError(e), "error"); }

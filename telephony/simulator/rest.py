@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from telephony.simulator.operations import HANDLERS, answer_ringing
+from telephony.simulator.recordings import add_recording_routes
 from telephony.simulator.spec import Fields, Operation, TwilioError, not_found, operations, validate
 from telephony.simulator.twilio_world import SimulatedTwilio
 
@@ -72,6 +73,7 @@ def build_rest_app(sim: SimulatedTwilio) -> FastAPI:
             exc.status_code, exc.status_code, str(exc.detail))
         return JSONResponse(error.body(), status_code=error.status)
 
+    add_recording_routes(api, sim)
     # Operations sharing a path are one route per method; a specific path before a general one.
     for operation in sorted(operations().values(), key=lambda op: -op.path.count("/")):
         api.add_api_route(operation.path, _endpoint(sim, operation), methods=[operation.method],

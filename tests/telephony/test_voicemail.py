@@ -103,13 +103,13 @@ async def test_one_listener_claims_a_callback(harness, sim):
     await sim.deliver()
     (sam, sam_client), (alex, alex_client) = await listener(harness, "sam"), await listener(harness, "alex")
     [listed] = (await sam_client.get("/api/listener/callbacks")).json()
-    assert listed["status"] == "open" and listed["has_recording"] and listed["recording_url"] is None
+    assert listed["status"] == "open" and listed["has_recording"] and listed["recording"] is None
     assert "•••" in listed["from_masked"]
     first, second = await asyncio.gather(sam_client.post(f"/api/listener/callbacks/{listed['id']}/claim"),
                                          alex_client.post(f"/api/listener/callbacks/{listed['id']}/claim"))
     assert sorted([first.status_code, second.status_code]) == [200, 409]
     won = first if first.status_code == 200 else second
-    assert won.json()["status"] == "claimed" and won.json()["recording_url"].startswith("https://api.twilio.com/")
+    assert won.json()["status"] == "claimed" and won.json()["recording"] == f"/api/listener/callbacks/{listed['id']}/recording"
     winner = sam_client if won is first else alex_client
     loser = alex_client if won is first else sam_client
     assert (await loser.get("/api/listener/callbacks")).json() == []
