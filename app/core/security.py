@@ -50,7 +50,8 @@ class User(Base):
 
     @property
     def headset_identity(self) -> str:
-        return f"listener-{self.id}"
+        # Twilio client identities allow only letters, digits and underscores.
+        return f"listener_{self.id}"
 
 
 class ApiKey(Base):

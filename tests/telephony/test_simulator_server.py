@@ -28,7 +28,7 @@ async def test_the_app_talks_to_the_simulator_over_http(make_harness, simulator_
     harness = await make_harness(twilio_api_base=simulator_process)
     runtime = harness.runtime
     participant = await add_participant(
-        runtime, "call-CA" + "f" * 32, to="client:listener-1", label="listener",
+        runtime, "call-CA" + "f" * 32, to="client:listener_1", label="listener",
         status_callback=PUBLIC_URL + "/telephony/voice/status", start_conference_on_enter=True,
         end_conference_on_exit=False)
     assert participant.call_sid.startswith("CA") and participant.label == "listener"
