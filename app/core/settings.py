@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     twilio_twiml_app_sid: str = ""
     twilio_api_base: str = ""
     twilio_caller_id: str = "+441234000000"
+    # Where ``make install`` put the browser packages (Twilio's Voice SDK): served, never a CDN.
+    node_modules_dir: Path = ROOT / "node_modules"
 
     secret_key: SecretStr = SecretStr(PLACEHOLDER)
     data_key: SecretStr = SecretStr(PLACEHOLDER)

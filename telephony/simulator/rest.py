@@ -103,7 +103,7 @@ def _answer_leg(sim: SimulatedTwilio, leg: SimCall, room: SimConference, joining
     if leg.to in sim.unanswered:
         sim.queue_status(leg, "no-answer")
         return
-    if leg.to in sim.slow_to_answer:
+    if leg.to in sim.slow_to_answer or (sim.headsets_ring and leg.to.startswith("client:")):
         sim.ringing.append((leg, room, joining))
         return
     sim.queue_status(leg, "in-progress")
@@ -250,6 +250,10 @@ def build_rest_app(sim: SimulatedTwilio) -> FastAPI:
 
     for method, path, name, status in ROUTES:
         api.add_api_route(ACCOUNT + path, endpoint(globals()[name], status), methods=[method], name=name)
+
+    from telephony.simulator.headsets import register_headset_routes
+
+    register_headset_routes(api, sim)
 
     @api.get("/_sim/state")
     async def show_state() -> dict[str, Any]:

@@ -134,6 +134,8 @@ class SimulatedTwilio:
         self.slow_to_answer: set[str] = set()
         self.ringing: list[Any] = []
         self.answer_delay_seconds = 0.0
+        # Practice mode: ``client:`` legs ring until the practice headset answers (simulator/headsets.py).
+        self.headsets_ring = False
         self._wake = asyncio.Event()
 
     @classmethod
