@@ -24,7 +24,7 @@ from app.core.events import publish_live
 from app.core.runtime import Runtime
 from app.core.security import User
 from app.core.settings import Settings
-from telephony.models import FINAL_CALL_STATUSES, Call
+from telephony.models import FINAL_CALL_STATUSES, Call, ListenerPresence
 from telephony.provider import ProviderError, ProviderRejected, rest_client, update_participant
 from telephony.urls import webhook_url
 
@@ -75,13 +75,15 @@ def mask_dial_address(address: str) -> str:
 
 async def describe_headset(session: AsyncSession, *, settings: Settings, user: User) -> dict[str, Any]:
     """The headset's kind, and the line's state now (so a reloaded page rings again)."""
-    call = await session.scalar(sa.select(Call).where(
-        Call.listener_id == user.id, Call.queue_state.in_(("claimed", "connected"))).order_by(Call.id.desc()).limit(1))
+    # The presence row says which call holds the listener: cleared as soon as their leg ends,
+    # even while the caller is still in the conference.
+    held = await session.scalar(sa.select(ListenerPresence.current_call_id).where(ListenerPresence.user_id == user.id))
+    call = await session.get(Call, held) if held is not None else None
     state, call_id = "idle", None
-    if call is not None:
+    if call is not None and call.listener_id == user.id and call.queue_state in ("claimed", "connected"):
         call_id = call.id
         state = "connected" if call.queue_state == "connected" else (
-            "ringing" if call.listener_call_sid and call.status != "queued" else "dialling")
+            "ringing" if call.listener_call_sid else "dialling")
     return choose_headset(settings, user) | {"state": state, "call_id": call_id}
 
 

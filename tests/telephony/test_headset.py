@@ -123,6 +123,8 @@ async def test_the_practice_headset_rings_answers_mutes_and_hangs_up_in_the_simu
     assert leg.ended and leg.sid not in room.participants
     await sim.deliver()
     assert (await headset_events(harness, sam.id))[-1] == {"state": "ended", "call_id": call.id}
+    # The caller is alone in the conference for a moment (the rescue waits), but the headset is free.
+    assert (await client.get("/api/listener/headset")).json()["state"] == "idle"
     again = await client.post("/api/listener/headset/hangup")
     assert again.status_code == 409 and again.json()["error"] == "headset_idle"
 
