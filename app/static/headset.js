@@ -303,7 +303,11 @@
     decline: () => act(() => headset.decline()),
     mute: () => act(() => headset.mute(!view.muted)),
     hold: () => act(() => hold(!view.held)),
-    hangup: () => act(() => headset.hangUp()),
+    hangup: () => act(async () => {
+      // Nobody should be left listening to hold music on a line the listener has left.
+      if (view.held) await hold(false);
+      await headset.hangUp();
+    }),
   };
   const KEYS = { u: "answer", d: "decline", m: "mute", h: "hold", x: "hangup" };
   $("hs-answer").addEventListener("click", ACTIONS.answer);
