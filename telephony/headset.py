@@ -58,11 +58,12 @@ def choose_headset(settings: Settings, user: User) -> dict[str, Any]:
         return base | {"kind": "unavailable", "reason": (
             "the browser headset is not installed on this server (run make install with npm); "
             "ask an admin for a desk phone or SIP address, or use practice mode")}
-    if not (settings.twilio_api_key_sid and settings.twilio_api_key_secret.get_secret_value()
-            and settings.twilio_twiml_app_sid):
+    # Ringing the browser needs only an API key (the token's incoming grant); the TwiML app is
+    # for calls the browser would place, which the headset never does.
+    if not (settings.twilio_api_key_sid and settings.twilio_api_key_secret.get_secret_value()):
         return base | {"kind": "unavailable", "reason": (
-            "the browser headset needs OPENLINE_TWILIO_API_KEY_SID, OPENLINE_TWILIO_API_KEY_SECRET and "
-            "OPENLINE_TWILIO_TWIML_APP_SID; ask an admin for a desk phone or SIP address meanwhile")}
+            "the browser headset needs OPENLINE_TWILIO_API_KEY_SID and OPENLINE_TWILIO_API_KEY_SECRET; "
+            "ask an admin for a desk phone or SIP address meanwhile")}
     return base | {"kind": "twilio", "sdk_url": SDK_URL}
 
 

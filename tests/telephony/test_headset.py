@@ -51,6 +51,11 @@ async def test_each_listener_gets_the_headset_their_configuration_allows(make_ha
     assert re.fullmatch(r"listener_\d+", body["identity"]) and body["identity"] == f"listener_{sam.id}"
     assert body["state"] == "idle"
 
+    no_app_needed = await make_harness(node_modules_dir=str(tmp_path / "node_modules"),
+                                       **(KEYS | {"twilio_twiml_app_sid": ""}))
+    _, client = await listener(no_app_needed, "jo")
+    assert (await client.get("/api/listener/headset")).json()["kind"] == "twilio"
+
     no_keys = await make_harness(node_modules_dir=str(tmp_path / "node_modules"))
     _, client = await listener(no_keys, "alex")
     body = (await client.get("/api/listener/headset")).json()
