@@ -3,15 +3,23 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+NPM := $(shell command -v npm)
 
 .PHONY: install run test bench screenshots clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# The browser headset (Twilio's Voice JS SDK) comes from package-lock.json when npm is here;
+# without npm everything else still works and listeners are offered practice or a desk phone.
+$(STAMP): pyproject.toml package-lock.json
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+ifneq ($(NPM),)
+	$(NPM) ci --no-audit --no-fund
+else
+	@echo "npm not found: the browser headset is not available; practice and desk-phone headsets will be offered."
+endif
 	touch $(STAMP)
 
 run: install
@@ -28,4 +36,4 @@ bench: install
 	$(BIN)/python bench/webhooks.py
 
 clean:
-	rm -rf $(VENV) var *.egg-info
+	rm -rf $(VENV) var *.egg-info node_modules

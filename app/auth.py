@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from app.core.deps import CurrentAdmin, CurrentUser, OptionalUser, SessionDep, check_csrf, csrf_token_for
 from app.core.errors import AppError
-from app.core.security import authenticate_user, create_api_key, create_user, revoke_api_key
+from app.core.security import authenticate_user, change_dial_address, create_api_key, create_user, revoke_api_key
 from app.core.web import HOME_BY_ROLE, render
 from transfers.directory.service import find_organisation
 
@@ -81,6 +81,7 @@ class UserOut(BaseModel):
     display_name: str
     role: str
     organisation_id: int | None
+    dial_address: str | None = None
 
 
 @admin_router.post("/users", response_model=UserOut, status_code=status.HTTP_201_CREATED)
@@ -88,6 +89,18 @@ async def add_user(spec: UserIn, session: SessionDep, _admin: CurrentAdmin):
     if spec.organisation_id is not None:
         await find_organisation(session, spec.organisation_id)
     user = await create_user(session, **spec.model_dump())
+    return UserOut.model_validate(user, from_attributes=True)
+
+
+class DialAddressIn(BaseModel):
+    dial_address: str | None = Field(None, max_length=200,
+                                     description="E.164 number or sip: URI; null or blank: the browser headset")
+
+
+@admin_router.put("/users/{user_id}/dial-address", response_model=UserOut)
+async def set_dial_address(user_id: int, change: DialAddressIn, session: SessionDep, admin: CurrentAdmin):
+    user = await change_dial_address(session, user_id=user_id, dial_address=change.dial_address,
+                                     actor=f"user:{admin.username}")
     return UserOut.model_validate(user, from_attributes=True)
 
 

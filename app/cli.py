@@ -83,6 +83,8 @@ def user_add(
     organisation: Annotated[str | None, typer.Option(help="the partner organisation's slug (partners only)")] = None,
     display_name: Annotated[str | None, typer.Option()] = None,
     password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)] = "",
+    dial_address: Annotated[str | None, typer.Option(
+        help="ring this desk phone (+44…) or SIP address (sip:name@host) instead of the browser headset")] = None,
 ) -> None:
     """Create an account."""
     from app.core.errors import AppError
@@ -96,13 +98,46 @@ def user_add(
             if org_id is None:
                 raise AppError(f"no organisation {organisation!r}")
         return await create_user(session, username=username, password=password, role=role,
-                                 display_name=display_name, organisation_id=org_id)
+                                 display_name=display_name, organisation_id=org_id, dial_address=dial_address)
 
     try:
         user = _run(add)
     except AppError as exc:
-        _fail(f"user not added: {exc.detail}")
+        _fail(f"user not added: {_plain(exc.detail)}")
     typer.echo(f"added {user.role} {user.username} (id {user.id})")
+
+
+def _plain(detail: Any) -> str:
+    if isinstance(detail, list):
+        return "; ".join(f"{item['field']}: {item['message']}" for item in detail)
+    return str(detail)
+
+
+@user_cli.command("dial-address")
+def user_dial_address(
+    username: str,
+    address: Annotated[str | None, typer.Argument(help="+44… or sip:name@host")] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="ring the browser headset again")] = False,
+) -> None:
+    """Ring a listener's desk phone or SIP address instead of the browser headset (or --clear)."""
+    from app.core.errors import AppError
+    from app.core.security import User, change_dial_address
+
+    if (address is None) != clear:
+        _fail("give an address, or --clear to go back to the browser headset")
+
+    async def change(session: Any) -> Any:
+        user_id = await session.scalar(sa.select(User.id).where(User.username == username.strip().lower()))
+        if user_id is None:
+            raise AppError(f"no user {username!r}")
+        return await change_dial_address(session, user_id=user_id, dial_address=address, actor="cli")
+
+    try:
+        user = _run(change)
+    except AppError as exc:
+        _fail(f"not changed: {_plain(exc.detail)}")
+    where = user.dial_address or "the browser headset"
+    typer.echo(f"{user.username}'s calls now ring {where}")
 
 
 @apikey_cli.command("create")

@@ -111,10 +111,14 @@ def _install(app: FastAPI, runtime: Runtime) -> None:
     from transfers.partner_router import router as partner_router
     from transfers.partner_pages import router as partner_pages_router
     # telephony: Twilio's webhooks and the listener API.
+    from telephony.headset_api import router as headset_router
+    from telephony.headset_api import vendor_router
     from telephony.listener_api import router as listener_router
     from telephony.webhooks import router as telephony_router
 
     install_error_handlers(app)
+    # Before the static mount, which would otherwise answer for /static/vendor/ too.
+    app.include_router(vendor_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(ops.router)
     app.include_router(auth.router)
@@ -131,3 +135,4 @@ def _install(app: FastAPI, runtime: Runtime) -> None:
     # telephony
     app.include_router(telephony_router)
     app.include_router(listener_router)
+    app.include_router(headset_router)

@@ -23,10 +23,10 @@ from telephony.urls import webhook_url
 log = logging.getLogger("openline.telephony")
 
 
-async def someone_with_caller(session: AsyncSession, call_id: int) -> bool:
-    """Is anyone (listener, partner, supervisor) still in the caller's conference?"""
+async def someone_with_caller(session: AsyncSession, call_id: int, *, besides: tuple[str, ...] = ()) -> bool:
+    """Is anyone (listener, partner), other than the roles in ``besides``, still in the caller's conference?"""
     return bool(await session.scalar(sa.select(sa.func.count()).where(
-        CallParticipant.call_id == call_id, CallParticipant.role != "caller",
+        CallParticipant.call_id == call_id, CallParticipant.role.not_in(("caller", *besides)),
         CallParticipant.joined_at.is_not(None), CallParticipant.left_at.is_(None))))
 
 

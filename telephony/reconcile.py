@@ -21,7 +21,9 @@ from app.core.errors import NotFound, ServiceUnavailable
 from app.core.runtime import Runtime
 from telephony.calls import lock_call_by_id
 from telephony.lifecycle import end_call
+from telephony.conference import LISTENER_LABEL
 from telephony.models import FINAL_CALL_STATUSES, Call, ListenerPresence
+from telephony.participants import hold_in_conference, remove_from_conference, someone_with_caller
 from telephony.presence import release_listener
 from telephony.provider import ProviderError, fetch_call_status, hang_up_call
 
@@ -67,6 +69,11 @@ async def close_finished_call(runtime: Runtime, call_id: int, status: str) -> in
         return 1
 
 
+async def free_listener(runtime: Runtime, listener_id: int, call_id: int) -> None:
+    async with session_scope(runtime) as session:
+        await release_listener(session, user_id=listener_id, call_id=call_id, status="wrap-up")
+
+
 async def free_stranded_listeners(runtime: Runtime) -> None:
     """A listener held by a call that is over (whatever closed it) is freed into wrap-up."""
     async with session_scope(runtime) as session:
@@ -79,16 +86,23 @@ async def free_stranded_listeners(runtime: Runtime) -> None:
 
 async def end_own_call(runtime: Runtime, *, listener_id: int) -> dict[str, object]:
     """The listener ends their call from the page, whatever Twilio told us or failed to: the
-    caller's call is hung up (if Twilio still has it) and closed, and the listener is free."""
+    caller's call is hung up (if Twilio still has it) and closed, and the listener is free. With a
+    partner on the line (a live warm transfer) only the listener leaves: the caller stays with them."""
     async with session_scope(runtime) as session:
         presence = await session.get(ListenerPresence, listener_id)
         call = await session.get(Call, presence.current_call_id) if presence and presence.current_call_id else None
         if call is None:
             raise NotFound("you have no call to end", error="no_call")
         call_id, call_sid = call.id, call.call_sid
+        partner_on = await someone_with_caller(session, call_id, besides=("listener",))
     try:
         status = await fetch_call_status(runtime, call_sid) if TWILIO_CALL_SID.match(call_sid) else None
         if status is not None and status not in FINAL_CALL_STATUSES:
+            if partner_on:
+                await hold_in_conference(runtime, call, call_sid, hold=False)  # never left on hold music
+                await remove_from_conference(runtime, call, LISTENER_LABEL)
+                await free_listener(runtime, listener_id, call_id)
+                return {"call_id": call_id, "ended": False}
             await hang_up_call(runtime, call_sid)
     except ProviderError as exc:
         log.warning("could not end the call with Twilio", extra={"call_id": call_id, "error": str(exc)})

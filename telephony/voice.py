@@ -18,6 +18,7 @@ from app.core.runtime import Runtime
 from telephony import twiml
 from telephony.calls import insert_call, lock_call, position_in_queue, publish_queue
 from telephony.events import CALL_WAITING, LEG_ENDED
+from telephony.headset import publish_headset_state
 from telephony.intake import Delivery, claim_delivery, record_outcome
 from telephony.lifecycle import OVERFLOW_JOB, claim_stamp, end_call, release_claim, schedule_overflow
 from telephony.models import FINAL_CALL_STATUSES, Call, WebhookDelivery
@@ -127,11 +128,12 @@ async def _apply_listener_leg_status(session: AsyncSession, delivery: Delivery, 
     if claim_stamp(call.claimed_at) != stamp:
         return "stale"
     call.listener_call_sid = call.listener_call_sid or delivery.call_sid
-    status = delivery.event
+    status, listener_id = delivery.event, call.listener_id
     if call.queue_state == "claimed" and (status in LEG_FAILED or status == "completed"):
         await release_claim(session, call, reason=f"listener line {status}")
     elif status == "completed" and call.listener_id is not None:
         await release_listener(session, user_id=call.listener_id, call_id=call.id, status="wrap-up")
+    await publish_headset_state(session, user_id=listener_id, call_id=call.id, leg_status=status)
     return "applied"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,6 +16,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.core.audit import record_audit
 from app.core.db import Base, runtime_of
 from app.core.errors import Conflict, NotFound, TooManyRequests, Unauthorized, Unprocessable
 
@@ -50,7 +52,8 @@ class User(Base):
 
     @property
     def headset_identity(self) -> str:
-        return f"listener-{self.id}"
+        # Twilio client identities allow only letters, digits and underscores.
+        return f"listener_{self.id}"
 
 
 class ApiKey(Base):
@@ -83,6 +86,9 @@ _hasher = PasswordHasher()
 # wrong password and does not reveal which accounts exist.
 _DUMMY_HASH = _hasher.hash("openline-dummy-password")
 API_KEY_PREFIX = "olk"
+# Where Twilio can ring a listener off the browser: an E.164 number or a SIP URI (user@host).
+E164 = re.compile(r"\+[1-9]\d{6,14}")
+SIP_URI = re.compile(r"sip:[A-Za-z0-9._~%!$&'()*+,;=-]+@[A-Za-z0-9.-]+(:\d{1,5})?(;[A-Za-z0-9=._-]+)*")
 
 
 def hash_password(password: str) -> str:
@@ -96,6 +102,17 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
+def check_dial_address(value: str | None) -> str | None:
+    """The address normalised (blank: none), or a 422 saying what a valid one looks like."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    compact = re.sub(r"[\s()-]", "", value) if not value.lower().startswith("sip:") else value
+    if E164.fullmatch(compact) or SIP_URI.fullmatch(compact):
+        return compact
+    raise Unprocessable("dial_address", "a phone number in international form (+44…) or a SIP address (sip:name@host)")
+
+
 async def create_user(session: AsyncSession, *, username: str, password: str, role: str, display_name: str | None = None,
                       organisation_id: int | None = None, dial_address: str | None = None) -> User:
     username = username.strip().lower()
@@ -107,6 +124,7 @@ async def create_user(session: AsyncSession, *, username: str, password: str, ro
         raise Unprocessable("password", "passwords need at least 10 characters")
     if (role == Role.partner) != (organisation_id is not None):
         raise Unprocessable("organisation", "a partner user belongs to one organisation; other roles to none")
+    dial_address = check_dial_address(dial_address)
     if await session.scalar(sa.select(User.id).where(User.username == username)):
         raise Conflict(f"the username {username!r} is taken", error="duplicate_username")
     user = User(username=username, display_name=display_name or username, role=role, organisation_id=organisation_id,
@@ -114,6 +132,21 @@ async def create_user(session: AsyncSession, *, username: str, password: str, ro
                 created_at=runtime_of(session).clock.now())
     session.add(user)
     await session.flush()
+    return user
+
+
+async def change_dial_address(session: AsyncSession, *, user_id: int, dial_address: str | None, actor: str) -> User:
+    """Set (or, with None, clear) where a listener's calls ring instead of the browser headset."""
+    address = check_dial_address(dial_address)
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound("no such user")
+    if user.role == Role.partner:
+        raise Unprocessable("dial_address", "only helpline staff take calls")
+    if user.dial_address != address:
+        await record_audit(session, actor=actor, action="change_dial_address", subject_type="user", subject_id=user.id,
+                           had_address=user.dial_address is not None, has_address=address is not None)
+        user.dial_address = address
     return user
 
 

@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     twilio_api_base: str = ""
     # The line's own Twilio number: the From of every dial and text (Twilio refuses any other).
     twilio_caller_id: str = ""
+    # Where ``make install`` put the browser packages (Twilio's Voice SDK): served, never a CDN.
+    node_modules_dir: Path = ROOT / "node_modules"
 
     secret_key: SecretStr = SecretStr(PLACEHOLDER)
     data_key: SecretStr = SecretStr(PLACEHOLDER)

@@ -179,7 +179,7 @@ def answer_leg(sim: SimulatedTwilio, leg: SimCall, room: SimConference, joining:
         sim.queue_status(leg, failure)
         sim.leg_not_connected(room, leg, failure)
         return
-    if leg.to in sim.slow_to_answer:
+    if leg.to in sim.slow_to_answer or (sim.headsets_ring and leg.to.startswith("client:")):
         sim.ringing.append((leg, room, joining))
         return
     sim.queue_status(leg, "in-progress")

@@ -124,6 +124,7 @@ async def run_simulator(settings: Settings, *, host: str = "127.0.0.1", port: in
     sim = Simulator.from_settings(settings, webhook_base=target)
     # A person takes a moment to answer their headset.
     sim.answer_delay_seconds = 1.5
+    sim.headsets_ring = True
     server = _QuietServer(uvicorn.Config(sim.app, host=host, port=port or settings.simulator_port,
                                          log_level="warning", access_log=False, lifespan="off"))
     tasks = [asyncio.create_task(server.serve()), asyncio.create_task(sim.pump(stop))]

@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
+from telephony.simulator.headsets import register_headset_routes
 from telephony.simulator.operations import HANDLERS, answer_ringing
 from telephony.simulator.recordings import add_recording_routes
 from telephony.simulator.spec import Fields, Operation, TwilioError, not_found, operations, validate
@@ -74,6 +75,7 @@ def build_rest_app(sim: SimulatedTwilio) -> FastAPI:
         return JSONResponse(error.body(), status_code=error.status)
 
     add_recording_routes(api, sim)
+    register_headset_routes(api, sim)
     # Operations sharing a path are one route per method; a specific path before a general one.
     for operation in sorted(operations().values(), key=lambda op: -op.path.count("/")):
         api.add_api_route(operation.path, _endpoint(sim, operation), methods=[operation.method],

@@ -28,7 +28,7 @@ from twilio.request_validator import RequestValidator
 
 from app.core.clock import Clock
 from app.core.settings import Settings
-from telephony.simulator.rooms import HUNG_UP, UPDATED_VIA_API, Rooms, SimConference, new_sid
+from telephony.simulator.rooms import HUNG_UP, UPDATED_VIA_API, Rooms, SimConference
 
 log = logging.getLogger("openline.simulator")
 
@@ -139,6 +139,8 @@ class SimulatedTwilio(Rooms):
         self.slow_to_answer: set[str] = set()
         self.ringing: list[Any] = []
         self.answer_delay_seconds = 0.0
+        # Practice mode: ``client:`` legs ring until the practice headset answers (simulator/headsets.py).
+        self.headsets_ring = False
         self._wake = asyncio.Event()
 
     @classmethod

@@ -47,7 +47,7 @@ async def test_a_whole_call_arrives_waits_is_taken_and_ends(harness, sim, publis
     # The REST dial: the listener's headset into the caller's conference.
     [dial] = sim.rest_requests
     assert dial["path"].endswith(f"/Conferences/call-{caller.sid}/Participants.json")
-    assert dial["form"]["To"] == f"client:listener-{sam.id}" and dial["form"]["Label"] == "listener"
+    assert dial["form"]["To"] == f"client:listener_{sam.id}" and dial["form"]["Label"] == "listener"
     assert dial["form"]["StartConferenceOnEnter"] == "true" and dial["form"]["EndConferenceOnExit"] == "false"
     presence = await presence_of(harness, sam.id)
     assert presence.status == "wrap-up" and presence.current_call_id is None

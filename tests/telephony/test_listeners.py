@@ -78,7 +78,7 @@ async def test_presence_follows_the_call(harness, sim):
 async def test_a_listener_who_does_not_answer_hands_the_caller_back(harness, sim):
     caller = await waiting_caller(sim)
     sam, client = await listener(harness)
-    sim.unanswered.add(f"client:listener-{sam.id}")
+    sim.unanswered.add(f"client:listener_{sam.id}")
     await client.post("/api/listener/calls/next")
     await sim.deliver()
     [call] = await calls(harness)
@@ -160,10 +160,10 @@ async def test_the_headset_token_carries_the_identity_and_voice_grant(make_harne
                                  twilio_twiml_app_sid="AP" + "3" * 32)
     sam, client = await listener(harness)
     body = (await client.get("/api/listener/voice-token")).json()
-    assert body["identity"] == f"listener-{sam.id}" and body["simulated"] is False
+    assert body["identity"] == f"listener_{sam.id}" and body["simulated"] is False
     claims = claims_of(body["token"])
     assert claims["iss"] == "SK" + "2" * 32 and claims["sub"] == "AC" + "1" * 32
-    assert claims["grants"]["identity"] == f"listener-{sam.id}"
+    assert claims["grants"]["identity"] == f"listener_{sam.id}"
     assert claims["grants"]["voice"] == {"incoming": {"allow": True},
                                          "outgoing": {"application_sid": "AP" + "3" * 32}}
     assert claims["exp"] - claims["nbf"] <= 3600
@@ -183,7 +183,7 @@ async def test_without_api_keys_the_token_is_simulated_in_development_only(make_
 async def test_a_caller_who_hangs_up_while_the_listener_is_rung_stops_the_ringing(harness, sim, published):
     caller = await waiting_caller(sim)
     sam, client = await listener(harness)
-    sim.slow_to_answer.add(f"client:listener-{sam.id}")
+    sim.slow_to_answer.add(f"client:listener_{sam.id}")
     await client.post("/api/listener/calls/next")
     await sim.deliver()
     harness.clock.advance(seconds=8)

@@ -1,6 +1,7 @@
 """The simulator as a real server process (``python -m telephony.simulator``), and the app's REST
 client reaching it over HTTP through ``OPENLINE_TWILIO_API_BASE``."""
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
@@ -50,3 +51,30 @@ async def test_the_simulator_refuses_the_wrong_credentials(make_harness, simulat
     with pytest.raises(ProviderRejected) as refused:
         await send_sms(harness.runtime, to="+447700900123", body="hello")
     assert refused.value.status == 401
+
+
+async def test_the_practice_headset_answers_a_ringing_leg_in_the_simulator_process(make_harness, simulator_process):
+    from types import SimpleNamespace
+
+    from app.core.errors import Conflict
+    from telephony.headset import press_practice_headset
+
+    harness = await make_harness(environment="development", telephony="simulated", twilio_api_base=simulator_process)
+    listener = SimpleNamespace(headset_identity="listener_42")
+    participant = await add_participant(
+        harness.runtime, "call-CA" + "e" * 32, to="client:listener_42", label="listener",
+        status_callback=PUBLIC_URL + "/telephony/voice/status", start_conference_on_enter=True,
+        end_conference_on_exit=False)
+    # The practice simulator takes a moment (as a person would) before the line rings: bounded polling.
+    for _ in range(100):
+        try:
+            await press_practice_headset(harness.runtime, user=listener, action="answer")
+            break
+        except Conflict:
+            await asyncio.sleep(0.05)
+    async with httpx.AsyncClient() as client:
+        state = (await client.get(simulator_process + "/_sim/state")).json()
+    leg = state["calls"][participant.call_sid]
+    assert leg["status"] == "in-progress" and leg["conference"] == "call-CA" + "e" * 32
+    muted = await press_practice_headset(harness.runtime, user=listener, action="mute")
+    assert muted == {"action": "mute", "muted": True}
