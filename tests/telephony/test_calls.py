@@ -143,3 +143,24 @@ async def test_the_live_queue_is_published_to_listeners_and_supervisors(harness,
     queue = [(e.audience, e.data) for e in events if e.type == "queue"]
     snapshot = {"waiting": 1, "longest_waiting_since": harness.clock.now().isoformat()}
     assert queue == [("role:listener", snapshot), ("role:supervisor", snapshot)]
+
+
+async def test_hold_music_loops_and_announces_the_new_place_as_callers_ahead_are_taken(harness, sim):
+    """Twilio plays a wait document once: each ends by asking for the next, so the music never
+    runs out, and the caller hears their new place once the caller ahead has been taken."""
+    first, second = sim.caller(), sim.caller()
+    await first.arrive()
+    await second.arrive()
+    await sim.deliver()
+    assert "You are caller number 2" in " ".join(second.heard)
+    for _ in range(3):  # three tracks later, still music and never silence
+        harness.clock.advance(seconds=10)
+        assert "<Play>" in await second.hear_hold_music()
+    assert not any("caller number 1" in line for line in second.heard)
+    _, client = await listener(harness)
+    await take_call(client)  # the caller ahead is taken
+    await sim.deliver()
+    harness.clock.advance(seconds=10)
+    assert "You are caller number 1" in await second.hear_hold_music()
+    harness.clock.advance(seconds=10)
+    assert "caller number" not in await second.hear_hold_music()  # said once, not every track

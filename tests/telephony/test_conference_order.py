@@ -40,25 +40,25 @@ async def test_a_listener_leave_delivered_before_their_join_is_applied_after_it(
     assert caller.state == "recording"  # alone on the line: offered a message, not left in silence
 
 
-async def test_shuffled_and_repeated_conference_events_end_where_ordered_ones_do(harness, sim):
+async def test_shuffled_repeated_and_late_conference_events_end_where_ordered_ones_do(harness, sim):
     user, client = await listener(harness)
-    for shuffle in (False, True):
+    for mode in ({}, {"shuffle": True, "duplicate": True}, {"chaos": True}):
         caller = sim.caller()
         await caller.arrive()
-        await sim.deliver(shuffle=shuffle, duplicate=shuffle)
+        await sim.deliver(**mode)
         await take_call(client)
-        await sim.deliver(shuffle=shuffle, duplicate=shuffle)
+        await sim.deliver(**mode)
         harness.clock.advance(minutes=5)
         await caller.hang_up()
-        await sim.deliver(shuffle=shuffle, duplicate=shuffle)
+        await sim.deliver(**mode)
         harness.clock.advance(seconds=GAP_SECONDS)
         await run_due_jobs(harness.runtime)
         assert (await client.put("/api/listener/presence", json={"status": "available"})).status_code == 200
-    ordered, shuffled = await calls(harness)
-    for call in (ordered, shuffled):
+    ordered, *disordered = await calls(harness)
+    for call in (ordered, *disordered):
         assert (call.queue_state, call.abandoned, call.listener_id) == ("ended", False, user.id)
         assert call.answered_at is not None and call.ended_at is not None
-    assert ordered.conference_sequence == shuffled.conference_sequence
+        assert call.conference_sequence == ordered.conference_sequence
 
 
 async def test_an_event_whose_predecessor_never_comes_is_applied_after_a_short_wait(harness, sim):

@@ -4,6 +4,7 @@ not answer and the caller is back with the listener, the ticket waiting as a cal
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 from app.core.db import session_scope
@@ -97,11 +98,13 @@ async def test_a_partner_line_that_rings_out_leaves_the_caller_with_the_listener
     assert (await client.post(f"/api/helpline/tickets/{ticket['ticket_id']}/handover")).status_code == 409
 
 
-async def test_a_partner_line_that_does_not_answer_gives_the_caller_back_at_once(harness, sim):
-    """Twilio says the partner's line was not answered: the caller is not kept on hold for the
-    rest of the ring time, and the ticket waits in the queue as a callback."""
+@pytest.mark.parametrize(("line", "state"), [("unanswered", "no-answer"), ("busy", "busy"), ("failing", "failed")])
+async def test_a_partner_line_that_is_busy_fails_or_goes_unanswered_gives_the_caller_back_at_once(
+        harness, sim, line, state):
+    """Twilio says the partner's line was busy, failed or not answered: the caller is not kept on
+    hold for the rest of the ring time, and the ticket waits in the queue as a callback."""
     organisations, client, caller, card, safe_space = await on_the_line(harness, sim)
-    sim.unanswered.add(SAFE_SPACE_LINE)
+    getattr(sim, line).add(SAFE_SPACE_LINE)
     ticket = (await client.post(f"/api/listener/sessions/{card['id']}/transfers",
                                 json={"service_id": safe_space, "mode": "live"})).json()
     await sim.deliver()  # no clock advanced, no job run: the leg's own callbacks did it
@@ -109,7 +112,7 @@ async def test_a_partner_line_that_does_not_answer_gives_the_caller_back_at_once
     assert room.participants[caller.call.sid].hold is False
     assert "listener" in {p.label for p in room.participants.values()} and caller.state == "connected"
     after = (await client.get(f"/api/helpline/tickets/{ticket['ticket_id']}")).json()
-    assert (after["status"], after["mode"], after["live_state"]) == ("requested", "queue", "no-answer")
+    assert (after["status"], after["mode"], after["live_state"]) == ("requested", "queue", state)
     hold_updates = [r for r in sim.rest_requests if r["method"] == "POST" and "Hold" in r["form"]]
     assert [r["form"]["Hold"] for r in hold_updates] == ["true", "false"]  # once on, once off
     assert all(f"/Conferences/{room.sid}/" in r["path"] for r in hold_updates)  # by SID, never by name
