@@ -186,34 +186,34 @@ async def partner_leg_ended(runtime: Runtime, event: DomainEvent) -> None:
         await _fall_back(runtime, ticket_id, state, hang_up=None)
 
 
-async def partner_joined(runtime: Runtime, event: DomainEvent) -> None:
-    ticket_id = ticket_of_label(event.payload.get("label") or "")
-    if ticket_id is None:
-        return
-    async with session_scope(runtime) as session:
-        moved = await session.execute(sa.update(TransferTicket).where(
-            TransferTicket.id == ticket_id, TransferTicket.live_state == "ringing").values(live_state="joined"))
-        if moved.rowcount:
-            await cancel_job(session, f"ticket-live-ring:{ticket_id}")
-            ticket = await session.get(TransferTicket, ticket_id, populate_existing=True)
-            await announce(session, ticket, await session.get(Service, ticket.service_id), "ticket.changed")
+def _partner_label(payload: dict) -> bool:
+    return ticket_of_label(payload.get("label") or "") is not None
 
 
-async def listener_left(runtime: Runtime, event: DomainEvent) -> None:
-    """Partner on the line and the listener gone: the handover is confirmed."""
-    if event.payload.get("role") != "listener":
+async def partner_joined(session: AsyncSession, job: Job) -> None:
+    """Follows a partner's ``participant.joined``: their line is in the caller's conference."""
+    ticket_id = ticket_of_label(job.payload.get("label") or "")
+    moved = await session.execute(sa.update(TransferTicket).where(
+        TransferTicket.id == ticket_id, TransferTicket.live_state == "ringing").values(live_state="joined"))
+    if moved.rowcount:
+        await cancel_job(session, f"ticket-live-ring:{ticket_id}")
+        ticket = await session.get(TransferTicket, ticket_id, populate_existing=True)
+        await announce(session, ticket, await session.get(Service, ticket.service_id), "ticket.changed")
+
+
+async def listener_left(session: AsyncSession, job: Job) -> None:
+    """Follows a listener's ``participant.left``: partner on the line and the listener gone is the
+    confirmed handover (a stored job, so a crash after the leave cannot lose it)."""
+    ticket = await session.scalar(sa.select(TransferTicket).where(
+        TransferTicket.call_id == job.payload["call_id"], TransferTicket.live_state == "joined"))
+    if ticket is None:
         return
-    async with session_scope(runtime) as session:
-        ticket = await session.scalar(sa.select(TransferTicket).where(
-            TransferTicket.call_id == event.payload["call_id"], TransferTicket.live_state == "joined"))
-        if ticket is None:
-            return
-        service = await session.get(Service, ticket.service_id)
-        actor = f"live:{service.name}"[:120]
-        await session.execute(sa.update(TransferTicket).where(TransferTicket.id == ticket.id)
-                              .values(live_state="handed-over"))
-        ticket = await apply_action(session, ticket=ticket, change=ActionInput(TicketAction.accept, actor))
-        await apply_action(session, ticket=ticket, change=ActionInput(TicketAction.confirm_contact, actor))
+    service = await session.get(Service, ticket.service_id)
+    actor = f"live:{service.name}"[:120]
+    await session.execute(sa.update(TransferTicket).where(TransferTicket.id == ticket.id)
+                          .values(live_state="handed-over"))
+    ticket = await apply_action(session, ticket=ticket, change=ActionInput(TicketAction.accept, actor))
+    await apply_action(session, ticket=ticket, change=ActionInput(TicketAction.confirm_contact, actor))
 
 
 def register(runtime: Runtime) -> None:
@@ -221,6 +221,7 @@ def register(runtime: Runtime) -> None:
     runtime.bus.subscribe(DIAL, dial_partner)
     runtime.bus.subscribe(HAND_OVER, release_caller)
     runtime.bus.subscribe(DROP, drop_partner)
-    runtime.bus.subscribe(PARTICIPANT_JOINED, partner_joined)
+    runtime.jobs.follow(PARTICIPANT_JOINED, "ticket.live_joined", partner_joined, when=_partner_label)
     runtime.bus.subscribe(LEG_ENDED, partner_leg_ended)
-    runtime.bus.subscribe(PARTICIPANT_LEFT, listener_left)
+    runtime.jobs.follow(PARTICIPANT_LEFT, "ticket.live_handed_over", listener_left,
+                        when=lambda payload: payload.get("role") == "listener")

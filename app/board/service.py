@@ -107,7 +107,8 @@ async def _transfers(session: AsyncSession) -> dict[str, Any]:
 async def _staffing(session: AsyncSession, now: datetime) -> dict[str, Any]:
     """Listeners this hour needs, from the same hour over the last four weeks."""
     since = now - timedelta(days=28)
-    calls = (await session.scalars(sa.select(Call).where(Call.created_at >= since))).all()
+    # Ring-backs are the line's own calls, not demand: only callers ringing in count.
+    calls = (await session.scalars(sa.select(Call).where(Call.created_at >= since, Call.direction == "inbound"))).all()
     same_hour = [c for c in calls if c.created_at.hour == now.hour]
     handled = [(c.ended_at - c.answered_at).total_seconds() for c in calls if c.answered_at and c.ended_at]
     calls_per_hour = len(same_hour) / 28
@@ -119,7 +120,8 @@ async def _staffing(session: AsyncSession, now: datetime) -> dict[str, Any]:
 
 async def describe_board(session: AsyncSession) -> dict[str, Any]:
     now = runtime_of(session).clock.now()
-    tonight = (await session.scalars(sa.select(Call).where(Call.created_at >= now - timedelta(hours=12)))).all()
+    tonight = (await session.scalars(sa.select(Call).where(Call.created_at >= now - timedelta(hours=12),
+                                                           Call.direction == "inbound"))).all()
     figures = summarise_calls(list(tonight))
     return {
         "now": now.isoformat(),

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, is_postgres, runtime_of
+from app.core.jobs import RUN_AFTER_COMMIT, queue_job_now, run_job_now
 
 if TYPE_CHECKING:
     from app.core.runtime import Runtime
@@ -60,7 +61,13 @@ class LiveEvent(Base):
 
 
 def emit(session: AsyncSession, name: str, **payload: Any) -> None:
+    """Announce ``name`` once this transaction commits: in-process handlers then run (they may be
+    lost to a crash), and every stored job following it (``JobRegistry.follow``) is written now,
+    in this transaction, so it cannot be."""
     session.info.setdefault("domain_events", []).append(DomainEvent(name, payload))
+    for kind, wanted in runtime_of(session).jobs.followers.get(name, ()):
+        if wanted is None or wanted(payload):
+            queue_job_now(session, kind=kind, payload=payload)
 
 
 async def publish_live(session: AsyncSession, audience: str, type: str, data: dict[str, Any]) -> None:
@@ -88,17 +95,23 @@ class EventBus:
         self.handlers[name].append(handler)
 
     def discard(self, session: AsyncSession) -> None:
-        for key in ("domain_events", "live_written", "live_lock"):
+        for key in ("domain_events", "live_written", "live_lock", RUN_AFTER_COMMIT):
             session.info.pop(key, None)
 
     async def flush(self, session: AsyncSession) -> None:
         """Called once the session's transaction has committed."""
         events: list[DomainEvent] = session.info.pop("domain_events", [])
+        follow_ons: list[str] = session.info.pop(RUN_AFTER_COMMIT, [])
         session.info.pop("live_lock", None)
         if session.info.pop("live_written", False):
             await self.wake_streams()
         for event in events:
             await self.dispatch(event)
+        for key in follow_ons:
+            try:
+                await run_job_now(self.runtime, key)
+            except Exception:
+                log.exception("follow-on job failed; the job loop will retry it", extra={"job": key})
 
     async def dispatch(self, event: DomainEvent) -> None:
         for handler in self.handlers.get(event.name, ()):

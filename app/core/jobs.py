@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
+from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -82,6 +84,19 @@ class JobRegistry:
     def __init__(self) -> None:
         self.kinds: dict[str, JobKind] = {}
         self.periodic: list[Periodic] = []
+        # Domain event name -> (job kind, which payloads it wants) that follow it (see ``follow``).
+        self.followers: dict[str, list[tuple[str, Callable[[dict[str, Any]], bool] | None]]] = defaultdict(list)
+
+    def follow(self, event: str, kind: str, handler: JobHandler, *,
+               when: Callable[[dict[str, Any]], bool] | None = None,
+               give_up_after: timedelta = timedelta(hours=24), max_attempts: int = 1000) -> None:
+        """Work that must follow ``event`` whatever happens: a stored job (``handler(session, job)``,
+        the event's payload in ``job.payload``) written in the very transaction that emits the
+        event, run right after it commits and, after a crash, by the job loop. Exactly once: the
+        job's claim and its effects commit together. ``when`` picks the payloads worth a job (a
+        row less on the webhook's path for every other one)."""
+        self.register(kind, handler, give_up_after=give_up_after, max_attempts=max_attempts)
+        self.followers[event].append((kind, when))
 
     def every(self, name: str, every: timedelta, task: Callable[["Runtime"], Awaitable[Any]]) -> None:
         self.periodic.append(Periodic(name, every, task))
@@ -98,6 +113,24 @@ async def schedule_job(session: AsyncSession, *, kind: str, key: str, run_at: da
     values = dict(kind=kind, key=key, run_at=run_at, payload=payload or {}, status=PENDING, attempts=0,
                   created_at=now)
     return await insert_ignore(session, Job, values, ["key"])
+
+
+def queue_job_now(session: AsyncSession, *, kind: str, payload: dict[str, Any]) -> str:
+    """Store a job due now, and run it as soon as this transaction has committed (the job loop
+    runs it instead if the process dies first). Synchronous, so ``emit`` can call it."""
+    now = runtime_of(session).clock.now()
+    key = f"{kind}:{uuid.uuid4().hex}"
+    session.add(Job(kind=kind, key=key, run_at=now, payload=payload, status=PENDING, attempts=0, created_at=now))
+    session.info.setdefault(RUN_AFTER_COMMIT, []).append(key)
+    return key
+
+
+RUN_AFTER_COMMIT = "jobs_after_commit"
+
+
+async def run_job_now(runtime: "Runtime", key: str) -> bool | None:
+    """Run one stored job by its key, if it is still pending (the after-commit fast path)."""
+    return await _run_one(runtime, key=key)
 
 
 async def cancel_job(session: AsyncSession, key: str) -> None:
@@ -117,11 +150,13 @@ async def run_due_jobs(runtime: "Runtime", *, limit: int = 100) -> int:
     return ran
 
 
-async def _run_one(runtime: "Runtime") -> bool | None:
+async def _run_one(runtime: "Runtime", *, key: str | None = None) -> bool | None:
     now = runtime.clock.now()
     async with runtime.sessionmaker() as session:
         query = (sa.select(Job).where(Job.status == PENDING, Job.run_at <= now)
                  .order_by(Job.run_at, Job.id).limit(1))
+        if key is not None:
+            query = query.where(Job.key == key)
         if is_postgres(session):
             query = query.with_for_update(skip_locked=True)
         job = await session.scalar(query)

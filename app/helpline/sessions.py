@@ -13,13 +13,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.db import insert_ignore, runtime_of, session_scope
+from app.core.db import insert_ignore, runtime_of
 from app.core.errors import Forbidden, NotFound
-from app.core.events import DomainEvent, publish_live
+from app.core.events import publish_live
 from app.core.jobs import Job, cancel_job, schedule_job
 from app.core.runtime import Runtime
 from app.core.security import User
 from app.helpline.models import SupportSession
+from telephony.events import CALL_ANSWERED, CALL_ENDED, PARTICIPANT_LEFT
 from telephony.models import ListenerPresence
 from telephony.presence import change_presence
 
@@ -125,33 +126,39 @@ async def _end_wrap_up(session: AsyncSession, job: Job) -> None:
         await change_presence(session, user_id=job.payload["listener_id"], status="available")
 
 
-async def _on_answered(runtime: Runtime, event: DomainEvent) -> None:
-    if event.payload.get("listener_id") is None:
-        return
-    async with session_scope(runtime) as session:
-        await start_session(session, call_id=event.payload["call_id"], listener_id=event.payload["listener_id"],
-                            started_at=datetime.fromisoformat(event.payload["answered_at"]))
+async def _on_answered(session: AsyncSession, job: Job) -> None:
+    """Follows ``call.answered`` (a stored job written with the answer): the session starts."""
+    await start_session(session, call_id=job.payload["call_id"], listener_id=job.payload["listener_id"],
+                        started_at=datetime.fromisoformat(job.payload["answered_at"]))
 
 
-async def _on_ended(runtime: Runtime, event: DomainEvent) -> None:
-    async with session_scope(runtime) as session:
-        support = await session.scalar(sa.select(SupportSession).where(SupportSession.call_id == event.payload["call_id"]))
-        if support is None:
-            return  # abandoned while waiting, or never answered: no session to end
-        await end_session(session, support=support, ended_at=datetime.fromisoformat(event.payload["ended_at"]))
+async def _end_session_of_call(session: AsyncSession, call_id: int, ended_at: datetime) -> None:
+    support = await session.scalar(sa.select(SupportSession).where(SupportSession.call_id == call_id))
+    if support is None:
+        return  # abandoned while waiting, or never answered: no session to end
+    await end_session(session, support=support, ended_at=ended_at)
 
 
-async def _on_listener_left(runtime: Runtime, event: DomainEvent) -> None:
-    """A listener who leaves the caller's conference (a live handover, say) has finished their
-    session, even though the caller's call goes on with the partner."""
-    if event.payload.get("role") == "listener":
-        await _on_ended(runtime, DomainEvent(event.name, event.payload | {"ended_at": runtime.clock.now().isoformat()}))
+async def _on_ended(session: AsyncSession, job: Job) -> None:
+    """Follows ``call.ended``: the caller's call is over, and so is their session."""
+    await _end_session_of_call(session, job.payload["call_id"], datetime.fromisoformat(job.payload["ended_at"]))
+
+
+def _listener_leaving(payload: dict[str, Any]) -> bool:
+    return payload.get("role") == "listener"
+
+
+async def _on_listener_left(session: AsyncSession, job: Job) -> None:
+    """Follows a listener's ``participant.left``: a listener who leaves the caller's conference (a
+    live handover, say) has finished their session, even though the caller's call goes on."""
+    await _end_session_of_call(session, job.payload["call_id"], job.created_at)
 
 
 def register(runtime: Runtime) -> None:
     runtime.jobs.register(WARNING, _fire_warning)
     runtime.jobs.register(DUE, _fire_due)
     runtime.jobs.register(WRAP_UP, _end_wrap_up)
-    runtime.bus.subscribe("call.answered", _on_answered)
-    runtime.bus.subscribe("call.ended", _on_ended)
-    runtime.bus.subscribe("participant.left", _on_listener_left)
+    runtime.jobs.follow(CALL_ANSWERED, "session.start", _on_answered,
+                        when=lambda payload: payload.get("listener_id") is not None)
+    runtime.jobs.follow(CALL_ENDED, "session.end", _on_ended)
+    runtime.jobs.follow(PARTICIPANT_LEFT, "session.end_on_leaving", _on_listener_left, when=_listener_leaving)
