@@ -10,6 +10,7 @@ API in-process. Callers' numbers never reach the logs: nothing here logs request
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ from twilio.http import AsyncHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
+from app.core.jobs import RetryLater
 from app.core.runtime import Runtime
 
 log = logging.getLogger("openline.telephony")
@@ -213,3 +215,16 @@ async def fetch_call_status(runtime: Runtime, call_sid: str) -> str | None:
             return None
         raise
     return call.status
+
+
+def retry_when_unavailable(send: Callable[[Runtime, dict[str, Any]], Awaitable[Any]]
+                           ) -> Callable[[Runtime, dict[str, Any]], Awaitable[Any]]:
+    """For ``app.core.outbox.CallOut.send``: Twilio unreachable (or 5xx) is worth another try;
+    a 4xx is a refusal, which retrying would only repeat."""
+    async def send_retrying(runtime: Runtime, payload: dict[str, Any]) -> Any:
+        try:
+            return await send(runtime, payload)
+        except ProviderUnavailable as exc:
+            raise RetryLater(str(exc)) from exc
+
+    return send_retrying

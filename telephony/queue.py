@@ -18,6 +18,7 @@ from app.core.errors import Conflict, NotFound
 from app.core.events import emit
 from app.core.jobs import schedule_job
 from telephony.calls import lock_call, publish_queue, seconds_between
+from telephony.dialing import ring_claimed_listener
 from telephony.events import CALL_CLAIMED
 from telephony.lifecycle import CLAIM_TIMEOUT_JOB, CLAIM_TIMEOUT_SECONDS, claim_stamp, claim_timeout_key
 from telephony.models import Call
@@ -77,6 +78,7 @@ async def _hand_over(session: AsyncSession, *, call_id: int, listener_id: int, n
                        payload={"call_id": call_id, "stamp": claim_stamp(call.claimed_at)})
     await publish_queue(session)
     emit(session, CALL_CLAIMED, call_id=call_id, listener_id=listener_id)
+    ring_claimed_listener(session, call)
     return caller_out(call, now)
 
 

@@ -29,21 +29,22 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.audit import record_audit
-from app.core.db import is_postgres, runtime_of, session_scope
+from app.core.db import is_postgres, runtime_of
 from app.core.errors import Conflict, NotFound
-from app.core.events import DomainEvent, emit
 from app.core.jobs import Job, schedule_job
+from app.core.outbox import CallOut, register_call_out
 from app.core.runtime import Runtime
 from app.core.security import User
 from telephony import twiml
 from telephony.callbacks import describe_callback_request, publish_callbacks
-from telephony.calls import lock_call, lock_call_by_id
-from telephony.events import CALL_CLAIMED, PARTICIPANT_JOINED
+from telephony.calls import lock_call
+from telephony.dialing import hang_up_leg, ring_claimed_listener
+from telephony.events import PARTICIPANT_JOINED
 from telephony.intake import Delivery, claim_delivery, record_outcome
 from telephony.lifecycle import CLAIM_TIMEOUT_JOB, CLAIM_TIMEOUT_SECONDS, claim_stamp, claim_timeout_key, end_call
 from telephony.models import FINAL_CALL_STATUSES, Call, CallbackAttempt, CallbackRequest
 from telephony.presence import hold_call_for
-from telephony.provider import ProviderError, ProviderRejected, hang_up_call, place_call
+from telephony.provider import place_call, retry_when_unavailable
 from telephony.urls import webhook_url
 
 log = logging.getLogger("openline.telephony")
@@ -52,7 +53,6 @@ OUTBOUND = "outbound-api"
 PROVISIONAL = "ringback-"
 RING_BACK_JOB = "telephony.ring_back"
 RING_BACK_TIMEOUT_JOB = "telephony.ring_back_timeout"
-PLACE_EVENT = "telephony.ring_back.place"
 # Long enough for someone to reach their phone, short enough to end before most voicemail
 # greetings would pick up (machine detection is the backstop).
 CALLER_RING_SECONDS = 25
@@ -106,39 +106,35 @@ async def _claimed_callback(session: AsyncSession, *, callback_id: int, user_id:
     return callback
 
 
-async def place_ring_back(session: AsyncSession, job: Job) -> None:
-    """The ``telephony.ring_back`` job: the call is placed after this commits (``dial_caller``)."""
-    call = await lock_call(session, Call.id == job.payload["call_id"])
+async def _prepare_ring_back(session: AsyncSession, payload: dict[str, Any]) -> dict[str, Any] | None:
+    """The ``telephony.ring_back`` job is a call-out: still to be placed? The caller's number is
+    decrypted for the request only, in memory, never into the stored job."""
+    call = await session.get(Call, payload["call_id"], populate_existing=True)
     if call is None or call.queue_state != "claimed" or not call.call_sid.startswith(PROVISIONAL):
-        return
-    emit(session, PLACE_EVENT, call_id=call.id, provisional=call.call_sid)
+        return None
+    return payload | {"provisional": call.call_sid, "to": runtime_of(session).crypto.decrypt(call.from_encrypted) or ""}
 
 
-async def dial_caller(runtime: Runtime, event: DomainEvent) -> None:
-    call_id, provisional = event.payload["call_id"], event.payload["provisional"]
-    async with session_scope(runtime) as session:
-        call = await session.get(Call, call_id)
-        if call is None or call.queue_state != "claimed" or call.call_sid != provisional:
-            return
-        number = runtime.crypto.decrypt(call.from_encrypted)
-    settings = runtime.settings
-    try:
-        call_sid = await place_call(runtime, to=number or "", url=webhook_url(settings, "ringback", call=call_id),
-                                    status_callback=webhook_url(settings, "status", leg="ringback", call=call_id),
-                                    ring_seconds=CALLER_RING_SECONDS)
-    except ProviderError as exc:
-        # Twilio's message can quote the number: only its status and code are logged.
-        log.warning("could not ring the caller back", extra={
-            "call_id": call_id, "status": getattr(exc, "status", None), "code": getattr(exc, "code", None)})
-        async with session_scope(runtime) as session:
-            call = await lock_call_by_id(session, call_id)
-            if call is not None and call.queue_state == "claimed" and call.call_sid == provisional:
-                await finish_unconnected(session, call, result="failed")
-        return
-    async with session_scope(runtime) as session:
-        # A webhook may have brought the CallSid first: it is only ever set once.
-        await session.execute(sa.update(Call).where(Call.id == call_id, Call.call_sid == provisional)
-                              .values(call_sid=call_sid).execution_options(synchronize_session=False))
+async def _place(runtime: Runtime, payload: dict[str, Any]) -> str:
+    settings, call_id = runtime.settings, payload["call_id"]
+    return await place_call(runtime, to=payload["to"], url=webhook_url(settings, "ringback", call=call_id),
+                            status_callback=webhook_url(settings, "status", leg="ringback", call=call_id),
+                            ring_seconds=CALLER_RING_SECONDS)
+
+
+async def _placed(session: AsyncSession, payload: dict[str, Any], call_sid: str) -> None:
+    # A webhook may have brought the CallSid first: it is only ever set once.
+    await session.execute(sa.update(Call).where(Call.id == payload["call_id"], Call.call_sid == payload["provisional"])
+                          .values(call_sid=call_sid).execution_options(synchronize_session=False))
+
+
+async def _not_placed(session: AsyncSession, payload: dict[str, Any], exc: Exception) -> None:
+    # Twilio's message can quote the number: only its status and code are logged.
+    log.warning("could not ring the caller back", extra={
+        "call_id": payload["call_id"], "status": getattr(exc, "status", None), "code": getattr(exc, "code", None)})
+    call = await lock_call(session, Call.id == payload["call_id"])
+    if call is not None and call.queue_state == "claimed" and call.call_sid == payload["provisional"]:
+        await finish_unconnected(session, call, result="failed")
 
 
 def _adopt_call_sid(call: Call, call_sid: str | None) -> None:
@@ -189,20 +185,14 @@ async def _connect_listener(session: AsyncSession, call: Call) -> None:
     await publish_callbacks(session)
 
 
-async def ring_listener_in(runtime: Runtime, event: DomainEvent) -> None:
-    """On ``participant.joined``: the caller rung back is in their conference, so ring the listener
-    (``call.claimed``, as for a caller taken from the queue). Not sooner: whoever creates a
+async def ring_listener_in(session: AsyncSession, job: Job) -> None:
+    """Follows the caller's ``participant.joined``: the caller rung back is in their conference, so
+    ring the listener, as for a caller taken from the queue. Not sooner: whoever creates a
     conference sets its callbacks, and the caller's TwiML is what sets ours."""
-    if event.payload.get("role") != "caller":
-        return
-    async with session_scope(runtime) as session:
-        call = await session.get(Call, event.payload["call_id"])
-        ready = (call is not None and call.direction == OUTBOUND and call.queue_state == "claimed"
-                 and call.listener_call_sid is None and call.waiting_since is not None)
-        listener_id = call.listener_id if call is not None else None
-    if ready:
-        await runtime.bus.dispatch(DomainEvent(CALL_CLAIMED, {"call_id": event.payload["call_id"],
-                                                              "listener_id": listener_id}))
+    call = await session.get(Call, job.payload["call_id"])
+    if (call is not None and call.direction == OUTBOUND and call.queue_state == "claimed"
+            and call.listener_call_sid is None and call.waiting_since is not None):
+        ring_claimed_listener(session, call)
 
 
 async def apply_ring_back_status(session: AsyncSession, delivery: Delivery, *, call_id: int) -> str:
@@ -274,16 +264,14 @@ async def expire_ring_back(session: AsyncSession, job: Job) -> None:
         return
     placed = not call.call_sid.startswith(PROVISIONAL)
     if placed:
-        try:
-            await hang_up_call(runtime_of(session), call.call_sid)
-        except ProviderError as exc:
-            log.info("ring-back leg not hung up", extra={
-                "call_id": call.id, "status": exc.status if isinstance(exc, ProviderRejected) else None})
+        hang_up_leg(session, call.call_sid)
     await finish_unconnected(session, call, result="no-answer" if placed else "failed")
 
 
 def register(runtime: Runtime) -> None:
-    runtime.jobs.register(RING_BACK_JOB, place_ring_back, give_up_after=timedelta(minutes=10))
+    register_call_out(runtime, RING_BACK_JOB, CallOut(
+        prepare=_prepare_ring_back, send=retry_when_unavailable(_place), done=_placed, refused=_not_placed,
+        give_up_after=timedelta(seconds=RING_BACK_TIMEOUT_SECONDS)))
     runtime.jobs.register(RING_BACK_TIMEOUT_JOB, expire_ring_back, give_up_after=timedelta(hours=1))
-    runtime.bus.subscribe(PLACE_EVENT, dial_caller)
-    runtime.bus.subscribe(PARTICIPANT_JOINED, ring_listener_in)
+    runtime.jobs.follow(PARTICIPANT_JOINED, "telephony.ring_back_listener", ring_listener_in,
+                        when=lambda payload: payload.get("role") == "caller")

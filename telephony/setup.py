@@ -6,12 +6,13 @@ from datetime import timedelta
 
 from app.core.runtime import Runtime
 from telephony.conference import CONFERENCE_GAP_JOB, apply_events_after_gap
-from telephony.dialing import dial_claimed_listener, expire_claim, stop_ringing_listener
-from telephony.events import CALL_CLAIMED, CALL_ENDED
+from telephony.dialing import expire_claim
+from telephony.dialing import register as register_dialing
 from telephony import ringback
 from telephony.lifecycle import CALLER_ALONE_JOB, CLAIM_TIMEOUT_JOB, OVERFLOW_JOB
 from telephony.reconcile import RECONCILE_EVERY, reconcile_calls
 from telephony.voicemail import overflow_waiting_caller, rescue_caller_left_alone
+from telephony.voicemail import register as register_voicemail
 
 
 def register(runtime: Runtime) -> None:
@@ -21,6 +22,6 @@ def register(runtime: Runtime) -> None:
     runtime.jobs.register(CALLER_ALONE_JOB, rescue_caller_left_alone, give_up_after=timedelta(minutes=10))
     runtime.jobs.register(CONFERENCE_GAP_JOB, apply_events_after_gap, give_up_after=timedelta(hours=1))
     runtime.jobs.every("telephony.reconcile", RECONCILE_EVERY, reconcile_calls)
-    runtime.bus.subscribe(CALL_CLAIMED, dial_claimed_listener)
-    runtime.bus.subscribe(CALL_ENDED, stop_ringing_listener)
+    register_dialing(runtime)
+    register_voicemail(runtime)
     ringback.register(runtime)

@@ -5,11 +5,15 @@ leave a message, which becomes a callback request. Nobody waits forever and nobo
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import runtime_of
 from app.core.jobs import Job, RetryLater
+from app.core.outbox import CallOut, call_out_after_commit, register_call_out
+from app.core.runtime import Runtime
 from telephony import twiml
 from telephony.callbacks import ensure_callback_request
 from telephony.calls import insert_call, lock_call
@@ -17,12 +21,13 @@ from telephony.intake import Delivery, claim_delivery, parse_call_webhook
 from telephony.lifecycle import end_call, move_disconnected_to_voicemail, move_to_voicemail
 from telephony.models import Call
 from telephony.participants import someone_with_caller
-from telephony.provider import ProviderRejected, ProviderUnavailable, redirect_call
+from telephony.provider import ProviderRejected, redirect_call, retry_when_unavailable
 from telephony.urls import webhook_url
 
 log = logging.getLogger("openline.telephony")
 
 REASONS = ("overflow", "line-closed", "disconnected")
+REDIRECT_TO_VOICEMAIL = "telephony.redirect_to_voicemail"
 
 
 def voicemail_reason(raw: str | None) -> str:
@@ -50,46 +55,69 @@ async def receive_voicemail(session: AsyncSession, delivery: Delivery, *, reason
                                 status_callback=delivery.event == "recording")
 
 
-async def _redirect_to_voicemail(session: AsyncSession, call: Call, *, reason: str, refused_retry: float) -> bool:
-    """Send a live call to the voicemail prompt. False if the caller had already gone (the call is
-    closed now, rather than left as a ghost for a listener to take); Twilio trouble is retried."""
-    runtime = runtime_of(session)
+async def _prepare_redirect(session: AsyncSession, payload: dict[str, Any]) -> dict[str, Any] | None:
+    call = await session.get(Call, payload["call_id"], populate_existing=True)
+    if call is None or call.queue_state != "voicemail" or call.ended_at is not None:
+        return None  # the caller has gone, or already left their message
+    return payload | {"call_sid": call.call_sid}
+
+
+async def _redirect(runtime: Runtime, payload: dict[str, Any]) -> None:
     try:
-        await redirect_call(runtime, call.call_sid, url=webhook_url(runtime.settings, "voicemail", reason=reason))
+        await redirect_call(runtime, payload["call_sid"],
+                            url=webhook_url(runtime.settings, "voicemail", reason=payload["reason"]))
     except ProviderRejected as exc:
-        if exc.call_gone:
-            await end_call(session, call)
-            return False
-        raise RetryLater(f"redirect refused ({exc.status})", delay_seconds=refused_retry) from exc
-    except ProviderUnavailable as exc:
-        raise RetryLater(str(exc), delay_seconds=5) from exc
-    return True
+        if not exc.call_gone:
+            raise RetryLater(f"redirect refused ({exc.status})") from exc
+        raise
+
+
+async def _caller_gone(session: AsyncSession, payload: dict[str, Any], exc: Exception) -> None:
+    """The caller hung up before the redirect: the call is closed, rather than left as a ghost.
+    One who was still waiting (overflow) abandoned the queue, as if never moved."""
+    call = await lock_call(session, Call.id == payload["call_id"])
+    if call is None or call.ended_at is not None or call.queue_state != "voicemail":
+        return
+    if payload["reason"] == "overflow":
+        call.queue_state = "waiting"
+    await end_call(session, call)
+
+
+def send_to_voicemail(session: AsyncSession, call: Call, *, reason: str) -> None:
+    """After this commits, move the live call to the voicemail prompt (the call is already in the
+    ``voicemail`` state, so its leaving the conference does not end it)."""
+    call_out_after_commit(session, REDIRECT_TO_VOICEMAIL, call_id=call.id, reason=reason)
 
 
 async def overflow_waiting_caller(session: AsyncSession, job: Job) -> None:
-    """The ``telephony.overflow`` job: move a caller still waiting after ``max_wait_seconds`` out of
-    the queue to the voicemail prompt, by redirecting their live call."""
+    """The ``telephony.overflow`` job: a caller still waiting after ``max_wait_seconds`` is moved
+    out of the queue to the voicemail prompt (their live call redirected, after this commits)."""
     call = await lock_call(session, Call.id == job.payload["call_id"])
     if call is None or call.queue_state != "waiting":
         return
-    if await _redirect_to_voicemail(session, call, reason="overflow", refused_retry=30):
-        await move_to_voicemail(session, call)
-        log.info("caller moved to voicemail after the longest wait", extra={"call_id": call.id})
+    await move_to_voicemail(session, call)
+    send_to_voicemail(session, call, reason="overflow")
+    log.info("caller moved to voicemail after the longest wait", extra={"call_id": call.id})
 
 
 async def rescue_caller_left_alone(session: AsyncSession, job: Job) -> None:
     """The ``telephony.caller_alone`` job: the last person with the caller (listener, partner)
-    dropped and nobody else is on the call. Rather than leave the caller in silence, apologise and take a message; it becomes an
-    urgent callback (rung back before anyone else)."""
+    dropped and nobody else is on the call. Rather than leave the caller in silence, apologise and
+    take a message; it becomes an urgent callback (rung back before anyone else)."""
     call = await lock_call(session, Call.id == job.payload["call_id"])
     if call is None or call.queue_state != "connected" or call.ended_at is not None:
         return  # the call ended normally
     if await someone_with_caller(session, call.id):
         return  # someone is with the caller
-    if await _redirect_to_voicemail(session, call, reason="disconnected", refused_retry=5):
-        await move_disconnected_to_voicemail(session, call)
-        log.warning("listener's line dropped: caller offered a message and an urgent callback",
-                    extra={"call_id": call.id})
+    await move_disconnected_to_voicemail(session, call)
+    send_to_voicemail(session, call, reason="disconnected")
+    log.warning("the caller was left alone: offered a message and an urgent callback", extra={"call_id": call.id})
+
+
+def register(runtime: Runtime) -> None:
+    register_call_out(runtime, REDIRECT_TO_VOICEMAIL, CallOut(
+        prepare=_prepare_redirect, send=retry_when_unavailable(_redirect), refused=_caller_gone,
+        retry_base_seconds=5, give_up_after=timedelta(hours=1)))
 
 
 async def offer_voicemail(session: AsyncSession, delivery: Delivery, *, reason: str) -> str:

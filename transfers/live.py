@@ -6,28 +6,30 @@ Partner joined and listener left is the confirmed handover (``in-progress``, mod
 partner does not answer within ``OPENLINE_LIVE_TRANSFER_RING_SECONDS`` their leg is dropped, the
 caller is back with the listener, and the ticket waits in the partner's queue as a callback.
 
-Provider calls happen after the transaction that decided them has committed (domain events), so
-Twilio is never asked to do something the database then forgets.
+Every Twilio request is a call-out (``app.core.outbox``): stored in the transaction that decides
+it, made after that commits with no transaction open, retried while Twilio is unreachable. A
+crash in between loses no step, and Twilio is never asked to do something the database forgets.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.db import runtime_of, session_scope
+from app.core.db import runtime_of
 from app.core.errors import Conflict, Unprocessable
-from app.core.events import DomainEvent, emit
 from app.core.jobs import Job, cancel_job, schedule_job
+from app.core.outbox import CallOut, call_out_after_commit, register_call_out
 from app.core.runtime import Runtime
 from telephony.conference import LISTENER_LABEL
 from telephony.events import LEG_ENDED, PARTICIPANT_JOINED, PARTICIPANT_LEFT
 from telephony.models import Call
 from telephony.participants import hold_in_conference, remove_from_conference
-from telephony.provider import ProviderError, add_participant, hang_up_call
+from telephony.provider import ProviderRejected, add_participant, hang_up_call, retry_when_unavailable
 from telephony.urls import webhook_url
 from transfers.directory.models import Service
 from transfers.states import TicketAction
@@ -37,7 +39,7 @@ from transfers.tickets.service import ActionInput, announce, apply_action, open_
 log = logging.getLogger("openline.transfers")
 
 RING_TIMEOUT = "ticket.live_ring_timeout"
-DIAL, HAND_OVER, DROP = "ticket.live_dial", "ticket.live_handover", "ticket.live_drop"
+DIAL, HAND_OVER, RELEASE = "ticket.live_dial", "ticket.live_handover", "ticket.live_release"
 PARTNER_LABEL_PREFIX = "partner-"
 
 
@@ -68,65 +70,64 @@ async def begin_live_transfer(session: AsyncSession, *, ticket: TransferTicket) 
     ring = runtime_of(session).settings.live_transfer_ring_seconds
     await schedule_job(session, kind=RING_TIMEOUT, key=f"ticket-live-ring:{ticket.id}",
                        run_at=now + timedelta(seconds=ring), payload={"ticket_id": ticket.id})
-    emit(session, DIAL, ticket_id=ticket.id)
+    call_out_after_commit(session, DIAL, ticket_id=ticket.id)
 
 
 async def hand_over(session: AsyncSession, *, ticket: TransferTicket) -> TransferTicket:
     """The listener has briefed the partner: take the caller off hold and leave."""
     if ticket.mode != "live" or ticket.live_state != "joined":
         raise Conflict("the partner has not joined the call yet", error="partner_not_joined")
-    emit(session, HAND_OVER, ticket_id=ticket.id)
+    call_out_after_commit(session, HAND_OVER, ticket_id=ticket.id)
     return ticket
 
 
-async def _live_call(runtime: Runtime, ticket_id: int) -> tuple[TransferTicket, Service, Call] | None:
-    async with session_scope(runtime) as session:
-        ticket = await session.get(TransferTicket, ticket_id)
-        if ticket is None or ticket.call_id is None:
-            return None
-        service = await session.get(Service, ticket.service_id)
-        call = await session.get(Call, ticket.call_id)
-        if service is None or call is None or call.conference_name is None:
-            return None
-        return ticket, service, call
+async def _with_call(session: AsyncSession, payload: dict[str, Any], *, live_state: str | None = None
+                     ) -> dict[str, Any] | None:
+    """The request with the caller's call (and the partner's line) read fresh, in memory only."""
+    ticket = await session.get(TransferTicket, payload["ticket_id"], populate_existing=True)
+    if ticket is None or ticket.call_id is None or (live_state and ticket.live_state != live_state):
+        return None
+    call = await session.get(Call, ticket.call_id, populate_existing=True)
+    service = await session.get(Service, ticket.service_id)
+    if call is None or service is None or call.conference_name is None or call.ended_at is not None:
+        return None
+    return payload | {"call": call, "live_phone": service.live_phone}
 
 
-async def dial_partner(runtime: Runtime, event: DomainEvent) -> None:
-    found = await _live_call(runtime, event.payload["ticket_id"])
-    if found is None:
-        return
-    ticket, service, call = found
-    assert service.live_phone and call.conference_name
-    label = partner_label(ticket.id)
-    try:
-        await hold_in_conference(runtime, call, call.call_sid, hold=True)
-        leg = await add_participant(
-            runtime, call.conference_name, to=service.live_phone, label=label,
-            # Busy, failed or no answer comes back on this URL at once: the caller is not kept on
-            # hold for the rest of the ring time.
-            status_callback=webhook_url(runtime.settings, "status", leg="partner", call=call.id, label=label),
-            # The partner must not end the caller's call by leaving; the caller still does.
-            start_conference_on_enter=True, end_conference_on_exit=False,
-            ring_seconds=runtime.settings.live_transfer_ring_seconds)
-    except ProviderError as exc:
-        log.warning("live transfer dial failed; the ticket waits in the queue", extra={"ticket_id": ticket.id,
-                                                                                     "error": str(exc)})
-        await _fall_back(runtime, ticket.id, "failed", hang_up=None)
-        return
-    async with session_scope(runtime) as session:
-        await session.execute(sa.update(TransferTicket).where(TransferTicket.id == ticket.id)
-                              .values(live_call_sid=leg.call_sid))
+async def _prepare_dial(session: AsyncSession, payload: dict[str, Any]) -> dict[str, Any] | None:
+    return await _with_call(session, payload, live_state="ringing")
 
 
-async def _fall_back(runtime: Runtime, ticket_id: int, state: str, *, hang_up: str | None) -> None:
-    """No live handover: the caller comes back to the listener, the ticket stays as a callback."""
-    async with session_scope(runtime) as session:
-        fell_back = await _mark_fallen_back(session, ticket_id, state)
-    if fell_back:  # once: the leg's status callback and its participant-leave may both say so
-        await _drop_partner_leg(runtime, ticket_id, hang_up)
+async def _dial_partner(runtime: Runtime, payload: dict[str, Any]) -> str:
+    """Hold the caller, then ring the partner's line into their conference."""
+    call, label = payload["call"], partner_label(payload["ticket_id"])
+    await hold_in_conference(runtime, call, call.call_sid, hold=True)
+    leg = await add_participant(
+        runtime, call.conference_name, to=payload["live_phone"], label=label,
+        # Busy, failed or no answer comes back on this URL at once: the caller is not kept on
+        # hold for the rest of the ring time.
+        status_callback=webhook_url(runtime.settings, "status", leg="partner", call=call.id, label=label),
+        # The partner must not end the caller's call by leaving; the caller still does.
+        start_conference_on_enter=True, end_conference_on_exit=False,
+        ring_seconds=runtime.settings.live_transfer_ring_seconds)
+    return leg.call_sid
 
 
-async def _mark_fallen_back(session: AsyncSession, ticket_id: int, state: str) -> bool:
+async def _partner_dialled(session: AsyncSession, payload: dict[str, Any], leg: str) -> None:
+    await session.execute(sa.update(TransferTicket).where(TransferTicket.id == payload["ticket_id"])
+                          .values(live_call_sid=leg))
+
+
+async def _dial_refused(session: AsyncSession, payload: dict[str, Any], exc: Exception) -> None:
+    log.warning("live transfer dial failed; the ticket waits in the queue",
+                extra={"ticket_id": payload["ticket_id"], "error": str(exc)})
+    await fall_back(session, payload["ticket_id"], "failed")
+
+
+async def fall_back(session: AsyncSession, ticket_id: int, state: str, *, hang_up: str | None = None) -> bool:
+    """No live handover: the ticket stays in the queue as a callback and, after this commits, the
+    caller comes off hold, back with the listener (and a partner line still ringing is stopped).
+    Once only: the leg's status callback, its participant-leave and the ring timeout may all say so."""
     moved = await session.execute(sa.update(TransferTicket).where(
         TransferTicket.id == ticket_id, TransferTicket.live_state == "ringing").values(live_state=state, mode="queue"))
     if not moved.rowcount:
@@ -134,56 +135,42 @@ async def _mark_fallen_back(session: AsyncSession, ticket_id: int, state: str) -
     ticket = await session.get(TransferTicket, ticket_id, populate_existing=True)
     service = await session.get(Service, ticket.service_id)
     await announce(session, ticket, service, "ticket.changed")
+    call_out_after_commit(session, RELEASE, ticket_id=ticket_id, hang_up=hang_up)
     return True
 
 
-async def _drop_partner_leg(runtime: Runtime, ticket_id: int, leg: str | None) -> None:
-    found = await _live_call(runtime, ticket_id)
-    if found is None:
-        return
-    _, _, call = found
-    if leg:
+async def _release_caller(runtime: Runtime, payload: dict[str, Any]) -> None:
+    call = payload["call"]
+    if payload.get("hang_up"):
         try:
-            await hang_up_call(runtime, leg)
-        except ProviderError as exc:  # most often the line had already rung out
-            log.info("partner's leg not hung up", extra={"ticket_id": ticket_id, "error": str(exc)})
-    try:
-        await hold_in_conference(runtime, call, call.call_sid, hold=False)
-    except ProviderError as exc:
-        log.warning("caller not taken off hold", extra={"ticket_id": ticket_id, "error": str(exc)})
+            await hang_up_call(runtime, payload["hang_up"])
+        except ProviderRejected as exc:  # most often the line had already rung out
+            log.info("partner's leg not hung up", extra={"ticket_id": payload["ticket_id"], "error": str(exc)})
+    await hold_in_conference(runtime, call, call.call_sid, hold=False)
+
+
+async def _hand_over_call(runtime: Runtime, payload: dict[str, Any]) -> None:
+    """The caller off hold, then the listener leaves: the partner has them."""
+    call = payload["call"]
+    await hold_in_conference(runtime, call, call.call_sid, hold=False)
+    await remove_from_conference(runtime, call, LISTENER_LABEL)
+
+
+async def _step_failed(session: AsyncSession, payload: dict[str, Any], exc: Exception) -> None:
+    log.warning("live transfer step refused", extra={"ticket_id": payload["ticket_id"], "error": str(exc)})
 
 
 async def end_ringing(session: AsyncSession, job: Job) -> None:
-    """The partner's line rang out: the job marks it; the provider clean-up follows the commit."""
-    if await _mark_fallen_back(session, job.payload["ticket_id"], "no-answer"):
-        emit(session, DROP, ticket_id=job.payload["ticket_id"])
+    """The partner's line rang out: the ticket falls back, and the ringing line is stopped."""
+    ticket = await session.get(TransferTicket, job.payload["ticket_id"])
+    await fall_back(session, job.payload["ticket_id"], "no-answer", hang_up=ticket.live_call_sid if ticket else None)
 
 
-async def drop_partner(runtime: Runtime, event: DomainEvent) -> None:
-    found = await _live_call(runtime, event.payload["ticket_id"])
-    leg = found[0].live_call_sid if found else None
-    await _drop_partner_leg(runtime, event.payload["ticket_id"], leg)
-
-
-async def release_caller(runtime: Runtime, event: DomainEvent) -> None:
-    found = await _live_call(runtime, event.payload["ticket_id"])
-    if found is None:
-        return
-    _, _, call = found
-    try:
-        await hold_in_conference(runtime, call, call.call_sid, hold=False)
-        await remove_from_conference(runtime, call, LISTENER_LABEL)
-    except ProviderError as exc:
-        log.warning("hand-over step failed", extra={"ticket_id": event.payload["ticket_id"], "error": str(exc)})
-
-
-async def partner_leg_ended(runtime: Runtime, event: DomainEvent) -> None:
-    """The partner's line was busy, failed or not answered: the caller comes off hold at once and
-    is back with the listener; the ticket waits in the partner's queue as a callback."""
-    ticket_id = ticket_of_label(event.payload.get("label") or "")
-    if ticket_id is not None:
-        state = {"busy": "busy", "failed": "failed"}.get(event.payload["status"], "no-answer")
-        await _fall_back(runtime, ticket_id, state, hang_up=None)
+async def partner_leg_ended(session: AsyncSession, job: Job) -> None:
+    """Follows ``call.leg_ended`` for a partner's line: busy, failed or not answered. The caller
+    comes off hold at once and is back with the listener; the ticket waits as a callback."""
+    state = {"busy": "busy", "failed": "failed"}.get(job.payload["status"], "no-answer")
+    await fall_back(session, ticket_of_label(job.payload.get("label") or ""), state)
 
 
 def _partner_label(payload: dict) -> bool:
@@ -218,10 +205,15 @@ async def listener_left(session: AsyncSession, job: Job) -> None:
 
 def register(runtime: Runtime) -> None:
     runtime.jobs.register(RING_TIMEOUT, end_ringing)
-    runtime.bus.subscribe(DIAL, dial_partner)
-    runtime.bus.subscribe(HAND_OVER, release_caller)
-    runtime.bus.subscribe(DROP, drop_partner)
+    retry = retry_when_unavailable
+    register_call_out(runtime, DIAL, CallOut(prepare=_prepare_dial, send=retry(_dial_partner), done=_partner_dialled,
+                                             refused=_dial_refused, retry_base_seconds=2,
+                                             give_up_after=timedelta(seconds=runtime.settings.live_transfer_ring_seconds)))
+    register_call_out(runtime, RELEASE, CallOut(prepare=_with_call, send=retry(_release_caller), refused=_step_failed,
+                                                retry_base_seconds=1))
+    register_call_out(runtime, HAND_OVER, CallOut(prepare=_with_call, send=retry(_hand_over_call),
+                                                  refused=_step_failed, retry_base_seconds=1))
     runtime.jobs.follow(PARTICIPANT_JOINED, "ticket.live_joined", partner_joined, when=_partner_label)
-    runtime.bus.subscribe(LEG_ENDED, partner_leg_ended)
+    runtime.jobs.follow(LEG_ENDED, "ticket.live_leg_ended", partner_leg_ended, when=_partner_label)
     runtime.jobs.follow(PARTICIPANT_LEFT, "ticket.live_handed_over", listener_left,
                         when=lambda payload: payload.get("role") == "listener")

@@ -101,33 +101,35 @@ async def test_a_refused_dial_hands_the_caller_back_at_once(harness, sim):
     assert call.queue_state == "waiting" and call.claimed_at is None
 
 
-async def test_an_unreachable_twilio_hands_the_caller_back(make_harness):
+async def test_an_unreachable_twilio_is_tried_again_then_hands_the_caller_back(make_harness):
     harness = await make_harness()  # the REST client points at a closed port
     sim = simulator_for(harness)
     use_transport(harness.runtime, None)
     await waiting_caller(sim)
     _, client = await listener(harness)
     assert (await client.post("/api/listener/calls/next")).status_code == 200
-    assert (await calls(harness))[0].queue_state == "waiting"
+    assert (await calls(harness))[0].queue_state == "claimed"  # a second try is stored, seconds away
+    harness.clock.advance(seconds=61)
+    await run_due_jobs(harness.runtime)
+    [call] = await calls(harness)
+    assert call.queue_state == "waiting" and call.listener_id is None  # back at the front, not stranded
     await sim.close()
 
 
-async def test_a_claim_whose_listener_never_joins_expires(harness, sim, monkeypatch):
-    import telephony.dialing
-
-    async def lost(*_args, **_kwargs):
-        return None  # as if the server died between the claim and the dial
-
-    monkeypatch.setattr(telephony.dialing, "_dial_target", lost)
+async def test_a_claim_whose_listener_never_joins_expires(harness, sim):
     await waiting_caller(sim)
     sam, client = await listener(harness)
+    sim.slow_to_answer.add(f"client:listener_{sam.id}")  # the headset rings and rings
     await client.post("/api/listener/calls/next")
+    await sim.deliver()
     assert (await calls(harness))[0].queue_state == "claimed"
     harness.clock.advance(seconds=61)
     await run_due_jobs(harness.runtime)
     [call] = await calls(harness)
     assert call.queue_state == "waiting" and call.listener_id is None
     assert (await presence_of(harness, sam.id)).current_call_id is None
+    leg = next(c for c in sim.calls.values() if c.to == f"client:listener_{sam.id}")
+    assert leg.ended  # the ringing line is stopped, so it cannot join later over another claim
 
 
 async def test_the_queue_shows_waiting_callers_masked(harness, sim):

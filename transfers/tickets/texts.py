@@ -3,18 +3,22 @@ Sent only when the caller agreed to texts; worded discreetly, since others may s
 
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import runtime_of
-from app.core.jobs import Job, RetryLater
+from app.core.outbox import CallOut, register_call_out
 from app.core.runtime import Runtime
-from telephony.provider import ProviderRejected, ProviderUnavailable, send_sms
+from telephony.provider import retry_when_unavailable, send_sms
 from transfers.directory.models import Organisation, Service
 from transfers.tickets.models import TransferTicket
 from transfers.tickets.service import TEXT_CALLER
+
+log = logging.getLogger("openline.transfers")
 
 
 def compose_text(organisation: str, contact_by: datetime, timezone: str) -> str:
@@ -25,23 +29,32 @@ def compose_text(organisation: str, contact_by: datetime, timezone: str) -> str:
             "If you need us before then, call us any time.")
 
 
-async def text_caller(session: AsyncSession, job: Job) -> None:
+async def _prepare_text(session: AsyncSession, payload: dict[str, Any]) -> dict[str, Any] | None:
+    """Still wanted (consent, a ticket still open)? The number is decrypted here and kept in
+    memory for the send only: it is never written to the stored job."""
     runtime = runtime_of(session)
-    ticket = await session.get(TransferTicket, job.payload["ticket_id"])
+    ticket = await session.get(TransferTicket, payload["ticket_id"])
     if ticket is None or not ticket.sms_consent or ticket.status not in ("accepted", "on-hold", "in-progress"):
-        return
+        return None
     number = runtime.crypto.decrypt(ticket.contact_number_encrypted)
+    if not number:
+        return None
     service = await session.get(Service, ticket.service_id)
     organisation = await session.get(Organisation, service.organisation_id)
-    if not number:
-        return
-    try:
-        await send_sms(runtime, to=number, body=compose_text(organisation.name, ticket.contact_by, service.timezone))
-    except ProviderUnavailable as exc:
-        raise RetryLater(str(exc)) from exc
-    except ProviderRejected:
-        return  # e.g. a landline: texting cannot work, and the partner will ring anyway
+    return payload | {"to": number, "body": compose_text(organisation.name, ticket.contact_by, service.timezone)}
+
+
+async def _send_text(runtime: Runtime, payload: dict[str, Any]) -> str:
+    return await send_sms(runtime, to=payload["to"], body=payload["body"])
+
+
+async def _not_texted(session: AsyncSession, payload: dict[str, Any], exc: Exception) -> None:
+    # e.g. a landline: texting cannot work, and the partner will ring anyway.
+    log.info("text to the caller refused", extra={"ticket_id": payload["ticket_id"], "error": type(exc).__name__})
 
 
 def register(runtime: Runtime) -> None:
-    runtime.jobs.register(TEXT_CALLER, text_caller)
+    # The ``ticket.text_caller`` job, scheduled when a partner accepts, is a call-out: decided in
+    # the job's transaction, sent after it commits, with no transaction open.
+    register_call_out(runtime, TEXT_CALLER, CallOut(prepare=_prepare_text, send=retry_when_unavailable(_send_text),
+                                                    refused=_not_texted, give_up_after=timedelta(hours=24)))
