@@ -27,9 +27,8 @@ from telephony import twiml
 from telephony.calls import lock_call
 from telephony.events import LEG_ENDED, PARTICIPANT_JOINED, PARTICIPANT_LEFT
 from telephony.intake import Delivery, claim_delivery, record_outcome
-from telephony.lifecycle import answer_call, end_call, note_caller_maybe_alone
+from telephony.lifecycle import answer_call, end_call, note_caller_maybe_alone, release_listener_from
 from telephony.models import Call, CallParticipant, WebhookDelivery
-from telephony.presence import release_listener
 
 log = logging.getLogger("openline.telephony")
 
@@ -152,9 +151,9 @@ async def _participant_left(session: AsyncSession, call: Call, delivery: Deliver
         # A waiting caller who hangs up is known from here even if their status callback is lost.
         if call.queue_state in ("waiting", "claimed", "connected"):
             await end_call(session, call)
-    elif role == "listener" and call.listener_id is not None and call.queue_state != "claimed":
+    elif role == "listener":
         # The listener is off the line (e.g. after handing over to a partner): their wrap-up begins.
-        await release_listener(session, user_id=call.listener_id, call_id=call.id, status="wrap-up")
+        await release_listener_from(session, call)
     if role != "caller":
         await note_caller_maybe_alone(session, call)
     if status in NEVER_ANSWERED:

@@ -1,5 +1,7 @@
 """A call's moves through the helpline's flow: waiting → claimed → connected → ended, with the
-side roads (claim handed back, overflow to voicemail, abandoned).
+side roads (claim handed back, overflow to voicemail, abandoned). Which moves are allowed, and
+what each does to the listener, is the table in ``telephony.call_states``; ``move_call`` is the
+one way a call's state changes.
 
 Each function takes a call loaded with ``lock_call`` (or otherwise serialised, see calls.py),
 changes it, and queues the events; none of them commits.
@@ -10,17 +12,20 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import runtime_of
+from app.core.errors import Conflict
 from app.core.events import emit
 from app.core.jobs import cancel_job, schedule_job
+from telephony.call_states import CALL_MOVES, CallMove, ListenerChange, Step, next_step
 from telephony.callbacks import DISCONNECTED, NO_MESSAGE, ensure_callback_request
 from telephony.calls import iso, publish_queue, seconds_between
 from telephony.events import CALL_ANSWERED, CALL_ENDED
 from telephony.models import Call
 from telephony.participants import someone_with_caller
-from telephony.presence import mark_on_call, release_listener
+from telephony.presence import hold_call_for, mark_on_call, release_listener
 
 log = logging.getLogger("openline.telephony")
 
@@ -53,40 +58,74 @@ async def schedule_overflow(session: AsyncSession, *, call_id: int, waiting_sinc
                        run_at=run_at, payload={"call_id": call_id})
 
 
+async def move_call(session: AsyncSession, call: Call, move: CallMove) -> Step | None:
+    """Every move of a call goes through here: the state table says whether it is allowed and
+    what it does to the listener holding the call. None (and nothing changed) when not allowed."""
+    step = next_step(call.queue_state, move)
+    if step is None:
+        return None
+    call.queue_state = step.to
+    call.updated_at = runtime_of(session).clock.now()
+    if call.listener_id is not None and step.listener is not None:
+        await _change_listener(session, call, step.listener)
+    return step
+
+
+async def _change_listener(session: AsyncSession, call: Call, change: ListenerChange) -> None:
+    if change is ListenerChange.on_call:
+        await mark_on_call(session, user_id=call.listener_id, call_id=call.id)
+    elif change is ListenerChange.hold:
+        if not await hold_call_for(session, user_id=call.listener_id, call_id=call.id):
+            # Raising rolls the claim back too: the caller stays first in the queue.
+            raise Conflict("you already have a caller; finish that call first", error="already_on_call")
+    else:
+        await release_listener(session, user_id=call.listener_id, call_id=call.id,
+                               status="wrap-up" if change is ListenerChange.wrap_up else None)
+
+
+async def claim_waiting_call(session: AsyncSession, *, call_id: int, listener_id: int) -> Call | None:
+    """A listener takes a waiting caller. The claim is a conditional UPDATE whose row count says
+    who won (two listeners never get the same caller); None when someone else did."""
+    now = runtime_of(session).clock.now()
+    step = CALL_MOVES[("waiting", CallMove.claim)]
+    claimed = await session.execute(
+        sa.update(Call).where(Call.id == call_id, Call.queue_state == "waiting")
+        .values(queue_state=step.to, listener_id=listener_id, claimed_at=now, updated_at=now)
+        .execution_options(synchronize_session=False))
+    if not claimed.rowcount:
+        return None
+    call = await session.scalar(sa.select(Call).where(Call.id == call_id).execution_options(populate_existing=True))
+    await _change_listener(session, call, step.listener)
+    return call
+
+
 async def answer_call(session: AsyncSession, call: Call, *, listener_call_sid: str | None) -> bool:
     """The listener has joined the caller's conference."""
-    if call.queue_state != "claimed" or call.listener_id is None:
+    if call.listener_id is None or await move_call(session, call, CallMove.answer) is None:
         return False
     now = runtime_of(session).clock.now()
-    call.queue_state = "connected"
     call.answered_at = now
     call.wait_seconds = seconds_between(call.waiting_since, now)
     call.listener_call_sid = call.listener_call_sid or listener_call_sid
-    call.updated_at = now
-    await mark_on_call(session, user_id=call.listener_id, call_id=call.id)
     await cancel_job(session, claim_timeout_key(call))
     emit(session, CALL_ANSWERED, call_id=call.id, listener_id=call.listener_id, answered_at=iso(now))
     return True
 
 
-async def end_call(session: AsyncSession, call: Call) -> bool:
-    """The caller's call is over. Idempotent: the first report of the end wins."""
-    if call.ended_at is not None:
+async def end_call(session: AsyncSession, call: Call, *, before_voicemail: bool = False) -> bool:
+    """The caller's call is over. Idempotent: the first report of the end wins. ``before_voicemail``:
+    they hung up while still waiting, before the move to voicemail reached them (abandoned)."""
+    was = call.queue_state
+    if call.ended_at is not None or await move_call(session, call, CallMove.end) is None:
         return False
     now = runtime_of(session).clock.now()
-    was = call.queue_state
-    call.abandoned = was in ("waiting", "claimed")
+    call.abandoned = was in ("waiting", "claimed") or before_voicemail
     if call.wait_seconds is None:
         call.wait_seconds = seconds_between(call.waiting_since, now)
-    call.queue_state = "ended"
     call.ended_at = now
-    call.updated_at = now
-    if call.listener_id is not None:
-        await release_listener(session, user_id=call.listener_id, call_id=call.id,
-                               status="wrap-up" if was == "connected" else None)
     if was in ("waiting", "claimed"):
         await publish_queue(session)
-    if was == "voicemail":
+    if was == "voicemail" and not before_voicemail:
         # Reached voicemail but hung up before leaving a message: still a way back (first in
         # line if it was their listener's line that dropped).
         await ensure_callback_request(session, call, reason=DISCONNECTED if call.answered_at else NO_MESSAGE)
@@ -99,21 +138,23 @@ async def end_call(session: AsyncSession, call: Call) -> bool:
 async def release_claim(session: AsyncSession, call: Call, *, reason: str) -> bool:
     """The listener's line did not connect: the caller goes back to the front of the queue
     (``waiting_since`` is kept, so they are still the longest waiting)."""
-    if call.queue_state != "claimed":
+    if await move_call(session, call, CallMove.hand_back) is None:
         return False
-    listener_id = call.listener_id
-    call.queue_state = "waiting"
     call.listener_id = None
     call.listener_call_sid = None
     call.claimed_at = None
-    call.updated_at = runtime_of(session).clock.now()
-    if listener_id is not None:
-        await release_listener(session, user_id=listener_id, call_id=call.id, status=None)
     await publish_queue(session)
     if call.waiting_since is not None:
         await schedule_overflow(session, call_id=call.id, waiting_since=call.waiting_since)
     log.warning("claim handed back to the queue", extra={"call_id": call.id, "reason": reason})
     return True
+
+
+async def release_listener_from(session: AsyncSession, call: Call) -> None:
+    """The listener's own line has left a call that goes on (a live handover, a dropped headset,
+    hanging up with a partner on): they go into wrap-up; the call keeps its state."""
+    if call.listener_id is not None and call.queue_state != "claimed":
+        await release_listener(session, user_id=call.listener_id, call_id=call.id, status="wrap-up")
 
 
 async def note_caller_maybe_alone(session: AsyncSession, call: Call) -> None:
@@ -127,19 +168,12 @@ async def note_caller_maybe_alone(session: AsyncSession, call: Call) -> None:
 
 
 async def move_disconnected_to_voicemail(session: AsyncSession, call: Call) -> bool:
-    if call.queue_state != "connected" or call.ended_at is not None:
-        return False
-    call.queue_state = "voicemail"
-    call.updated_at = runtime_of(session).clock.now()
-    return True
+    return call.ended_at is None and await move_call(session, call, CallMove.rescue) is not None
 
 
 async def move_to_voicemail(session: AsyncSession, call: Call) -> bool:
-    if call.queue_state != "waiting":
+    if await move_call(session, call, CallMove.overflow) is None:
         return False
-    now = runtime_of(session).clock.now()
-    call.queue_state = "voicemail"
-    call.wait_seconds = seconds_between(call.waiting_since, now)
-    call.updated_at = now
+    call.wait_seconds = seconds_between(call.waiting_since, runtime_of(session).clock.now())
     await publish_queue(session)
     return True

@@ -1,7 +1,7 @@
 """The waiting-caller queue as listeners see it, and taking the next caller.
 
-Longest wait first. A claim is atomic on both databases: a conditional UPDATE (``WHERE
-queue_state = 'waiting'``) whose row count says who won; PostgreSQL also picks candidates with
+Longest wait first. A claim is atomic on both databases (``lifecycle.claim_waiting_call``: a
+conditional UPDATE whose row count says who won); PostgreSQL also picks candidates with
 ``FOR UPDATE SKIP LOCKED`` so concurrent listeners do not queue behind one another.
 """
 
@@ -14,15 +14,21 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import is_postgres, runtime_of
-from app.core.errors import Conflict, NotFound
+from app.core.errors import NotFound
 from app.core.events import emit
 from app.core.jobs import schedule_job
-from telephony.calls import lock_call, publish_queue, seconds_between
+from telephony.calls import publish_queue, seconds_between
 from telephony.dialing import ring_claimed_listener
 from telephony.events import CALL_CLAIMED
-from telephony.lifecycle import CLAIM_TIMEOUT_JOB, CLAIM_TIMEOUT_SECONDS, claim_stamp, claim_timeout_key
+from telephony.lifecycle import (
+    CLAIM_TIMEOUT_JOB,
+    CLAIM_TIMEOUT_SECONDS,
+    claim_stamp,
+    claim_timeout_key,
+    claim_waiting_call,
+)
 from telephony.models import Call
-from telephony.presence import ensure_presence, hold_call_for
+from telephony.presence import ensure_presence
 
 CLAIM_ATTEMPTS = 5
 SHOWN_CALLERS = 100
@@ -58,28 +64,16 @@ async def take_next_caller(session: AsyncSession, *, listener_id: int) -> dict[s
         call_id = await _next_waiting_id(session)
         if call_id is None:
             break
-        claimed = await session.execute(
-            sa.update(Call).where(Call.id == call_id, Call.queue_state == "waiting")
-            .values(queue_state="claimed", listener_id=listener_id, claimed_at=now, updated_at=now)
-            .execution_options(synchronize_session=False))
-        if claimed.rowcount:
-            return await _hand_over(session, call_id=call_id, listener_id=listener_id, now=now)
+        call = await claim_waiting_call(session, call_id=call_id, listener_id=listener_id)
+        if call is not None:
+            await schedule_job(session, kind=CLAIM_TIMEOUT_JOB, key=claim_timeout_key(call),
+                               run_at=now + timedelta(seconds=CLAIM_TIMEOUT_SECONDS),
+                               payload={"call_id": call_id, "stamp": claim_stamp(call.claimed_at)})
+            await publish_queue(session)
+            emit(session, CALL_CLAIMED, call_id=call_id, listener_id=listener_id)
+            ring_claimed_listener(session, call)
+            return caller_out(call, now)
     raise NotFound("nobody is waiting", error="nobody_waiting")
-
-
-async def _hand_over(session: AsyncSession, *, call_id: int, listener_id: int, now: datetime) -> dict[str, Any]:
-    if not await hold_call_for(session, user_id=listener_id, call_id=call_id):
-        # Raising rolls the claim back too: the caller stays first in the queue.
-        raise Conflict("you already have a caller; finish that call first", error="already_on_call")
-    call = await lock_call(session, Call.id == call_id)
-    assert call is not None
-    await schedule_job(session, kind=CLAIM_TIMEOUT_JOB, key=claim_timeout_key(call),
-                       run_at=now + timedelta(seconds=CLAIM_TIMEOUT_SECONDS),
-                       payload={"call_id": call_id, "stamp": claim_stamp(call.claimed_at)})
-    await publish_queue(session)
-    emit(session, CALL_CLAIMED, call_id=call_id, listener_id=listener_id)
-    ring_claimed_listener(session, call)
-    return caller_out(call, now)
 
 
 async def describe_queue(session: AsyncSession) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from app.core.db import session_scope
 from app.core.errors import NotFound, ServiceUnavailable
 from app.core.runtime import Runtime
 from telephony.calls import lock_call_by_id
-from telephony.lifecycle import end_call
+from telephony.lifecycle import end_call, release_listener_from
 from telephony.conference import LISTENER_LABEL
 from telephony.models import FINAL_CALL_STATUSES, Call, ListenerPresence
 from telephony.participants import hold_in_conference, remove_from_conference, someone_with_caller
@@ -69,9 +69,11 @@ async def close_finished_call(runtime: Runtime, call_id: int, status: str) -> in
         return 1
 
 
-async def free_listener(runtime: Runtime, listener_id: int, call_id: int) -> None:
+async def free_listener(runtime: Runtime, call_id: int) -> None:
     async with session_scope(runtime) as session:
-        await release_listener(session, user_id=listener_id, call_id=call_id, status="wrap-up")
+        call = await lock_call_by_id(session, call_id)
+        if call is not None:
+            await release_listener_from(session, call)
 
 
 async def free_stranded_listeners(runtime: Runtime) -> None:
@@ -101,7 +103,7 @@ async def end_own_call(runtime: Runtime, *, listener_id: int) -> dict[str, objec
             if partner_on:
                 await hold_in_conference(runtime, call, call_sid, hold=False)  # never left on hold music
                 await remove_from_conference(runtime, call, LISTENER_LABEL)
-                await free_listener(runtime, listener_id, call_id)
+                await free_listener(runtime, call_id)
                 return {"call_id": call_id, "ended": False}
             await hang_up_call(runtime, call_sid)
     except ProviderError as exc:

@@ -20,9 +20,15 @@ from telephony.calls import insert_call, lock_call, position_in_queue, publish_q
 from telephony.events import CALL_WAITING, LEG_ENDED
 from telephony.headset import publish_headset_state
 from telephony.intake import Delivery, claim_delivery, record_outcome
-from telephony.lifecycle import OVERFLOW_JOB, claim_stamp, end_call, release_claim, schedule_overflow
+from telephony.lifecycle import (
+    OVERFLOW_JOB,
+    claim_stamp,
+    end_call,
+    release_claim,
+    release_listener_from,
+    schedule_overflow,
+)
 from telephony.models import FINAL_CALL_STATUSES, Call, WebhookDelivery
-from telephony.presence import release_listener
 
 log = logging.getLogger("openline.telephony")
 
@@ -131,8 +137,8 @@ async def _apply_listener_leg_status(session: AsyncSession, delivery: Delivery, 
     status, listener_id = delivery.event, call.listener_id
     if call.queue_state == "claimed" and (status in LEG_FAILED or status == "completed"):
         await release_claim(session, call, reason=f"listener line {status}")
-    elif status == "completed" and call.listener_id is not None:
-        await release_listener(session, user_id=call.listener_id, call_id=call.id, status="wrap-up")
+    elif status == "completed":
+        await release_listener_from(session, call)
     await publish_headset_state(session, user_id=listener_id, call_id=call.id, leg_status=status)
     return "applied"
 

@@ -74,13 +74,10 @@ async def _redirect(runtime: Runtime, payload: dict[str, Any]) -> None:
 
 async def _caller_gone(session: AsyncSession, payload: dict[str, Any], exc: Exception) -> None:
     """The caller hung up before the redirect: the call is closed, rather than left as a ghost.
-    One who was still waiting (overflow) abandoned the queue, as if never moved."""
+    One still waiting (overflow) abandoned the queue, as any caller who hangs up while waiting."""
     call = await lock_call(session, Call.id == payload["call_id"])
-    if call is None or call.ended_at is not None or call.queue_state != "voicemail":
-        return
-    if payload["reason"] == "overflow":
-        call.queue_state = "waiting"
-    await end_call(session, call)
+    if call is not None:
+        await end_call(session, call, before_voicemail=payload["reason"] == "overflow")
 
 
 def send_to_voicemail(session: AsyncSession, call: Call, *, reason: str) -> None:
