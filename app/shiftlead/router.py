@@ -1,0 +1,86 @@
+"""The shift lead's routes: supervisors on a call (listen, coach, barge, leave, the practice
+headset), and the listener's side (ask for help, who else is on the line)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path
+from pydantic import BaseModel, Field
+
+from app.core.deps import CurrentListener, CurrentSupervisor, RuntimeDep, SessionDep
+from app.shiftlead.help import ask_for_help, current_call_of, join_from_board
+from telephony.headset import press_practice_headset
+from telephony.monitoring import leave_call, list_others_on_line, supervisor_identity, switch_mode
+
+router = APIRouter(tags=["supervisor"])
+Mode = Literal["listen", "coach", "barge"]
+CallId = Annotated[int, Path(ge=1)]
+
+
+class JoinIn(BaseModel):
+    mode: Mode
+    alert_key: str | None = Field(None, max_length=80, pattern=r"^[a-z-]+:[0-9]+$")
+
+
+class ModeIn(BaseModel):
+    mode: Mode
+
+
+class LegOut(BaseModel):
+    id: int
+    call_id: int
+    mode: Mode
+    state: Literal["dialling", "joined", "left", "failed"]
+    via: Literal["browser", "practice", "desk"]
+
+
+class OtherOnLineOut(BaseModel):
+    name: str
+    role: str
+    mode: Mode
+
+
+class HelpOut(BaseModel):
+    id: int
+    call_id: int
+    raised_at: str
+
+
+@router.post("/api/supervisor/calls/{call_id}/monitor", response_model=LegOut, status_code=201)
+async def join_listeners_call(call_id: CallId, body: JoinIn, runtime: RuntimeDep, supervisor: CurrentSupervisor):
+    """Dial the supervisor into the call: ``listen`` (muted), ``coach`` (heard by the listener
+    only) or ``barge`` (heard by both). Audited. 409 when the call has ended or another supervisor is on."""
+    return await join_from_board(runtime, call_id=call_id, supervisor=supervisor, mode=body.mode,
+                                 alert_key=body.alert_key)
+
+
+@router.put("/api/supervisor/calls/{call_id}/monitor", response_model=LegOut)
+async def switch_monitoring(call_id: CallId, body: ModeIn, runtime: RuntimeDep, supervisor: CurrentSupervisor):
+    return await switch_mode(runtime, call_id=call_id, supervisor=supervisor, mode=body.mode)
+
+
+@router.delete("/api/supervisor/calls/{call_id}/monitor", response_model=LegOut)
+async def leave_listeners_call(call_id: CallId, runtime: RuntimeDep, supervisor: CurrentSupervisor):
+    return await leave_call(runtime, call_id=call_id, supervisor=supervisor)
+
+
+@router.post("/api/supervisor/headset/{action}")
+async def press_supervisor_headset(action: Literal["answer", "hangup"], runtime: RuntimeDep,
+                                   supervisor: CurrentSupervisor) -> dict[str, Any]:
+    """Practice mode: the supervisor's practice headset answers or hangs up."""
+    return await press_practice_headset(runtime, user=supervisor, action=action,
+                                        identity=supervisor_identity(supervisor))
+
+
+@router.post("/api/listener/calls/current/help", response_model=HelpOut, status_code=201)
+async def ask_supervisor_for_help(session: SessionDep, user: CurrentListener):
+    """Alert every supervisor: this listener wants someone on their call."""
+    return await ask_for_help(session, user=user)
+
+
+@router.get("/api/listener/calls/current/others", response_model=list[OtherOnLineOut])
+async def show_others_on_line(session: SessionDep, user: CurrentListener):
+    """Who else is on the listener's call (a supervisor listening or coaching is shown only if the
+    line tells listeners; one barging always is)."""
+    return await list_others_on_line(session, call=await current_call_of(session, user))
