@@ -8,8 +8,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
-from app.core.deps import CurrentListener, CurrentSupervisor, RuntimeDep, SessionDep
+from app.core.deps import CurrentHelpline, CurrentListener, CurrentSupervisor, RuntimeDep, SessionDep
 from app.shiftlead.help import ask_for_help, current_call_of, join_from_board
+from app.shiftlead.safeguarding import close_flag, describe_record, flag_immediate_risk, own_record, update_record
 from telephony.headset import press_practice_headset
 from telephony.monitoring import leave_call, list_others_on_line, supervisor_identity, switch_mode
 
@@ -84,3 +85,68 @@ async def show_others_on_line(session: SessionDep, user: CurrentListener):
     """Who else is on the listener's call (a supervisor listening or coaching is shown only if the
     line tells listeners; one barging always is)."""
     return await list_others_on_line(session, call=await current_call_of(session, user))
+
+
+Outcome = Literal["emergency-services-attended", "crisis-team-took-over", "safe-plan-agreed", "caller-ended-call",
+                  "no-further-action", "other"]
+Text = Annotated[str | None, Field(None, max_length=2000)]
+
+
+class AlertedIn(BaseModel):
+    who: str = Field(min_length=2, max_length=120)
+    at: str = Field(min_length=10, max_length=40)
+
+
+class SafeguardingIn(BaseModel):
+    concern: Text = None
+    risk_factors: Text = None
+    protective_factors: Text = None
+    location: Annotated[str | None, Field(None, max_length=500)] = None
+    emergency_reference: Annotated[str | None, Field(None, max_length=64)] = None
+    alerted: list[AlertedIn] | None = None
+
+
+class CloseIn(BaseModel):
+    outcome: Outcome
+    note: Annotated[str | None, Field(None, max_length=2000)] = None
+
+
+class SafeguardingOut(BaseModel):
+    id: int
+    call_id: int | None
+    flagged_at: str
+    concern: str | None
+    risk_factors: str | None
+    protective_factors: str | None
+    location: str | None
+    emergency_reference: str | None
+    alerted: list[dict[str, Any]]
+    crisis_line: str | None
+    crisis_state: str | None
+    outcome: str | None
+    closed_at: str | None
+    protocol: list[str]
+
+
+@router.post("/api/listener/calls/current/immediate-risk", response_model=SafeguardingOut, status_code=201)
+async def flag_risk_now(session: SessionDep, user: CurrentListener):
+    """Flag immediate risk on the call in progress: supervisors alerted at once, the protocol returned."""
+    return await flag_immediate_risk(session, user=user)
+
+
+@router.get("/api/helpline/safeguarding/{record_id}", response_model=SafeguardingOut)
+async def show_safeguarding_record(record_id: int, session: SessionDep, user: CurrentHelpline):
+    return describe_record(session, await own_record(session, record_id, user))
+
+
+@router.patch("/api/helpline/safeguarding/{record_id}", response_model=SafeguardingOut)
+async def record_safeguarding(record_id: int, body: SafeguardingIn, session: SessionDep, user: CurrentHelpline):
+    """Concern, risk and protective factors, the caller's location if given, who was alerted and
+    when, the emergency-service reference. Audited (which fields, never their words)."""
+    return await update_record(session, record_id=record_id, user=user, fields=body.model_dump(exclude_unset=True))
+
+
+@router.post("/api/supervisor/safeguarding/{record_id}/close", response_model=SafeguardingOut)
+async def close_immediate_risk(record_id: int, body: CloseIn, session: SessionDep, supervisor: CurrentSupervisor):
+    """The flag leaves the board only when a supervisor closes it with an outcome."""
+    return await close_flag(session, record_id=record_id, supervisor=supervisor, outcome=body.outcome, note=body.note)
