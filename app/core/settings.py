@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER = "change-me"
@@ -16,15 +16,6 @@ DEFAULT_DATABASE_URL = f"sqlite+aiosqlite:///{ROOT / 'var' / 'openline.db'}"
 # The number the simulator's practice callers ring: fine for the demo, never a real line's.
 DEMO_LINE_NUMBER = "+441234000000"
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
-
-
-class CrisisLine(BaseModel):
-    """A crisis service a listener or supervisor can dial into a live call (the local crisis
-    team, NHS 111's mental-health option, the emergency services), configured per line."""
-
-    key: str = Field(pattern=r"^[a-z0-9-]{1,30}$")
-    name: str = Field(min_length=2, max_length=80)
-    number: str = Field(pattern=E164.pattern)
 
 
 class SettingsError(ValueError):
@@ -64,8 +55,6 @@ class Settings(BaseSettings):
     overrun_alert_minutes: int = Field(5, ge=0, le=120)
     # Whether a listener's page says a supervisor is listening or coaching (barging is always heard).
     tell_listener_when_monitored: bool = True
-    # JSON, e.g. [{"key": "crisis-team", "name": "Somerset crisis team", "number": "+441823000999"}].
-    crisis_lines: list[CrisisLine] = Field(default_factory=list)
     position_announce_seconds: int = Field(45, ge=10)
 
     login_max_failures: int = Field(5, ge=1)

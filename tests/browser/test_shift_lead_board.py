@@ -68,3 +68,52 @@ async def test_the_board_shows_people_and_an_alert_is_acknowledged_by_name(make_
         finally:
             await context.close()
             await sim.close()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_help_asked_on_the_listener_page_is_joined_as_coach_from_the_board(make_harness, browser):
+    harness = await make_harness(public_url="http://127.0.0.1")
+    sim, sam = await a_busy_floor(harness)
+    async with serving(harness.app) as base:
+        context = await browser.new_context(base_url=base, viewport={"width": 1440, "height": 1000})
+        listener_page, board = await context.new_page(), None
+        errors: list[str] = []
+        listener_page.on("pageerror", lambda exc: errors.append(str(exc)))
+        try:
+            await sign_in_at(listener_page, base, "/listener", "sam")
+            await expect(listener_page.locator("#ask-help")).to_be_visible(timeout=WAIT)
+            await listener_page.keyboard.press("g")  # the shortcut
+            await expect(listener_page.locator("#status")).to_contain_text("Every supervisor has been asked", timeout=WAIT)
+            await listener_page.get_by_role("button", name="Immediate risk").click()
+            await expect(listener_page.locator("#risk-panel")).to_contain_text("supervisors alerted", timeout=WAIT)
+
+            board_context = await browser.new_context(base_url=base, viewport={"width": 390, "height": 844})
+            board = await board_context.new_page()
+            board.on("pageerror", lambda exc: errors.append(str(exc)))
+            await sign_in_at(board, base, "/board", "jo")
+            help_alert = board.locator("#b-alerts li.kind-help")
+            await expect(help_alert).to_contain_text("Sam asks for help", timeout=WAIT)
+            await help_alert.get_by_role("button", name="Join Sam's call as coach").click()
+            await expect(help_alert).to_contain_text("Acknowledged by Jo", timeout=WAIT)
+            await sim.deliver()
+            room = next(r for r in sim.conferences.values() if len(r.participants) == 3)
+            jo_leg = next(p.call_sid for p in room.participants.values() if (p.label or "").startswith("supervisor-"))
+            caller_leg = next(p.call_sid for p in room.participants.values() if p.label is None)
+            listener_leg = next(p.call_sid for p in room.participants.values() if p.label == "listener")
+            assert sim.can_hear(listener_leg, jo_leg) and not sim.can_hear(caller_leg, jo_leg)
+            await expect(listener_page.locator("#others-on-line")).to_contain_text("Jo (supervisor) is coaching you",
+                                                                                  timeout=WAIT)
+            await expect(board.get_by_role("button", name="Leave Sam's call")).to_be_visible(timeout=WAIT)
+
+            risk = board.locator("#b-alerts li.kind-immediate-risk")
+            await risk.get_by_label("Outcome", exact=True).select_option("safe-plan-agreed")
+            await risk.get_by_role("button", name="Close the immediate-risk flag with this outcome").click()
+            await expect(board.locator("#b-alerts li.kind-immediate-risk")).to_have_count(0, timeout=WAIT)
+            await board.get_by_role("button", name="Leave Sam's call").click()
+            await sim.deliver()
+            await expect(board.get_by_role("button", name="Listen on Sam's call")).to_be_visible(timeout=WAIT)
+            assert errors == []
+            await board_context.close()
+        finally:
+            await context.close()
+            await sim.close()
