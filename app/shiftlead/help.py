@@ -17,7 +17,7 @@ from app.core.security import User
 from app.shiftlead.alerts import acknowledge_alert
 from app.shiftlead.models import AlertAcknowledgement, HelpRequest
 from telephony.models import Call
-from telephony.monitoring import join_call
+from telephony.monitoring import join_call, list_others_on_line
 
 HELP_EVENT = "help.asked"
 
@@ -58,3 +58,10 @@ async def join_from_board(runtime: Runtime, *, call_id: int, supervisor: User, m
             except Exception:  # noqa: BLE001 - the join stands even if the alert has just cleared
                 pass
     return leg
+
+
+async def list_others_on_my_line(session: AsyncSession, *, user: User) -> list[dict[str, Any]]:
+    """Who else is on the listener's call; nobody when they have no caller (the page asks after
+    a call has ended too)."""
+    call = await session.scalar(sa.select(Call).where(Call.listener_id == user.id, Call.queue_state == "connected"))
+    return await list_others_on_line(session, call=call) if call is not None else []

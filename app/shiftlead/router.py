@@ -9,10 +9,10 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
 from app.core.deps import CurrentHelpline, CurrentListener, CurrentSupervisor, RuntimeDep, SessionDep
-from app.shiftlead.help import ask_for_help, current_call_of, join_from_board
+from app.shiftlead.help import ask_for_help, join_from_board, list_others_on_my_line
 from app.shiftlead.safeguarding import close_flag, describe_record, flag_immediate_risk, own_record, update_record
 from telephony.headset import press_practice_headset
-from telephony.monitoring import leave_call, list_others_on_line, supervisor_identity, switch_mode
+from telephony.monitoring import leave_call, supervisor_identity, switch_mode
 
 router = APIRouter(tags=["supervisor"])
 Mode = Literal["listen", "coach", "barge"]
@@ -84,7 +84,7 @@ async def ask_supervisor_for_help(session: SessionDep, user: CurrentListener):
 async def show_others_on_line(session: SessionDep, user: CurrentListener):
     """Who else is on the listener's call (a supervisor listening or coaching is shown only if the
     line tells listeners; one barging always is)."""
-    return await list_others_on_line(session, call=await current_call_of(session, user))
+    return await list_others_on_my_line(session, user=user)
 
 
 Outcome = Literal["emergency-services-attended", "crisis-team-took-over", "safe-plan-agreed", "caller-ended-call",
