@@ -78,6 +78,9 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     from transfers.notifications import register as register_notifications
 
     register_notifications(runtime)
+    from telephony.monitoring import register as register_monitoring
+
+    register_monitoring(runtime)
     return runtime
 
 
@@ -101,6 +104,7 @@ async def run_worker(settings: Settings) -> None:
 def _install(app: FastAPI, runtime: Runtime) -> None:
     from app import auth, ops
     from app.board.router import router as board_router
+    from app.shiftlead.router import router as shiftlead_router
     from app.helpline.router import helpline_router as tickets_router
     from app.helpline.router import router as helpline_router
     from app.helpline.pages import router as pages_router
@@ -124,6 +128,7 @@ def _install(app: FastAPI, runtime: Runtime) -> None:
     app.include_router(auth.router)
     app.include_router(auth.admin_router)
     app.include_router(board_router)
+    app.include_router(shiftlead_router)
     app.include_router(helpline_router)
     app.include_router(pages_router)
     app.include_router(tickets_router)

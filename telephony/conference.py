@@ -33,6 +33,7 @@ from telephony.models import Call, CallParticipant, WebhookDelivery
 log = logging.getLogger("openline.telephony")
 
 LISTENER_LABEL = "listener"
+SUPERVISOR_LABEL_PREFIX = "supervisor-"
 HELD, STALE = "held", "stale"
 CONFERENCE_GAP_JOB = "telephony.conference_gap"
 # How long an event waits for an earlier one still on its way before it is applied anyway.
@@ -46,6 +47,8 @@ def participant_role(call: Call, participant_sid: str | None, label: str) -> str
         return "caller"
     if label == LISTENER_LABEL or (participant_sid is not None and participant_sid == call.listener_call_sid):
         return "listener"
+    if label.startswith(SUPERVISOR_LABEL_PREFIX):
+        return "supervisor"
     return "partner"
 
 

@@ -96,8 +96,10 @@ async def publish_headset_state(session: AsyncSession, *, user_id: int | None, c
     await publish_live(session, f"user:{user_id}", HEADSET_EVENT, {"state": state, "call_id": call_id})
 
 
-async def press_practice_headset(runtime: Runtime, *, user: User, action: str) -> dict[str, Any]:
-    """A practice headset button: the simulator does to the listener's leg what the SDK would."""
+async def press_practice_headset(runtime: Runtime, *, user: User, action: str,
+                                 identity: str | None = None) -> dict[str, Any]:
+    """A practice headset button: the simulator does to the listener's (or, with ``identity``, a
+    supervisor's) leg what the SDK would."""
     settings = runtime.settings
     if action not in PRACTICE_ACTIONS:
         raise NotFound(f"no headset action {action!r}")
@@ -108,7 +110,7 @@ async def press_practice_headset(runtime: Runtime, *, user: User, action: str) -
                                  error="simulator_not_configured")
     client = rest_client(runtime)
     # Through the REST client's HTTP client, whose origin is rewritten to the simulator.
-    url = f"https://api.twilio.com/_sim/headsets/{user.headset_identity}/{action}"
+    url = f"https://api.twilio.com/_sim/headsets/{identity or user.headset_identity}/{action}"
     try:
         response = await client.http_client.request("POST", url, auth=(client.username, client.password))
     except httpx.HTTPError as exc:

@@ -75,7 +75,7 @@ class WebhookDelivery(Base):
     received_at: Mapped[datetime]
 
 
-PARTICIPANT_ROLES = ("caller", "listener", "partner", "other")
+PARTICIPANT_ROLES = ("caller", "listener", "partner", "supervisor", "other")
 
 
 class CallParticipant(Base):

@@ -119,14 +119,15 @@ class Participant:
 
 async def add_participant(runtime: Runtime, conference: str, *, to: str, label: str, status_callback: str,
                           start_conference_on_enter: bool, end_conference_on_exit: bool,
-                          ring_seconds: int = 20) -> Participant:
-    """Dial ``to`` (``client:identity``, a phone number or a SIP address) into a conference."""
+                          ring_seconds: int = 20, **options: Any) -> Participant:
+    """Dial ``to`` (``client:identity``, a phone number or a SIP address) into a conference.
+    ``options`` are Twilio's other participant fields (``muted``, ``coaching``, ``call_sid_to_coach``)."""
     participants = rest_client(runtime).conferences(conference).participants
     created = await _guarded("add participant", participants.create_async(
         from_=runtime.settings.twilio_caller_id, to=to, label=label, early_media=True, timeout=ring_seconds,
         start_conference_on_enter=start_conference_on_enter, end_conference_on_exit=end_conference_on_exit,
         status_callback=status_callback, status_callback_method="POST",
-        status_callback_event=["initiated", "ringing", "answered", "completed"],
+        status_callback_event=["initiated", "ringing", "answered", "completed"], **options,
     ))
     return Participant(call_sid=created.call_sid, label=created.label)
 

@@ -21,7 +21,7 @@ from app.core.deps import RuntimeDep
 from telephony.webhook_session import WebhookSession
 
 router = APIRouter(prefix=PREFIX, tags=["Twilio webhooks"])
-LegKind = Literal["listener", "partner", "ringback"]
+LegKind = Literal["listener", "partner", "supervisor", "ringback"]
 
 
 def twiml_response(body: str) -> Response:

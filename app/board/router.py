@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import RedirectResponse
 
 from pydantic import BaseModel, Field
 
 from app.board.service import describe_board
+from app.shiftlead.alerts import acknowledge_alert
 from transfers.tickets.follow_ups import list_open_follow_ups, resolve_follow_up
 from app.core.deps import CurrentSupervisor, OptionalUser, SessionDep
 from app.core.web import render
@@ -45,3 +46,16 @@ async def show_board(request: Request, user: OptionalUser):
     if user.role not in ("supervisor", "admin"):
         return render(request, "forbidden.html", status_code=403, user=user)
     return render(request, "board.html", user=user)
+
+
+class AcknowledgedOut(BaseModel):
+    key: str
+    acknowledged_by: str
+    acknowledged_at: str
+
+
+@router.post("/api/supervisor/alerts/{key}/acknowledge", response_model=AcknowledgedOut)
+async def acknowledge_board_alert(key: Annotated[str, Path(max_length=80, pattern=r"^[a-z-]+:[0-9]+$")],
+                                  session: SessionDep, supervisor: CurrentSupervisor):
+    """The named supervisor takes this alert on (audited); everyone's board shows who."""
+    return await acknowledge_alert(session, key=key, user=supervisor)

@@ -11,10 +11,12 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.board.erlang import listeners_needed
+from app.board.people import list_listeners, list_open_transfers, list_waiting
 from app.core.db import runtime_of
 from app.core.jobs import DEAD, Job
 from app.core.security import User
 from app.helpline.models import CallLog, CallLogRevision, SupportSession
+from app.shiftlead.alerts import describe_alerts
 from telephony.models import Call, CallbackRequest, ListenerPresence
 from transfers.tickets.models import FollowUp, PartnerNotification, TransferTicket
 from transfers.tickets.follow_ups import list_open_follow_ups
@@ -123,8 +125,13 @@ async def describe_board(session: AsyncSession) -> dict[str, Any]:
     tonight = (await session.scalars(sa.select(Call).where(Call.created_at >= now - timedelta(hours=12),
                                                            Call.direction == "inbound"))).all()
     figures = summarise_calls(list(tonight))
+    listeners, waiting = await list_listeners(session, now), await list_waiting(session, now)
     return {
         "now": now.isoformat(),
+        "alerts": await describe_alerts(session, now=now, listeners=listeners, waiting=waiting),
+        "listeners": listeners,
+        "waiting": waiting,
+        "open_transfers": await list_open_transfers(session, now),
         "line": await _line_now(session, now),
         "sessions": await _sessions_now(session, now),
         "risk": await _risk_flags(session, now),

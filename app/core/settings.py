@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     max_wait_seconds: int = Field(600, ge=10)
     live_transfer_ring_seconds: int = Field(30, ge=5, le=300)
     line_open: bool = True
+    # The shift lead's board: when a wait or an overrun becomes an alert.
+    wait_target_seconds: int = Field(60, ge=10)
+    overrun_alert_minutes: int = Field(5, ge=0, le=120)
+    # Whether a listener's page says a supervisor is listening or coaching (barging is always heard).
+    tell_listener_when_monitored: bool = True
     position_announce_seconds: int = Field(45, ge=10)
 
     login_max_failures: int = Field(5, ge=1)

@@ -105,19 +105,34 @@
     if (status) status.textContent = r && r.ok ? `Ticket #${id} re-routed to the next service.` : `Ticket #${id} could not be re-routed; refresh and try again.`;
     refresh();
   }
-  const drawAll = (b) => { draw(b); drawFollowUps(b.follow_ups || []); };
+  // Other scripts on the page (board-people.js) draw their parts of the same picture.
+  const painters = [(b) => { draw(b); drawFollowUps(b.follow_ups || []); }];
+  const connection = $("b-connection");
+  function showConnection(state) {
+    // "Reconnecting" stays visible until both the stream and the snapshot are back.
+    connection.dataset.state = state;
+    connection.textContent = { live: "Live", reconnecting: "Reconnecting… the board may be out of date", connecting: "Connecting…" }[state];
+  }
+  let streamOpen = false;
   async function refresh() {
     try {
       const r = await fetch("/api/supervisor/board", { credentials: "same-origin" });
-      if (r.ok) drawAll(await r.json());
-    } catch (e) { /* offline for a moment: the next tick retries */ }
+      if (!r.ok) throw new Error(String(r.status));
+      const b = await r.json();
+      for (const paint of painters) paint(b);
+      showConnection(streamOpen || !window.EventSource ? "live" : "reconnecting");
+    } catch (e) { showConnection("reconnecting"); /* the next tick or event retries */ }
   }
+  window.openlineBoard = { refresh, onDraw: (paint) => painters.push(paint), minutes, time, day };
   refresh();
   setInterval(refresh, 20000);
   if (window.EventSource) {
     const live = new EventSource("/api/live");
+    live.onopen = () => { streamOpen = true; refresh(); };
+    live.onerror = () => { streamOpen = false; showConnection("reconnecting"); };
     live.onmessage = refresh;
     for (const type of ["hello", "queue", "presence", "callbacks", "session.due", "risk.immediate", "ticket.breach",
-                        "follow-up.created", "follow-up.resolved", "notification.dead"]) live.addEventListener(type, refresh);
+                        "follow-up.created", "follow-up.resolved", "notification.dead", "alert", "help.asked",
+                        "monitor", "safeguarding", "ticket.changed"]) live.addEventListener(type, refresh);
   }
 })();

@@ -1,0 +1,152 @@
+"""The shift lead's routes: supervisors on a call (listen, coach, barge, leave, the practice
+headset), and the listener's side (ask for help, who else is on the line)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path
+from pydantic import BaseModel, Field
+
+from app.core.deps import CurrentHelpline, CurrentListener, CurrentSupervisor, RuntimeDep, SessionDep
+from app.shiftlead.help import ask_for_help, join_from_board, list_others_on_my_line
+from app.shiftlead.safeguarding import close_flag, describe_record, flag_immediate_risk, own_record, update_record
+from telephony.headset import press_practice_headset
+from telephony.monitoring import leave_call, supervisor_identity, switch_mode
+
+router = APIRouter(tags=["supervisor"])
+Mode = Literal["listen", "coach", "barge"]
+CallId = Annotated[int, Path(ge=1)]
+
+
+class JoinIn(BaseModel):
+    mode: Mode
+    alert_key: str | None = Field(None, max_length=80, pattern=r"^[a-z-]+:[0-9]+$")
+
+
+class ModeIn(BaseModel):
+    mode: Mode
+
+
+class LegOut(BaseModel):
+    id: int
+    call_id: int
+    mode: Mode
+    state: Literal["dialling", "joined", "left", "failed"]
+    via: Literal["browser", "practice", "desk"]
+
+
+class OtherOnLineOut(BaseModel):
+    name: str
+    role: str
+    mode: Mode
+
+
+class HelpOut(BaseModel):
+    id: int
+    call_id: int
+    raised_at: str
+
+
+@router.post("/api/supervisor/calls/{call_id}/monitor", response_model=LegOut, status_code=201)
+async def join_listeners_call(call_id: CallId, body: JoinIn, runtime: RuntimeDep, supervisor: CurrentSupervisor):
+    """Dial the supervisor into the call: ``listen`` (muted), ``coach`` (heard by the listener
+    only) or ``barge`` (heard by both). Audited. 409 when the call has ended or another supervisor is on."""
+    return await join_from_board(runtime, call_id=call_id, supervisor=supervisor, mode=body.mode,
+                                 alert_key=body.alert_key)
+
+
+@router.put("/api/supervisor/calls/{call_id}/monitor", response_model=LegOut)
+async def switch_monitoring(call_id: CallId, body: ModeIn, runtime: RuntimeDep, supervisor: CurrentSupervisor):
+    return await switch_mode(runtime, call_id=call_id, supervisor=supervisor, mode=body.mode)
+
+
+@router.delete("/api/supervisor/calls/{call_id}/monitor", response_model=LegOut)
+async def leave_listeners_call(call_id: CallId, runtime: RuntimeDep, supervisor: CurrentSupervisor):
+    return await leave_call(runtime, call_id=call_id, supervisor=supervisor)
+
+
+@router.post("/api/supervisor/headset/{action}")
+async def press_supervisor_headset(action: Literal["answer", "hangup"], runtime: RuntimeDep,
+                                   supervisor: CurrentSupervisor) -> dict[str, Any]:
+    """Practice mode: the supervisor's practice headset answers or hangs up."""
+    return await press_practice_headset(runtime, user=supervisor, action=action,
+                                        identity=supervisor_identity(supervisor))
+
+
+@router.post("/api/listener/calls/current/help", response_model=HelpOut, status_code=201)
+async def ask_supervisor_for_help(session: SessionDep, user: CurrentListener):
+    """Alert every supervisor: this listener wants someone on their call."""
+    return await ask_for_help(session, user=user)
+
+
+@router.get("/api/listener/calls/current/others", response_model=list[OtherOnLineOut])
+async def show_others_on_line(session: SessionDep, user: CurrentListener):
+    """Who else is on the listener's call (a supervisor listening or coaching is shown only if the
+    line tells listeners; one barging always is)."""
+    return await list_others_on_my_line(session, user=user)
+
+
+Outcome = Literal["emergency-services-attended", "crisis-team-took-over", "safe-plan-agreed", "caller-ended-call",
+                  "no-further-action", "other"]
+Text = Annotated[str | None, Field(None, max_length=2000)]
+
+
+class AlertedIn(BaseModel):
+    who: str = Field(min_length=2, max_length=120)
+    at: str = Field(min_length=10, max_length=40)
+
+
+class SafeguardingIn(BaseModel):
+    concern: Text = None
+    risk_factors: Text = None
+    protective_factors: Text = None
+    location: Annotated[str | None, Field(None, max_length=500)] = None
+    emergency_reference: Annotated[str | None, Field(None, max_length=64)] = None
+    alerted: list[AlertedIn] | None = None
+
+
+class CloseIn(BaseModel):
+    outcome: Outcome
+    note: Annotated[str | None, Field(None, max_length=2000)] = None
+
+
+class SafeguardingOut(BaseModel):
+    id: int
+    call_id: int | None
+    flagged_at: str
+    concern: str | None
+    risk_factors: str | None
+    protective_factors: str | None
+    location: str | None
+    emergency_reference: str | None
+    alerted: list[dict[str, Any]]
+    crisis_line: str | None
+    crisis_state: str | None
+    outcome: str | None
+    closed_at: str | None
+    protocol: list[str]
+
+
+@router.post("/api/listener/calls/current/immediate-risk", response_model=SafeguardingOut, status_code=201)
+async def flag_risk_now(session: SessionDep, user: CurrentListener):
+    """Flag immediate risk on the call in progress: supervisors alerted at once, the protocol returned."""
+    return await flag_immediate_risk(session, user=user)
+
+
+@router.get("/api/helpline/safeguarding/{record_id}", response_model=SafeguardingOut)
+async def show_safeguarding_record(record_id: int, session: SessionDep, user: CurrentHelpline):
+    return describe_record(session, await own_record(session, record_id, user))
+
+
+@router.patch("/api/helpline/safeguarding/{record_id}", response_model=SafeguardingOut)
+async def record_safeguarding(record_id: int, body: SafeguardingIn, session: SessionDep, user: CurrentHelpline):
+    """Concern, risk and protective factors, the caller's location if given, who was alerted and
+    when, the emergency-service reference. Audited (which fields, never their words)."""
+    return await update_record(session, record_id=record_id, user=user, fields=body.model_dump(exclude_unset=True))
+
+
+@router.post("/api/supervisor/safeguarding/{record_id}/close", response_model=SafeguardingOut)
+async def close_immediate_risk(record_id: int, body: CloseIn, session: SessionDep, supervisor: CurrentSupervisor):
+    """The flag leaves the board only when a supervisor closes it with an outcome."""
+    return await close_flag(session, record_id=record_id, supervisor=supervisor, outcome=body.outcome, note=body.note)

@@ -1,0 +1,93 @@
+"""Immediate risk during the call: flagged at once from the call card (supervisors alerted, the
+protocol shown), a safeguarding record kept beside the log, and the flag closed by a supervisor
+with an outcome. Every step is audited; what the caller said is encrypted at rest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.audit import record_audit
+from app.core.db import insert_ignore, runtime_of
+from app.core.errors import Conflict, NotFound
+from app.core.events import publish_live
+from app.core.security import User
+from app.shiftlead.help import current_call_of
+from app.shiftlead.models import SafeguardingRecord, alerted_entry
+
+SAFEGUARDING_EVENT = "safeguarding"
+PROTOCOL = (
+    "Stay with the caller; keep them talking. You are not alone: supervisors have been alerted.",
+    "Ask where they are now and write it in the safeguarding record.",
+    "If they are in danger now, dial the crisis line or the emergency services into the call (or a supervisor will).",
+    "Note any emergency-service reference number in the record.",
+)
+ENCRYPTED = ("concern", "risk_factors", "protective_factors", "location")
+
+
+async def flag_immediate_risk(session: AsyncSession, *, user: User) -> dict[str, Any]:
+    """One press: the record exists, supervisors are alerted. A second press changes nothing."""
+    call = await current_call_of(session, user)
+    now = runtime_of(session).clock.now()
+    created = await insert_ignore(session, SafeguardingRecord, dict(
+        call_id=call.id, listener_id=user.id, flagged_by=user.id, flagged_at=now, updated_at=now,
+        alerted=[alerted_entry("supervisors on shift", now)]), ["call_id"])
+    record = await session.scalar(sa.select(SafeguardingRecord).where(SafeguardingRecord.call_id == call.id))
+    if created:
+        await record_audit(session, actor=f"user:{user.username}", action="flag_immediate_risk",
+                           subject_type="safeguarding_record", subject_id=record.id, call_id=call.id)
+        await publish_live(session, "role:supervisor", SAFEGUARDING_EVENT,
+                           {"id": record.id, "call_id": call.id, "listener": user.display_name, "state": "flagged"})
+    return describe_record(session, record)
+
+
+def describe_record(session: AsyncSession, record: SafeguardingRecord) -> dict[str, Any]:
+    crypto = runtime_of(session).crypto
+    body = {name: crypto.decrypt(getattr(record, f"{name}_encrypted")) for name in ENCRYPTED}
+    return body | {"id": record.id, "call_id": record.call_id, "flagged_at": record.flagged_at.isoformat(),
+                   "emergency_reference": record.emergency_reference, "alerted": record.alerted,
+                   "crisis_line": record.crisis_line, "crisis_state": record.crisis_state,
+                   "outcome": record.outcome, "closed_at": record.closed_at.isoformat() if record.closed_at else None,
+                   "protocol": list(PROTOCOL)}
+
+
+async def own_record(session: AsyncSession, record_id: int, user: User, *, lock: bool = False) -> SafeguardingRecord:
+    """The listener who flagged it, or any supervisor; anyone else gets a 404."""
+    stmt = sa.select(SafeguardingRecord).where(SafeguardingRecord.id == record_id)
+    record = await session.scalar(stmt.with_for_update() if lock else stmt)
+    if record is None or (user.role == "listener" and record.listener_id != user.id):
+        raise NotFound("no such safeguarding record")
+    return record
+
+
+async def update_record(session: AsyncSession, *, record_id: int, user: User, fields: dict[str, Any]) -> dict[str, Any]:
+    record = await own_record(session, record_id, user, lock=True)
+    crypto = runtime_of(session).crypto
+    for name, value in fields.items():
+        if name in ENCRYPTED:
+            setattr(record, f"{name}_encrypted", crypto.encrypt(value))
+        elif name == "emergency_reference":
+            record.emergency_reference = value
+        elif name == "alerted":
+            record.alerted = [*record.alerted, *({"who": a["who"], "at": a["at"]} for a in value)]
+    record.updated_at = runtime_of(session).clock.now()
+    # The audit names what changed, never what it says.
+    await record_audit(session, actor=f"user:{user.username}", action="update_safeguarding_record",
+                       subject_type="safeguarding_record", subject_id=record.id, fields=sorted(fields))
+    return describe_record(session, record)
+
+
+async def close_flag(session: AsyncSession, *, record_id: int, supervisor: User, outcome: str,
+                     note: str | None) -> dict[str, Any]:
+    record = await own_record(session, record_id, supervisor, lock=True)
+    if record.closed_at is not None:
+        raise Conflict("this flag is already closed", error="already_closed")
+    now = runtime_of(session).clock.now()
+    record.outcome, record.closed_by, record.closed_at, record.updated_at = outcome, supervisor.id, now, now
+    record.outcome_note_encrypted = runtime_of(session).crypto.encrypt(note)
+    await record_audit(session, actor=f"user:{supervisor.username}", action="close_immediate_risk",
+                       subject_type="safeguarding_record", subject_id=record.id, outcome=outcome)
+    await publish_live(session, "role:supervisor", SAFEGUARDING_EVENT, {"id": record.id, "state": "closed"})
+    return describe_record(session, record)
