@@ -2,7 +2,7 @@
 safeguarding record of an immediate-risk call (and its crisis line's warm transfer), and the
 supervisor legs that listen, coach or barge.
 
-Revision ID: 0011
+Revision ID: 0010
 Revises: 0009
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 
 import app.core.db
 
-revision = "0011"
+revision = "0010"
 down_revision = "0009"
 branch_labels = None
 depends_on = None
