@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from app.core.responses import DB_INT_MAX, DbId
+
 from transfers.hours import parse_schedule
 
 Slug = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=80)
@@ -43,7 +45,7 @@ class ServiceFields(Strict):
     areas: list[str] = Field(default_factory=list)
     hours: list[HoursSpec] = Field(default_factory=list)
     timezone: str = "Europe/London"
-    capacity: int | None = Field(None, ge=0)
+    capacity: int | None = Field(None, ge=0, le=DB_INT_MAX)
     live_phone: str | None = Field(None, pattern=r"^(\+[0-9]{7,15}|sip:.+|client:.+)$")
     targets: TargetsSpec = Field(default_factory=TargetsSpec)
     locality_team_for: str | None = None
@@ -62,7 +64,7 @@ class ServiceFields(Strict):
 
 
 class ServiceCreate(ServiceFields):
-    organisation_id: int
+    organisation_id: DbId
 
 
 class ServiceUpdate(Strict):
@@ -78,7 +80,7 @@ class ServiceUpdate(Strict):
     areas: list[str] | None = None
     hours: list[HoursSpec] | None = None
     timezone: str | None = None
-    capacity: int | None = Field(None, ge=0)
+    capacity: int | None = Field(None, ge=0, le=DB_INT_MAX)
     live_phone: str | None = None
     targets: TargetsSpec | None = None
     locality_team_for: str | None = None
