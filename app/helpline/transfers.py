@@ -114,7 +114,7 @@ async def own_ticket(session: AsyncSession, ticket_id: int, user: User) -> Trans
     "no such ticket", as on the partner side."""
     ticket = await find_ticket(session, ticket_id)
     if ticket.created_by != user.id and user.role not in ("supervisor", "admin"):
-        raise NotFound("no such ticket")
+        raise NotFound("no such ticket", error="no_ticket")
     return ticket
 
 
