@@ -20,7 +20,8 @@ from schemathesis.specs.openapi.checks import (
 from app.core.db import session_scope
 from app.core.security import create_api_key
 from app.main import create_app
-from tests.conftest import load_demo_directory, test_settings
+from tests.conftest import load_demo_directory
+from tests.conftest import test_settings as settings_for
 from tests.transfers.test_tickets import logged_session, service_id, transfer
 
 EXAMPLES_PER_OPERATION = 3
@@ -68,7 +69,7 @@ def _fuzz(operation, headers: dict[str, str]) -> None:
 async def test_no_input_gives_a_5xx_or_an_answer_off_its_schema(harness, db_url, role):
     headers = (await _credentials(harness))[role]
     # A second app on the same database, served from schemathesis's own event loop thread.
-    app = create_app(test_settings(db_url, **HEADSET_SET_UP), clock=harness.clock)
+    app = create_app(settings_for(db_url, **HEADSET_SET_UP), clock=harness.clock)
     try:
         schema = schemathesis.openapi.from_asgi("/openapi.json", app).exclude(path_regex=EXCLUDED)
         operations = [result.ok() for result in schema.get_all_operations()]

@@ -9,10 +9,10 @@ from typing import Annotated, Any
 from fastapi import Path
 from pydantic import BaseModel, Field, PlainSerializer, WithJsonSchema
 
-# The widest integer both databases store (BIGINT): anything past it is a 422, never a 500.
-DB_INT_MAX = 2**63 - 1
+# The widest value an INTEGER column holds on both databases (PostgreSQL's is 32-bit; SQLite's
+# 64): every id and count is one, and anything past it is a 422 naming the field, never a 500.
+DB_INT_MAX = 2**31 - 1
 DbId = Annotated[int, Field(ge=1, le=DB_INT_MAX)]
-DbInt = Annotated[int, Field(ge=-DB_INT_MAX, le=DB_INT_MAX)]
 PathId = Annotated[int, Path(ge=1, le=DB_INT_MAX)]
 
 # Services hand out ``isoformat()`` strings; keeping that spelling (``+00:00``) on the wire means
