@@ -7,7 +7,7 @@ from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
 from app.core.deps import CurrentListener, RuntimeDep, SessionDep
-from app.core.responses import SIGNED_IN, ErrorOut, PathId, error_responses
+from app.core.responses import SIGNED_IN, PathId, error_responses
 from telephony.callbacks import (
     claim_callback_request, complete_callback_request, list_callback_requests, open_voicemail,
 )
@@ -19,7 +19,8 @@ from telephony.schemas import CallbackOut, CallEndedOut, CallerOut, PresenceIn, 
 from telephony.tokens import issue_voice_token
 
 # 409: a caller already taken, a callback claimed by someone else, a number withheld.
-router = APIRouter(prefix="/api/listener", tags=["listener"], responses=error_responses(*SIGNED_IN, 409))
+# 503: Twilio did not answer (ending a call, fetching a voicemail) or the headset is not set up.
+router = APIRouter(prefix="/api/listener", tags=["listener"], responses=error_responses(*SIGNED_IN, 409, 503))
 
 
 @router.get("/presence", response_model=PresenceOut)
@@ -78,7 +79,6 @@ async def play_voicemail(callback_id: PathId, session: SessionDep, user: Current
                              headers={"Cache-Control": "no-store"})
 
 
-@router.get("/voice-token", response_model=VoiceTokenOut, responses={503: {
-    "model": ErrorOut, "description": "voice_not_configured: this server has no Twilio API key for the browser headset"}})
+@router.get("/voice-token", response_model=VoiceTokenOut)
 async def issue_headset_token(runtime: RuntimeDep, user: CurrentListener):
     return issue_voice_token(runtime.settings, user)

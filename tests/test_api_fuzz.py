@@ -32,7 +32,7 @@ CHECKS = [not_a_server_error, response_schema_conformance, status_code_conforman
 EXCLUDED = r"^/api/live$|^/telephony/"
 ROLES = ["listener", "supervisor", "admin", "partner", "api-key"]
 # A line set up for the browser headset, as in production (without it the token is a documented 503).
-HEADSET_SET_UP = dict(twilio_api_key_sid="SK" + "1" * 32, twilio_api_key_secret="test-api-key-secret",
+HEADSET_SET_UP = dict(twilio_api_key_sid="SK" + "1" * 32, twilio_api_key_secret="test-api-key-secret-0123456789abcdef",
                       twilio_twiml_app_sid="AP" + "1" * 32)
 
 

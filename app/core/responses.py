@@ -48,6 +48,7 @@ _ANSWERS: dict[int, tuple[type[BaseModel], str]] = {
     413: (ErrorOut, "The request body is too large"),
     422: (InvalidOut, "A field (path, query, header or body) is invalid; each is named"),
     429: (ErrorOut, "Too many attempts; see Retry-After"),
+    503: (ErrorOut, "Twilio (or the practice line) could not be reached or is not set up; try again"),
 }
 
 
