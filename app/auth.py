@@ -10,12 +10,14 @@ from pydantic import BaseModel, Field
 
 from app.core.deps import CurrentAdmin, CurrentUser, OptionalUser, SessionDep, check_csrf, csrf_token_for
 from app.core.errors import AppError
+from app.core.responses import SIGNED_IN, DbId, PathId, error_responses
 from app.core.security import authenticate_user, change_dial_address, create_api_key, create_user, revoke_api_key
 from app.core.web import HOME_BY_ROLE, render
 from transfers.directory.service import find_organisation
 
-router = APIRouter(tags=["accounts"])
-admin_router = APIRouter(prefix="/api/admin", tags=["admin"])
+router = APIRouter(tags=["accounts"], responses=error_responses(401))
+# 409: a username that is taken.
+admin_router = APIRouter(prefix="/api/admin", tags=["admin"], responses=error_responses(*SIGNED_IN, 409))
 
 
 @router.get("/login", include_in_schema=False)
@@ -71,7 +73,7 @@ class UserIn(BaseModel):
     password: str = Field(min_length=10, max_length=200)
     role: str
     display_name: str | None = None
-    organisation_id: int | None = None
+    organisation_id: DbId | None = None
     dial_address: str | None = None
 
 
@@ -98,7 +100,7 @@ class DialAddressIn(BaseModel):
 
 
 @admin_router.put("/users/{user_id}/dial-address", response_model=UserOut)
-async def set_dial_address(user_id: int, change: DialAddressIn, session: SessionDep, admin: CurrentAdmin):
+async def set_dial_address(user_id: PathId, change: DialAddressIn, session: SessionDep, admin: CurrentAdmin):
     user = await change_dial_address(session, user_id=user_id, dial_address=change.dial_address,
                                      actor=f"user:{admin.username}")
     return UserOut.model_validate(user, from_attributes=True)
@@ -118,12 +120,12 @@ class ApiKeyOut(BaseModel):
 
 @admin_router.post("/organisations/{organisation_id}/api-keys", response_model=ApiKeyOut,
                    status_code=status.HTTP_201_CREATED)
-async def issue_api_key(organisation_id: int, spec: ApiKeyIn, session: SessionDep, _admin: CurrentAdmin):
+async def issue_api_key(organisation_id: PathId, spec: ApiKeyIn, session: SessionDep, _admin: CurrentAdmin):
     await find_organisation(session, organisation_id)
     issued = await create_api_key(session, organisation_id=organisation_id, name=spec.name, expires_at=spec.expires_at)
     return ApiKeyOut(id=issued.key.id, name=issued.key.name, organisation_id=organisation_id, key=issued.plaintext)
 
 
 @admin_router.delete("/api-keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def revoke_key(key_id: int, session: SessionDep, _admin: CurrentAdmin) -> None:
+async def revoke_key(key_id: PathId, session: SessionDep, _admin: CurrentAdmin) -> None:
     await revoke_api_key(session, key_id=key_id)

@@ -18,7 +18,7 @@ log = logging.getLogger("openline.errors")
 def _fields(errors: list[dict]) -> list[dict[str, str]]:
     out = []
     for err in errors:
-        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "form")]
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "form", "header", "cookie")]
         out.append({"field": ".".join(loc) or "body", "message": err.get("msg", "invalid")})
     return out
 

@@ -20,10 +20,11 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from app.core.deps import CurrentUser, RuntimeDep
 from app.core.events import latest_live_event_id, read_live_events
+from app.core.responses import DB_INT_MAX, error_responses
 from app.core.runtime import Runtime
 from app.core.security import User
 
-router = APIRouter(tags=["live"])
+router = APIRouter(tags=["live"], responses=error_responses(401, 422))
 
 IDLE_SECONDS = 15.0
 RECONNECT_MILLISECONDS = 2000
@@ -67,8 +68,8 @@ async def stream_live_events(runtime: Runtime, audiences: Iterable[str], after_i
             responses={200: {"content": {"text/event-stream": {}},
                              "description": "Server-sent events: queue, presence, session timer, warm transfers."}})
 async def stream_live(runtime: RuntimeDep, user: CurrentUser,
-                      last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0)] = None,
-                      after: Annotated[int | None, Query(ge=0, description="Same as Last-Event-ID")] = None):
+                      last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0, le=DB_INT_MAX)] = None,
+                      after: Annotated[int | None, Query(ge=0, le=DB_INT_MAX, description="Same as Last-Event-ID")] = None):
     """The signed-in person's live events. Reconnect with ``Last-Event-ID`` to receive what was
     missed; without it the stream starts with a ``hello`` event and then only new events."""
     start = last_event_id if last_event_id is not None else after

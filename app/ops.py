@@ -9,10 +9,12 @@ import sqlalchemy as sa
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 
 from app.core.deps import RuntimeDep
+from app.core.responses import ErrorOut
 
 # A source checkout keeps migrations beside the packages; an installed image keeps them in its
 # working directory (see the Dockerfile).
@@ -34,13 +36,23 @@ def migration_head() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
-@router.get("/healthz")
-async def check_health() -> dict[str, str]:
+class HealthOut(BaseModel):
+    status: str
+
+
+class ReadyOut(BaseModel):
+    status: str
+    migration: str | None
+
+
+@router.get("/healthz", response_model=HealthOut)
+async def check_health():
     return {"status": "ok"}
 
 
-@router.get("/readyz")
-async def check_ready(runtime: RuntimeDep) -> JSONResponse:
+@router.get("/readyz", response_model=ReadyOut,
+            responses={503: {"model": ErrorOut, "description": "The database is unreachable or not migrated"}})
+async def check_ready(runtime: RuntimeDep):
     head = migration_head()
     try:
         async with runtime.engine.connect() as conn:
@@ -54,6 +66,6 @@ async def check_ready(runtime: RuntimeDep) -> JSONResponse:
     return JSONResponse({"status": "ready", "migration": current})
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PlainTextResponse)
 async def export_metrics(request: Request) -> Response:
     return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from app.core.deps import CurrentListener, RuntimeDep, SessionDep
 from app.core.errors import NotFound
+from app.core.responses import SIGNED_IN, error_responses
 from telephony.headset import (
     SDK_URL,
     HeadsetKind,
@@ -20,7 +21,8 @@ from telephony.headset import (
     voice_sdk_file,
 )
 
-router = APIRouter(prefix="/api/listener", tags=["listener"])
+# 503: the practice line or Twilio could not be reached (holding the caller, the practice buttons).
+router = APIRouter(prefix="/api/listener", tags=["listener"], responses=error_responses(*SIGNED_IN, 409, 503))
 vendor_router = APIRouter(include_in_schema=False)
 
 

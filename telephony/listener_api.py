@@ -7,6 +7,7 @@ from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
 from app.core.deps import CurrentListener, RuntimeDep, SessionDep
+from app.core.responses import SIGNED_IN, PathId, error_responses
 from telephony.callbacks import (
     claim_callback_request, complete_callback_request, list_callback_requests, open_voicemail,
 )
@@ -17,7 +18,9 @@ from telephony.ringback import ring_back_caller
 from telephony.schemas import CallbackOut, CallEndedOut, CallerOut, PresenceIn, PresenceOut, QueueOut, VoiceTokenOut
 from telephony.tokens import issue_voice_token
 
-router = APIRouter(prefix="/api/listener", tags=["listener"])
+# 409: a caller already taken, a callback claimed by someone else, a number withheld.
+# 503: Twilio did not answer (ending a call, fetching a voicemail) or the headset is not set up.
+router = APIRouter(prefix="/api/listener", tags=["listener"], responses=error_responses(*SIGNED_IN, 409, 503))
 
 
 @router.get("/presence", response_model=PresenceOut)
@@ -51,17 +54,17 @@ async def show_callbacks(session: SessionDep, user: CurrentListener):
 
 
 @router.post("/callbacks/{callback_id}/claim", response_model=CallbackOut)
-async def claim_callback(callback_id: int, session: SessionDep, user: CurrentListener):
+async def claim_callback(callback_id: PathId, session: SessionDep, user: CurrentListener):
     return await claim_callback_request(session, callback_id=callback_id, user_id=user.id)
 
 
 @router.post("/callbacks/{callback_id}/complete", response_model=CallbackOut)
-async def complete_callback(callback_id: int, session: SessionDep, user: CurrentListener):
+async def complete_callback(callback_id: PathId, session: SessionDep, user: CurrentListener):
     return await complete_callback_request(session, callback_id=callback_id, user_id=user.id)
 
 
 @router.post("/callbacks/{callback_id}/ring", response_model=CallbackOut, status_code=202)
-async def ring_caller_back(callback_id: int, session: SessionDep, user: CurrentListener):
+async def ring_caller_back(callback_id: PathId, session: SessionDep, user: CurrentListener):
     """Ring the caller back from the line's number; once they answer, your headset rings and the
     call runs as any call through the line. 409 ``already_on_call`` or ``number_withheld``."""
     return await ring_back_caller(session, callback_id=callback_id, user=user)
@@ -69,7 +72,7 @@ async def ring_caller_back(callback_id: int, session: SessionDep, user: CurrentL
 
 @router.get("/callbacks/{callback_id}/recording", response_class=StreamingResponse,
             responses={200: {"content": {"audio/mpeg": {}}, "description": "The voicemail (MP3)"}})
-async def play_voicemail(callback_id: int, session: SessionDep, user: CurrentListener):
+async def play_voicemail(callback_id: PathId, session: SessionDep, user: CurrentListener):
     """The caller's voicemail, for the listener who claimed it or a supervisor; every play is audited."""
     upstream = await open_voicemail(session, callback_id=callback_id, user=user)
     return StreamingResponse(upstream.aiter_bytes(), media_type="audio/mpeg", background=BackgroundTask(upstream.aclose),

@@ -18,9 +18,13 @@ from telephony.urls import PREFIX
 from telephony.voice import LegTag, answer_fallback, apply_call_status, hold_caller, receive_incoming_call
 from telephony.voicemail import parse_voicemail_webhook, receive_voicemail
 from app.core.deps import RuntimeDep
+from app.core.responses import error_responses
 from telephony.webhook_session import WebhookSession
 
-router = APIRouter(prefix=PREFIX, tags=["Twilio webhooks"])
+# Twilio posts signed forms and reads TwiML back; 403 is a signature that does not match.
+router = APIRouter(prefix=PREFIX, tags=["Twilio webhooks"], default_response_class=Response,
+                   responses={200: {"description": "TwiML", "content": {"application/xml": {"schema": {"type": "string"}}}}}
+                   | error_responses(403, 413, 422, said={403: "X-Twilio-Signature does not match"}))
 LegKind = Literal["listener", "partner", "supervisor", "ringback"]
 
 

@@ -8,9 +8,10 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
 from app.core.deps import CurrentAdmin, CurrentSupervisor, SessionDep
+from app.core.responses import SIGNED_IN, PathId, error_responses
 from transfers import notifications
 
-router = APIRouter(tags=["partner notifications"])
+router = APIRouter(tags=["partner notifications"], responses=error_responses(*SIGNED_IN))
 
 
 class WebhookIn(BaseModel):
@@ -38,7 +39,7 @@ class DeadNotificationOut(BaseModel):
 
 
 @router.put("/api/admin/organisations/{organisation_id}/webhook", response_model=WebhookOut)
-async def set_organisation_webhook(organisation_id: int, change: WebhookIn, session: SessionDep, _admin: CurrentAdmin):
+async def set_organisation_webhook(organisation_id: PathId, change: WebhookIn, session: SessionDep, _admin: CurrentAdmin):
     """Set where an organisation's warm-transfer notifications are pushed, with a new secret.
 
     ``url`` must be an ``http://`` or ``https://`` address (422 otherwise; ``null`` turns pushes

@@ -8,21 +8,25 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from app.core.deps import CurrentPartner, SessionDep
 from app.core.errors import NotFound
+from app.core.responses import PathId, error_responses
 from transfers.directory import service as directory
 from transfers.directory.schemas import ServiceOut
 from transfers.states import TicketAction
 from transfers.tickets.models import TransferTicket
+from transfers.tickets.schemas import PartnerTicketOut
 from transfers.tickets.service import REROUTE_NEXT, ActionInput, apply_action, find_ticket, list_queue
 from transfers.tickets.sharing import describe_for_partner
 
-router = APIRouter(prefix="/api/partner/v1", tags=["partner"])
+# 403: a signed-in account that is not a partner's; 409: an action the ticket's state does not allow.
+router = APIRouter(prefix="/api/partner/v1", tags=["partner"],
+                   responses=error_responses(401, 403, 404, 409, 413, 422))
 
 
 async def own_service(session, partner, service_id: int):
@@ -53,7 +57,7 @@ class ServiceQueue(BaseModel):
 
 
 @router.get("/services/{service_id}/queue", response_model=ServiceQueue)
-async def show_service_queue(service_id: int, session: SessionDep, partner: CurrentPartner):
+async def show_service_queue(service_id: PathId, session: SessionDep, partner: CurrentPartner):
     """The service's enhanced-support queue: open tickets, urgent first, then newest."""
     service = await own_service(session, partner, service_id)
     tickets = await list_queue(session, service_id=service.id)
@@ -61,7 +65,7 @@ async def show_service_queue(service_id: int, session: SessionDep, partner: Curr
                         tickets=[QueuedTicket.model_validate(t, from_attributes=True) for t in tickets])
 
 
-async def partner_ticket(ticket_id: int, session: SessionDep, partner: CurrentPartner) -> TransferTicket:
+async def partner_ticket(ticket_id: PathId, session: SessionDep, partner: CurrentPartner) -> TransferTicket:
     """A ticket of one of the partner's own services; any other id is "no such ticket" (404)."""
     return await find_ticket(session, ticket_id, organisation_id=partner.organisation_id)
 
@@ -92,16 +96,16 @@ class ActionIn(BaseModel):
                                   "helpline team to choose with the caller")
 
 
-@router.get("/tickets/{ticket_id}")
-async def show_ticket(ticket: PartnerTicket, session: SessionDep, partner: CurrentPartner) -> dict[str, Any]:
+@router.get("/tickets/{ticket_id}", response_model=PartnerTicketOut)
+async def show_ticket(ticket: PartnerTicket, session: SessionDep, partner: CurrentPartner):
     """What the caller agreed to share, how and when to reach them, the targets and the trail.
     Every read is audited."""
     return await describe_for_partner(session, ticket=ticket, actor=partner.actor)
 
 
-@router.post("/tickets/{ticket_id}/{action}")
+@router.post("/tickets/{ticket_id}/{action}", response_model=PartnerTicketOut)
 async def act_on_ticket(action: PartnerAction, ticket: PartnerTicket, session: SessionDep, partner: CurrentPartner,
-                        entry: ActionIn | None = None) -> dict[str, Any]:
+                        entry: ActionIn | None = None):
     """accept · decline (reason) · contact-attempt (a failed try) · confirm-contact (handover
     confirmed) · complete (outcome) · give-up (reason). An action the ticket's state does not
     allow is 409 with the current ``state``."""

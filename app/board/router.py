@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import RedirectResponse
 
 from pydantic import BaseModel, Field
 
+from app.board.schemas import BoardOut
 from app.board.service import describe_board
 from app.shiftlead.alerts import acknowledge_alert
-from transfers.tickets.follow_ups import list_open_follow_ups, resolve_follow_up
 from app.core.deps import CurrentSupervisor, OptionalUser, SessionDep
+from app.core.responses import PathId, SIGNED_IN, error_responses
 from app.core.web import render
+from transfers.tickets.follow_ups import list_open_follow_ups, resolve_follow_up
+from transfers.tickets.schemas import FollowUpOut, FollowUpResolvedOut
 
-router = APIRouter(tags=["supervisor"])
+router = APIRouter(tags=["supervisor"], responses=error_responses(*SIGNED_IN, 409))
 
 
-@router.get("/api/supervisor/board")
-async def show_board_data(session: SessionDep, _supervisor: CurrentSupervisor) -> dict[str, Any]:
+@router.get("/api/supervisor/board", response_model=BoardOut)
+async def show_board_data(session: SessionDep, _supervisor: CurrentSupervisor):
     return await describe_board(session)
 
 
@@ -27,15 +30,15 @@ class ResolveIn(BaseModel):
     note: str = Field(min_length=3, max_length=1000, description="What was done for the caller")
 
 
-@router.get("/api/supervisor/follow-ups")
-async def show_follow_ups(session: SessionDep, _supervisor: CurrentSupervisor) -> list[dict[str, Any]]:
+@router.get("/api/supervisor/follow-ups", response_model=list[FollowUpOut])
+async def show_follow_ups(session: SessionDep, _supervisor: CurrentSupervisor):
     """Callers whose warm transfer did not go through and who are back with the helpline, oldest first."""
     return await list_open_follow_ups(session)
 
 
-@router.post("/api/supervisor/follow-ups/{follow_up_id}/resolve")
-async def resolve_follow_up_task(follow_up_id: int, entry: ResolveIn, session: SessionDep,
-                                 supervisor: CurrentSupervisor) -> dict[str, Any]:
+@router.post("/api/supervisor/follow-ups/{follow_up_id}/resolve", response_model=FollowUpResolvedOut)
+async def resolve_follow_up_task(follow_up_id: PathId, entry: ResolveIn,
+                                 session: SessionDep, supervisor: CurrentSupervisor):
     return await resolve_follow_up(session, follow_up_id=follow_up_id, user=supervisor, note=entry.note)
 
 

@@ -15,8 +15,7 @@ from app.core.db import insert_ignore, runtime_of
 from app.core.errors import NotFound, Unprocessable
 from app.core.events import publish_live
 from app.core.security import User
-from app.helpline.models import CallLog, CallLogRevision
-from app.helpline.sessions import own_session
+from app.helpline.models import CallLog, CallLogRevision, SupportSession
 from transfers.directory.service import known_need_slugs
 
 EMERGENCY_PROTOCOL = ("Immediate risk: stay with the caller. If they are in danger now, call 999 (or ask a colleague "
@@ -88,9 +87,9 @@ async def _add_revision(session: AsyncSession, log: CallLog, number: int, entry:
     return revision
 
 
-async def record_call_log(session: AsyncSession, *, session_id: int, entry: CallLogIn, user: User) -> dict[str, Any]:
+async def record_call_log(session: AsyncSession, *, support: SupportSession, entry: CallLogIn,
+                          user: User) -> dict[str, Any]:
     """Once per session: a second submit (a double click) gets the log already recorded."""
-    support = await own_session(session, session_id, user)
     await _check(session, entry)
     now = runtime_of(session).clock.now()
     created = await insert_ignore(session, CallLog, dict(session_id=support.id, created_at=now, created_by=user.id,
@@ -98,11 +97,11 @@ async def record_call_log(session: AsyncSession, *, session_id: int, entry: Call
     log = await session.scalar(sa.select(CallLog).where(CallLog.session_id == support.id))
     if created:
         await _add_revision(session, log, 1, entry, user, None)
-    return await describe_call_log(session, session_id=session_id, user=user)
+    return await describe_call_log(session, support=support)
 
 
-async def correct_call_log(session: AsyncSession, *, session_id: int, entry: CorrectionIn, user: User) -> dict[str, Any]:
-    support = await own_session(session, session_id, user)
+async def correct_call_log(session: AsyncSession, *, support: SupportSession, entry: CorrectionIn,
+                           user: User) -> dict[str, Any]:
     await _check(session, entry)
     log = await session.scalar(sa.select(CallLog).where(CallLog.session_id == support.id).with_for_update())
     if log is None:
@@ -110,12 +109,11 @@ async def correct_call_log(session: AsyncSession, *, session_id: int, entry: Cor
     await _add_revision(session, log, log.current_revision + 1, entry, user, entry.correction_reason)
     await record_audit(session, actor=f"user:{user.username}", action="correct_call_log", subject_type="call_log",
                        subject_id=log.id, revision=log.current_revision, reason=entry.correction_reason)
-    return await describe_call_log(session, session_id=session_id, user=user)
+    return await describe_call_log(session, support=support)
 
 
-async def describe_call_log(session: AsyncSession, *, session_id: int, user: User) -> dict[str, Any]:
-    await own_session(session, session_id, user)
-    log = await session.scalar(sa.select(CallLog).where(CallLog.session_id == session_id))
+async def describe_call_log(session: AsyncSession, *, support: SupportSession) -> dict[str, Any]:
+    log = await session.scalar(sa.select(CallLog).where(CallLog.session_id == support.id))
     if log is None:
         raise NotFound("no log recorded yet")
     crypto = runtime_of(session).crypto

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import insert_ignore, runtime_of
-from app.core.errors import Forbidden, NotFound
+from app.core.errors import NotFound
 from app.core.events import publish_live
 from app.core.jobs import Job, cancel_job, schedule_job
 from app.core.runtime import Runtime
@@ -80,12 +80,11 @@ async def end_session(session: AsyncSession, *, support: SupportSession, ended_a
 
 
 async def own_session(session: AsyncSession, session_id: int, user: User) -> SupportSession:
-    """The session, if it is this listener's (supervisors may look at any)."""
+    """The session, if it is this listener's (supervisors may look at any). Another listener's is
+    "no such session": ids are sequential, so a 403 would confirm that one exists."""
     support = await session.get(SupportSession, session_id)
-    if support is None:
+    if support is None or (support.listener_id != user.id and user.role not in ("supervisor", "admin")):
         raise NotFound("no such session")
-    if support.listener_id != user.id and user.role not in ("supervisor", "admin"):
-        raise Forbidden("this is another listener's session")
     return support
 
 

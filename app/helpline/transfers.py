@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.crypto import is_withheld, mask_number, normalise_number
 from app.core.db import runtime_of
-from app.core.errors import Forbidden, Unprocessable
+from app.core.errors import NotFound, Unprocessable
+from app.core.responses import DbId
 from app.core.security import User
 from app.helpline.call_log import current_consent
 from app.helpline.history import call_of
@@ -31,7 +32,7 @@ URGENT_RISK = ("high", "immediate")
 
 
 class TransferIn(BaseModel):
-    service_id: int
+    service_id: DbId
     urgent: bool = Field(False, description="Urgent tickets use the service's tighter targets; high or "
                                              "immediate risk in the log makes a ticket urgent anyway.")
     contact_method: Literal["phone", "text"] = "phone"
@@ -51,7 +52,7 @@ class CancelIn(BaseModel):
 
 class RerouteIn(BaseModel):
     reason: str = Field(min_length=3, max_length=500)
-    service_id: int | None = Field(None, description="Default: the next suggested service not yet tried")
+    service_id: DbId | None = Field(None, description="Default: the next suggested service not yet tried")
 
 
 async def _check_consent(session: AsyncSession, support: SupportSession):
@@ -109,10 +110,11 @@ async def make_warm_transfer(session: AsyncSession, *, support: SupportSession, 
 
 
 async def own_ticket(session: AsyncSession, ticket_id: int, user: User) -> TransferTicket:
-    """A listener sees the tickets they made; supervisors see every ticket."""
+    """A listener sees the tickets they made; supervisors see every ticket. Another listener's is
+    "no such ticket", as on the partner side."""
     ticket = await find_ticket(session, ticket_id)
     if ticket.created_by != user.id and user.role not in ("supervisor", "admin"):
-        raise Forbidden("this warm transfer was made by another listener")
+        raise NotFound("no such ticket", error="no_ticket")
     return ticket
 
 

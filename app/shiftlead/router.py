@@ -5,18 +5,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from app.core.responses import SIGNED_IN, PathId, error_responses
 from app.core.deps import CurrentHelpline, CurrentListener, CurrentSupervisor, RuntimeDep, SessionDep
 from app.shiftlead.help import ask_for_help, join_from_board, list_others_on_my_line
 from app.shiftlead.safeguarding import close_flag, describe_record, flag_immediate_risk, own_record, update_record
 from telephony.headset import press_practice_headset
+from telephony.headset_api import PracticeActionOut
 from telephony.monitoring import leave_call, supervisor_identity, switch_mode
 
-router = APIRouter(tags=["supervisor"])
+router = APIRouter(tags=["supervisor"], responses=error_responses(*SIGNED_IN, 409, 503))
 Mode = Literal["listen", "coach", "barge"]
-CallId = Annotated[int, Path(ge=1)]
+CallId = PathId
 
 
 class JoinIn(BaseModel):
@@ -66,9 +68,9 @@ async def leave_listeners_call(call_id: CallId, runtime: RuntimeDep, supervisor:
     return await leave_call(runtime, call_id=call_id, supervisor=supervisor)
 
 
-@router.post("/api/supervisor/headset/{action}")
+@router.post("/api/supervisor/headset/{action}", response_model=PracticeActionOut)
 async def press_supervisor_headset(action: Literal["answer", "hangup"], runtime: RuntimeDep,
-                                   supervisor: CurrentSupervisor) -> dict[str, Any]:
+                                   supervisor: CurrentSupervisor):
     """Practice mode: the supervisor's practice headset answers or hangs up."""
     return await press_practice_headset(runtime, user=supervisor, action=action,
                                         identity=supervisor_identity(supervisor))

@@ -133,7 +133,7 @@ async def test_no_transfer_without_consent_or_to_a_service_that_cannot_take_it(h
     inactive = await transfer(jo, session_id, ca)
     assert inactive.status_code == 422 and "inactive" in inactive.json()["detail"][0]["message"]
     assert (await transfer(jo, session_id, ca, locality="atlantis")).json()["detail"][0]["field"] == "locality"
-    assert (await transfer(listener, session_id, ca)).status_code == 403  # someone else's session
+    assert (await transfer(listener, session_id, ca)).status_code == 404  # someone else's session: no such session
     async with session_scope(harness.runtime) as session:
         assert await session.scalar(sa.select(sa.func.count()).select_from(TransferTicket)) == 0
 
@@ -239,7 +239,7 @@ async def test_the_helpline_can_cancel_with_a_reason_and_the_partner_is_told(har
     session_id, listener = await logged_session(harness)
     _, alex = await logged_session(harness, "alex")
     ticket_id = (await transfer(listener, session_id, await service_id(harness, "ca-money"))).json()["ticket_id"]
-    assert (await alex.post(f"/api/helpline/tickets/{ticket_id}/cancel", json={"reason": "x" * 5})).status_code == 403
+    assert (await alex.post(f"/api/helpline/tickets/{ticket_id}/cancel", json={"reason": "x" * 5})).status_code == 404
     assert (await listener.post(f"/api/helpline/tickets/{ticket_id}/cancel", json={})).status_code == 422
     cancelled = await listener.post(f"/api/helpline/tickets/{ticket_id}/cancel",
                                     json={"reason": "the caller withdrew consent"})

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
 
 from app.core.deps import CurrentAdmin, CurrentUser, SessionDep
+from app.core.responses import DB_INT_MAX, SIGNED_IN, PathId, error_responses
 from transfers.directory import service as directory
 from transfers.directory.schemas import (
     LocalityOut, NeedCategoryOut, OrganisationFields, OrganisationOut, OrganisationUpdate, ServiceCreate, ServiceOut,
     ServiceUpdate,
 )
 
-router = APIRouter(prefix="/api/directory", tags=["directory"])
+# 409: a slug that is taken, or an organisation that still has services.
+router = APIRouter(prefix="/api/directory", tags=["directory"], responses=error_responses(*SIGNED_IN, 409))
 
 
 @router.get("/needs", response_model=list[NeedCategoryOut])
@@ -35,22 +39,22 @@ async def add_organisation(spec: OrganisationFields, session: SessionDep, _admin
 
 
 @router.patch("/organisations/{organisation_id}", response_model=OrganisationOut)
-async def change_organisation(organisation_id: int, change: OrganisationUpdate, session: SessionDep, _admin: CurrentAdmin):
+async def change_organisation(organisation_id: PathId, change: OrganisationUpdate, session: SessionDep, _admin: CurrentAdmin):
     return await directory.update_organisation(session, organisation_id, change)
 
 
 @router.delete("/organisations/{organisation_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def remove_organisation(organisation_id: int, session: SessionDep, _admin: CurrentAdmin) -> None:
+async def remove_organisation(organisation_id: PathId, session: SessionDep, _admin: CurrentAdmin) -> None:
     await directory.delete_organisation(session, organisation_id)
 
 
 @router.get("/services", response_model=list[ServiceOut])
-async def show_services(session: SessionDep, _user: CurrentUser, organisation_id: int | None = None):
+async def show_services(session: SessionDep, _user: CurrentUser, organisation_id: Annotated[int | None, Query(ge=1, le=DB_INT_MAX)] = None):
     return [directory.service_out(s) for s in await directory.list_services(session, organisation_id=organisation_id)]
 
 
 @router.get("/services/{service_id}", response_model=ServiceOut)
-async def show_service(service_id: int, session: SessionDep, _user: CurrentUser):
+async def show_service(service_id: PathId, session: SessionDep, _user: CurrentUser):
     return directory.service_out(await directory.find_service(session, service_id))
 
 
@@ -60,10 +64,10 @@ async def add_service(spec: ServiceCreate, session: SessionDep, _admin: CurrentA
 
 
 @router.patch("/services/{service_id}", response_model=ServiceOut)
-async def change_service(service_id: int, change: ServiceUpdate, session: SessionDep, _admin: CurrentAdmin):
+async def change_service(service_id: PathId, change: ServiceUpdate, session: SessionDep, _admin: CurrentAdmin):
     return directory.service_out(await directory.update_service(session, service_id, change))
 
 
 @router.delete("/services/{service_id}", response_model=ServiceOut)
-async def retire_service(service_id: int, session: SessionDep, _admin: CurrentAdmin):
+async def retire_service(service_id: PathId, session: SessionDep, _admin: CurrentAdmin):
     return directory.service_out(await directory.retire_service(session, service_id))

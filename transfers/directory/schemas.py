@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from app.core.responses import DB_INT_MAX, DbId
+
 from transfers.hours import parse_schedule
 
 Slug = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=80)
@@ -43,7 +45,7 @@ class ServiceFields(Strict):
     areas: list[str] = Field(default_factory=list)
     hours: list[HoursSpec] = Field(default_factory=list)
     timezone: str = "Europe/London"
-    capacity: int | None = Field(None, ge=0)
+    capacity: int | None = Field(None, ge=0, le=DB_INT_MAX)
     live_phone: str | None = Field(None, pattern=r"^(\+[0-9]{7,15}|sip:.+|client:.+)$")
     targets: TargetsSpec = Field(default_factory=TargetsSpec)
     locality_team_for: str | None = None
@@ -62,25 +64,27 @@ class ServiceFields(Strict):
 
 
 class ServiceCreate(ServiceFields):
-    organisation_id: int
+    organisation_id: DbId
 
 
+# A PATCH leaves out what it does not change; ``null`` is only for fields that may be empty, so a
+# non-nullable field below is typed without ``None`` (a 422 naming it) but still defaults to unset.
 class ServiceUpdate(Strict):
     """A partial change: only the fields given are changed (then the whole is re-validated)."""
 
-    name: str | None = Field(None, min_length=1, max_length=200)
-    description: str | None = None
-    eligibility_description: str | None = None
-    status: ServiceStatus | None = None
-    needs: list[str] | None = None
+    name: str = Field(None, min_length=1, max_length=200)  # type: ignore[assignment]
+    description: str = None  # type: ignore[assignment]
+    eligibility_description: str = None  # type: ignore[assignment]
+    status: ServiceStatus = None  # type: ignore[assignment]
+    needs: list[str] = None  # type: ignore[assignment]
     min_age: int | None = Field(None, ge=0, le=120)
     max_age: int | None = Field(None, ge=0, le=120)
-    areas: list[str] | None = None
-    hours: list[HoursSpec] | None = None
-    timezone: str | None = None
-    capacity: int | None = Field(None, ge=0)
+    areas: list[str] = None  # type: ignore[assignment]
+    hours: list[HoursSpec] = None  # type: ignore[assignment]
+    timezone: str = None  # type: ignore[assignment]
+    capacity: int | None = Field(None, ge=0, le=DB_INT_MAX)
     live_phone: str | None = None
-    targets: TargetsSpec | None = None
+    targets: TargetsSpec = None  # type: ignore[assignment]
     locality_team_for: str | None = None
 
 
@@ -96,8 +100,8 @@ class OrganisationFields(Strict):
 
 
 class OrganisationUpdate(Strict):
-    name: str | None = Field(None, min_length=1, max_length=200)
-    description: str | None = None
+    name: str = Field(None, min_length=1, max_length=200)  # type: ignore[assignment]
+    description: str = None  # type: ignore[assignment]
     website: str | None = None
     email: str | None = None
     charity_number: str | None = None

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from app.core.crypto import Crypto
 from app.core.db import insert_ignore, runtime_of
 from app.core.errors import NotFound, Unprocessable
 from app.core.events import emit, publish_live
@@ -143,6 +144,7 @@ async def create_ticket(session: AsyncSession, *, request: TransferRequest, acto
     if request.idempotency_key:
         existing = await _by_idempotency_key(session, request)
         if existing is not None:
+            check_replay(runtime.crypto, existing, request)
             return existing, False
     service = await _service(session, request.service_id)
     if service.status != "active":
@@ -164,6 +166,7 @@ async def create_ticket(session: AsyncSession, *, request: TransferRequest, acto
         if not await insert_ignore(session, TransferTicket, values, ["created_by", "idempotency_key"]):
             existing = await _by_idempotency_key(session, request)
             assert existing is not None
+            check_replay(runtime.crypto, existing, request)
             return existing, False
         ticket = await _by_idempotency_key(session, request)
         assert ticket is not None
@@ -179,6 +182,20 @@ async def create_ticket(session: AsyncSession, *, request: TransferRequest, acto
                        payload={"ticket_id": ticket.id})
     await announce(session, ticket, service, "ticket.rerouted" if request.rerouted_from_id else "ticket.created")
     return ticket, True
+
+
+def check_replay(crypto: Crypto, ticket: TransferTicket, request: TransferRequest) -> None:
+    """An Idempotency-Key replays only the request it was first sent with. Answering a different
+    request with the first ticket would tell the listener a warm transfer was made that never was."""
+    sent = (request.service_id, request.call_id, request.mode, request.urgent, request.contact_method, request.age,
+            request.locality, request.preferred_times, request.caller_name,
+            crypto.decrypt(request.contact_number_encrypted), request.shared_summary is not None)
+    made = (ticket.service_id, ticket.call_id, ticket.mode, ticket.urgent, ticket.contact_method, ticket.age,
+            ticket.locality, ticket.preferred_times, crypto.decrypt(ticket.caller_name_encrypted),
+            crypto.decrypt(ticket.contact_number_encrypted), ticket.shared_summary_encrypted is not None)
+    if sent != made:
+        raise Unprocessable("idempotency-key", "this key was already used for a different warm transfer; send a new "
+                            "key for a new request", error="idempotency_key_reused")
 
 
 async def _by_idempotency_key(session: AsyncSession, request: TransferRequest) -> TransferTicket | None:

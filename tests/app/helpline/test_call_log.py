@@ -49,11 +49,12 @@ async def test_bad_logs_name_the_field(harness):
     assert (await client.get(path)).status_code == 404  # nothing half-written
 
 
-async def test_someone_elses_session_is_forbidden(harness):
+async def test_someone_elses_session_is_no_such_session(harness):
     session_id, _ = await _setup(harness)
     _, other = await _setup(harness, "alex")
-    assert (await other.post(f"/api/listener/sessions/{session_id}/log", json=GOOD)).status_code == 403
-    assert (await other.get(f"/api/listener/sessions/{session_id}/log")).status_code == 403
+    for response in (await other.post(f"/api/listener/sessions/{session_id}/log", json=GOOD),
+                     await other.get(f"/api/listener/sessions/{session_id}/log")):
+        assert response.status_code == 404 and response.json() == {"error": "not_found", "detail": "no such session"}
 
 
 async def test_corrections_are_audited_revisions_not_overwrites(harness):

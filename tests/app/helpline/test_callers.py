@@ -63,8 +63,8 @@ async def test_a_repeat_caller_brings_their_earlier_contacts_and_open_warm_trans
     [contact] = repeat["contacts"]
     assert (contact["listener"], contact["title"], contact["outcome"]) == ("Sam", GOOD["title"], "warm-transfer")
     assert [(t["service"], t["status"]) for t in repeat["open_transfers"]] == [(service.name, "requested")]
-    # Sam cannot read Alex's session's history.
-    assert (await sam_client.get(f"/api/listener/sessions/{second['id']}/repeat-caller")).status_code == 403
+    # Sam cannot read Alex's session's history: to Sam it does not exist.
+    assert (await sam_client.get(f"/api/listener/sessions/{second['id']}/repeat-caller")).status_code == 404
 
 
 async def test_withheld_numbers_never_match(harness, sim):

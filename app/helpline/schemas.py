@@ -1,0 +1,121 @@
+"""The listener API's answers: support sessions, the call card, the call log, suggestions and the
+helpline's view of its warm transfers."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from app.core.responses import Timestamp
+from transfers.tickets.schemas import TicketEventOut, TicketStatusOut
+
+
+class SessionOut(BaseModel):
+    """A support session with the server's times, so a reloaded page draws the same countdown."""
+
+    id: int
+    call_id: int | None
+    listener_id: int
+    started_at: Timestamp
+    warning_at: Timestamp
+    due_at: Timestamp
+    ended_at: Timestamp | None
+    overrun_seconds: int
+    overrunning: bool
+    now: Timestamp
+
+
+class CallerOnCard(BaseModel):
+    number: str = Field(description="Masked, or withheld")
+    withheld: bool
+
+
+class CallCardOut(SessionOut):
+    caller: CallerOnCard
+    callback: bool = Field(description="A ring-back to someone who left a message")
+    log_recorded: bool
+
+
+class EarlierContactOut(BaseModel):
+    at: Timestamp
+    answered: bool
+    listener: str | None
+    title: str | None
+    outcome: str | None
+
+
+class OpenTransferOut(BaseModel):
+    ticket_id: int
+    status: str
+    service: str
+    created_at: Timestamp
+
+
+class RepeatCallerOut(BaseModel):
+    matched: bool
+    withheld: bool
+    earlier_contacts: int
+    contacts: list[EarlierContactOut]
+    open_transfers: list[OpenTransferOut]
+
+
+class TransferBriefOut(BaseModel):
+    ticket_id: int
+    status: str
+    service: str
+
+
+class TonightCallOut(BaseModel):
+    session_id: int
+    started_at: Timestamp
+    ended_at: Timestamp | None
+    minutes: int
+    overrun_seconds: int
+    caller: str = Field(description="Masked, or withheld")
+    title: str | None
+    outcome: str | None
+    log_recorded: bool
+    transfer: TransferBriefOut | None
+
+
+class LogRevisionOut(BaseModel):
+    revision: int
+    at: Timestamp
+    by: int
+    reason: str | None
+
+
+class CallLogOut(BaseModel):
+    contact_type: str
+    needs: list[str]
+    risk_level: str
+    consent_to_share: bool
+    consent_covers: str | None
+    sms_consent: bool
+    title: str
+    outcome: str | None
+    revision: int
+    summary: str | None
+    notes: str | None
+    history: list[LogRevisionOut]
+    emergency_protocol: str | None = Field(None, description="Only at immediate risk: what to do now")
+
+
+class SuggestionOut(BaseModel):
+    service_id: int
+    name: str
+    organisation: str
+    rank: int
+    reasons: list[str]
+    open_now: bool
+    live_transfer_possible: bool
+    matched_needs: list[str]
+    fallback: bool = Field(description="The caller's locality team, always offered last")
+
+
+class HelplineTicketOut(TicketStatusOut):
+    """A warm transfer as the helpline follows it until the handover is confirmed."""
+
+    contact_number: str | None = Field(description="Masked")
+    rerouted_to_id: int | None
+    follow_up: str | None = Field(description="Why the caller is back with the helpline, if they are")
+    events: list[TicketEventOut]

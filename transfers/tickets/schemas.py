@@ -1,0 +1,88 @@
+"""A warm-transfer ticket as the API shows it: the shared status, the partner's view (what the
+caller agreed to share) and the helpline team's follow-ups."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from app.core.responses import Timestamp
+
+
+class TicketEventOut(BaseModel):
+    """One step of the audit trail: who moved the ticket, when, from and to which state, why."""
+
+    at: Timestamp
+    actor: str
+    action: str
+    from_: str | None = Field(alias="from")
+    to: str
+    reason: str | None
+
+    model_config = {"populate_by_name": True, "serialize_by_alias": True}
+
+
+class TicketStatusOut(BaseModel):
+    """A ticket without personal data."""
+
+    ticket_id: int
+    service_id: int
+    service: str
+    status: str
+    urgent: bool
+    mode: str
+    live_state: str | None
+    needs: list[str]
+    risk_level: str
+    accept_by: Timestamp
+    contact_by: Timestamp
+    accepted_at: Timestamp | None
+    handover_at: Timestamp | None
+    handover_confirmed: bool
+    completed_at: Timestamp | None
+    rerouted_from_id: int | None
+    status_reason: str | None
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class ConsentOut(BaseModel):
+    covers: str
+    recorded_at: Timestamp
+    sms: bool
+
+
+class PartnerTicketOut(TicketStatusOut):
+    """What the caller agreed to share, how and when to reach them, and what the partner may do next."""
+
+    caller_name: str | None
+    contact_method: str
+    contact_number: str | None
+    preferred_times: str | None
+    age: int | None
+    locality: str | None
+    shared_summary: str | None
+    consent: ConsentOut
+    contact_attempts: int
+    outcome: str | None
+    allowed_actions: list[str]
+    events: list[TicketEventOut]
+
+
+class FollowUpOut(BaseModel):
+    """A caller back with the helpline after a warm transfer did not go through."""
+
+    id: int
+    ticket_id: int | None
+    ticket_status: str | None
+    urgent: bool
+    service: str | None
+    caller: str = Field(description="Masked number, or unknown")
+    listener: str | None
+    reason: str
+    created_at: Timestamp
+
+
+class FollowUpResolvedOut(BaseModel):
+    id: int
+    resolved_at: Timestamp
+    resolved_by: str
