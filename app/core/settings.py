@@ -63,7 +63,7 @@ class Settings(BaseSettings):
     # A signed-in browser: ended after this long without a request, and at the latest after the
     # absolute limit.
     signin_idle_minutes: int = Field(120, ge=1)
-    signin_max_hours: int = Field(12, ge=1, le=72)
+    signin_max_hours: int = Field(12, ge=1)
     max_body_bytes: int = Field(64 * 1024, ge=1024)
 
     run_jobs: bool = True

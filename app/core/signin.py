@@ -109,7 +109,9 @@ async def authenticate_user(session: AsyncSession, *, username: str, password: s
     """Check a sign-in, recording the attempt; raises 429 while throttled and 401 when wrong."""
     username = username.strip().lower()[:80]
     ip = ip[:64]
-    user = await session.scalar(sa.select(User).where(User.username == username))
+    # Row-locked (PostgreSQL) so a burst of parallel guesses is counted one by one, not all let
+    # through by the same check; NO KEY UPDATE leaves rows that only refer to the person unblocked.
+    user = await session.scalar(sa.select(User).where(User.username == username).with_for_update(key_share=True))
     throttle = await find_sign_in_throttle(session, username=username, ip=ip,
                                            cleared_at=user.throttle_cleared_at if user else None)
     if throttle is not None:

@@ -1,6 +1,7 @@
 """Signing in: a throttle that slows strangers without locking listeners out, and server-side
 sessions that signing out, the idle timeout and an admin really end."""
 
+import asyncio
 import base64
 import json
 
@@ -11,7 +12,8 @@ import sqlalchemy as sa
 from app.core.audit import AuditEvent
 from app.core.db import session_scope
 from app.core.security import User, UserSession
-from tests.conftest import PASSWORD, PUBLIC_URL, login
+from app.core.settings import Settings
+from tests.conftest import BACKENDS, PASSWORD, PUBLIC_URL, csrf_from_page, login
 from transfers.directory.models import Organisation
 
 STRANGER = "203.0.113.66"
@@ -92,6 +94,19 @@ async def test_each_further_failure_waits_twice_as_long_and_waiting_does_not_add
     assert all(PASSWORD not in json.dumps(e.detail) and e.detail["ip"] == STRANGER for e in refusals)
 
 
+@pytest.mark.parametrize("db_url", [BACKENDS[1]], indirect=True)
+async def test_a_burst_of_parallel_guesses_is_counted_one_by_one(harness):
+    # PostgreSQL only: several processes share it, so the account's row lock is what serialises.
+    await harness.add_user("sam", "listener")
+    async with client_at(harness, STRANGER) as client:
+        free = harness.runtime.settings.login_free_failures
+        await fail_until(harness, client, "sam", free - 1)
+        token = await csrf_from_page(client)
+        guess = {"username": "sam", "password": "wrong wrong wrong", "csrf_token": token}
+        burst = await asyncio.gather(*(client.post("/login", data=guess) for _ in range(6)))
+    assert sorted(r.status_code for r in burst) == [401, 429, 429, 429, 429, 429]
+
+
 async def test_the_login_page_says_how_long_to_wait(harness):
     await harness.add_user("sam", "listener")
     async with client_at(harness, STRANGER, accept="text/html") as browser:
@@ -159,7 +174,10 @@ async def test_signing_out_ends_the_session_so_a_copied_cookie_is_refused(harnes
     await client.aclose()
 
 
-async def test_a_session_ends_after_two_idle_hours_and_at_twelve_hours(harness):
+async def test_a_session_ends_after_two_idle_hours_and_at_twelve_hours(make_harness):
+    defaults = Settings.model_fields
+    harness = await make_harness(signin_idle_minutes=defaults["signin_idle_minutes"].default,
+                                 signin_max_hours=defaults["signin_max_hours"].default)
     await harness.add_user("sam", "listener")
     client = await signed_in_at(harness, "sam", SAMS_DESK)
     harness.clock.advance(minutes=119)
