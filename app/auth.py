@@ -1,17 +1,21 @@
-"""Signing in and out, who am I, and the admin's account and API-key endpoints."""
+"""Signing in and out, who am I, a supervisor's unlock, and the admin's account, session and
+API-key endpoints."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from fastapi import APIRouter, Form, Request, status
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
-from app.core.deps import CurrentAdmin, CurrentUser, OptionalUser, SessionDep, check_csrf, csrf_token_for
+from app.core.deps import (SESSION_KEY, CurrentAdmin, CurrentSupervisor, CurrentUser, OptionalUser, SessionDep, check_csrf,
+                           csrf_token_for)
 from app.core.errors import AppError
 from app.core.responses import SIGNED_IN, DbId, PathId, error_responses
-from app.core.security import authenticate_user, change_dial_address, create_api_key, create_user, revoke_api_key
+from app.core.security import change_dial_address, create_api_key, create_user, revoke_api_key
+from app.core.signin import (authenticate_user, clear_sign_in_throttle, end_user_session, end_user_sessions,
+                             list_user_sessions, start_user_session)
 from app.core.web import HOME_BY_ROLE, render
 from transfers.directory.service import find_organisation
 
@@ -27,30 +31,53 @@ async def show_login(request: Request, user: OptionalUser):
     return render(request, "login.html", next=request.query_params.get("next", ""))
 
 
+def _client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _wants_page(request: Request) -> bool:
+    return "text/html" in request.headers.get("accept", "")
+
+
 @router.post("/login", include_in_schema=False)
 async def sign_in(request: Request, session: SessionDep, username: str = Form(""), password: str = Form(""),
                   next: str = Form("")):
     try:
         await check_csrf(request)
-        user = await authenticate_user(session, username=username, password=password,
-                                       ip=request.client.host if request.client else "unknown")
+        user = await authenticate_user(session, username=username, password=password, ip=_client_address(request))
     except AppError as exc:
-        # Answered as a page, not raised: the request's session then commits the failed
-        # attempt, which the rate limit counts.
-        return render(request, "login.html", status_code=exc.status_code, error=exc.detail, username=username,
+        # Answered, not raised: the request's session then commits the failed attempt (which the
+        # throttle counts) and the audit of a refusal. A browser gets the page, anything else the
+        # project's error body.
+        if not _wants_page(request):
+            return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers)
+        page = render(request, "login.html", status_code=exc.status_code, error=exc.detail, username=username,
                       next=next)
+        page.headers.update(exc.headers or {})
+        return page
+    token = await start_user_session(session, user=user, ip=_client_address(request),
+                                     user_agent=request.headers.get("user-agent", ""))
     request.session.clear()
-    request.session["uid"] = user.id
-    csrf_token_for(request)
+    request.session[SESSION_KEY] = token
     target = next if next.startswith("/") and not next.startswith("//") else HOME_BY_ROLE[user.role]
     return RedirectResponse(target, status_code=303)
 
 
 @router.post("/logout", include_in_schema=False)
-async def sign_out(request: Request):
+async def sign_out(request: Request, session: SessionDep):
     await check_csrf(request)
+    token = request.session.get(SESSION_KEY)
+    if token:
+        await end_user_session(session, token)
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
+
+
+@router.post("/api/supervisor/people/{user_id}/unlock", status_code=status.HTTP_204_NO_CONTENT, tags=["supervisor"],
+             responses=error_responses(*SIGNED_IN))
+async def unlock_person(user_id: PathId, session: SessionDep, supervisor: CurrentSupervisor) -> None:
+    """Clear the sign-in throttle on someone's account, so they can sign in again at once."""
+    await clear_sign_in_throttle(session, user_id=user_id, actor=f"user:{supervisor.username}")
 
 
 class MeOut(BaseModel):
@@ -129,3 +156,30 @@ async def issue_api_key(organisation_id: PathId, spec: ApiKeyIn, session: Sessio
 @admin_router.delete("/api-keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def revoke_key(key_id: PathId, session: SessionDep, _admin: CurrentAdmin) -> None:
     await revoke_api_key(session, key_id=key_id)
+
+
+class UserSessionOut(BaseModel):
+    id: int
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+    ip: str
+    user_agent: str
+
+
+@admin_router.get("/users/{user_id}/sessions", response_model=list[UserSessionOut])
+async def list_sessions(user_id: PathId, session: SessionDep, _admin: CurrentAdmin):
+    """Where this person is signed in now (last seen is kept to the minute)."""
+    records = await list_user_sessions(session, user_id=user_id)
+    return [UserSessionOut.model_validate(r, from_attributes=True) for r in records]
+
+
+@admin_router.delete("/users/{user_id}/sessions", status_code=status.HTTP_204_NO_CONTENT)
+async def end_sessions(user_id: PathId, session: SessionDep, admin: CurrentAdmin) -> None:
+    """Sign this person out everywhere."""
+    await end_user_sessions(session, user_id=user_id, actor=f"user:{admin.username}")
+
+
+@admin_router.delete("/users/{user_id}/sessions/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def end_session(user_id: PathId, session_id: PathId, session: SessionDep, admin: CurrentAdmin) -> None:
+    await end_user_sessions(session, user_id=user_id, session_id=session_id, actor=f"user:{admin.username}")

@@ -42,6 +42,9 @@ def test_settings(database_url: str, **overrides: Any) -> Settings:
         twilio_account_sid="AC" + "1" * 32, twilio_auth_token=TWILIO_TOKEN,
         secret_key="test-secret-key-0123456789abcdef", data_key="test-data-key-0123456789abcdef",
         run_jobs=False, twilio_api_base="http://127.0.0.1:9", twilio_caller_id=LINE_CALLER_ID,
+        # Tests move the clock hours and days on to reach timers, with people signed in
+        # throughout; the sign-in limits themselves are tested with their real values.
+        signin_idle_minutes=60 * 24 * 30, signin_max_hours=24 * 30,
     )
     return Settings(_env_file=None, **(values | overrides))
 

@@ -16,6 +16,7 @@ from app.core.db import session_scope
 from app.core.errors import Forbidden, Unauthorized
 from app.core.runtime import Runtime
 from app.core.security import ApiKey, Role, User, authenticate_api_key
+from app.core.signin import csrf_token_of, find_signed_in_user, remove_ended_session
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 CSRF_HEADER = "X-CSRF-Token"
@@ -47,8 +48,20 @@ async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
+SESSION_KEY = "sid"
+
+
+def _session_csrf(request: Request) -> str | None:
+    token = request.session.get(SESSION_KEY)
+    if not token:
+        return None
+    return csrf_token_of(request.app.state.runtime.settings.secret_key.get_secret_value(), token)
+
+
 def csrf_token_for(request: Request) -> str:
-    token = request.session.get("csrf")
+    """Signed in: derived from the session's token. Signed out (the login form): a random token in
+    the cookie, which the sign-in then replaces, so a signed-in cookie carries only the session id."""
+    token = _session_csrf(request) or request.session.get("csrf")
     if not token:
         token = secrets.token_urlsafe(32)
         request.session["csrf"] = token
@@ -59,7 +72,7 @@ async def check_csrf(request: Request) -> None:
     """Every state-changing browser request carries the session's token (header or form field)."""
     if request.method in SAFE_METHODS:
         return
-    expected = request.session.get("csrf")
+    expected = _session_csrf(request) or request.session.get("csrf")
     presented = request.headers.get(CSRF_HEADER)
     if presented is None and request.headers.get("content-type", "").startswith(
         ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -70,13 +83,15 @@ async def check_csrf(request: Request) -> None:
 
 
 async def get_optional_user(request: Request, session: SessionDep) -> User | None:
-    user_id = request.session.get("uid")
-    if user_id is None:
+    token = request.session.get(SESSION_KEY)
+    if not token:
         return None
-    user = await session.get(User, user_id)
-    if user is None or not user.is_active:
+    user = await find_signed_in_user(session, token)
+    if user is None:
         request.session.clear()
-        return None
+        # In a unit of work of its own: the request's rolls back when it answers 401.
+        async with session_scope(request.app.state.runtime) as own:
+            await remove_ended_session(own, token)
     return user
 
 

@@ -1,4 +1,5 @@
-"""Accounts, roles, passwords, login rate limits and partner API keys."""
+"""Accounts, roles, passwords, partner API keys, and the tables sign-in keeps (attempts and
+server-side sessions; their rules live in app/core/signin.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 
 import sqlalchemy as sa
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.audit import record_audit
 from app.core.db import Base, runtime_of
-from app.core.errors import Conflict, NotFound, TooManyRequests, Unauthorized, Unprocessable
+from app.core.errors import Conflict, NotFound, Unauthorized, Unprocessable
 
 
 class Role(StrEnum):
@@ -49,6 +50,8 @@ class User(Base):
     dial_address: Mapped[str | None] = mapped_column(sa.String(200))
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime]
+    # Failed sign-ins before this moment no longer slow this account down (a supervisor's unlock).
+    throttle_cleared_at: Mapped[datetime | None]
 
     @property
     def headset_identity(self) -> str:
@@ -81,10 +84,25 @@ class LoginAttempt(Base):
     at: Mapped[datetime]
 
 
+class UserSession(Base):
+    """A signed-in browser. The cookie carries only a random token; this row keeps its hash."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    ip: Mapped[str] = mapped_column(sa.String(64))
+    user_agent: Mapped[str] = mapped_column(sa.String(300))
+
+
 _hasher = PasswordHasher()
 # Verified against when the username does not exist, so a wrong username costs as long as a
 # wrong password and does not reveal which accounts exist.
-_DUMMY_HASH = _hasher.hash("openline-dummy-password")
+DUMMY_HASH = _hasher.hash("openline-dummy-password")
 API_KEY_PREFIX = "olk"
 # Where Twilio can ring a listener off the browser: an E.164 number or a SIP URI (user@host).
 E164 = re.compile(r"\+[1-9]\d{6,14}")
@@ -147,40 +165,6 @@ async def change_dial_address(session: AsyncSession, *, user_id: int, dial_addre
         await record_audit(session, actor=actor, action="change_dial_address", subject_type="user", subject_id=user.id,
                            had_address=user.dial_address is not None, has_address=address is not None)
         user.dial_address = address
-    return user
-
-
-async def check_login_allowed(session: AsyncSession, *, username: str, ip: str) -> None:
-    runtime = runtime_of(session)
-    settings = runtime.settings
-    since = runtime.clock.now() - timedelta(seconds=settings.login_window_seconds)
-    last_success = await session.scalar(
-        sa.select(sa.func.max(LoginAttempt.at)).where(LoginAttempt.username == username, LoginAttempt.succeeded)
-    )
-    floor = max(since, last_success) if last_success else since
-    failures_for_user = await session.scalar(
-        sa.select(sa.func.count()).where(LoginAttempt.username == username, ~LoginAttempt.succeeded,
-                                         LoginAttempt.at > floor))
-    failures_from_ip = await session.scalar(
-        sa.select(sa.func.count()).where(LoginAttempt.ip == ip, ~LoginAttempt.succeeded, LoginAttempt.at > since))
-    # The per-address limit is wider: a shared office address serves a whole team of listeners.
-    if failures_for_user >= settings.login_max_failures or failures_from_ip >= settings.login_max_failures * 4:
-        raise TooManyRequests(
-            "too many failed sign-ins; wait a few minutes and try again",
-            headers={"Retry-After": str(settings.login_window_seconds)},
-        )
-
-
-async def authenticate_user(session: AsyncSession, *, username: str, password: str, ip: str) -> User:
-    """Check a sign-in, recording the attempt; raises 429 when rate-limited and 401 when wrong."""
-    username = username.strip().lower()[:80]
-    await check_login_allowed(session, username=username, ip=ip)
-    user = await session.scalar(sa.select(User).where(User.username == username))
-    ok = verify_password(user.password_hash if user else _DUMMY_HASH, password) and bool(user and user.is_active)
-    session.add(LoginAttempt(username=username, ip=ip[:64], succeeded=ok, at=runtime_of(session).clock.now()))
-    await session.flush()
-    if not ok or user is None:
-        raise Unauthorized("wrong username or password", error="bad_credentials")
     return user
 
 

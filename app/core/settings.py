@@ -57,8 +57,18 @@ class Settings(BaseSettings):
     tell_listener_when_monitored: bool = True
     position_announce_seconds: int = Field(45, ge=10)
 
-    login_max_failures: int = Field(5, ge=1)
-    login_window_seconds: int = Field(900, ge=1)
+    # Sign-in throttle: failures first cost nothing, then each further attempt waits a doubling
+    # delay. Never a lock-out: a stranger slows only themselves (see app/core/throttle.py).
+    login_free_failures: int = Field(5, ge=1)
+    login_address_free_failures: int = Field(20, ge=1)
+    login_account_free_failures: int = Field(10, ge=1)
+    login_max_delay_seconds: int = Field(900, ge=1)
+    login_account_max_delay_seconds: int = Field(60, ge=1)
+    login_window_seconds: int = Field(3600, ge=1)
+    # A signed-in browser: ended after this long without a request, and at the latest after the
+    # absolute limit.
+    signin_idle_minutes: int = Field(120, ge=1)
+    signin_max_hours: int = Field(12, ge=1)
     max_body_bytes: int = Field(64 * 1024, ge=1024)
 
     run_jobs: bool = True
