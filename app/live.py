@@ -12,17 +12,18 @@ in any process wakes every process's streams through ``NOTIFY``; a stream also r
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from app.core.deps import CurrentUser, RuntimeDep
+from app.core.deps import SESSION_KEY, CurrentUser, RuntimeDep
 from app.core.events import latest_live_event_id, read_live_events
 from app.core.responses import DB_INT_MAX, error_responses
 from app.core.runtime import Runtime
 from app.core.security import User
+from app.core.signin import find_signed_in_user
 
 router = APIRouter(tags=["live"], responses=error_responses(401, 422))
 
@@ -40,8 +41,12 @@ def audiences_for(user: User) -> list[str]:
 
 
 async def stream_live_events(runtime: Runtime, audiences: Iterable[str], after_id: int | None, *,
-                             idle_seconds: float = IDLE_SECONDS) -> AsyncIterator[ServerSentEvent]:
-    """Every live event for ``audiences`` after ``after_id``, in order, for as long as it is read.
+                             idle_seconds: float = IDLE_SECONDS,
+                             still_signed_in: Callable[[], Awaitable[bool]] | None = None
+                             ) -> AsyncIterator[ServerSentEvent]:
+    """Every live event for ``audiences`` after ``after_id``, in order, for as long as it is read
+    and ``still_signed_in`` says yes (asked at most every ``idle_seconds`` of the runtime clock):
+    signing out, or an admin ending the session, also ends the stream.
 
     The database is read in short sessions, so an open stream holds no connection while it waits.
     """
@@ -53,7 +58,12 @@ async def stream_live_events(runtime: Runtime, audiences: Iterable[str], after_i
         after_id = latest
         yield ServerSentEvent(event="hello", id=str(latest), data=json.dumps({"last_id": latest}),
                               retry=RECONNECT_MILLISECONDS)
+    checked = runtime.clock.now()
     while True:
+        if still_signed_in is not None and (runtime.clock.now() - checked).total_seconds() >= idle_seconds:
+            if not await still_signed_in():
+                return
+            checked = runtime.clock.now()
         version = runtime.bus.live_version
         async with runtime.sessionmaker() as session:
             events = await read_live_events(session, audiences, after_id)
@@ -67,11 +77,18 @@ async def stream_live_events(runtime: Runtime, audiences: Iterable[str], after_i
 @router.get("/api/live", response_class=EventSourceResponse,
             responses={200: {"content": {"text/event-stream": {}},
                              "description": "Server-sent events: queue, presence, session timer, warm transfers."}})
-async def stream_live(runtime: RuntimeDep, user: CurrentUser,
+async def stream_live(request: Request, runtime: RuntimeDep, user: CurrentUser,
                       last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0, le=DB_INT_MAX)] = None,
                       after: Annotated[int | None, Query(ge=0, le=DB_INT_MAX, description="Same as Last-Event-ID")] = None):
     """The signed-in person's live events. Reconnect with ``Last-Event-ID`` to receive what was
     missed; without it the stream starts with a ``hello`` event and then only new events."""
     start = last_event_id if last_event_id is not None else after
-    return EventSourceResponse(stream_live_events(runtime, audiences_for(user), start), ping=IDLE_SECONDS,
+    token = request.session.get(SESSION_KEY) or ""
+
+    async def still_signed_in() -> bool:
+        async with runtime.sessionmaker() as session:  # read only: never committed
+            return await find_signed_in_user(session, token) is not None
+
+    return EventSourceResponse(stream_live_events(runtime, audiences_for(user), start, still_signed_in=still_signed_in),
+                               ping=IDLE_SECONDS,
                                headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

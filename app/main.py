@@ -72,6 +72,9 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     from transfers.tickets.targets import register as register_targets
 
     register_targets(runtime)
+    from transfers.tickets.texts import register as register_texts
+
+    register_texts(runtime)  # the text to a caller once a partner accepts
     from transfers.live import register as register_live_transfers
 
     register_live_transfers(runtime)

@@ -15,11 +15,11 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.crypto import is_withheld, mask_number
-from app.core.db import is_postgres, runtime_of
+from app.core.db import insert_unless_present, is_postgres, runtime_of
 from app.core.events import publish_live
 from telephony.events import LIVE_QUEUE
 from telephony.models import Call
-from telephony.statements import CALLS, WAITING_SNAPSHOT, insert_unless_present
+from telephony.statements import CALLS, WAITING_SNAPSHOT
 from telephony.twiml import conference_name
 
 ACTIVE_STATES = ("claimed", "connected")

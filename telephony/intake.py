@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.db import runtime_of
+from app.core.db import insert_unless_present, runtime_of
 from app.core.errors import Unprocessable
 from telephony.models import CALL_STATUSES, WebhookDelivery
-from telephony.statements import DELIVERIES, STORED_REPLY, insert_unless_present
+from telephony.statements import DELIVERIES, STORED_REPLY
 
 # Fields that describe the call or event without identifying the caller. Everything else (From,
 # To, Caller, Called, CallerName, the *City/*State/*Zip/*Country twins, ForwardedFrom,

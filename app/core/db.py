@@ -10,10 +10,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, nullcontext
 from datetime import datetime
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy import MetaData, event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -108,18 +111,26 @@ async def session_scope(runtime: "Runtime", *, lock: Any = None) -> AsyncIterato
 
 def dialect_insert(session: AsyncSession, table: sa.Table | type[Base]):
     """The dialect's own INSERT, which knows ON CONFLICT DO NOTHING on both databases."""
-    name = session.bind.dialect.name if session.bind is not None else "sqlite"
-    if name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(table)
+    return postgresql_insert(table) if is_postgres(session) else sqlite_insert(table)
+
+
+@cache
+def _insert_unless_present(dialect: str, table: sa.Table, keys: tuple[str, ...], returning: str | None) -> sa.Insert:
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(table).on_conflict_do_nothing(index_elements=list(keys))
+    return stmt.returning(table.c[returning]) if returning else stmt
+
+
+def insert_unless_present(session: AsyncSession, table: sa.Table, *keys: str, returning: str | None = None) -> sa.Insert:
+    """INSERT ... ON CONFLICT (keys) DO NOTHING [RETURNING ...] for this session's database, built
+    once per table: executed with each row's values it skips SQLAlchemy's per-call statement work
+    (most of a hot webhook's database cost on a small machine)."""
+    return _insert_unless_present("postgresql" if is_postgres(session) else "sqlite", table, keys, returning)
 
 
 async def insert_ignore(session: AsyncSession, model: type[Base], values: dict[str, Any], conflict: list[str]) -> bool:
     """Insert a row unless one with the same ``conflict`` key exists; True when this call inserted it."""
-    stmt = dialect_insert(session, model).values(**values).on_conflict_do_nothing(index_elements=conflict)
-    result = await session.execute(stmt)
+    result = await session.execute(insert_unless_present(session, model.__table__, *conflict), values)
     return bool(result.rowcount)
 
 

@@ -69,6 +69,23 @@ async def test_a_reconnect_with_last_event_id_misses_nothing(harness):
         assert [e.data["n"] for e in replayed] == [1, 2, 3]
 
 
+async def test_signing_out_ends_an_open_stream(harness):
+    """A stream opened before signing out (a copied cookie, a forgotten tab) stops carrying the
+    person's events once their session has ended on the server."""
+    sam = await harness.add_user("sam", "listener")
+    signed_in = await harness.signed_in("sam")
+    async with serving(harness.app) as base, httpx.AsyncClient(base_url=base, headers=session_cookie(signed_in)) as http:
+        async with http.stream("GET", "/api/live") as stream:
+            live = EventReader(stream)
+            await live.next(1)  # hello
+            await publish(harness, (f"user:{sam.id}", "session.started", {"n": 1}))
+            assert [e.data["n"] for e in await live.next(1)] == [1]
+            assert (await signed_in.post("/logout")).status_code in (200, 303)
+            harness.clock.advance(seconds=16)
+            await publish(harness, (f"user:{sam.id}", "session.warning", {"n": 2}))
+            assert await live.next(1, timeout=5) == []  # the stream has ended: nothing more arrives
+
+
 async def test_the_stream_needs_a_signed_in_person(harness):
     async with harness.client() as client:
         response = await client.get("/api/live")

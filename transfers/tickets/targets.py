@@ -40,8 +40,5 @@ async def flag_breach(session: AsyncSession, job: Job) -> None:
 
 
 def register(runtime: Runtime) -> None:
-    from transfers.tickets.texts import register as register_texts
-
-    register_texts(runtime)
     runtime.jobs.register(ACCEPT_BREACH, flag_breach)
     runtime.jobs.register(CONTACT_BREACH, flag_breach)
