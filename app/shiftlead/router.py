@@ -9,7 +9,8 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
 from app.core.deps import CurrentHelpline, CurrentListener, CurrentSupervisor, RuntimeDep, SessionDep
-from app.shiftlead.help import ask_for_help, join_from_board, list_others_on_my_line
+from app.shiftlead.crisis import dial_crisis_line, hand_over_to_crisis_line, list_crisis_lines
+from app.shiftlead.help import ask_for_help, current_call_of, join_from_board, list_others_on_my_line, live_call
 from app.shiftlead.safeguarding import close_flag, describe_record, flag_immediate_risk, own_record, update_record
 from telephony.headset import press_practice_headset
 from telephony.monitoring import leave_call, supervisor_identity, switch_mode
@@ -123,6 +124,11 @@ class SafeguardingOut(BaseModel):
     alerted: list[dict[str, Any]]
     crisis_line: str | None
     crisis_state: str | None
+    crisis_number: str | None
+    crisis_dialled_by: str | None
+    crisis_dialled_at: str | None
+    crisis_joined_at: str | None
+    crisis_ended_at: str | None
     outcome: str | None
     closed_at: str | None
     protocol: list[str]
@@ -150,3 +156,48 @@ async def record_safeguarding(record_id: int, body: SafeguardingIn, session: Ses
 async def close_immediate_risk(record_id: int, body: CloseIn, session: SessionDep, supervisor: CurrentSupervisor):
     """The flag leaves the board only when a supervisor closes it with an outcome."""
     return await close_flag(session, record_id=record_id, supervisor=supervisor, outcome=body.outcome, note=body.note)
+
+
+class CrisisLineOut(BaseModel):
+    id: int
+    name: str
+    number: str
+
+
+class CrisisDialIn(BaseModel):
+    line_id: int = Field(ge=1)
+    # The caller stays with the listener unless the listener chooses to hold them while briefing.
+    hold_caller: bool = False
+
+
+class CrisisHandoverIn(BaseModel):
+    stay: bool = False
+
+
+@router.get("/api/helpline/crisis-lines", response_model=list[CrisisLineOut])
+async def show_crisis_lines(runtime: RuntimeDep, user: CurrentHelpline):
+    """This line's crisis lines (``OPENLINE_CRISIS_LINES``)."""
+    return list_crisis_lines(runtime.settings)
+
+
+@router.post("/api/listener/calls/current/crisis-line", response_model=SafeguardingOut, status_code=201)
+async def dial_crisis_line_in(body: CrisisDialIn, session: SessionDep, user: CurrentListener):
+    """Dial a crisis line into the caller's conference (a warm transfer): immediate risk is flagged
+    if it was not; the caller stays with the listener. Audited."""
+    call = await current_call_of(session, user)
+    return await dial_crisis_line(session, call=call, user=user, line_id=body.line_id, hold_caller=body.hold_caller)
+
+
+@router.post("/api/supervisor/calls/{call_id}/crisis-line", response_model=SafeguardingOut, status_code=201)
+async def dial_crisis_line_from_board(call_id: CallId, body: CrisisDialIn, session: SessionDep,
+                                      supervisor: CurrentSupervisor):
+    call = await live_call(session, call_id)
+    return await dial_crisis_line(session, call=call, user=supervisor, line_id=body.line_id,
+                                  hold_caller=body.hold_caller)
+
+
+@router.post("/api/helpline/safeguarding/{record_id}/crisis-line/handover", response_model=SafeguardingOut)
+async def hand_over_to_crisis_worker(record_id: int, body: CrisisHandoverIn, session: SessionDep,
+                                     user: CurrentHelpline):
+    """The crisis worker has joined and been briefed: the caller is theirs (``stay``: the listener stays on)."""
+    return await hand_over_to_crisis_line(session, record_id=record_id, user=user, stay=body.stay)
