@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from app.core.deps import CurrentHelpline, CurrentListener, CurrentSupervisor, RuntimeDep, SessionDep
 from app.shiftlead.crisis import dial_crisis_line, hand_over_to_crisis_line, list_crisis_lines
 from app.shiftlead.help import ask_for_help, current_call_of, join_from_board, list_others_on_my_line, live_call
-from app.shiftlead.safeguarding import close_flag, describe_record, flag_immediate_risk, own_record, update_record
+from app.shiftlead.safeguarding import close_flag, current_record, flag_immediate_risk, read_record, update_record
 from telephony.headset import press_practice_headset
 from telephony.monitoring import leave_call, supervisor_identity, switch_mode
 
@@ -95,7 +95,7 @@ Text = Annotated[str | None, Field(None, max_length=2000)]
 
 class AlertedIn(BaseModel):
     who: str = Field(min_length=2, max_length=120)
-    at: str = Field(min_length=10, max_length=40)
+    at: AwareDatetime
 
 
 class SafeguardingIn(BaseModel):
@@ -130,6 +130,7 @@ class SafeguardingOut(BaseModel):
     crisis_joined_at: str | None
     crisis_ended_at: str | None
     outcome: str | None
+    outcome_note: str | None
     closed_at: str | None
     protocol: list[str]
 
@@ -140,16 +141,23 @@ async def flag_risk_now(session: SessionDep, user: CurrentListener):
     return await flag_immediate_risk(session, user=user)
 
 
+@router.get("/api/listener/calls/current/immediate-risk", response_model=SafeguardingOut)
+async def show_current_safeguarding_record(session: SessionDep, user: CurrentListener):
+    """The safeguarding record of the call in progress; 404 when immediate risk is not flagged."""
+    return await current_record(session, user=user)
+
+
 @router.get("/api/helpline/safeguarding/{record_id}", response_model=SafeguardingOut)
 async def show_safeguarding_record(record_id: int, session: SessionDep, user: CurrentHelpline):
-    return describe_record(session, await own_record(session, record_id, user))
+    """A supervisor's read is audited: the record is the caller's personal data."""
+    return await read_record(session, record_id=record_id, user=user)
 
 
 @router.patch("/api/helpline/safeguarding/{record_id}", response_model=SafeguardingOut)
 async def record_safeguarding(record_id: int, body: SafeguardingIn, session: SessionDep, user: CurrentHelpline):
     """Concern, risk and protective factors, the caller's location if given, who was alerted and
     when, the emergency-service reference. Audited (which fields, never their words)."""
-    return await update_record(session, record_id=record_id, user=user, fields=body.model_dump(exclude_unset=True))
+    return await update_record(session, record_id=record_id, user=user, fields=body.model_dump(mode="json", exclude_unset=True))
 
 
 @router.post("/api/supervisor/safeguarding/{record_id}/close", response_model=SafeguardingOut)

@@ -55,6 +55,7 @@ async def ensure_flag(session: AsyncSession, *, call: Call, user: User) -> Safeg
 def describe_record(session: AsyncSession, record: SafeguardingRecord) -> dict[str, Any]:
     crypto = runtime_of(session).crypto
     body = {name: crypto.decrypt(getattr(record, f"{name}_encrypted")) for name in ENCRYPTED}
+    body["outcome_note"] = crypto.decrypt(record.outcome_note_encrypted)
     return body | {"id": record.id, "call_id": record.call_id, "flagged_at": record.flagged_at.isoformat(),
                    "emergency_reference": record.emergency_reference, "alerted": record.alerted,
                    "crisis_line": record.crisis_line, "crisis_state": record.crisis_state,
@@ -76,6 +77,25 @@ async def own_record(session: AsyncSession, record_id: int, user: User, *, lock:
     if record is None or (user.role == "listener" and record.listener_id != user.id):
         raise NotFound("no such safeguarding record")
     return record
+
+
+async def read_record(session: AsyncSession, *, record_id: int, user: User) -> dict[str, Any]:
+    """The record, decrypted. Anyone but the listener who holds the call is audited: it is the
+    caller's personal data."""
+    record = await own_record(session, record_id, user)
+    if record.listener_id != user.id:
+        await record_audit(session, actor=f"user:{user.username}", action="read_safeguarding_record",
+                           subject_type="safeguarding_record", subject_id=record.id)
+    return describe_record(session, record)
+
+
+async def current_record(session: AsyncSession, *, user: User) -> dict[str, Any]:
+    """The listener's record for the call they are on (the page asks after a reload)."""
+    call = await current_call_of(session, user)
+    record = await session.scalar(sa.select(SafeguardingRecord).where(SafeguardingRecord.call_id == call.id))
+    if record is None:
+        raise NotFound("immediate risk has not been flagged on this call", error="not_flagged")
+    return describe_record(session, record)
 
 
 async def update_record(session: AsyncSession, *, record_id: int, user: User, fields: dict[str, Any]) -> dict[str, Any]:

@@ -93,7 +93,8 @@ async def test_the_crisis_worker_joins_with_the_caller_still_talking_to_the_list
     await sim.deliver()
     assert caller.state == "connected" and not any("dropped" in line for line in caller.heard)
     assert await trail(harness) == [("user:sam", "flag_immediate_risk"), ("user:sam", "dial_crisis_line"),
-                                    ("telephony", "crisis_line_joined"), ("user:sam", "hand_over_to_crisis_line")]
+                                    ("telephony", "crisis_line_joined"), ("user:jo", "read_safeguarding_record"),
+                                    ("user:sam", "hand_over_to_crisis_line")]  # a supervisor's read is audited
     assert not any(r for r in sim.rest_requests if "Hold" in r["form"] and r["form"]["Hold"] == "true")
 
 
