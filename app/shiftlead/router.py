@@ -12,7 +12,9 @@ from app.core.deps import CurrentHelpline, CurrentListener, CurrentSupervisor, R
 from app.shiftlead.crisis import dial_crisis_line, hand_over_to_crisis_line, list_crisis_lines
 from app.shiftlead.help import ask_for_help, current_call_of, join_from_board, list_others_on_my_line, live_call
 from app.shiftlead.safeguarding import close_flag, current_record, flag_immediate_risk, read_record, update_record
-from telephony.headset import press_practice_headset
+from telephony.headset import choose_headset, press_practice_headset
+from telephony.schemas import VoiceTokenOut
+from telephony.tokens import issue_voice_token
 from telephony.monitoring import leave_call, supervisor_identity, switch_mode
 
 router = APIRouter(tags=["supervisor"])
@@ -73,6 +75,19 @@ async def press_supervisor_headset(action: Literal["answer", "hangup"], runtime:
     """Practice mode: the supervisor's practice headset answers or hangs up."""
     return await press_practice_headset(runtime, user=supervisor, action=action,
                                         identity=supervisor_identity(supervisor))
+
+
+@router.get("/api/supervisor/voice-token", response_model=VoiceTokenOut)
+async def issue_supervisor_headset_token(runtime: RuntimeDep, supervisor: CurrentSupervisor):
+    """A voice token registering the supervisor's browser as ``supervisor_<id>``: the identity the
+    monitoring leg rings (``client:supervisor_<id>``)."""
+    return issue_voice_token(runtime.settings, supervisor)
+
+
+@router.get("/api/supervisor/headset")
+async def show_supervisor_headset(runtime: RuntimeDep, supervisor: CurrentSupervisor) -> dict[str, Any]:
+    """Which headset rings when the supervisor joins a call: browser, practice or desk."""
+    return choose_headset(runtime.settings, supervisor)
 
 
 @router.post("/api/listener/calls/current/help", response_model=HelpOut, status_code=201)
