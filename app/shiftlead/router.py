@@ -11,7 +11,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 from app.core.deps import CurrentHelpline, CurrentListener, CurrentSupervisor, RuntimeDep, SessionDep
 from app.shiftlead.crisis import dial_crisis_line, hand_over_to_crisis_line, list_crisis_lines
 from app.shiftlead.help import ask_for_help, current_call_of, join_from_board, list_others_on_my_line, live_call
-from app.shiftlead.safeguarding import close_flag, current_record, flag_immediate_risk, read_record, update_record
+from app.shiftlead.safeguarding import close_flag, record_for_call, flag_immediate_risk, read_record, update_record
 from telephony.headset import choose_headset, press_practice_headset
 from telephony.schemas import VoiceTokenOut
 from telephony.tokens import issue_voice_token
@@ -156,10 +156,10 @@ async def flag_risk_now(session: SessionDep, user: CurrentListener):
     return await flag_immediate_risk(session, user=user)
 
 
-@router.get("/api/listener/calls/current/immediate-risk", response_model=SafeguardingOut)
-async def show_current_safeguarding_record(session: SessionDep, user: CurrentListener):
-    """The safeguarding record of the call in progress; 404 when immediate risk is not flagged."""
-    return await current_record(session, user=user)
+@router.get("/api/listener/calls/{call_id}/immediate-risk", response_model=SafeguardingOut | None)
+async def show_call_safeguarding_record(call_id: CallId, session: SessionDep, user: CurrentListener):
+    """The safeguarding record of one of the listener's calls; null when immediate risk was not flagged."""
+    return await record_for_call(session, call_id=call_id, user=user)
 
 
 @router.get("/api/helpline/safeguarding/{record_id}", response_model=SafeguardingOut)

@@ -89,13 +89,12 @@ async def read_record(session: AsyncSession, *, record_id: int, user: User) -> d
     return describe_record(session, record)
 
 
-async def current_record(session: AsyncSession, *, user: User) -> dict[str, Any]:
-    """The listener's record for the call they are on (the page asks after a reload)."""
-    call = await current_call_of(session, user)
-    record = await session.scalar(sa.select(SafeguardingRecord).where(SafeguardingRecord.call_id == call.id))
-    if record is None:
-        raise NotFound("immediate risk has not been flagged on this call", error="not_flagged")
-    return describe_record(session, record)
+async def record_for_call(session: AsyncSession, *, call_id: int, user: User) -> dict[str, Any] | None:
+    """The listener's record for one of their calls (the page asks after a reload, and during
+    wrap-up once the call has ended); None when immediate risk was not flagged on it."""
+    record = await session.scalar(sa.select(SafeguardingRecord).where(
+        SafeguardingRecord.call_id == call_id, SafeguardingRecord.listener_id == user.id))
+    return describe_record(session, record) if record is not None else None
 
 
 async def update_record(session: AsyncSession, *, record_id: int, user: User, fields: dict[str, Any]) -> dict[str, Any]:

@@ -110,9 +110,13 @@
     } catch (e) { /* the panel says none is configured */ }
   }
   async function loadCurrent() {
-    if (!ol.currentSession()) { record = null; form.hidden = true; return; }
-    try { fill(await ol.api("GET", "/api/listener/calls/current/immediate-risk"), { keepTyping: !!record }); }
-    catch (e) { if (e.status === 404 || e.status === 409) { record = null; form.hidden = true; } }
+    const card = ol.currentSession();
+    if (!card || !card.call_id) { record = null; form.hidden = true; return; }
+    try {
+      const found = await ol.api("GET", `/api/listener/calls/${card.call_id}/immediate-risk`);
+      if (found) fill(found, { keepTyping: !!record && record.id === found.id });
+      else { record = null; form.hidden = true; }
+    } catch (e) { /* kept as shown; the next live event asks again */ }
   }
   $("crisis-hand-over").addEventListener("click", () => handOver(false));
   $("crisis-stay").addEventListener("click", () => handOver(true));
