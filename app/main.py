@@ -84,6 +84,9 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     from telephony.monitoring import register as register_monitoring
 
     register_monitoring(runtime)
+    from app.shiftlead.crisis import register as register_crisis_lines
+
+    register_crisis_lines(runtime)
     return runtime
 
 

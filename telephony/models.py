@@ -15,6 +15,9 @@ CALL_STATUSES = ("queued", "initiated", "ringing", "in-progress", "completed", "
 FINAL_CALL_STATUSES = ("completed", "busy", "failed", "no-answer", "canceled")
 # Where a call is in the helpline's own flow, as opposed to Twilio's call status.
 QUEUE_STATES = ("waiting", "claimed", "connected", "voicemail", "ended")
+# Who ended a call, from its conference events: the caller hanging up, the listener, a warm
+# transfer (the listener left a partner or crisis worker with the caller), or a dropped line.
+ENDED_BY = ("caller", "listener", "transfer", "dropped")
 PRESENCE = ("available", "on-call", "wrap-up", "break", "offline")
 
 
@@ -23,6 +26,7 @@ class Call(Base):
     __table_args__ = (
         sa.Index("ix_calls_queue", "queue_state", "waiting_since"),
         sa.CheckConstraint(f"queue_state IN {QUEUE_STATES}", name="queue_state_known"),
+        sa.CheckConstraint(f"ended_by IS NULL OR ended_by IN {ENDED_BY}", name="ended_by_known"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -43,6 +47,7 @@ class Call(Base):
     ended_at: Mapped[datetime | None]
     wait_seconds: Mapped[int | None]
     abandoned: Mapped[bool] = mapped_column(default=False)
+    ended_by: Mapped[str | None] = mapped_column(sa.String(16))
     listener_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"), index=True)
     listener_call_sid: Mapped[str | None] = mapped_column(sa.String(64), index=True)
     conference_name: Mapped[str | None] = mapped_column(sa.String(80), unique=True)

@@ -47,7 +47,7 @@ def supervisor_label(user_id: int) -> str:
 
 
 def supervisor_identity(user: User) -> str:
-    # Twilio client identities: letters, digits and underscores only.
+    # The identity the supervisor's voice token registers (User.headset_identity).
     return f"supervisor_{user.id}"
 
 

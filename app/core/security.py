@@ -55,8 +55,9 @@ class User(Base):
 
     @property
     def headset_identity(self) -> str:
-        # Twilio client identities allow only letters, digits and underscores.
-        return f"listener_{self.id}"
+        # Twilio client identities allow only letters, digits and underscores. A supervisor's
+        # browser is rung as client:supervisor_<id> to listen, coach or barge.
+        return f"{'supervisor' if self.role == 'supervisor' else 'listener'}_{self.id}"
 
 
 class ApiKey(Base):

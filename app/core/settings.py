@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER = "change-me"
@@ -16,6 +16,13 @@ DEFAULT_DATABASE_URL = f"sqlite+aiosqlite:///{ROOT / 'var' / 'openline.db'}"
 # The number the simulator's practice callers ring: fine for the demo, never a real line's.
 DEMO_LINE_NUMBER = "+441234000000"
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+
+
+class CrisisLine(BaseModel):
+    """A crisis line the listener or a supervisor can dial into a live call (a warm transfer)."""
+
+    name: str = Field(min_length=1, max_length=80)
+    number: str = Field(pattern=E164.pattern, description="E.164, e.g. +441823000999")
 
 
 class SettingsError(ValueError):
@@ -56,6 +63,9 @@ class Settings(BaseSettings):
     # Whether a listener's page says a supervisor is listening or coaching (barging is always heard).
     tell_listener_when_monitored: bool = True
     position_announce_seconds: int = Field(45, ge=10)
+    # This line's crisis lines, as JSON: [{"name": "Somerset crisis team", "number": "+44…"}].
+    crisis_lines: list[CrisisLine] = Field(default_factory=list, max_length=10)
+    crisis_ring_seconds: int = Field(45, ge=5, le=300)
 
     # Sign-in throttle: failures first cost nothing, then each further attempt waits a doubling
     # delay. Never a lock-out: a stranger slows only themselves (see app/core/throttle.py).

@@ -38,12 +38,19 @@ class Alert:
     listener_id: int | None = None
 
 
+CRISIS_NOT_CONNECTED = {"busy": "was busy", "failed": "could not be dialled", "no-answer": "did not answer"}
+
+
 def find_alerts(*, now: datetime, listeners: list[dict[str, Any]], waiting: list[dict[str, Any]],
-                risks: list[tuple[int, int | None, int | None, datetime, str]], helps: list[tuple[int, int, int, datetime, str]],
+                risks: list[tuple], helps: list[tuple[int, int, int, datetime, str]],
                 dead: list[tuple[int, datetime]], wait_target_seconds: int, overrun_minutes: int) -> list[Alert]:
     """Pure: the alerts the board's picture calls for, most serious first."""
-    alerts = [Alert(f"immediate-risk:{rid}", "immediate-risk", f"Immediate risk on {name}'s call", at, call_id, lid)
-              for rid, call_id, lid, at, name in risks]
+    alerts = [Alert(f"crisis-line:{rid}", "immediate-risk",
+                    f"{line} {CRISIS_NOT_CONNECTED[state]} on {name}'s call: the caller is still with {name}",
+                    ended or at, call_id, lid)
+              for rid, call_id, lid, at, name, line, state, ended in risks if state in CRISIS_NOT_CONNECTED]
+    alerts += [Alert(f"immediate-risk:{rid}", "immediate-risk", f"Immediate risk on {name}'s call", at, call_id, lid)
+               for rid, call_id, lid, at, name, *_ in risks]
     alerts += [Alert(f"help:{hid}", "help", f"{name} asks for help", at, call_id, lid)
                for hid, call_id, lid, at, name in helps]
     callers = [w for w in waiting if w["kind"] == "caller" and (w["wait_seconds"] or 0) > wait_target_seconds]
@@ -68,7 +75,8 @@ def find_alerts(*, now: datetime, listeners: list[dict[str, Any]], waiting: list
 async def _alert_inputs(session: AsyncSession) -> dict[str, Any]:
     risks = (await session.execute(
         sa.select(SafeguardingRecord.id, SafeguardingRecord.call_id, SafeguardingRecord.listener_id,
-                  SafeguardingRecord.flagged_at, sa.func.coalesce(User.display_name, "a listener"))
+                  SafeguardingRecord.flagged_at, sa.func.coalesce(User.display_name, "a listener"),
+                  SafeguardingRecord.crisis_line, SafeguardingRecord.crisis_state, SafeguardingRecord.crisis_ended_at)
         .outerjoin(User, User.id == SafeguardingRecord.listener_id)
         .where(SafeguardingRecord.closed_at.is_(None)).order_by(SafeguardingRecord.flagged_at))).all()
     helps = (await session.execute(
@@ -99,11 +107,11 @@ async def describe_alerts(session: AsyncSession, *, now: datetime, listeners: li
 
 async def acknowledge_alert(session: AsyncSession, *, key: str, user: User) -> dict[str, Any]:
     """A supervisor takes the alert on. The first acknowledgement stands; a second is a no-op."""
-    kind = key.split(":", 1)[0]
     now = runtime_of(session).clock.now()
     current = {a["key"]: a for a in await _current(session, now)}
     if key not in current:
         raise NotFound("that alert is no longer showing", error="alert_gone")
+    kind = current[key]["kind"]
     created = await insert_ignore(session, AlertAcknowledgement, dict(
         alert_key=key, kind=kind, acknowledged_by=user.id, acknowledged_at=now), ["alert_key"])
     if created:

@@ -29,6 +29,13 @@ async def current_call_of(session: AsyncSession, user: User) -> Call:
     return call
 
 
+async def live_call(session: AsyncSession, call_id: int) -> Call:
+    call = await session.get(Call, call_id)
+    if call is None or call.queue_state != "connected":
+        raise Conflict("that call has ended", error="call_gone")
+    return call
+
+
 async def ask_for_help(session: AsyncSession, *, user: User) -> dict[str, Any]:
     """Once per call until a supervisor answers it: pressing again does not alert twice."""
     call = await current_call_of(session, user)

@@ -66,6 +66,12 @@ class SafeguardingRecord(Base):
     crisis_line: Mapped[str | None] = mapped_column(sa.String(80))
     crisis_state: Mapped[str | None] = mapped_column(sa.String(16))
     crisis_call_sid: Mapped[str | None] = mapped_column(sa.String(64))
+    # The crisis line's warm transfer: which number, who dialled it, when it joined or failed.
+    crisis_number: Mapped[str | None] = mapped_column(sa.String(20))
+    crisis_dialled_by: Mapped[str | None] = mapped_column(sa.String(120))
+    crisis_dialled_at: Mapped[datetime | None]
+    crisis_joined_at: Mapped[datetime | None]
+    crisis_ended_at: Mapped[datetime | None]
     outcome: Mapped[str | None] = mapped_column(sa.String(40))
     outcome_note_encrypted: Mapped[str | None] = mapped_column(sa.Text)
     closed_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"))

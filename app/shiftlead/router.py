@@ -6,14 +6,17 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from app.core.responses import SIGNED_IN, PathId, error_responses
 from app.core.deps import CurrentHelpline, CurrentListener, CurrentSupervisor, RuntimeDep, SessionDep
-from app.shiftlead.help import ask_for_help, join_from_board, list_others_on_my_line
-from app.shiftlead.safeguarding import close_flag, describe_record, flag_immediate_risk, own_record, update_record
-from telephony.headset import press_practice_headset
+from app.shiftlead.crisis import dial_crisis_line, hand_over_to_crisis_line, list_crisis_lines
+from app.shiftlead.help import ask_for_help, current_call_of, join_from_board, list_others_on_my_line, live_call
+from app.shiftlead.safeguarding import close_flag, record_for_call, flag_immediate_risk, read_record, update_record
+from telephony.headset import choose_headset, press_practice_headset
 from telephony.headset_api import PracticeActionOut
+from telephony.schemas import VoiceTokenOut
+from telephony.tokens import issue_voice_token
 from telephony.monitoring import leave_call, supervisor_identity, switch_mode
 
 router = APIRouter(tags=["supervisor"], responses=error_responses(*SIGNED_IN, 409, 503))
@@ -76,6 +79,27 @@ async def press_supervisor_headset(action: Literal["answer", "hangup"], runtime:
                                         identity=supervisor_identity(supervisor))
 
 
+@router.get("/api/supervisor/voice-token", response_model=VoiceTokenOut)
+async def issue_supervisor_headset_token(runtime: RuntimeDep, supervisor: CurrentSupervisor):
+    """A voice token registering the supervisor's browser as ``supervisor_<id>``: the identity the
+    monitoring leg rings (``client:supervisor_<id>``)."""
+    return issue_voice_token(runtime.settings, supervisor)
+
+
+class SupervisorHeadsetOut(BaseModel):
+    kind: str = Field(description="twilio, practice, desk or unavailable")
+    identity: str
+    reason: str | None
+    sdk_url: str | None
+    dial_address: str | None = Field(None, description="Masked")
+
+
+@router.get("/api/supervisor/headset", response_model=SupervisorHeadsetOut)
+async def show_supervisor_headset(runtime: RuntimeDep, supervisor: CurrentSupervisor):
+    """Which headset rings when the supervisor joins a call: browser, practice or desk."""
+    return choose_headset(runtime.settings, supervisor)
+
+
 @router.post("/api/listener/calls/current/help", response_model=HelpOut, status_code=201)
 async def ask_supervisor_for_help(session: SessionDep, user: CurrentListener):
     """Alert every supervisor: this listener wants someone on their call."""
@@ -96,7 +120,7 @@ Text = Annotated[str | None, Field(None, max_length=2000)]
 
 class AlertedIn(BaseModel):
     who: str = Field(min_length=2, max_length=120)
-    at: str = Field(min_length=10, max_length=40)
+    at: AwareDatetime
 
 
 class SafeguardingIn(BaseModel):
@@ -125,7 +149,13 @@ class SafeguardingOut(BaseModel):
     alerted: list[dict[str, Any]]
     crisis_line: str | None
     crisis_state: str | None
+    crisis_number: str | None
+    crisis_dialled_by: str | None
+    crisis_dialled_at: str | None
+    crisis_joined_at: str | None
+    crisis_ended_at: str | None
     outcome: str | None
+    outcome_note: str | None
     closed_at: str | None
     protocol: list[str]
 
@@ -136,19 +166,71 @@ async def flag_risk_now(session: SessionDep, user: CurrentListener):
     return await flag_immediate_risk(session, user=user)
 
 
+@router.get("/api/listener/calls/{call_id}/immediate-risk", response_model=SafeguardingOut | None)
+async def show_call_safeguarding_record(call_id: CallId, session: SessionDep, user: CurrentListener):
+    """The safeguarding record of one of the listener's calls; null when immediate risk was not flagged."""
+    return await record_for_call(session, call_id=call_id, user=user)
+
+
 @router.get("/api/helpline/safeguarding/{record_id}", response_model=SafeguardingOut)
-async def show_safeguarding_record(record_id: int, session: SessionDep, user: CurrentHelpline):
-    return describe_record(session, await own_record(session, record_id, user))
+async def show_safeguarding_record(record_id: PathId, session: SessionDep, user: CurrentHelpline):
+    """A supervisor's read is audited: the record is the caller's personal data."""
+    return await read_record(session, record_id=record_id, user=user)
 
 
 @router.patch("/api/helpline/safeguarding/{record_id}", response_model=SafeguardingOut)
-async def record_safeguarding(record_id: int, body: SafeguardingIn, session: SessionDep, user: CurrentHelpline):
+async def record_safeguarding(record_id: PathId, body: SafeguardingIn, session: SessionDep, user: CurrentHelpline):
     """Concern, risk and protective factors, the caller's location if given, who was alerted and
     when, the emergency-service reference. Audited (which fields, never their words)."""
-    return await update_record(session, record_id=record_id, user=user, fields=body.model_dump(exclude_unset=True))
+    return await update_record(session, record_id=record_id, user=user, fields=body.model_dump(mode="json", exclude_unset=True))
 
 
 @router.post("/api/supervisor/safeguarding/{record_id}/close", response_model=SafeguardingOut)
-async def close_immediate_risk(record_id: int, body: CloseIn, session: SessionDep, supervisor: CurrentSupervisor):
+async def close_immediate_risk(record_id: PathId, body: CloseIn, session: SessionDep, supervisor: CurrentSupervisor):
     """The flag leaves the board only when a supervisor closes it with an outcome."""
     return await close_flag(session, record_id=record_id, supervisor=supervisor, outcome=body.outcome, note=body.note)
+
+
+class CrisisLineOut(BaseModel):
+    id: int
+    name: str
+    number: str
+
+
+class CrisisDialIn(BaseModel):
+    line_id: int = Field(ge=1, le=1000)
+    # The caller stays with the listener unless the listener chooses to hold them while briefing.
+    hold_caller: bool = False
+
+
+class CrisisHandoverIn(BaseModel):
+    stay: bool = False
+
+
+@router.get("/api/helpline/crisis-lines", response_model=list[CrisisLineOut])
+async def show_crisis_lines(runtime: RuntimeDep, user: CurrentHelpline):
+    """This line's crisis lines (``OPENLINE_CRISIS_LINES``)."""
+    return list_crisis_lines(runtime.settings)
+
+
+@router.post("/api/listener/calls/current/crisis-line", response_model=SafeguardingOut, status_code=201)
+async def dial_crisis_line_in(body: CrisisDialIn, session: SessionDep, user: CurrentListener):
+    """Dial a crisis line into the caller's conference (a warm transfer): immediate risk is flagged
+    if it was not; the caller stays with the listener. Audited."""
+    call = await current_call_of(session, user)
+    return await dial_crisis_line(session, call=call, user=user, line_id=body.line_id, hold_caller=body.hold_caller)
+
+
+@router.post("/api/supervisor/calls/{call_id}/crisis-line", response_model=SafeguardingOut, status_code=201)
+async def dial_crisis_line_from_board(call_id: CallId, body: CrisisDialIn, session: SessionDep,
+                                      supervisor: CurrentSupervisor):
+    call = await live_call(session, call_id)
+    return await dial_crisis_line(session, call=call, user=supervisor, line_id=body.line_id,
+                                  hold_caller=body.hold_caller)
+
+
+@router.post("/api/helpline/safeguarding/{record_id}/crisis-line/handover", response_model=SafeguardingOut)
+async def hand_over_to_crisis_worker(record_id: PathId, body: CrisisHandoverIn, session: SessionDep,
+                                     user: CurrentHelpline):
+    """The crisis worker has joined and been briefed: the caller is theirs (``stay``: the listener stays on)."""
+    return await hand_over_to_crisis_line(session, record_id=record_id, user=user, stay=body.stay)

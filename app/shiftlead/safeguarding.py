@@ -16,6 +16,7 @@ from app.core.events import publish_live
 from app.core.security import User
 from app.shiftlead.help import current_call_of
 from app.shiftlead.models import SafeguardingRecord, alerted_entry
+from telephony.models import Call
 
 SAFEGUARDING_EVENT = "safeguarding"
 PROTOCOL = (
@@ -30,27 +31,43 @@ ENCRYPTED = ("concern", "risk_factors", "protective_factors", "location")
 async def flag_immediate_risk(session: AsyncSession, *, user: User) -> dict[str, Any]:
     """One press: the record exists, supervisors are alerted. A second press changes nothing."""
     call = await current_call_of(session, user)
+    return describe_record(session, await ensure_flag(session, call=call, user=user))
+
+
+async def ensure_flag(session: AsyncSession, *, call: Call, user: User) -> SafeguardingRecord:
+    """The call's safeguarding record, flagged now (audited, supervisors alerted) if it was not yet.
+    A supervisor may flag it too (dialling a crisis line from the board)."""
     now = runtime_of(session).clock.now()
     created = await insert_ignore(session, SafeguardingRecord, dict(
-        call_id=call.id, listener_id=user.id, flagged_by=user.id, flagged_at=now, updated_at=now,
+        call_id=call.id, listener_id=call.listener_id, flagged_by=user.id, flagged_at=now, updated_at=now,
         alerted=[alerted_entry("supervisors on shift", now)]), ["call_id"])
     record = await session.scalar(sa.select(SafeguardingRecord).where(SafeguardingRecord.call_id == call.id))
     if created:
         await record_audit(session, actor=f"user:{user.username}", action="flag_immediate_risk",
                            subject_type="safeguarding_record", subject_id=record.id, call_id=call.id)
+        listener = await session.get(User, call.listener_id) if call.listener_id else None
         await publish_live(session, "role:supervisor", SAFEGUARDING_EVENT,
-                           {"id": record.id, "call_id": call.id, "listener": user.display_name, "state": "flagged"})
-    return describe_record(session, record)
+                           {"id": record.id, "call_id": call.id,
+                            "listener": listener.display_name if listener else None, "state": "flagged"})
+    return record
 
 
 def describe_record(session: AsyncSession, record: SafeguardingRecord) -> dict[str, Any]:
     crypto = runtime_of(session).crypto
     body = {name: crypto.decrypt(getattr(record, f"{name}_encrypted")) for name in ENCRYPTED}
+    body["outcome_note"] = crypto.decrypt(record.outcome_note_encrypted)
     return body | {"id": record.id, "call_id": record.call_id, "flagged_at": record.flagged_at.isoformat(),
                    "emergency_reference": record.emergency_reference, "alerted": record.alerted,
                    "crisis_line": record.crisis_line, "crisis_state": record.crisis_state,
+                   "crisis_number": record.crisis_number, "crisis_dialled_by": record.crisis_dialled_by,
+                   "crisis_dialled_at": _iso(record.crisis_dialled_at), "crisis_joined_at": _iso(record.crisis_joined_at),
+                   "crisis_ended_at": _iso(record.crisis_ended_at),
                    "outcome": record.outcome, "closed_at": record.closed_at.isoformat() if record.closed_at else None,
                    "protocol": list(PROTOCOL)}
+
+
+def _iso(moment: Any) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 async def own_record(session: AsyncSession, record_id: int, user: User, *, lock: bool = False) -> SafeguardingRecord:
@@ -60,6 +77,24 @@ async def own_record(session: AsyncSession, record_id: int, user: User, *, lock:
     if record is None or (user.role == "listener" and record.listener_id != user.id):
         raise NotFound("no such safeguarding record")
     return record
+
+
+async def read_record(session: AsyncSession, *, record_id: int, user: User) -> dict[str, Any]:
+    """The record, decrypted. Anyone but the listener who holds the call is audited: it is the
+    caller's personal data."""
+    record = await own_record(session, record_id, user)
+    if record.listener_id != user.id:
+        await record_audit(session, actor=f"user:{user.username}", action="read_safeguarding_record",
+                           subject_type="safeguarding_record", subject_id=record.id)
+    return describe_record(session, record)
+
+
+async def record_for_call(session: AsyncSession, *, call_id: int, user: User) -> dict[str, Any] | None:
+    """The listener's record for one of their calls (the page asks after a reload, and during
+    wrap-up once the call has ended); None when immediate risk was not flagged on it."""
+    record = await session.scalar(sa.select(SafeguardingRecord).where(
+        SafeguardingRecord.call_id == call_id, SafeguardingRecord.listener_id == user.id))
+    return describe_record(session, record) if record is not None else None
 
 
 async def update_record(session: AsyncSession, *, record_id: int, user: User, fields: dict[str, Any]) -> dict[str, Any]:

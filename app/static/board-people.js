@@ -12,6 +12,9 @@
     "safe-plan-agreed": "Safe plan agreed", "caller-ended-call": "Caller ended the call", "no-further-action": "No further action", other: "Other" };
   let latest = null;
   const heard = new Set();
+  let crisisLines = [];
+  // Safeguarding records opened on this board (each read is audited once, when opened).
+  const opened = new Map();
 
   function el(tag, props = {}, ...children) {
     const node = Object.assign(document.createElement(tag), props);
@@ -62,9 +65,39 @@
     else actions.append(button("Acknowledge", (b) => act(b, "POST", `/api/supervisor/alerts/${encodeURIComponent(a.key)}/acknowledge`, undefined, "Acknowledged."),
       { className: "primary", ariaLabel: `Acknowledge: ${a.text}` }));
     if (a.kind === "help" && a.call_id) actions.append(button("Join as coach", (b) => join(b, a.call_id, "coach", a.key), { ariaLabel: `Join ${a.text.replace(" asks for help", "")}'s call as coach` }));
-    if (a.kind === "immediate-risk") actions.append(closeRisk(a));
+    if (a.kind === "immediate-risk") actions.append(...riskActions(a));
     li.append(actions);
+    const id = Number(a.key.split(":")[1]);
+    if (a.key.startsWith("immediate-risk:") && opened.has(id)) li.append(recordView(opened.get(id)));
     return li;
+  }
+  function riskActions(a) {
+    const id = Number(a.key.split(":")[1]), out = [];
+    if (a.key.startsWith("immediate-risk:")) {
+      out.push(button(opened.has(id) ? "Hide record" : "Read record", () => toggleRecord(id), { ariaLabel: "Read the safeguarding record (audited)" }));
+      out.push(closeRisk(a));
+    }
+    if (a.call_id) for (const line of crisisLines) {
+      out.push(button(`Dial ${line.name}`, (b) => act(b, "POST", `/api/supervisor/calls/${a.call_id}/crisis-line`, { line_id: line.id },
+        `Dialling ${line.name} into the call; the caller stays with the listener.`), { className: "danger", ariaLabel: `Dial ${line.name} into the call` }));
+    }
+    return out;
+  }
+  async function toggleRecord(id) {
+    if (opened.has(id)) { opened.delete(id); board.refresh(); return; }
+    const r = await send("GET", `/api/helpline/safeguarding/${id}`);
+    if (!r.ok) { say("The safeguarding record could not be read."); return; }
+    opened.set(id, r.data); board.refresh();
+  }
+  function recordView(r) {
+    const rows = [["Concern", r.concern], ["Risk factors", r.risk_factors], ["Protective factors", r.protective_factors],
+      ["Location", r.location], ["Emergency reference", r.emergency_reference],
+      ["Alerted", (r.alerted || []).map((x) => `${x.who} at ${time(x.at)}`).join("; ")],
+      ["Crisis line", r.crisis_line ? `${r.crisis_line}: ${r.crisis_state}${r.crisis_dialled_by ? `, dialled by ${r.crisis_dialled_by} at ${time(r.crisis_dialled_at)}` : ""}` : null],
+      ["Outcome", r.outcome ? r.outcome.replaceAll("-", " ") : "open"]];
+    const dl = el("dl", { className: "sg-view" });
+    for (const [k, v] of rows) dl.append(el("dt", { textContent: k }), el("dd", { textContent: v || "–" }));
+    return dl;
   }
   function closeRisk(a) {
     const id = a.key.split(":")[1];
@@ -180,5 +213,6 @@
     latest = b; drawnAt = Date.now();
     drawAlerts(b); drawPeople(b); drawQueues(b);
   });
+  fetch("/api/helpline/crisis-lines", { credentials: "same-origin" }).then((r) => r.ok ? r.json() : []).then((lines) => { crisisLines = lines; if (latest) board.refresh(); }).catch(() => {});
   fetch("/api/me", { credentials: "same-origin" }).then((r) => r.json()).then((me) => { window.openlineMe = me.id; if (latest) board.refresh(); }).catch(() => {});
 })();

@@ -26,6 +26,7 @@
     const list = $("risk-protocol");
     list.replaceChildren(...(record.protocol || []).map((step) => Object.assign(document.createElement("li"), { textContent: step })));
     $("risk-panel").hidden = false;
+    document.dispatchEvent(new CustomEvent("openline:risk", { detail: record }));
   }
   async function loadOthers() {
     const box = $("others-on-line");

@@ -36,8 +36,11 @@ def test_alerts_come_from_the_picture_most_serious_first():
     assert _alerts(listeners=[_person("Sam", 4 * 60)]) == []  # over, but not by the set minutes yet
     assert _alerts(listeners=[_person("Sam", 5 * 60)]) == ["overrun:9"]
     assert _alerts(overrun_minutes=0, listeners=[_person("Sam", 1)]) == ["overrun:9"]
-    assert _alerts(dead=[(2, NOW)], helps=[(7, 5, 1, NOW, "Sam")], risks=[(3, 5, 1, NOW, "Sam")],
+    assert _alerts(dead=[(2, NOW)], helps=[(7, 5, 1, NOW, "Sam")], risks=[(3, 5, 1, NOW, "Sam", None, None, None)],
                    waiting=[_waiting(90)]) == ["immediate-risk:3", "help:7", "long-wait:3", "notification-dead:2"]
+    # A crisis line that did not connect is its own alert, above the flag it belongs to.
+    assert _alerts(risks=[(3, 5, 1, NOW, "Sam", "Crisis team", "busy", NOW)]) == ["crisis-line:3", "immediate-risk:3"]
+    assert _alerts(risks=[(3, 5, 1, NOW, "Sam", "Crisis team", "joined", None)]) == ["immediate-risk:3"]
 
 
 async def test_the_board_names_each_listener_with_their_call_and_who_waits(harness, sim):

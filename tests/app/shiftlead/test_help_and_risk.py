@@ -79,3 +79,6 @@ async def test_immediate_risk_flagged_mid_call_is_recorded_and_stays_until_close
     assert "Taunton" not in words and "tablets" not in words  # the audit names fields, never their words
     _, alex = await listener(harness, "alex")
     assert (await alex.get(f"/api/helpline/safeguarding/{record['id']}")).status_code == 404  # another listener's
+    # After the call, in wrap-up, the listener's page still finds the record by its call; nobody else's does.
+    assert (await sam.get(f"/api/listener/calls/{card['call_id']}/immediate-risk")).json()["id"] == record["id"]
+    assert (await alex.get(f"/api/listener/calls/{card['call_id']}/immediate-risk")).json() is None

@@ -130,3 +130,22 @@ async def test_a_supervisor_on_a_desk_phone_is_rung_there(harness, sim):
     assert joined.json()["via"] == "desk"
     await sim.deliver()
     assert sim.calls[legs(sim, caller)[1]].to == "+441632960555"
+
+
+async def test_a_supervisor_gets_a_voice_token_for_the_identity_the_monitoring_leg_rings(make_harness):
+    import re
+
+    from tests.telephony.test_listeners import claims_of
+
+    harness = await make_harness(twilio_api_key_sid="SK" + "2" * 32, twilio_api_key_secret="k" * 32)
+    jo_user = await harness.add_user("jo", "supervisor", display_name="Jo")
+    jo = await harness.signed_in("jo")
+    body = (await jo.get("/api/supervisor/voice-token")).json()
+    assert body["identity"] == f"supervisor_{jo_user.id}" and re.fullmatch(r"[A-Za-z0-9_]+", body["identity"])
+    assert claims_of(body["token"])["grants"]["identity"] == body["identity"]
+    assert claims_of(body["token"])["grants"]["voice"]["incoming"] == {"allow": True}
+    headset = (await jo.get("/api/supervisor/headset")).json()
+    assert headset["identity"] == body["identity"]
+    _, sam = await listener(harness, display_name="Sam")
+    assert (await sam.get("/api/supervisor/voice-token")).status_code == 403  # listeners keep their own
+    assert (await sam.get("/api/listener/voice-token")).json()["identity"].startswith("listener_")
