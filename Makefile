@@ -26,6 +26,8 @@ run: install
 	$(BIN)/openline demo
 
 test: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q -rs $(PYTEST_ARGS)
 
 # The README's pictures, taken by the browser tests mid-call (needs Chromium).

@@ -9,13 +9,27 @@ from fastapi import APIRouter, Form, Request, status
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
-from app.core.deps import (SESSION_KEY, CurrentAdmin, CurrentSupervisor, CurrentUser, OptionalUser, SessionDep, check_csrf,
-                           csrf_token_for)
+from app.core.deps import (
+    SESSION_KEY,
+    CurrentAdmin,
+    CurrentSupervisor,
+    CurrentUser,
+    OptionalUser,
+    SessionDep,
+    check_csrf,
+    csrf_token_for,
+)
 from app.core.errors import AppError
 from app.core.responses import SIGNED_IN, DbId, PathId, error_responses
 from app.core.security import change_dial_address, create_api_key, create_user, revoke_api_key
-from app.core.signin import (authenticate_user, clear_sign_in_throttle, end_user_session, end_user_sessions,
-                             list_user_sessions, start_user_session)
+from app.core.signin import (
+    authenticate_user,
+    clear_sign_in_throttle,
+    end_user_session,
+    end_user_sessions,
+    list_user_sessions,
+    start_user_session,
+)
 from app.core.web import HOME_BY_ROLE, render
 from transfers.directory.service import find_organisation
 
@@ -40,8 +54,9 @@ def _wants_page(request: Request) -> bool:
 
 
 @router.post("/login", include_in_schema=False)
-async def sign_in(request: Request, session: SessionDep, username: str = Form(""), password: str = Form(""),
-                  next: str = Form("")):
+async def sign_in(
+    request: Request, session: SessionDep, username: str = Form(""), password: str = Form(""), next: str = Form("")
+):
     try:
         await check_csrf(request)
         user = await authenticate_user(session, username=username, password=password, ip=_client_address(request))
@@ -51,12 +66,14 @@ async def sign_in(request: Request, session: SessionDep, username: str = Form(""
         # project's error body.
         if not _wants_page(request):
             return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers)
-        page = render(request, "login.html", status_code=exc.status_code, error=exc.detail, username=username,
-                      next=next)
+        page = render(
+            request, "login.html", status_code=exc.status_code, error=exc.detail, username=username, next=next
+        )
         page.headers.update(exc.headers or {})
         return page
-    token = await start_user_session(session, user=user, ip=_client_address(request),
-                                     user_agent=request.headers.get("user-agent", ""))
+    token = await start_user_session(
+        session, user=user, ip=_client_address(request), user_agent=request.headers.get("user-agent", "")
+    )
     request.session.clear()
     request.session[SESSION_KEY] = token
     target = next if next.startswith("/") and not next.startswith("//") else HOME_BY_ROLE[user.role]
@@ -73,8 +90,12 @@ async def sign_out(request: Request, session: SessionDep):
     return RedirectResponse("/login", status_code=303)
 
 
-@router.post("/api/supervisor/people/{user_id}/unlock", status_code=status.HTTP_204_NO_CONTENT, tags=["supervisor"],
-             responses=error_responses(*SIGNED_IN))
+@router.post(
+    "/api/supervisor/people/{user_id}/unlock",
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=["supervisor"],
+    responses=error_responses(*SIGNED_IN),
+)
 async def unlock_person(user_id: PathId, session: SessionDep, supervisor: CurrentSupervisor) -> None:
     """Clear the sign-in throttle on someone's account, so they can sign in again at once."""
     await clear_sign_in_throttle(session, user_id=user_id, actor=f"user:{supervisor.username}")
@@ -91,8 +112,14 @@ class MeOut(BaseModel):
 
 @router.get("/api/me", response_model=MeOut)
 async def show_me(request: Request, user: CurrentUser):
-    return MeOut(id=user.id, username=user.username, display_name=user.display_name, role=user.role,
-                 organisation_id=user.organisation_id, csrf_token=csrf_token_for(request))
+    return MeOut(
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        role=user.role,
+        organisation_id=user.organisation_id,
+        csrf_token=csrf_token_for(request),
+    )
 
 
 class UserIn(BaseModel):
@@ -122,14 +149,16 @@ async def add_user(spec: UserIn, session: SessionDep, _admin: CurrentAdmin):
 
 
 class DialAddressIn(BaseModel):
-    dial_address: str | None = Field(None, max_length=200,
-                                     description="E.164 number or sip: URI; null or blank: the browser headset")
+    dial_address: str | None = Field(
+        None, max_length=200, description="E.164 number or sip: URI; null or blank: the browser headset"
+    )
 
 
 @admin_router.put("/users/{user_id}/dial-address", response_model=UserOut)
 async def set_dial_address(user_id: PathId, change: DialAddressIn, session: SessionDep, admin: CurrentAdmin):
-    user = await change_dial_address(session, user_id=user_id, dial_address=change.dial_address,
-                                     actor=f"user:{admin.username}")
+    user = await change_dial_address(
+        session, user_id=user_id, dial_address=change.dial_address, actor=f"user:{admin.username}"
+    )
     return UserOut.model_validate(user, from_attributes=True)
 
 
@@ -145,8 +174,9 @@ class ApiKeyOut(BaseModel):
     key: str = Field(description="Shown once: store it now. Openline keeps only its hash.")
 
 
-@admin_router.post("/organisations/{organisation_id}/api-keys", response_model=ApiKeyOut,
-                   status_code=status.HTTP_201_CREATED)
+@admin_router.post(
+    "/organisations/{organisation_id}/api-keys", response_model=ApiKeyOut, status_code=status.HTTP_201_CREATED
+)
 async def issue_api_key(organisation_id: PathId, spec: ApiKeyIn, session: SessionDep, _admin: CurrentAdmin):
     await find_organisation(session, organisation_id)
     issued = await create_api_key(session, organisation_id=organisation_id, name=spec.name, expires_at=spec.expires_at)

@@ -71,7 +71,9 @@ def directory_import(path: Annotated[Path, typer.Argument(exists=True, dir_okay=
     try:
         directory = parse_directory(path.read_text())
     except DirectoryFileError as exc:
-        _fail(f"{path}: nothing imported, {len(exc.problems)} problem(s):\n" + "\n".join(f"  {p}" for p in exc.problems))
+        _fail(
+            f"{path}: nothing imported, {len(exc.problems)} problem(s):\n" + "\n".join(f"  {p}" for p in exc.problems)
+        )
     summary = _run(lambda session: import_directory(session, directory))
     typer.echo(f"imported {path}: {summary}")
 
@@ -83,8 +85,10 @@ def user_add(
     organisation: Annotated[str | None, typer.Option(help="the partner organisation's slug (partners only)")] = None,
     display_name: Annotated[str | None, typer.Option()] = None,
     password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)] = "",
-    dial_address: Annotated[str | None, typer.Option(
-        help="ring this desk phone (+44…) or SIP address (sip:name@host) instead of the browser headset")] = None,
+    dial_address: Annotated[
+        str | None,
+        typer.Option(help="ring this desk phone (+44…) or SIP address (sip:name@host) instead of the browser headset"),
+    ] = None,
 ) -> None:
     """Create an account."""
     from app.core.errors import AppError
@@ -97,8 +101,15 @@ def user_add(
             org_id = await session.scalar(sa.select(Organisation.id).where(Organisation.slug == organisation))
             if org_id is None:
                 raise AppError(f"no organisation {organisation!r}")
-        return await create_user(session, username=username, password=password, role=role,
-                                 display_name=display_name, organisation_id=org_id, dial_address=dial_address)
+        return await create_user(
+            session,
+            username=username,
+            password=password,
+            role=role,
+            display_name=display_name,
+            organisation_id=org_id,
+            dial_address=dial_address,
+        )
 
     try:
         user = _run(add)
@@ -170,8 +181,16 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
 
     settings = _settings()
     configure_logging(settings.log_level)
-    uvicorn.run("app.main:create_app", factory=True, host=host, port=port, workers=workers,
-                log_config=None, access_log=False, proxy_headers=True)
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+    )
 
 
 @cli.command()
@@ -186,8 +205,11 @@ def worker() -> None:
 
 
 @cli.command()
-def demo(host: str = "127.0.0.1", port: int = 8000,
-         callers: Annotated[bool, typer.Option(help="simulated callers ring now and then")] = True) -> None:
+def demo(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    callers: Annotated[bool, typer.Option(help="simulated callers ring now and then")] = True,
+) -> None:
     """Migrate, load the demo directory and accounts, and serve with simulated telephony."""
     from app.db_admin import upgrade_database
     from app.demo import DEMO_PASSWORD, DEMO_USERS, load_demo
@@ -197,14 +219,18 @@ def demo(host: str = "127.0.0.1", port: int = 8000,
     os.environ.setdefault("OPENLINE_PUBLIC_URL", f"http://{host}:{port}")
     os.environ.setdefault("OPENLINE_SIMULATE_CALLERS", "true" if callers else "false")
     # telephony: the app's Twilio REST calls go to the simulator.
-    os.environ.setdefault("OPENLINE_TWILIO_API_BASE",
-                          f"http://127.0.0.1:{os.environ.get('OPENLINE_SIMULATOR_PORT', '8010')}")
+    os.environ.setdefault(
+        "OPENLINE_TWILIO_API_BASE", f"http://127.0.0.1:{os.environ.get('OPENLINE_SIMULATOR_PORT', '8010')}"
+    )
     settings = _settings()
     upgrade_database(settings.database_url)
     summary = _run(load_demo)
     typer.echo(f"demo directory loaded ({summary})")
-    typer.secho(f"\nOpenline demo on http://{host}:{port}/login   (password for every account: {DEMO_PASSWORD})",
-                fg="green", bold=True)
+    typer.secho(
+        f"\nOpenline demo on http://{host}:{port}/login   (password for every account: {DEMO_PASSWORD})",
+        fg="green",
+        bold=True,
+    )
     for user in DEMO_USERS:
         typer.echo(f"  {user.username:<12} {user.role:<11} {user.display_name}")
     typer.echo("")
@@ -222,9 +248,21 @@ def _start_simulator(settings: Settings, *, app_url: str) -> Any:
     import subprocess
 
     typer.echo(f"simulated callers will ring now and then (Twilio simulator on port {settings.simulator_port})")
-    return subprocess.Popen([sys.executable, "-m", "telephony.simulator", "--port", str(settings.simulator_port),
-                             "--app-url", app_url, "--callers", "--parent-pid", str(os.getpid())],
-                            env=os.environ.copy())
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "telephony.simulator",
+            "--port",
+            str(settings.simulator_port),
+            "--app-url",
+            app_url,
+            "--callers",
+            "--parent-pid",
+            str(os.getpid()),
+        ],
+        env=os.environ.copy(),
+    )
 
 
 def _stop_simulator(process: Any) -> None:
@@ -255,8 +293,11 @@ def simulate(
 
     settings = _settings()
     configure_logging(settings.log_level)
-    asyncio.run(run_simulator(settings, host=host, port=port, app_url=app_url, callers=callers, min_gap=min_gap,
-                              max_gap=max_gap))
+    asyncio.run(
+        run_simulator(
+            settings, host=host, port=port, app_url=app_url, callers=callers, min_gap=min_gap, max_gap=max_gap
+        )
+    )
 
 
 def main() -> None:

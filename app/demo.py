@@ -42,7 +42,15 @@ async def load_demo(session: AsyncSession) -> ImportSummary:
             continue
         organisation_id = None
         if demo.organisation:
-            organisation_id = await session.scalar(sa.select(Organisation.id).where(Organisation.slug == demo.organisation))
-        await create_user(session, username=demo.username, password=DEMO_PASSWORD, role=demo.role,
-                          display_name=demo.display_name, organisation_id=organisation_id)
+            organisation_id = await session.scalar(
+                sa.select(Organisation.id).where(Organisation.slug == demo.organisation)
+            )
+        await create_user(
+            session,
+            username=demo.username,
+            password=DEMO_PASSWORD,
+            role=demo.role,
+            display_name=demo.display_name,
+            organisation_id=organisation_id,
+        )
     return summary

@@ -39,11 +39,15 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         codes = {404: "not_found", 405: "method_not_allowed", 401: "not_signed_in", 403: "forbidden"}
-        return JSONResponse({"error": codes.get(exc.status_code, "http_error"), "detail": exc.detail},
-                            status_code=exc.status_code, headers=getattr(exc, "headers", None))
+        return JSONResponse(
+            {"error": codes.get(exc.status_code, "http_error"), "detail": exc.detail},
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error")
-        return JSONResponse({"error": "internal_error", "detail": "something went wrong; it has been logged"},
-                            status_code=500)
+        return JSONResponse(
+            {"error": "internal_error", "detail": "something went wrong; it has been logged"}, status_code=500
+        )

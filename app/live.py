@@ -40,10 +40,14 @@ def audiences_for(user: User) -> list[str]:
     return audiences
 
 
-async def stream_live_events(runtime: Runtime, audiences: Iterable[str], after_id: int | None, *,
-                             idle_seconds: float = IDLE_SECONDS,
-                             still_signed_in: Callable[[], Awaitable[bool]] | None = None
-                             ) -> AsyncIterator[ServerSentEvent]:
+async def stream_live_events(
+    runtime: Runtime,
+    audiences: Iterable[str],
+    after_id: int | None,
+    *,
+    idle_seconds: float = IDLE_SECONDS,
+    still_signed_in: Callable[[], Awaitable[bool]] | None = None,
+) -> AsyncIterator[ServerSentEvent]:
     """Every live event for ``audiences`` after ``after_id``, in order, for as long as it is read
     and ``still_signed_in`` says yes (asked at most every ``idle_seconds`` of the runtime clock):
     signing out, or an admin ending the session, also ends the stream.
@@ -56,8 +60,9 @@ async def stream_live_events(runtime: Runtime, audiences: Iterable[str], after_i
     if after_id is None or after_id > latest:
         # A first connection, or an id from before the database was rebuilt: start from now.
         after_id = latest
-        yield ServerSentEvent(event="hello", id=str(latest), data=json.dumps({"last_id": latest}),
-                              retry=RECONNECT_MILLISECONDS)
+        yield ServerSentEvent(
+            event="hello", id=str(latest), data=json.dumps({"last_id": latest}), retry=RECONNECT_MILLISECONDS
+        )
     checked = runtime.clock.now()
     while True:
         if still_signed_in is not None and (runtime.clock.now() - checked).total_seconds() >= idle_seconds:
@@ -74,12 +79,23 @@ async def stream_live_events(runtime: Runtime, audiences: Iterable[str], after_i
             await runtime.bus.wait_for_live(version, idle_seconds)
 
 
-@router.get("/api/live", response_class=EventSourceResponse,
-            responses={200: {"content": {"text/event-stream": {}},
-                             "description": "Server-sent events: queue, presence, session timer, warm transfers."}})
-async def stream_live(request: Request, runtime: RuntimeDep, user: CurrentUser,
-                      last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0, le=DB_INT_MAX)] = None,
-                      after: Annotated[int | None, Query(ge=0, le=DB_INT_MAX, description="Same as Last-Event-ID")] = None):
+@router.get(
+    "/api/live",
+    response_class=EventSourceResponse,
+    responses={
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "Server-sent events: queue, presence, session timer, warm transfers.",
+        }
+    },
+)
+async def stream_live(
+    request: Request,
+    runtime: RuntimeDep,
+    user: CurrentUser,
+    last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0, le=DB_INT_MAX)] = None,
+    after: Annotated[int | None, Query(ge=0, le=DB_INT_MAX, description="Same as Last-Event-ID")] = None,
+):
     """The signed-in person's live events. Reconnect with ``Last-Event-ID`` to receive what was
     missed; without it the stream starts with a ``hello`` event and then only new events."""
     start = last_event_id if last_event_id is not None else after
@@ -89,6 +105,8 @@ async def stream_live(request: Request, runtime: RuntimeDep, user: CurrentUser,
         async with runtime.sessionmaker() as session:  # read only: never committed
             return await find_signed_in_user(session, token) is not None
 
-    return EventSourceResponse(stream_live_events(runtime, audiences_for(user), start, still_signed_in=still_signed_in),
-                               ping=IDLE_SECONDS,
-                               headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    return EventSourceResponse(
+        stream_live_events(runtime, audiences_for(user), start, still_signed_in=still_signed_in),
+        ping=IDLE_SECONDS,
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )

@@ -46,14 +46,22 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                 await listener.stop()
             await runtime.close()
 
-    app = FastAPI(title="Openline", version="0.1.0", lifespan=lifespan,
-                  description="Call handling and warm transfers for a 24/7 mental-health support line.")
+    app = FastAPI(
+        title="Openline",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="Call handling and warm transfers for a 24/7 mental-health support line.",
+    )
     app.state.runtime = runtime
     app.state.metrics = Metrics()
     _install(app, runtime)
     app.add_middleware(
-        SessionMiddleware, secret_key=settings.secret_key.get_secret_value(), session_cookie="openline_session",
-        same_site="lax", https_only=settings.public_url.startswith("https://"), max_age=12 * 3600,
+        SessionMiddleware,
+        secret_key=settings.secret_key.get_secret_value(),
+        session_cookie="openline_session",
+        same_site="lax",
+        https_only=settings.public_url.startswith("https://"),
+        max_age=12 * 3600,
     )
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics, max_body_bytes=settings.max_body_bytes)
     return app
@@ -110,21 +118,22 @@ async def run_worker(settings: Settings) -> None:
 def _install(app: FastAPI, runtime: Runtime) -> None:
     from app import auth, ops
     from app.board.router import router as board_router
-    from app.shiftlead.router import router as shiftlead_router
+    from app.errors_http import install_error_handlers
+    from app.helpline.pages import router as pages_router
     from app.helpline.router import helpline_router as tickets_router
     from app.helpline.router import router as helpline_router
-    from app.helpline.pages import router as pages_router
     from app.live import router as live_router
-    from app.errors_http import install_error_handlers
-    from transfers.directory.router import router as directory_router
-    from transfers.notifications_router import router as notifications_router
-    from transfers.partner_router import router as partner_router
-    from transfers.partner_pages import router as partner_pages_router
+    from app.shiftlead.router import router as shiftlead_router
+
     # telephony: Twilio's webhooks and the listener API.
     from telephony.headset_api import router as headset_router
     from telephony.headset_api import vendor_router
     from telephony.listener_api import router as listener_router
     from telephony.webhooks import router as telephony_router
+    from transfers.directory.router import router as directory_router
+    from transfers.notifications_router import router as notifications_router
+    from transfers.partner_pages import router as partner_pages_router
+    from transfers.partner_router import router as partner_router
 
     install_error_handlers(app)
     # Before the static mount, which would otherwise answer for /static/vendor/ too.

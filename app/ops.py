@@ -50,19 +50,25 @@ async def check_health():
     return {"status": "ok"}
 
 
-@router.get("/readyz", response_model=ReadyOut,
-            responses={503: {"model": ErrorOut, "description": "The database is unreachable or not migrated"}})
+@router.get(
+    "/readyz",
+    response_model=ReadyOut,
+    responses={503: {"model": ErrorOut, "description": "The database is unreachable or not migrated"}},
+)
 async def check_ready(runtime: RuntimeDep):
     head = migration_head()
     try:
         async with runtime.engine.connect() as conn:
             current = await conn.scalar(sa.text("SELECT version_num FROM alembic_version"))
     except Exception as exc:  # noqa: BLE001 - any failure means "not ready", reported as such
-        return JSONResponse({"error": "not_ready", "detail": f"database unreachable or not migrated: {type(exc).__name__}"},
-                            status_code=503)
+        return JSONResponse(
+            {"error": "not_ready", "detail": f"database unreachable or not migrated: {type(exc).__name__}"},
+            status_code=503,
+        )
     if current != head:
-        return JSONResponse({"error": "not_ready", "detail": f"database at migration {current}, code expects {head}"},
-                            status_code=503)
+        return JSONResponse(
+            {"error": "not_ready", "detail": f"database at migration {current}, code expects {head}"}, status_code=503
+        )
     return JSONResponse({"status": "ready", "migration": current})
 
 

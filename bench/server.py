@@ -13,8 +13,10 @@ from app.core.observability import configure_logging
 from app.core.settings import Settings
 from app.main import create_app
 
-CONSTANT_TWIML = ('<?xml version="1.0" encoding="UTF-8"?><Response><Say>Thank you for calling.</Say>'
-                  '<Dial><Conference>bench</Conference></Dial></Response>')
+CONSTANT_TWIML = (
+    '<?xml version="1.0" encoding="UTF-8"?><Response><Say>Thank you for calling.</Say>'
+    "<Dial><Conference>bench</Conference></Dial></Response>"
+)
 
 
 def create_bench_app() -> FastAPI:

@@ -111,17 +111,40 @@ async def drop_postgres_database(admin_url: str, name: str) -> None:
 def start_server(port: int, workdir: Path, database_url: str) -> subprocess.Popen:
     upgrade_database_in_thread(database_url)
     env = os.environ | {
-        "OPENLINE_ENVIRONMENT": "test", "OPENLINE_DATABASE_URL": database_url,
-        "OPENLINE_PUBLIC_URL": f"http://127.0.0.1:{port}", "OPENLINE_TELEPHONY": "twilio",
-        "OPENLINE_TWILIO_ACCOUNT_SID": ACCOUNT_SID, "OPENLINE_TWILIO_AUTH_TOKEN": TOKEN,
+        "OPENLINE_ENVIRONMENT": "test",
+        "OPENLINE_DATABASE_URL": database_url,
+        "OPENLINE_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "OPENLINE_TELEPHONY": "twilio",
+        "OPENLINE_TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "OPENLINE_TWILIO_AUTH_TOKEN": TOKEN,
         "OPENLINE_TWILIO_CALLER_ID": "+441632960000",
-        "OPENLINE_SECRET_KEY": secrets.token_urlsafe(32), "OPENLINE_DATA_KEY": secrets.token_urlsafe(32),
-        "OPENLINE_RUN_JOBS": "false", "OPENLINE_LOG_LEVEL": "INFO", "PYTHONPATH": str(ROOT),
+        "OPENLINE_SECRET_KEY": secrets.token_urlsafe(32),
+        "OPENLINE_DATA_KEY": secrets.token_urlsafe(32),
+        "OPENLINE_RUN_JOBS": "false",
+        "OPENLINE_LOG_LEVEL": "INFO",
+        "PYTHONPATH": str(ROOT),
     }
     log = open(workdir / "server.log", "w")  # noqa: SIM115 - closed with the process
-    return subprocess.Popen([sys.executable, "-m", "uvicorn", "bench.server:create_bench_app", "--factory",
-                             "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"],
-                            env=env, cwd=ROOT, stdout=log, stderr=log)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench.server:create_bench_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=log,
+    )
 
 
 def server_cpu_seconds(pid: int) -> float:
@@ -131,17 +154,32 @@ def server_cpu_seconds(pid: int) -> float:
 
 def signed(base: str, path: str, params: dict[str, str], validator: RequestValidator) -> tuple[str, bytes, dict]:
     url = base + path
-    headers = {"X-Twilio-Signature": validator.compute_signature(url, params),
-               "Content-Type": "application/x-www-form-urlencoded"}
+    headers = {
+        "X-Twilio-Signature": validator.compute_signature(url, params),
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
     return path, urlencode(params).encode(), headers
 
 
 def call_fields(sid: str, status: str, **extra: str) -> dict[str, str]:
     number = f"+4477009{int(sid[-5:], 16) % 1000:05d}"
-    return {"CallSid": sid, "AccountSid": ACCOUNT_SID, "From": number, "Caller": number, "To": "+441234000000",
-            "Called": "+441234000000", "CallStatus": status, "ApiVersion": "2010-04-01", "Direction": "inbound",
-            "ForwardedFrom": "", "CallerName": "", "ParentCallSid": "", "CallToken": "", "FromCountry": "GB",
-            **extra}
+    return {
+        "CallSid": sid,
+        "AccountSid": ACCOUNT_SID,
+        "From": number,
+        "Caller": number,
+        "To": "+441234000000",
+        "Called": "+441234000000",
+        "CallStatus": status,
+        "ApiVersion": "2010-04-01",
+        "Direction": "inbound",
+        "ForwardedFrom": "",
+        "CallerName": "",
+        "ParentCallSid": "",
+        "CallToken": "",
+        "FromCountry": "GB",
+        **extra,
+    }
 
 
 async def drive(client: aiohttp.ClientSession, name: str, concurrency: int, requests: list, pid: int) -> Result:
@@ -167,46 +205,64 @@ async def drive(client: aiohttp.ClientSession, name: str, concurrency: int, requ
     return Result(name, concurrency, len(latencies), errors, elapsed, latencies, cpu * 1000 / max(1, len(latencies)))
 
 
-async def run_level(base: str, concurrency: int, pid: int, validator: RequestValidator, serial: int,
-                    count: int = REQUESTS) -> list[Result]:
+async def run_level(
+    base: str, concurrency: int, pid: int, validator: RequestValidator, serial: int, count: int = REQUESTS
+) -> list[Result]:
     sids = [f"CA{serial:08x}{i:024x}" for i in range(count)]
     bare = [signed(base, "/bench/bare", call_fields(sid, "ringing"), validator) for sid in sids]
     incoming = [signed(base, "/telephony/voice/incoming", call_fields(sid, "ringing"), validator) for sid in sids]
     connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(base_url=base, connector=connector,
-                                     timeout=aiohttp.ClientTimeout(total=30)) as client:
-        results = [await drive(client, "bare", concurrency, bare, pid),
-                   await drive(client, "incoming", concurrency, incoming, pid)]
+    async with aiohttp.ClientSession(
+        base_url=base, connector=connector, timeout=aiohttp.ClientTimeout(total=30)
+    ) as client:
+        results = [
+            await drive(client, "bare", concurrency, bare, pid),
+            await drive(client, "incoming", concurrency, incoming, pid),
+        ]
         # Hang up exactly the calls that arrived, so every status callback finds its call.
-        arrived = sids[:results[-1].sent]
-        status = [signed(base, "/telephony/voice/status", call_fields(
-            sid, "completed", SequenceNumber="2", CallbackSource="call-progress-events", CallDuration="12"), validator)
-            for sid in arrived]
+        arrived = sids[: results[-1].sent]
+        status = [
+            signed(
+                base,
+                "/telephony/voice/status",
+                call_fields(
+                    sid, "completed", SequenceNumber="2", CallbackSource="call-progress-events", CallDuration="12"
+                ),
+                validator,
+            )
+            for sid in arrived
+        ]
         results.append(await drive(client, "status", concurrency, status, pid))
     return results
 
 
 def report(results: list[Result]) -> bool:
-    print(f"\n{'conc':>4} {'endpoint':<9} {'requests':>8} {'errors':>6} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} "
-          f"{'server CPU ms/req':>18} {'vs bare':>8}")
+    print(
+        f"\n{'conc':>4} {'endpoint':<9} {'requests':>8} {'errors':>6} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} "
+        f"{'server CPU ms/req':>18} {'vs bare':>8}"
+    )
     met = True
     for level in LEVELS:
         rows = [r for r in results if r.concurrency == level]
         bare = next(r for r in rows if r.name == "bare")
         for r in rows:
             ratio = r.throughput / bare.throughput
-            print(f"{level:>4} {r.name:<9} {r.sent:>8} {r.errors:>6} {r.throughput:>8.0f} {r.percentile(0.5):>7.2f} "
-                  f"{r.percentile(0.99):>7.2f} {r.cpu_ms_per_request:>18.3f} {ratio:>7.0%}")
+            print(
+                f"{level:>4} {r.name:<9} {r.sent:>8} {r.errors:>6} {r.throughput:>8.0f} {r.percentile(0.5):>7.2f} "
+                f"{r.percentile(0.99):>7.2f} {r.cpu_ms_per_request:>18.3f} {ratio:>7.0%}"
+            )
             if r.errors:
                 met = False
         incoming = next(r for r in rows if r.name == "incoming")
         if level == max(LEVELS):
             ok = incoming.throughput >= TARGET_RATIO * bare.throughput and incoming.percentile(0.99) < TARGET_P99_MS
             met = met and ok
-            print(f"\ntarget at {level} concurrent: incoming >= {TARGET_RATIO:.0%} of bare and "
-                  f"p99 < {TARGET_P99_MS:.0f} ms: {'met' if ok else 'NOT met'} "
-                  f"({incoming.throughput / bare.throughput:.0%}, "
-                  f"p99 {incoming.percentile(0.99):.1f} ms)")
+            print(
+                f"\ntarget at {level} concurrent: incoming >= {TARGET_RATIO:.0%} of bare and "
+                f"p99 < {TARGET_P99_MS:.0f} ms: {'met' if ok else 'NOT met'} "
+                f"({incoming.throughput / bare.throughput:.0%}, "
+                f"p99 {incoming.percentile(0.99):.1f} ms)"
+            )
     return met
 
 
@@ -224,8 +280,10 @@ async def benchmark(base: str, server: subprocess.Popen, workdir: Path, database
             print((workdir / "server.log").read_text()[-3000:])
             raise SystemExit("the server did not start")
     validator = RequestValidator(TOKEN)
-    print(f"{database}: server pid {server.pid} on {base}; {os.cpu_count()} CPUs; "
-          f"up to {REQUESTS} requests or {SECONDS:.0f} s per endpoint and level")
+    print(
+        f"{database}: server pid {server.pid} on {base}; {os.cpu_count()} CPUs; "
+        f"up to {REQUESTS} requests or {SECONDS:.0f} s per endpoint and level"
+    )
     await run_level(base, 8, server.pid, validator, serial=0, count=300)  # warm-up, not reported
     results: list[Result] = []
     for serial, level in enumerate(LEVELS, start=1):

@@ -41,8 +41,12 @@ OPERATIONS = (
 )
 KEPT = ("type", "format", "enum", "pattern", "minLength", "maxLength", "minimum", "maximum")
 # Enums of the resources the simulator answers with and the callbacks it sends.
-ENUMS = ("call_enum_status", "conference_enum_status", "conference_enum_reason_conference_ended",
-         "participant_enum_status")
+ENUMS = (
+    "call_enum_status",
+    "conference_enum_status",
+    "conference_enum_reason_conference_ended",
+    "participant_enum_status",
+)
 # An array field whose items the definition lists only in its prose: "Can be: `start`, `end` ...".
 CAN_BE = re.compile(r"Can be: (.*?)\.(?:\s|$)")
 

@@ -35,10 +35,10 @@ class CallMove(StrEnum):
 class ListenerChange(StrEnum):
     """What a move does to the listener holding the call."""
 
-    hold = "hold"        # tied to this caller (refused if they already hold another)
+    hold = "hold"  # tied to this caller (refused if they already hold another)
     on_call = "on-call"  # on the line with them
     wrap_up = "wrap-up"  # off the call, writing it up
-    free = "free"        # off the call, their own presence kept
+    free = "free"  # off the call, their own presence kept
 
 
 class Step(NamedTuple):

@@ -37,8 +37,12 @@ async def lock_call_by_id(session: AsyncSession, call_id: int) -> Call | None:
     """``lock_call`` for a unit of work that has not written yet (an event handler): on SQLite a
     no-op UPDATE takes the write lock first, so the read that follows cannot go stale."""
     if not is_postgres(session):
-        await session.execute(sa.update(Call).where(Call.id == call_id).values(updated_at=Call.updated_at)
-                              .execution_options(synchronize_session=False))
+        await session.execute(
+            sa.update(Call)
+            .where(Call.id == call_id)
+            .values(updated_at=Call.updated_at)
+            .execution_options(synchronize_session=False)
+        )
     return await lock_call(session, Call.id == call_id)
 
 
@@ -58,13 +62,22 @@ def call_values(session: AsyncSession, form: dict[str, str], *, queue_state: str
     withheld = is_withheld(number)
     call_sid = form["CallSid"]
     return dict(
-        call_sid=call_sid, direction=(form.get("Direction") or "inbound")[:20],
-        status=form.get("CallStatus") or "ringing", status_sequence=-1,
+        call_sid=call_sid,
+        direction=(form.get("Direction") or "inbound")[:20],
+        status=form.get("CallStatus") or "ringing",
+        status_sequence=-1,
         from_encrypted=None if withheld else runtime.crypto.encrypt(number),
-        from_hash=runtime.crypto.caller_hash(number), from_withheld=withheld, from_masked=mask_number(number),
-        to_number=(form.get("To") or None) and form["To"][:64], queue_state=queue_state,
-        waiting_since=now, wait_seconds=0 if queue_state == "voicemail" else None, abandoned=False,
-        conference_name=conference_name(call_sid), created_at=now, updated_at=now,
+        from_hash=runtime.crypto.caller_hash(number),
+        from_withheld=withheld,
+        from_masked=mask_number(number),
+        to_number=(form.get("To") or None) and form["To"][:64],
+        queue_state=queue_state,
+        waiting_since=now,
+        wait_seconds=0 if queue_state == "voicemail" else None,
+        abandoned=False,
+        conference_name=conference_name(call_sid),
+        created_at=now,
+        updated_at=now,
     )
 
 
@@ -90,9 +103,13 @@ async def publish_queue(session: AsyncSession) -> None:
 async def position_in_queue(session: AsyncSession, call: Call) -> int | None:
     if call.queue_state != "waiting" or call.waiting_since is None:
         return None
-    ahead = await session.scalar(sa.select(sa.func.count()).where(
-        Call.queue_state == "waiting",
-        sa.or_(Call.waiting_since < call.waiting_since,
-               sa.and_(Call.waiting_since == call.waiting_since, Call.id < call.id)),
-    ))
+    ahead = await session.scalar(
+        sa.select(sa.func.count()).where(
+            Call.queue_state == "waiting",
+            sa.or_(
+                Call.waiting_since < call.waiting_since,
+                sa.and_(Call.waiting_since == call.waiting_since, Call.id < call.id),
+            ),
+        )
+    )
     return int(ahead or 0) + 1

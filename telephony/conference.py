@@ -68,8 +68,9 @@ async def apply_conference_event(session: AsyncSession, delivery: Delivery) -> s
         return reply
     if conference_sid and call.conference_sid is None:
         call.conference_sid = conference_sid
-    await session.execute(sa.update(WebhookDelivery).where(WebhookDelivery.dedupe_key == delivery.dedupe_key)
-                          .values(call_id=call.id))
+    await session.execute(
+        sa.update(WebhookDelivery).where(WebhookDelivery.dedupe_key == delivery.dedupe_key).values(call_id=call.id)
+    )
     await apply_held_events(session, call)
     return reply
 
@@ -77,10 +78,19 @@ async def apply_conference_event(session: AsyncSession, delivery: Delivery) -> s
 async def apply_held_events(session: AsyncSession, call: Call, *, skip_gaps: bool = False) -> None:
     """Apply the call's held conference events in sequence order, as far as there is no gap (or
     past every gap, when their wait is over)."""
-    held = list((await session.scalars(
-        sa.select(WebhookDelivery).where(WebhookDelivery.call_id == call.id, WebhookDelivery.endpoint == "conference",
-                                         WebhookDelivery.outcome == HELD)
-        .order_by(WebhookDelivery.sequence, WebhookDelivery.id))).all())
+    held = list(
+        (
+            await session.scalars(
+                sa.select(WebhookDelivery)
+                .where(
+                    WebhookDelivery.call_id == call.id,
+                    WebhookDelivery.endpoint == "conference",
+                    WebhookDelivery.outcome == HELD,
+                )
+                .order_by(WebhookDelivery.sequence, WebhookDelivery.id)
+            )
+        ).all()
+    )
     waiting = None
     for row in held:
         sequence = row.sequence
@@ -96,8 +106,13 @@ async def apply_held_events(session: AsyncSession, call: Call, *, skip_gaps: boo
         row.outcome = await _apply(session, call, delivery)
     if waiting is not None:
         run_at = runtime_of(session).clock.now() + timedelta(seconds=GAP_SECONDS)
-        await schedule_job(session, kind=CONFERENCE_GAP_JOB, key=f"{CONFERENCE_GAP_JOB}:{call.id}:{waiting}",
-                           run_at=run_at, payload={"call_id": call.id})
+        await schedule_job(
+            session,
+            kind=CONFERENCE_GAP_JOB,
+            key=f"{CONFERENCE_GAP_JOB}:{call.id}:{waiting}",
+            run_at=run_at,
+            payload={"call_id": call.id},
+        )
 
 
 async def apply_events_after_gap(session: AsyncSession, job: Job) -> None:
@@ -114,17 +129,25 @@ async def _apply(session: AsyncSession, call: Call, delivery: Delivery) -> str:
     if event == "participant-leave":
         return await _participant_left(session, call, delivery)
     if event in ("participant-hold", "participant-unhold"):
-        await session.execute(sa.update(CallParticipant).where(
-            CallParticipant.call_id == call.id, CallParticipant.call_sid == delivery.call_sid)
-            .values(on_hold=event == "participant-hold"))
+        await session.execute(
+            sa.update(CallParticipant)
+            .where(CallParticipant.call_id == call.id, CallParticipant.call_sid == delivery.call_sid)
+            .values(on_hold=event == "participant-hold")
+        )
         return "applied"
     if event == "conference-end":
         # The caller ends the conference on leaving; only a caller moved on to voicemail lives on.
         if call.queue_state in ("waiting", "claimed", "connected"):
             await end_call(session, call)
         return "applied"
-    if event in ("conference-start", "participant-mute", "participant-unmute", "participant-modify",
-                 "participant-speech-start", "participant-speech-stop"):
+    if event in (
+        "conference-start",
+        "participant-mute",
+        "participant-unmute",
+        "participant-modify",
+        "participant-speech-start",
+        "participant-speech-stop",
+    ):
         return "applied"
     return "ignored"
 
@@ -148,8 +171,9 @@ async def _participant_left(session: AsyncSession, call: Call, delivery: Deliver
     role = participant_role(call, delivery.call_sid, label)
     status = delivery.form.get("ParticipantCallStatus") or ""
     reason = delivery.form.get("ReasonParticipantLeft") or status or None
-    await _upsert_participant(session, call, delivery, role=role, left_at=runtime_of(session).clock.now(),
-                              left_reason=reason and reason[:40])
+    await _upsert_participant(
+        session, call, delivery, role=role, left_at=runtime_of(session).clock.now(), left_reason=reason and reason[:40]
+    )
     if role == "caller":
         # A waiting caller who hangs up is known from here even if their status callback is lost.
         if call.queue_state in ("waiting", "claimed", "connected"):
@@ -165,17 +189,27 @@ async def _participant_left(session: AsyncSession, call: Call, delivery: Deliver
     return "applied"
 
 
-async def _upsert_participant(session: AsyncSession, call: Call, delivery: Delivery, *, role: str,
-                              **values: object) -> None:
+async def _upsert_participant(
+    session: AsyncSession, call: Call, delivery: Delivery, *, role: str, **values: object
+) -> None:
     if not delivery.call_sid:
         return
-    row = await session.scalar(sa.select(CallParticipant).where(
-        CallParticipant.call_id == call.id, CallParticipant.call_sid == delivery.call_sid))
+    row = await session.scalar(
+        sa.select(CallParticipant).where(
+            CallParticipant.call_id == call.id, CallParticipant.call_sid == delivery.call_sid
+        )
+    )
     if row is None:
-        session.add(CallParticipant(call_id=call.id, call_sid=delivery.call_sid, role=role,
-                                    label=(delivery.form.get("ParticipantLabel") or None), **values))
+        session.add(
+            CallParticipant(
+                call_id=call.id,
+                call_sid=delivery.call_sid,
+                role=role,
+                label=(delivery.form.get("ParticipantLabel") or None),
+                **values,
+            )
+        )
         await session.flush()
         return
     for name, value in values.items():
         setattr(row, name, value)
-

@@ -39,14 +39,20 @@ STOP_RINGING = "telephony.stop_ringing"
 
 def ring_claimed_listener(session: AsyncSession, call: Call) -> None:
     """In the claim's transaction: ring the listener once it has committed."""
-    call_out_after_commit(session, DIAL_LISTENER, call_id=call.id, listener_id=call.listener_id,
-                          stamp=claim_stamp(call.claimed_at))
+    call_out_after_commit(
+        session, DIAL_LISTENER, call_id=call.id, listener_id=call.listener_id, stamp=claim_stamp(call.claimed_at)
+    )
 
 
 async def _prepare_dial(session: AsyncSession, payload: dict[str, Any]) -> dict[str, Any] | None:
     call = await session.get(Call, payload["call_id"], populate_existing=True)
-    if (call is None or call.queue_state != "claimed" or call.listener_id != payload["listener_id"]
-            or claim_stamp(call.claimed_at) != payload["stamp"] or call.listener_call_sid is not None):
+    if (
+        call is None
+        or call.queue_state != "claimed"
+        or call.listener_id != payload["listener_id"]
+        or claim_stamp(call.claimed_at) != payload["stamp"]
+        or call.listener_call_sid is not None
+    ):
         return None  # handed back, answered, or already ringing: never ring twice
     user = await session.get(User, payload["listener_id"])
     if user is None or call.conference_name is None:
@@ -58,22 +64,35 @@ async def _prepare_dial(session: AsyncSession, payload: dict[str, Any]) -> dict[
 
 async def _dial(runtime: Runtime, payload: dict[str, Any]) -> str:
     participant = await add_participant(
-        runtime, payload["conference"], to=payload["to"], label=LISTENER_LABEL,
+        runtime,
+        payload["conference"],
+        to=payload["to"],
+        label=LISTENER_LABEL,
         # The leg's own progress comes to the status webhook, tagged with this claim, so a
         # listener who does not answer hands the caller straight back.
-        status_callback=webhook_url(runtime.settings, "status", leg="listener", call=payload["call_id"],
-                                    claim=payload["stamp"]),
+        status_callback=webhook_url(
+            runtime.settings, "status", leg="listener", call=payload["call_id"], claim=payload["stamp"]
+        ),
         # The listener starts the conference (the caller stops hearing hold music) but does
         # not end it on leaving: in a warm transfer the caller stays on with the partner.
-        start_conference_on_enter=True, end_conference_on_exit=False, ring_seconds=LISTENER_RING_SECONDS)
+        start_conference_on_enter=True,
+        end_conference_on_exit=False,
+        ring_seconds=LISTENER_RING_SECONDS,
+    )
     return participant.call_sid
 
 
 async def _dialled(session: AsyncSession, payload: dict[str, Any], leg: str) -> None:
     await session.execute(
-        sa.update(Call).where(Call.id == payload["call_id"], Call.listener_call_sid.is_(None),
-                              Call.queue_state.in_(("claimed", "connected")))
-        .values(listener_call_sid=leg).execution_options(synchronize_session=False))
+        sa.update(Call)
+        .where(
+            Call.id == payload["call_id"],
+            Call.listener_call_sid.is_(None),
+            Call.queue_state.in_(("claimed", "connected")),
+        )
+        .values(listener_call_sid=leg)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def _dial_refused(session: AsyncSession, payload: dict[str, Any], exc: Exception) -> None:
@@ -118,9 +137,19 @@ async def expire_claim(session: AsyncSession, job: Job) -> None:
 
 
 def register(runtime: Runtime) -> None:
-    register_call_out(runtime, DIAL_LISTENER, CallOut(
-        prepare=_prepare_dial, send=retry_when_unavailable(_dial), done=_dialled, refused=_dial_refused,
-        retry_base_seconds=2, give_up_after=timedelta(seconds=CLAIM_TIMEOUT_SECONDS)))
+    register_call_out(
+        runtime,
+        DIAL_LISTENER,
+        CallOut(
+            prepare=_prepare_dial,
+            send=retry_when_unavailable(_dial),
+            done=_dialled,
+            refused=_dial_refused,
+            retry_base_seconds=2,
+            give_up_after=timedelta(seconds=CLAIM_TIMEOUT_SECONDS),
+        ),
+    )
     register_call_out(runtime, HANG_UP_LEG, CallOut(send=retry_when_unavailable(_hang_up), refused=_not_hung_up))
-    runtime.jobs.follow(CALL_ENDED, STOP_RINGING, stop_ringing_listener,
-                        when=lambda payload: bool(payload.get("abandoned")))
+    runtime.jobs.follow(
+        CALL_ENDED, STOP_RINGING, stop_ringing_listener, when=lambda payload: bool(payload.get("abandoned"))
+    )

@@ -48,22 +48,29 @@ def voice_sdk_file(settings: Settings) -> Path | None:
 
 def choose_headset(settings: Settings, user: User) -> dict[str, Any]:
     """Which headset this listener gets (pure: settings, the user and the installed files)."""
-    base: dict[str, Any] = {"identity": user.headset_identity, "reason": None, "sdk_url": None,
-                            "dial_address": None}
+    base: dict[str, Any] = {"identity": user.headset_identity, "reason": None, "sdk_url": None, "dial_address": None}
     if user.dial_address:
         return base | {"kind": "desk", "dial_address": mask_dial_address(user.dial_address)}
     if settings.telephony == "simulated":
         return base | {"kind": "practice"}
     if voice_sdk_file(settings) is None:
-        return base | {"kind": "unavailable", "reason": (
-            "the browser headset is not installed on this server (run make install with npm); "
-            "ask an admin for a desk phone or SIP address, or use practice mode")}
+        return base | {
+            "kind": "unavailable",
+            "reason": (
+                "the browser headset is not installed on this server (run make install with npm); "
+                "ask an admin for a desk phone or SIP address, or use practice mode"
+            ),
+        }
     # Ringing the browser needs only an API key (the token's incoming grant); the TwiML app is
     # for calls the browser would place, which the headset never does.
     if not (settings.twilio_api_key_sid and settings.twilio_api_key_secret.get_secret_value()):
-        return base | {"kind": "unavailable", "reason": (
-            "the browser headset needs OPENLINE_TWILIO_API_KEY_SID and OPENLINE_TWILIO_API_KEY_SECRET; "
-            "ask an admin for a desk phone or SIP address meanwhile")}
+        return base | {
+            "kind": "unavailable",
+            "reason": (
+                "the browser headset needs OPENLINE_TWILIO_API_KEY_SID and OPENLINE_TWILIO_API_KEY_SECRET; "
+                "ask an admin for a desk phone or SIP address meanwhile"
+            ),
+        }
     return base | {"kind": "twilio", "sdk_url": SDK_URL}
 
 
@@ -83,8 +90,9 @@ async def describe_headset(session: AsyncSession, *, settings: Settings, user: U
     state, call_id = "idle", None
     if call is not None and call.listener_id == user.id and call.queue_state in ("claimed", "connected"):
         call_id = call.id
-        state = "connected" if call.queue_state == "connected" else (
-            "ringing" if call.listener_call_sid else "dialling")
+        state = (
+            "connected" if call.queue_state == "connected" else ("ringing" if call.listener_call_sid else "dialling")
+        )
     return choose_headset(settings, user) | {"state": state, "call_id": call_id}
 
 
@@ -96,8 +104,9 @@ async def publish_headset_state(session: AsyncSession, *, user_id: int | None, c
     await publish_live(session, f"user:{user_id}", HEADSET_EVENT, {"state": state, "call_id": call_id})
 
 
-async def press_practice_headset(runtime: Runtime, *, user: User, action: str,
-                                 identity: str | None = None) -> dict[str, Any]:
+async def press_practice_headset(
+    runtime: Runtime, *, user: User, action: str, identity: str | None = None
+) -> dict[str, Any]:
     """A practice headset button: the simulator does to the listener's (or, with ``identity``, a
     supervisor's) leg what the SDK would."""
     settings = runtime.settings
@@ -106,8 +115,9 @@ async def press_practice_headset(runtime: Runtime, *, user: User, action: str,
     if settings.telephony != "simulated":
         raise Conflict("the practice headset works only with simulated telephony", error="not_practice")
     if not settings.twilio_api_base:
-        raise ServiceUnavailable("the simulator's address (OPENLINE_TWILIO_API_BASE) is not set",
-                                 error="simulator_not_configured")
+        raise ServiceUnavailable(
+            "the simulator's address (OPENLINE_TWILIO_API_BASE) is not set", error="simulator_not_configured"
+        )
     client = rest_client(runtime)
     # Through the REST client's HTTP client, whose origin is rewritten to the simulator.
     url = f"https://api.twilio.com/_sim/headsets/{identity or user.headset_identity}/{action}"
@@ -125,8 +135,7 @@ async def press_practice_headset(runtime: Runtime, *, user: User, action: str,
 
 async def _connected_call(runtime: Runtime, user_id: int) -> Call:
     async with session_scope(runtime) as session:
-        call = await session.scalar(sa.select(Call).where(Call.listener_id == user_id,
-                                                          Call.queue_state == "connected"))
+        call = await session.scalar(sa.select(Call).where(Call.listener_id == user_id, Call.queue_state == "connected"))
     if call is None:
         raise Conflict("you have no caller on the line to hold", error="no_current_call")
     return call

@@ -56,8 +56,9 @@ async def show_headset(session: SessionDep, runtime: RuntimeDep, user: CurrentLi
 
 
 @router.post("/headset/{action}", response_model=PracticeActionOut)
-async def press_headset(action: Literal["answer", "decline", "hangup", "mute", "unmute"], runtime: RuntimeDep,
-                        user: CurrentListener):
+async def press_headset(
+    action: Literal["answer", "decline", "hangup", "mute", "unmute"], runtime: RuntimeDep, user: CurrentListener
+):
     return await press_practice_headset(runtime, user=user, action=action)
 
 

@@ -24,14 +24,42 @@ from telephony.statements import DELIVERIES, STORED_REPLY
 # Fields that describe the call or event without identifying the caller. Everything else (From,
 # To, Caller, Called, CallerName, the *City/*State/*Zip/*Country twins, ForwardedFrom,
 # CallToken, RecordingUrl...) stays out of the delivery log.
-KEPT_FIELDS = frozenset({
-    "CallSid", "AccountSid", "ApiVersion", "CallStatus", "Direction", "ParentCallSid", "SequenceNumber",
-    "CallbackSource", "Timestamp", "CallDuration", "Duration", "SipResponseCode", "ErrorCode", "ErrorUrl",
-    "ConferenceSid", "FriendlyName", "StatusCallbackEvent", "ParticipantLabel", "Hold", "Muted", "Coaching",
-    "EndConferenceOnExit", "StartConferenceOnEnter", "ReasonConferenceEnded", "CallSidEndingConference",
-    "RecordingSid", "RecordingDuration", "RecordingStatus", "QueueTime", "ReasonParticipantLeft",
-    "ParticipantCallStatus", "CallSidToCoach",
-})
+KEPT_FIELDS = frozenset(
+    {
+        "CallSid",
+        "AccountSid",
+        "ApiVersion",
+        "CallStatus",
+        "Direction",
+        "ParentCallSid",
+        "SequenceNumber",
+        "CallbackSource",
+        "Timestamp",
+        "CallDuration",
+        "Duration",
+        "SipResponseCode",
+        "ErrorCode",
+        "ErrorUrl",
+        "ConferenceSid",
+        "FriendlyName",
+        "StatusCallbackEvent",
+        "ParticipantLabel",
+        "Hold",
+        "Muted",
+        "Coaching",
+        "EndConferenceOnExit",
+        "StartConferenceOnEnter",
+        "ReasonConferenceEnded",
+        "CallSidEndingConference",
+        "RecordingSid",
+        "RecordingDuration",
+        "RecordingStatus",
+        "QueueTime",
+        "ReasonParticipantLeft",
+        "ParticipantCallStatus",
+        "CallSidToCoach",
+    }
+)
 SID = re.compile(r"^[A-Za-z]{2}[A-Za-z0-9]{1,62}$")
 SEQUENCE = re.compile(r"^[0-9]{1,9}$")
 
@@ -52,8 +80,13 @@ class Delivery:
     def dedupe_key(self) -> str:
         if self.token:
             return f"{self.endpoint}:token:{self.token}"[:200]
-        parts = (self.endpoint, self.call_sid or "-", self.event, *self.key_parts,
-                 "-" if self.sequence is None else str(self.sequence))
+        parts = (
+            self.endpoint,
+            self.call_sid or "-",
+            self.event,
+            *self.key_parts,
+            "-" if self.sequence is None else str(self.sequence),
+        )
         return ":".join(parts)[:200]
 
     @property
@@ -87,9 +120,15 @@ def _call_sid(form: dict[str, str], problems: list[dict[str, str]], *, required:
     return sid
 
 
-def parse_call_webhook(form: dict[str, str], endpoint: str, *, token: str | None = None,
-                       status_required: bool = True, event: str | None = None,
-                       key_parts: tuple[str, ...] = ()) -> Delivery:
+def parse_call_webhook(
+    form: dict[str, str],
+    endpoint: str,
+    *,
+    token: str | None = None,
+    status_required: bool = True,
+    event: str | None = None,
+    key_parts: tuple[str, ...] = (),
+) -> Delivery:
     """A voice webhook about one call (incoming, status, wait, fallback, voicemail); 422 if malformed."""
     problems: list[dict[str, str]] = []
     call_sid = _call_sid(form, problems, required=True)
@@ -119,12 +158,21 @@ def parse_conference_event(form: dict[str, str], *, token: str | None = None) ->
     return Delivery("conference", call_sid, event, sequence, form, token, (conference[:80],))
 
 
-async def claim_delivery(session: AsyncSession, delivery: Delivery, *, reply: str,
-                         outcome: str = "applied") -> str | None:
+async def claim_delivery(
+    session: AsyncSession, delivery: Delivery, *, reply: str, outcome: str = "applied"
+) -> str | None:
     """Store the delivery; None when this is the first time, else the reply stored the first time."""
-    values = dict(dedupe_key=delivery.dedupe_key, endpoint=delivery.endpoint, call_sid=delivery.call_sid,
-                  event=delivery.event[:40], sequence=delivery.sequence, fields=delivery.kept_fields,
-                  outcome=outcome, reply=reply, received_at=runtime_of(session).clock.now())
+    values = dict(
+        dedupe_key=delivery.dedupe_key,
+        endpoint=delivery.endpoint,
+        call_sid=delivery.call_sid,
+        event=delivery.event[:40],
+        sequence=delivery.sequence,
+        fields=delivery.kept_fields,
+        outcome=outcome,
+        reply=reply,
+        received_at=runtime_of(session).clock.now(),
+    )
     if (await session.execute(insert_unless_present(session, DELIVERIES, "dedupe_key"), values)).rowcount:
         return None
     stored = await session.scalar(STORED_REPLY, {"key": delivery.dedupe_key})
@@ -136,5 +184,6 @@ async def record_outcome(session: AsyncSession, delivery: Delivery, outcome: str
     values: dict[str, str] = {"outcome": outcome}
     if reply is not None:
         values["reply"] = reply
-    await session.execute(sa.update(WebhookDelivery).where(WebhookDelivery.dedupe_key == delivery.dedupe_key)
-                          .values(**values))
+    await session.execute(
+        sa.update(WebhookDelivery).where(WebhookDelivery.dedupe_key == delivery.dedupe_key).values(**values)
+    )

@@ -54,8 +54,13 @@ async def schedule_overflow(session: AsyncSession, *, call_id: int, waiting_sinc
     requested again. A caller handed back after that deadline gets a new, immediate job."""
     runtime = runtime_of(session)
     run_at = max(waiting_since + timedelta(seconds=runtime.settings.max_wait_seconds), runtime.clock.now())
-    await schedule_job(session, kind=OVERFLOW_JOB, key=f"{OVERFLOW_JOB}:{call_id}:{run_at.isoformat()}",
-                       run_at=run_at, payload={"call_id": call_id})
+    await schedule_job(
+        session,
+        kind=OVERFLOW_JOB,
+        key=f"{OVERFLOW_JOB}:{call_id}:{run_at.isoformat()}",
+        run_at=run_at,
+        payload={"call_id": call_id},
+    )
 
 
 async def move_call(session: AsyncSession, call: Call, move: CallMove) -> Step | None:
@@ -79,8 +84,12 @@ async def _change_listener(session: AsyncSession, call: Call, change: ListenerCh
             # Raising rolls the claim back too: the caller stays first in the queue.
             raise Conflict("you already have a caller; finish that call first", error="already_on_call")
     else:
-        await release_listener(session, user_id=call.listener_id, call_id=call.id,
-                               status="wrap-up" if change is ListenerChange.wrap_up else None)
+        await release_listener(
+            session,
+            user_id=call.listener_id,
+            call_id=call.id,
+            status="wrap-up" if change is ListenerChange.wrap_up else None,
+        )
 
 
 async def claim_waiting_call(session: AsyncSession, *, call_id: int, listener_id: int) -> Call | None:
@@ -89,9 +98,11 @@ async def claim_waiting_call(session: AsyncSession, *, call_id: int, listener_id
     now = runtime_of(session).clock.now()
     step = CALL_MOVES[("waiting", CallMove.claim)]
     claimed = await session.execute(
-        sa.update(Call).where(Call.id == call_id, Call.queue_state == "waiting")
+        sa.update(Call)
+        .where(Call.id == call_id, Call.queue_state == "waiting")
         .values(queue_state=step.to, listener_id=listener_id, claimed_at=now, updated_at=now)
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)
+    )
     if not claimed.rowcount:
         return None
     call = await session.scalar(sa.select(Call).where(Call.id == call_id).execution_options(populate_existing=True))
@@ -129,8 +140,9 @@ async def end_call(session: AsyncSession, call: Call, *, before_voicemail: bool 
         # Reached voicemail but hung up before leaving a message: still a way back (first in
         # line if it was their listener's line that dropped).
         await ensure_callback_request(session, call, reason=DISCONNECTED if call.answered_at else NO_MESSAGE)
-    emit(session, CALL_ENDED, call_id=call.id, listener_id=call.listener_id, ended_at=iso(now),
-         abandoned=call.abandoned)
+    emit(
+        session, CALL_ENDED, call_id=call.id, listener_id=call.listener_id, ended_at=iso(now), abandoned=call.abandoned
+    )
     log.info("call ended", extra={"call_id": call.id, "was": was, "abandoned": call.abandoned})
     return True
 
@@ -163,8 +175,13 @@ async def note_caller_maybe_alone(session: AsyncSession, call: Call) -> None:
     if call.queue_state != "connected" or call.ended_at is not None or await someone_with_caller(session, call.id):
         return
     now = runtime_of(session).clock.now()
-    await schedule_job(session, kind=CALLER_ALONE_JOB, key=f"{CALLER_ALONE_JOB}:{call.id}:{call.conference_sequence}",
-                       run_at=now + timedelta(seconds=CALLER_ALONE_GRACE_SECONDS), payload={"call_id": call.id})
+    await schedule_job(
+        session,
+        kind=CALLER_ALONE_JOB,
+        key=f"{CALLER_ALONE_JOB}:{call.id}:{call.conference_sequence}",
+        run_at=now + timedelta(seconds=CALLER_ALONE_GRACE_SECONDS),
+        payload={"call_id": call.id},
+    )
 
 
 async def move_disconnected_to_voicemail(session: AsyncSession, call: Call) -> bool:

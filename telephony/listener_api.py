@@ -9,7 +9,10 @@ from starlette.background import BackgroundTask
 from app.core.deps import CurrentListener, RuntimeDep, SessionDep
 from app.core.responses import SIGNED_IN, PathId, error_responses
 from telephony.callbacks import (
-    claim_callback_request, complete_callback_request, list_callback_requests, open_voicemail,
+    claim_callback_request,
+    complete_callback_request,
+    list_callback_requests,
+    open_voicemail,
 )
 from telephony.presence import change_presence, show_presence
 from telephony.queue import describe_queue, take_next_caller
@@ -70,13 +73,20 @@ async def ring_caller_back(callback_id: PathId, session: SessionDep, user: Curre
     return await ring_back_caller(session, callback_id=callback_id, user=user)
 
 
-@router.get("/callbacks/{callback_id}/recording", response_class=StreamingResponse,
-            responses={200: {"content": {"audio/mpeg": {}}, "description": "The voicemail (MP3)"}})
+@router.get(
+    "/callbacks/{callback_id}/recording",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"audio/mpeg": {}}, "description": "The voicemail (MP3)"}},
+)
 async def play_voicemail(callback_id: PathId, session: SessionDep, user: CurrentListener):
     """The caller's voicemail, for the listener who claimed it or a supervisor; every play is audited."""
     upstream = await open_voicemail(session, callback_id=callback_id, user=user)
-    return StreamingResponse(upstream.aiter_bytes(), media_type="audio/mpeg", background=BackgroundTask(upstream.aclose),
-                             headers={"Cache-Control": "no-store"})
+    return StreamingResponse(
+        upstream.aiter_bytes(),
+        media_type="audio/mpeg",
+        background=BackgroundTask(upstream.aclose),
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 @router.get("/voice-token", response_model=VoiceTokenOut)

@@ -11,7 +11,17 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base
 
-CALL_STATUSES = ("queued", "initiated", "ringing", "in-progress", "completed", "busy", "failed", "no-answer", "canceled")
+CALL_STATUSES = (
+    "queued",
+    "initiated",
+    "ringing",
+    "in-progress",
+    "completed",
+    "busy",
+    "failed",
+    "no-answer",
+    "canceled",
+)
 FINAL_CALL_STATUSES = ("completed", "busy", "failed", "no-answer", "canceled")
 # Where a call is in the helpline's own flow, as opposed to Twilio's call status.
 QUEUE_STATES = ("waiting", "claimed", "connected", "voicemail", "ended")
@@ -136,7 +146,8 @@ class CallbackAttempt(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     callback_request_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("callback_requests.id", ondelete="CASCADE"), index=True)
+        sa.ForeignKey("callback_requests.id", ondelete="CASCADE"), index=True
+    )
     call_id: Mapped[int] = mapped_column(sa.ForeignKey("calls.id", ondelete="CASCADE"), unique=True)
     listener_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     started_at: Mapped[datetime]

@@ -75,21 +75,39 @@ async def _live_call(session: AsyncSession, call_id: int) -> Call:
     return call
 
 
-async def _open_leg(runtime: Runtime, *, call_id: int, supervisor: User, mode: str, via: str) -> tuple[SupervisorLeg, Call]:
+async def _open_leg(
+    runtime: Runtime, *, call_id: int, supervisor: User, mode: str, via: str
+) -> tuple[SupervisorLeg, Call]:
     try:
         async with session_scope(runtime) as session:
             call = await _live_call(session, call_id)
-            other = await session.scalar(sa.select(User.display_name).join(
-                SupervisorLeg, SupervisorLeg.supervisor_id == User.id).where(
-                SupervisorLeg.call_id == call_id, SupervisorLeg.state.in_(ACTIVE)))
+            other = await session.scalar(
+                sa.select(User.display_name)
+                .join(SupervisorLeg, SupervisorLeg.supervisor_id == User.id)
+                .where(SupervisorLeg.call_id == call_id, SupervisorLeg.state.in_(ACTIVE))
+            )
             if other is not None:
                 raise Conflict(f"{other} is already on this call", error="supervisor_already_on")
-            leg = SupervisorLeg(call_id=call_id, supervisor_id=supervisor.id, mode=mode, state="dialling", via=via,
-                                requested_at=runtime.clock.now())
+            leg = SupervisorLeg(
+                call_id=call_id,
+                supervisor_id=supervisor.id,
+                mode=mode,
+                state="dialling",
+                via=via,
+                requested_at=runtime.clock.now(),
+            )
             session.add(leg)
             await session.flush()
-            await record_audit(session, actor=f"user:{supervisor.username}", action="join_call", subject_type="call",
-                               subject_id=call_id, mode=mode, via=via, leg_id=leg.id)
+            await record_audit(
+                session,
+                actor=f"user:{supervisor.username}",
+                action="join_call",
+                subject_type="call",
+                subject_id=call_id,
+                mode=mode,
+                via=via,
+                leg_id=leg.id,
+            )
             await _announce(session, call, leg)
     except IntegrityError as exc:  # two supervisors in the same instant: the index lets one through
         raise Conflict("another supervisor is already on this call", error="supervisor_already_on") from exc
@@ -103,18 +121,27 @@ async def join_call(runtime: Runtime, *, call_id: int, supervisor: User, mode: s
     try:
         # By SID, not name: a conference that ended meanwhile is refused, never opened anew, empty.
         added = await add_participant(
-            runtime, await conference_sid_of(runtime, call), to=to, label=label,
+            runtime,
+            await conference_sid_of(runtime, call),
+            to=to,
+            label=label,
             status_callback=webhook_url(runtime.settings, "status", leg="supervisor", call=call.id, label=label),
-            start_conference_on_enter=False, end_conference_on_exit=False, ring_seconds=SUPERVISOR_RING_SECONDS,
-            **monitor_options(mode, call.listener_call_sid or ""))
+            start_conference_on_enter=False,
+            end_conference_on_exit=False,
+            ring_seconds=SUPERVISOR_RING_SECONDS,
+            **monitor_options(mode, call.listener_call_sid or ""),
+        )
     except ProviderError as exc:
         await _close_leg(runtime, leg.id, state="failed", reason="could not dial")
         if isinstance(exc, ProviderRejected) and exc.call_gone:
             raise Conflict("that call has just ended", error="call_gone") from exc
         raise ServiceUnavailable("Twilio could not dial you into the call; try again", error="provider_down") from exc
     async with session_scope(runtime) as session:
-        await session.execute(sa.update(SupervisorLeg).where(SupervisorLeg.id == leg.id, SupervisorLeg.call_sid.is_(None))
-                              .values(call_sid=added.call_sid))
+        await session.execute(
+            sa.update(SupervisorLeg)
+            .where(SupervisorLeg.id == leg.id, SupervisorLeg.call_sid.is_(None))
+            .values(call_sid=added.call_sid)
+        )
     return describe_leg(leg) | {"call_sid": added.call_sid}
 
 
@@ -123,9 +150,13 @@ def describe_leg(leg: SupervisorLeg) -> dict[str, Any]:
 
 
 async def _my_leg(session: AsyncSession, call_id: int, supervisor: User) -> SupervisorLeg:
-    leg = await session.scalar(sa.select(SupervisorLeg).where(
-        SupervisorLeg.call_id == call_id, SupervisorLeg.supervisor_id == supervisor.id,
-        SupervisorLeg.state.in_(ACTIVE)))
+    leg = await session.scalar(
+        sa.select(SupervisorLeg).where(
+            SupervisorLeg.call_id == call_id,
+            SupervisorLeg.supervisor_id == supervisor.id,
+            SupervisorLeg.state.in_(ACTIVE),
+        )
+    )
     if leg is None:
         raise Conflict("you are not on that call", error="not_on_call")
     return leg
@@ -138,16 +169,29 @@ async def switch_mode(runtime: Runtime, *, call_id: int, supervisor: User, mode:
         if leg.state != "joined":
             raise Conflict("your line is still ringing: answer it first", error="not_joined")
     try:
-        await update_participant(runtime, await conference_sid_of(runtime, call), supervisor_label(supervisor.id),
-                                 **monitor_options(mode, call.listener_call_sid or ""))
+        await update_participant(
+            runtime,
+            await conference_sid_of(runtime, call),
+            supervisor_label(supervisor.id),
+            **monitor_options(mode, call.listener_call_sid or ""),
+        )
     except ProviderError as exc:
-        raise ServiceUnavailable("Twilio did not make that change; you are still on as before",
-                                 error="provider_down") from exc
+        raise ServiceUnavailable(
+            "Twilio did not make that change; you are still on as before", error="provider_down"
+        ) from exc
     async with session_scope(runtime) as session:
         leg = await session.get(SupervisorLeg, leg.id)
         was, leg.mode = leg.mode, mode
-        await record_audit(session, actor=f"user:{supervisor.username}", action="switch_monitoring",
-                           subject_type="call", subject_id=call_id, mode=mode, was=was, leg_id=leg.id)
+        await record_audit(
+            session,
+            actor=f"user:{supervisor.username}",
+            action="switch_monitoring",
+            subject_type="call",
+            subject_id=call_id,
+            mode=mode,
+            was=was,
+            leg_id=leg.id,
+        )
         await _announce(session, call, leg)
         return describe_leg(leg)
 
@@ -162,7 +206,9 @@ async def leave_call(runtime: Runtime, *, call_id: int, supervisor: User) -> dic
         if not exc.call_gone:
             raise ServiceUnavailable("Twilio refused to take you off the call", error="provider_refused") from exc
     except ProviderError as exc:
-        raise ServiceUnavailable("Twilio could not be reached; you are still on the call", error="provider_down") from exc
+        raise ServiceUnavailable(
+            "Twilio could not be reached; you are still on the call", error="provider_down"
+        ) from exc
     await _close_leg(runtime, leg.id, state="left", reason="left", actor=f"user:{supervisor.username}")
     return describe_leg(leg) | {"state": "left"}
 
@@ -173,8 +219,16 @@ async def _close_leg(runtime: Runtime, leg_id: int, *, state: str, reason: str, 
         if leg is None or leg.state not in ACTIVE:
             return
         leg.state, leg.left_at, leg.left_reason = state, runtime.clock.now(), reason[:40]
-        await record_audit(session, actor=actor or "telephony", action="leave_call", subject_type="call",
-                           subject_id=leg.call_id, leg_id=leg.id, state=state, reason=reason)
+        await record_audit(
+            session,
+            actor=actor or "telephony",
+            action="leave_call",
+            subject_type="call",
+            subject_id=leg.call_id,
+            leg_id=leg.id,
+            state=state,
+            reason=reason,
+        )
         call = await session.get(Call, leg.call_id)
         if call is not None:
             await _announce(session, call, leg)
@@ -192,13 +246,18 @@ async def _announce(session: AsyncSession, call: Call, leg: SupervisorLeg) -> No
 async def list_others_on_line(session: AsyncSession, *, call: Call) -> list[dict[str, Any]]:
     """Who else is on the listener's call, as far as the listener is told."""
     tell = runtime_of(session).settings.tell_listener_when_monitored
-    rows = (await session.execute(sa.select(SupervisorLeg, User.display_name).join(
-        User, User.id == SupervisorLeg.supervisor_id).where(
-        SupervisorLeg.call_id == call.id, SupervisorLeg.state == "joined"))).all()
+    rows = (
+        await session.execute(
+            sa.select(SupervisorLeg, User.display_name)
+            .join(User, User.id == SupervisorLeg.supervisor_id)
+            .where(SupervisorLeg.call_id == call.id, SupervisorLeg.state == "joined")
+        )
+    ).all()
     return [{"name": name, "role": "supervisor", "mode": leg.mode} for leg, name in rows if tell or leg.mode == "barge"]
 
 
 # Conference events about supervisor legs
+
 
 def _supervisor_of(label: str | None) -> int | None:
     suffix = (label or "").removeprefix(SUPERVISOR_LABEL_PREFIX)
@@ -209,9 +268,13 @@ async def supervisor_joined(runtime: Runtime, event: DomainEvent) -> None:
     if _supervisor_of(event.payload.get("label")) is None:
         return
     async with session_scope(runtime) as session:
-        leg = await session.scalar(sa.select(SupervisorLeg).where(
-            SupervisorLeg.call_id == event.payload["call_id"], SupervisorLeg.state == "dialling",
-            SupervisorLeg.supervisor_id == _supervisor_of(event.payload.get("label"))))
+        leg = await session.scalar(
+            sa.select(SupervisorLeg).where(
+                SupervisorLeg.call_id == event.payload["call_id"],
+                SupervisorLeg.state == "dialling",
+                SupervisorLeg.supervisor_id == _supervisor_of(event.payload.get("label")),
+            )
+        )
         if leg is None:
             return
         leg.state, leg.joined_at = "joined", runtime.clock.now()
@@ -229,11 +292,22 @@ async def someone_left(runtime: Runtime, event: DomainEvent) -> None:
 
 async def _supervisor_leg_over(runtime: Runtime, call_id: int, supervisor_id: int, call_sid: str | None) -> None:
     async with session_scope(runtime) as session:
-        leg = await session.scalar(sa.select(SupervisorLeg).where(
-            SupervisorLeg.call_id == call_id, SupervisorLeg.supervisor_id == supervisor_id,
-            SupervisorLeg.state.in_(ACTIVE)))
-        reason = await session.scalar(sa.select(CallParticipant.left_reason).where(
-            CallParticipant.call_id == call_id, CallParticipant.call_sid == call_sid)) if call_sid else None
+        leg = await session.scalar(
+            sa.select(SupervisorLeg).where(
+                SupervisorLeg.call_id == call_id,
+                SupervisorLeg.supervisor_id == supervisor_id,
+                SupervisorLeg.state.in_(ACTIVE),
+            )
+        )
+        reason = (
+            await session.scalar(
+                sa.select(CallParticipant.left_reason).where(
+                    CallParticipant.call_id == call_id, CallParticipant.call_sid == call_sid
+                )
+            )
+            if call_sid
+            else None
+        )
     if leg is not None:
         await _close_leg(runtime, leg.id, state="left", reason=reason or "line dropped")
 
@@ -243,8 +317,11 @@ async def take_over_from_listener(runtime: Runtime, call_id: int) -> None:
     to the caller now (barge). If even that fails, the supervisor is taken off so the
     caller-left-alone rescue runs rather than leaving the caller with someone who cannot be heard."""
     async with session_scope(runtime) as session:
-        leg = await session.scalar(sa.select(SupervisorLeg).where(
-            SupervisorLeg.call_id == call_id, SupervisorLeg.state == "joined", SupervisorLeg.mode != "barge"))
+        leg = await session.scalar(
+            sa.select(SupervisorLeg).where(
+                SupervisorLeg.call_id == call_id, SupervisorLeg.state == "joined", SupervisorLeg.mode != "barge"
+            )
+        )
         call = await session.get(Call, call_id)
     if leg is None or call is None or call.ended_at is not None:
         return
@@ -253,8 +330,10 @@ async def take_over_from_listener(runtime: Runtime, call_id: int) -> None:
         conference_sid = await conference_sid_of(runtime, call)
         await update_participant(runtime, conference_sid, label, **monitor_options("barge", ""))
     except ProviderError as exc:
-        log.warning("supervisor could not take over; removing them so the rescue runs",
-                    extra={"call_id": call_id, "error": str(exc)})
+        log.warning(
+            "supervisor could not take over; removing them so the rescue runs",
+            extra={"call_id": call_id, "error": str(exc)},
+        )
         try:
             await remove_participant(runtime, await conference_sid_of(runtime, call), label)
         except ProviderError:
@@ -263,11 +342,25 @@ async def take_over_from_listener(runtime: Runtime, call_id: int) -> None:
     async with session_scope(runtime) as session:
         leg = await session.get(SupervisorLeg, leg.id)
         leg.mode = "barge"
-        await record_audit(session, actor="telephony", action="supervisor_took_over", subject_type="call",
-                           subject_id=call_id, leg_id=leg.id, reason="listener line dropped")
-        await publish_live(session, f"user:{leg.supervisor_id}", MONITOR_EVENT,
-                           {"call_id": call_id, **describe_leg(leg),
-                            "notice": "The listener's line dropped: you are now speaking with the caller."})
+        await record_audit(
+            session,
+            actor="telephony",
+            action="supervisor_took_over",
+            subject_type="call",
+            subject_id=call_id,
+            leg_id=leg.id,
+            reason="listener line dropped",
+        )
+        await publish_live(
+            session,
+            f"user:{leg.supervisor_id}",
+            MONITOR_EVENT,
+            {
+                "call_id": call_id,
+                **describe_leg(leg),
+                "notice": "The listener's line dropped: you are now speaking with the caller.",
+            },
+        )
         await _announce(session, call, leg)
 
 
@@ -277,9 +370,13 @@ async def supervisor_leg_failed(runtime: Runtime, event: DomainEvent) -> None:
     if supervisor_id is None:
         return
     async with session_scope(runtime) as session:
-        leg_id = await session.scalar(sa.select(SupervisorLeg.id).where(
-            SupervisorLeg.call_id == event.payload["call_id"], SupervisorLeg.supervisor_id == supervisor_id,
-            SupervisorLeg.state.in_(ACTIVE)))
+        leg_id = await session.scalar(
+            sa.select(SupervisorLeg.id).where(
+                SupervisorLeg.call_id == event.payload["call_id"],
+                SupervisorLeg.supervisor_id == supervisor_id,
+                SupervisorLeg.state.in_(ACTIVE),
+            )
+        )
     if leg_id is not None:
         await _close_leg(runtime, leg_id, state="failed", reason=f"your line: {event.payload.get('status')}")
 

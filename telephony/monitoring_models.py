@@ -19,9 +19,13 @@ class SupervisorLeg(Base):
         sa.CheckConstraint(f"mode IN {MODES}", name="mode_known"),
         sa.CheckConstraint(f"state IN {LEG_STATES}", name="state_known"),
         # One supervisor on a call at a time: a second one joining is refused, not dialled.
-        sa.Index("uq_supervisor_legs_active_call", "call_id", unique=True,
-                 sqlite_where=sa.text("state IN ('dialling', 'joined')"),
-                 postgresql_where=sa.text("state IN ('dialling', 'joined')")),
+        sa.Index(
+            "uq_supervisor_legs_active_call",
+            "call_id",
+            unique=True,
+            sqlite_where=sa.text("state IN ('dialling', 'joined')"),
+            postgresql_where=sa.text("state IN ('dialling', 'joined')"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

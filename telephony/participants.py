@@ -25,9 +25,16 @@ log = logging.getLogger("openline.telephony")
 
 async def someone_with_caller(session: AsyncSession, call_id: int, *, besides: tuple[str, ...] = ()) -> bool:
     """Is anyone (listener, partner), other than the roles in ``besides``, still in the caller's conference?"""
-    return bool(await session.scalar(sa.select(sa.func.count()).where(
-        CallParticipant.call_id == call_id, CallParticipant.role.not_in(("caller", *besides)),
-        CallParticipant.joined_at.is_not(None), CallParticipant.left_at.is_(None))))
+    return bool(
+        await session.scalar(
+            sa.select(sa.func.count()).where(
+                CallParticipant.call_id == call_id,
+                CallParticipant.role.not_in(("caller", *besides)),
+                CallParticipant.joined_at.is_not(None),
+                CallParticipant.left_at.is_(None),
+            )
+        )
+    )
 
 
 async def conference_sid_of(runtime: Runtime, call: Call) -> str:
@@ -40,8 +47,12 @@ async def conference_sid_of(runtime: Runtime, call: Call) -> str:
     if sid is None:
         raise ProviderRejected("the caller's conference is not live", status=404, code=20404)
     async with session_scope(runtime) as session:
-        await session.execute(sa.update(Call).where(Call.id == call.id, Call.conference_sid.is_(None))
-                              .values(conference_sid=sid).execution_options(synchronize_session=False))
+        await session.execute(
+            sa.update(Call)
+            .where(Call.id == call.id, Call.conference_sid.is_(None))
+            .values(conference_sid=sid)
+            .execution_options(synchronize_session=False)
+        )
     call.conference_sid = sid
     return sid
 

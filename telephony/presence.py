@@ -28,9 +28,12 @@ def _busy_call_ids() -> sa.Select:
 
 
 async def ensure_presence(session: AsyncSession, user_id: int) -> None:
-    await insert_ignore(session, ListenerPresence,
-                        {"user_id": user_id, "status": "offline", "since": runtime_of(session).clock.now()},
-                        ["user_id"])
+    await insert_ignore(
+        session,
+        ListenerPresence,
+        {"user_id": user_id, "status": "offline", "since": runtime_of(session).clock.now()},
+        ["user_id"],
+    )
 
 
 async def show_presence(session: AsyncSession, *, user_id: int) -> dict[str, Any]:
@@ -48,8 +51,9 @@ async def change_presence(session: AsyncSession, *, user_id: int, status: str) -
         raise Unprocessable("status", "on-call is set when you join a caller")
     await ensure_presence(session, user_id)
     if status == "available" and await session.scalar(
-        sa.select(ListenerPresence.user_id).where(ListenerPresence.user_id == user_id,
-                                                  ListenerPresence.current_call_id.in_(_busy_call_ids()))
+        sa.select(ListenerPresence.user_id).where(
+            ListenerPresence.user_id == user_id, ListenerPresence.current_call_id.in_(_busy_call_ids())
+        )
     ):
         raise Conflict("you are still on a call; finish it before becoming available", error="on_call")
     await _write(session, user_id, status=status)
@@ -61,9 +65,12 @@ async def hold_call_for(session: AsyncSession, *, user_id: int, call_id: int) ->
     await ensure_presence(session, user_id)
     result = await session.execute(
         sa.update(ListenerPresence)
-        .where(ListenerPresence.user_id == user_id,
-               sa.or_(ListenerPresence.current_call_id.is_(None),
-                      ListenerPresence.current_call_id.not_in(_busy_call_ids())))
+        .where(
+            ListenerPresence.user_id == user_id,
+            sa.or_(
+                ListenerPresence.current_call_id.is_(None), ListenerPresence.current_call_id.not_in(_busy_call_ids())
+            ),
+        )
         .values(current_call_id=call_id)
         .execution_options(synchronize_session=False)
     )
@@ -76,8 +83,9 @@ async def mark_on_call(session: AsyncSession, *, user_id: int, call_id: int) -> 
 
 async def release_listener(session: AsyncSession, *, user_id: int, call_id: int, status: str | None) -> None:
     """The call no longer holds the listener (it ended, or was handed back); ``status`` None keeps theirs."""
-    current = await session.scalar(sa.select(ListenerPresence.current_call_id)
-                                   .where(ListenerPresence.user_id == user_id))
+    current = await session.scalar(
+        sa.select(ListenerPresence.current_call_id).where(ListenerPresence.user_id == user_id)
+    )
     if current != call_id:
         return
     await _write(session, user_id, status=status, current_call_id=None)
@@ -88,11 +96,15 @@ async def _write(session: AsyncSession, user_id: int, *, status: str | None, **m
     values: dict[str, Any] = dict(more)
     if status is not None:
         # "since" is how long someone has been on break or in wrap-up: re-saying it keeps the clock.
-        values.update(status=status, since=sa.case((ListenerPresence.status != status, now),
-                                                   else_=ListenerPresence.since))
+        values.update(
+            status=status, since=sa.case((ListenerPresence.status != status, now), else_=ListenerPresence.since)
+        )
     insert_values = {"user_id": user_id, "status": status or "offline", "since": now, **more}
-    stmt = dialect_insert(session, ListenerPresence).values(**insert_values).on_conflict_do_update(
-        index_elements=["user_id"], set_=values)
+    stmt = (
+        dialect_insert(session, ListenerPresence)
+        .values(**insert_values)
+        .on_conflict_do_update(index_elements=["user_id"], set_=values)
+    )
     await session.execute(stmt)
     if status is not None:
         change = {"user_id": user_id, "status": status}

@@ -10,8 +10,8 @@ API in-process. Callers' numbers never reach the logs: nothing here logs request
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -55,8 +55,13 @@ class ProviderUnavailable(ProviderError):
 
 
 class HttpxTwilioClient(AsyncHttpClient):
-    def __init__(self, *, api_base: str | None = None, transport: httpx.AsyncBaseTransport | None = None,
-                 timeout: float = REQUEST_TIMEOUT_SECONDS):
+    def __init__(
+        self,
+        *,
+        api_base: str | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float = REQUEST_TIMEOUT_SECONDS,
+    ):
         super().__init__(logger=log, is_async=True, timeout=timeout)
         self.origin = urlsplit(api_base.rstrip("/")) if api_base else None
         self.http = httpx.AsyncClient(transport=transport, timeout=timeout)
@@ -67,13 +72,27 @@ class HttpxTwilioClient(AsyncHttpClient):
         parts = urlsplit(url)
         return urlunsplit((self.origin.scheme, self.origin.netloc, self.origin.path + parts.path, parts.query, ""))
 
-    async def request(self, method: str, uri: str, params: dict[str, object] | None = None,
-                      data: dict[str, object] | None = None, headers: dict[str, str] | None = None,
-                      auth: tuple[str, str] | None = None, timeout: float | None = None,
-                      allow_redirects: bool = False) -> Response:
-        response = await self.http.request(method, self.rewrite(uri), params=params, data=data, headers=headers,
-                                           auth=auth, timeout=timeout or self.timeout,
-                                           follow_redirects=allow_redirects)
+    async def request(
+        self,
+        method: str,
+        uri: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,
+        allow_redirects: bool = False,
+    ) -> Response:
+        response = await self.http.request(
+            method,
+            self.rewrite(uri),
+            params=params,
+            data=data,
+            headers=headers,
+            auth=auth,
+            timeout=timeout or self.timeout,
+            follow_redirects=allow_redirects,
+        )
         return Response(response.status_code, response.text, response.headers)
 
     async def close(self) -> None:
@@ -83,8 +102,12 @@ class HttpxTwilioClient(AsyncHttpClient):
 def build_rest_client(runtime: Runtime, *, transport: httpx.AsyncBaseTransport | None = None) -> Client:
     settings = runtime.settings
     http_client = HttpxTwilioClient(api_base=settings.twilio_api_base or None, transport=transport)
-    return Client(settings.twilio_account_sid, settings.twilio_auth_token.get_secret_value(),
-                  account_sid=settings.twilio_account_sid, http_client=http_client)
+    return Client(
+        settings.twilio_account_sid,
+        settings.twilio_auth_token.get_secret_value(),
+        account_sid=settings.twilio_account_sid,
+        http_client=http_client,
+    )
 
 
 def rest_client(runtime: Runtime) -> Client:
@@ -117,18 +140,37 @@ class Participant:
     label: str | None
 
 
-async def add_participant(runtime: Runtime, conference: str, *, to: str, label: str, status_callback: str,
-                          start_conference_on_enter: bool, end_conference_on_exit: bool,
-                          ring_seconds: int = 20, **options: Any) -> Participant:
+async def add_participant(
+    runtime: Runtime,
+    conference: str,
+    *,
+    to: str,
+    label: str,
+    status_callback: str,
+    start_conference_on_enter: bool,
+    end_conference_on_exit: bool,
+    ring_seconds: int = 20,
+    **options: Any,
+) -> Participant:
     """Dial ``to`` (``client:identity``, a phone number or a SIP address) into a conference.
     ``options`` are Twilio's other participant fields (``muted``, ``coaching``, ``call_sid_to_coach``)."""
     participants = rest_client(runtime).conferences(conference).participants
-    created = await _guarded("add participant", participants.create_async(
-        from_=runtime.settings.twilio_caller_id, to=to, label=label, early_media=True, timeout=ring_seconds,
-        start_conference_on_enter=start_conference_on_enter, end_conference_on_exit=end_conference_on_exit,
-        status_callback=status_callback, status_callback_method="POST",
-        status_callback_event=["initiated", "ringing", "answered", "completed"], **options,
-    ))
+    created = await _guarded(
+        "add participant",
+        participants.create_async(
+            from_=runtime.settings.twilio_caller_id,
+            to=to,
+            label=label,
+            early_media=True,
+            timeout=ring_seconds,
+            start_conference_on_enter=start_conference_on_enter,
+            end_conference_on_exit=end_conference_on_exit,
+            status_callback=status_callback,
+            status_callback_method="POST",
+            status_callback_event=["initiated", "ringing", "answered", "completed"],
+            **options,
+        ),
+    )
     return Participant(call_sid=created.call_sid, label=created.label)
 
 
@@ -157,16 +199,27 @@ async def place_call(runtime: Runtime, *, to: str, url: str, status_callback: st
     """Ring ``to`` from the line's own number; Twilio requests ``url`` once it is answered. Machine
     detection makes that request say who answered (``AnsweredBy``), so an answering machine can be
     hung up on before it records anything."""
-    created = await _guarded("place call", rest_client(runtime).calls.create_async(
-        to=to, from_=runtime.settings.twilio_caller_id, url=url, method="POST", timeout=ring_seconds,
-        machine_detection="Enable", status_callback=status_callback, status_callback_method="POST",
-        status_callback_event=["initiated", "ringing", "answered", "completed"],
-    ))
+    created = await _guarded(
+        "place call",
+        rest_client(runtime).calls.create_async(
+            to=to,
+            from_=runtime.settings.twilio_caller_id,
+            url=url,
+            method="POST",
+            timeout=ring_seconds,
+            machine_detection="Enable",
+            status_callback=status_callback,
+            status_callback_method="POST",
+            status_callback_event=["initiated", "ringing", "answered", "completed"],
+        ),
+    )
     return created.sid
 
 
-RECORDING_URL = re.compile(r"^https://api\.twilio\.com/2010-04-01/Accounts/(AC[0-9a-fA-F]{32})/Recordings/"
-                           r"(RE[0-9a-fA-F]{32})$")
+RECORDING_URL = re.compile(
+    r"^https://api\.twilio\.com/2010-04-01/Accounts/(AC[0-9a-fA-F]{32})/Recordings/"
+    r"(RE[0-9a-fA-F]{32})$"
+)
 
 
 async def open_recording(runtime: Runtime, recording_url: str) -> httpx.Response:
@@ -182,7 +235,8 @@ async def open_recording(runtime: Runtime, recording_url: str) -> httpx.Response
     request = http_client.http.build_request("GET", http_client.rewrite(recording_url + ".mp3"))
     try:
         response = await http_client.http.send(
-            request, stream=True, auth=(settings.twilio_account_sid, settings.twilio_auth_token.get_secret_value()))
+            request, stream=True, auth=(settings.twilio_account_sid, settings.twilio_auth_token.get_secret_value())
+        )
     except httpx.HTTPError as exc:
         raise ProviderUnavailable(f"fetch recording: {type(exc).__name__}") from exc
     if response.status_code >= 400:
@@ -194,15 +248,18 @@ async def open_recording(runtime: Runtime, recording_url: str) -> httpx.Response
 
 
 async def send_sms(runtime: Runtime, *, to: str, body: str) -> str:
-    message = await _guarded("send SMS", rest_client(runtime).messages.create_async(
-        from_=runtime.settings.twilio_caller_id, to=to, body=body))
+    message = await _guarded(
+        "send SMS",
+        rest_client(runtime).messages.create_async(from_=runtime.settings.twilio_caller_id, to=to, body=body),
+    )
     return message.sid
 
 
 async def find_conference_sid(runtime: Runtime, friendly_name: str) -> str | None:
     """The SID of the live conference with this name (init or in-progress), if there is one."""
-    found = await _guarded("find conference", rest_client(runtime).conferences.list_async(
-        friendly_name=friendly_name, limit=20))
+    found = await _guarded(
+        "find conference", rest_client(runtime).conferences.list_async(friendly_name=friendly_name, limit=20)
+    )
     live = [conference for conference in found if conference.status != "completed"]
     return live[0].sid if live else None
 
@@ -218,10 +275,12 @@ async def fetch_call_status(runtime: Runtime, call_sid: str) -> str | None:
     return call.status
 
 
-def retry_when_unavailable(send: Callable[[Runtime, dict[str, Any]], Awaitable[Any]]
-                           ) -> Callable[[Runtime, dict[str, Any]], Awaitable[Any]]:
+def retry_when_unavailable(
+    send: Callable[[Runtime, dict[str, Any]], Awaitable[Any]],
+) -> Callable[[Runtime, dict[str, Any]], Awaitable[Any]]:
     """For ``app.core.outbox.CallOut.send``: Twilio unreachable (or 5xx) is worth another try;
     a 4xx is a refusal, which retrying would only repeat."""
+
     async def send_retrying(runtime: Runtime, payload: dict[str, Any]) -> Any:
         try:
             return await send(runtime, payload)

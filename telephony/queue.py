@@ -35,10 +35,17 @@ SHOWN_CALLERS = 100
 
 
 def caller_out(call: Call, now: datetime, position: int | None = None) -> dict[str, Any]:
-    return dict(id=call.id, from_masked=call.from_masked, queue_state=call.queue_state,
-                waiting_since=call.waiting_since, waiting_seconds=seconds_between(call.waiting_since, now),
-                position=position, listener_id=call.listener_id, claimed_at=call.claimed_at,
-                conference_name=call.conference_name)
+    return dict(
+        id=call.id,
+        from_masked=call.from_masked,
+        queue_state=call.queue_state,
+        waiting_since=call.waiting_since,
+        waiting_seconds=seconds_between(call.waiting_since, now),
+        position=position,
+        listener_id=call.listener_id,
+        claimed_at=call.claimed_at,
+        conference_name=call.conference_name,
+    )
 
 
 async def _next_waiting_id(session: AsyncSession) -> int | None:
@@ -66,9 +73,13 @@ async def take_next_caller(session: AsyncSession, *, listener_id: int) -> dict[s
             break
         call = await claim_waiting_call(session, call_id=call_id, listener_id=listener_id)
         if call is not None:
-            await schedule_job(session, kind=CLAIM_TIMEOUT_JOB, key=claim_timeout_key(call),
-                               run_at=now + timedelta(seconds=CLAIM_TIMEOUT_SECONDS),
-                               payload={"call_id": call_id, "stamp": claim_stamp(call.claimed_at)})
+            await schedule_job(
+                session,
+                kind=CLAIM_TIMEOUT_JOB,
+                key=claim_timeout_key(call),
+                run_at=now + timedelta(seconds=CLAIM_TIMEOUT_SECONDS),
+                payload={"call_id": call_id, "stamp": claim_stamp(call.claimed_at)},
+            )
             await publish_queue(session)
             emit(session, CALL_CLAIMED, call_id=call_id, listener_id=listener_id)
             ring_claimed_listener(session, call)
@@ -78,11 +89,21 @@ async def take_next_caller(session: AsyncSession, *, listener_id: int) -> dict[s
 
 async def describe_queue(session: AsyncSession) -> dict[str, Any]:
     now = runtime_of(session).clock.now()
-    waiting = list((await session.scalars(
-        sa.select(Call).where(Call.queue_state == "waiting").order_by(Call.waiting_since, Call.id)
-        .limit(SHOWN_CALLERS))).all())
+    waiting = list(
+        (
+            await session.scalars(
+                sa.select(Call)
+                .where(Call.queue_state == "waiting")
+                .order_by(Call.waiting_since, Call.id)
+                .limit(SHOWN_CALLERS)
+            )
+        ).all()
+    )
     total = await session.scalar(sa.select(sa.func.count()).where(Call.queue_state == "waiting"))
     oldest = waiting[0].waiting_since if waiting else None
-    return dict(waiting=int(total or 0), longest_waiting_since=oldest,
-                longest_wait_seconds=seconds_between(oldest, now) if oldest else None,
-                callers=[caller_out(call, now, position) for position, call in enumerate(waiting, start=1)])
+    return dict(
+        waiting=int(total or 0),
+        longest_waiting_since=oldest,
+        longest_wait_seconds=seconds_between(oldest, now) if oldest else None,
+        callers=[caller_out(call, now, position) for position, call in enumerate(waiting, start=1)],
+    )

@@ -20,8 +20,8 @@ from app.core.db import session_scope
 from app.core.errors import NotFound, ServiceUnavailable
 from app.core.runtime import Runtime
 from telephony.calls import lock_call_by_id
-from telephony.lifecycle import end_call, release_listener_from
 from telephony.conference import LISTENER_LABEL
+from telephony.lifecycle import end_call, release_listener_from
 from telephony.models import FINAL_CALL_STATUSES, Call, ListenerPresence
 from telephony.participants import hold_in_conference, remove_from_conference, someone_with_caller
 from telephony.presence import release_listener
@@ -39,8 +39,14 @@ TWILIO_CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
 async def reconcile_calls(runtime: Runtime) -> int:
     """Close every call Twilio has finished; returns how many were closed."""
     async with session_scope(runtime) as session:
-        live = (await session.execute(sa.select(Call.id, Call.call_sid).where(
-            Call.ended_at.is_(None), Call.queue_state.in_(LIVE_QUEUE_STATES)).order_by(Call.id).limit(MAX_CHECKED))).all()
+        live = (
+            await session.execute(
+                sa.select(Call.id, Call.call_sid)
+                .where(Call.ended_at.is_(None), Call.queue_state.in_(LIVE_QUEUE_STATES))
+                .order_by(Call.id)
+                .limit(MAX_CHECKED)
+            )
+        ).all()
     closed = 0
     for call_id, call_sid in live:
         if not TWILIO_CALL_SID.match(call_sid):
@@ -79,9 +85,13 @@ async def free_listener(runtime: Runtime, call_id: int) -> None:
 async def free_stranded_listeners(runtime: Runtime) -> None:
     """A listener held by a call that is over (whatever closed it) is freed into wrap-up."""
     async with session_scope(runtime) as session:
-        stranded = (await session.execute(sa.select(ListenerPresence.user_id, ListenerPresence.current_call_id)
-                                          .join(Call, Call.id == ListenerPresence.current_call_id)
-                                          .where(Call.ended_at.is_not(None)))).all()
+        stranded = (
+            await session.execute(
+                sa.select(ListenerPresence.user_id, ListenerPresence.current_call_id)
+                .join(Call, Call.id == ListenerPresence.current_call_id)
+                .where(Call.ended_at.is_not(None))
+            )
+        ).all()
         for user_id, call_id in stranded:
             await release_listener(session, user_id=user_id, call_id=call_id, status="wrap-up")
 
@@ -108,8 +118,9 @@ async def end_own_call(runtime: Runtime, *, listener_id: int) -> dict[str, objec
             await hang_up_call(runtime, call_sid)
     except ProviderError as exc:
         log.warning("could not end the call with Twilio", extra={"call_id": call_id, "error": str(exc)})
-        raise ServiceUnavailable("Twilio could not be reached to end the call; try again in a moment",
-                                 error="provider_unavailable") from exc
+        raise ServiceUnavailable(
+            "Twilio could not be reached to end the call; try again in a moment", error="provider_unavailable"
+        ) from exc
     await close_finished_call(runtime, call_id, "completed")
     await free_stranded_listeners(runtime)
     return {"call_id": call_id, "ended": True}

@@ -67,37 +67,61 @@ async def ring_back_caller(session: AsyncSession, *, callback_id: int, user: Use
     callback = await _claimed_callback(session, callback_id=callback_id, user_id=user.id)
     original = await session.get(Call, callback.call_id)
     if original is None or original.from_withheld or original.from_encrypted is None:
-        raise Conflict("this caller withheld their number, so the line cannot ring them back",
-                       error="number_withheld")
+        raise Conflict("this caller withheld their number, so the line cannot ring them back", error="number_withheld")
     runtime = runtime_of(session)
     now = runtime.clock.now()
     provisional = PROVISIONAL + secrets.token_hex(16)
     # The caller's number columns keep their meaning on the ring-back (the caller's, encrypted and
     # hashed), so the call card and the repeat-caller history work as for any call.
-    call = Call(call_sid=provisional, direction=OUTBOUND, status="queued", status_sequence=-1,
-                from_encrypted=original.from_encrypted, from_hash=original.from_hash, from_withheld=False,
-                from_masked=original.from_masked, to_number=original.to_number, queue_state="claimed",
-                claimed_at=now, listener_id=user.id, conference_name=twiml.conference_name(provisional),
-                abandoned=False, created_at=now, updated_at=now)
+    call = Call(
+        call_sid=provisional,
+        direction=OUTBOUND,
+        status="queued",
+        status_sequence=-1,
+        from_encrypted=original.from_encrypted,
+        from_hash=original.from_hash,
+        from_withheld=False,
+        from_masked=original.from_masked,
+        to_number=original.to_number,
+        queue_state="claimed",
+        claimed_at=now,
+        listener_id=user.id,
+        conference_name=twiml.conference_name(provisional),
+        abandoned=False,
+        created_at=now,
+        updated_at=now,
+    )
     session.add(call)
     await session.flush()
     if not await hold_call_for(session, user_id=user.id, call_id=call.id):
         raise Conflict("you already have a caller; finish that call first", error="already_on_call")
-    session.add(CallbackAttempt(callback_request_id=callback.id, call_id=call.id, listener_id=user.id,
-                                started_at=now))
-    await schedule_job(session, kind=RING_BACK_JOB, key=f"{RING_BACK_JOB}:{call.id}", run_at=now,
-                       payload={"call_id": call.id})
-    await schedule_job(session, kind=RING_BACK_TIMEOUT_JOB, key=f"{RING_BACK_TIMEOUT_JOB}:{call.id}",
-                       run_at=now + timedelta(seconds=RING_BACK_TIMEOUT_SECONDS), payload={"call_id": call.id})
-    await record_audit(session, actor=f"user:{user.username}", action="callback.ring_back",
-                       subject_type="callback_request", subject_id=callback.id, call_id=call.id)
+    session.add(CallbackAttempt(callback_request_id=callback.id, call_id=call.id, listener_id=user.id, started_at=now))
+    await schedule_job(
+        session, kind=RING_BACK_JOB, key=f"{RING_BACK_JOB}:{call.id}", run_at=now, payload={"call_id": call.id}
+    )
+    await schedule_job(
+        session,
+        kind=RING_BACK_TIMEOUT_JOB,
+        key=f"{RING_BACK_TIMEOUT_JOB}:{call.id}",
+        run_at=now + timedelta(seconds=RING_BACK_TIMEOUT_SECONDS),
+        payload={"call_id": call.id},
+    )
+    await record_audit(
+        session,
+        actor=f"user:{user.username}",
+        action="callback.ring_back",
+        subject_type="callback_request",
+        subject_id=callback.id,
+        call_id=call.id,
+    )
     log.info("ringing a caller back", extra={"call_id": call.id, "callback_id": callback.id})
     return await describe_callback_request(session, callback.id, user.id)
 
 
 async def _claimed_callback(session: AsyncSession, *, callback_id: int, user_id: int) -> CallbackRequest:
-    stmt = sa.select(CallbackRequest).where(CallbackRequest.id == callback_id, CallbackRequest.status == "claimed",
-                                            CallbackRequest.claimed_by == user_id)
+    stmt = sa.select(CallbackRequest).where(
+        CallbackRequest.id == callback_id, CallbackRequest.status == "claimed", CallbackRequest.claimed_by == user_id
+    )
     if is_postgres(session):
         stmt = stmt.with_for_update()
     callback = await session.scalar(stmt)
@@ -117,21 +141,35 @@ async def _prepare_ring_back(session: AsyncSession, payload: dict[str, Any]) -> 
 
 async def _place(runtime: Runtime, payload: dict[str, Any]) -> str:
     settings, call_id = runtime.settings, payload["call_id"]
-    return await place_call(runtime, to=payload["to"], url=webhook_url(settings, "ringback", call=call_id),
-                            status_callback=webhook_url(settings, "status", leg="ringback", call=call_id),
-                            ring_seconds=CALLER_RING_SECONDS)
+    return await place_call(
+        runtime,
+        to=payload["to"],
+        url=webhook_url(settings, "ringback", call=call_id),
+        status_callback=webhook_url(settings, "status", leg="ringback", call=call_id),
+        ring_seconds=CALLER_RING_SECONDS,
+    )
 
 
 async def _placed(session: AsyncSession, payload: dict[str, Any], call_sid: str) -> None:
     # A webhook may have brought the CallSid first: it is only ever set once.
-    await session.execute(sa.update(Call).where(Call.id == payload["call_id"], Call.call_sid == payload["provisional"])
-                          .values(call_sid=call_sid).execution_options(synchronize_session=False))
+    await session.execute(
+        sa.update(Call)
+        .where(Call.id == payload["call_id"], Call.call_sid == payload["provisional"])
+        .values(call_sid=call_sid)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def _not_placed(session: AsyncSession, payload: dict[str, Any], exc: Exception) -> None:
     # Twilio's message can quote the number: only its status and code are logged.
-    log.warning("could not ring the caller back", extra={
-        "call_id": payload["call_id"], "status": getattr(exc, "status", None), "code": getattr(exc, "code", None)})
+    log.warning(
+        "could not ring the caller back",
+        extra={
+            "call_id": payload["call_id"],
+            "status": getattr(exc, "status", None),
+            "code": getattr(exc, "code", None),
+        },
+    )
     call = await lock_call(session, Call.id == payload["call_id"])
     if call is not None and call.queue_state == "claimed" and call.call_sid == payload["provisional"]:
         await finish_unconnected(session, call, result="failed")
@@ -143,8 +181,9 @@ def _adopt_call_sid(call: Call, call_sid: str | None) -> None:
 
 
 async def _attempt_of(session: AsyncSession, call_id: int) -> CallbackAttempt | None:
-    return await session.scalar(sa.select(CallbackAttempt).where(CallbackAttempt.call_id == call_id)
-                                .execution_options(populate_existing=True))
+    return await session.scalar(
+        sa.select(CallbackAttempt).where(CallbackAttempt.call_id == call_id).execution_options(populate_existing=True)
+    )
 
 
 async def answer_ring_back(session: AsyncSession, delivery: Delivery, *, call_id: int) -> str:
@@ -179,9 +218,13 @@ async def _connect_listener(session: AsyncSession, call: Call) -> None:
     attempt = await _attempt_of(session, call.id)
     if attempt is not None:
         attempt.result = "answered"
-    await schedule_job(session, kind=CLAIM_TIMEOUT_JOB, key=claim_timeout_key(call),
-                       run_at=now + timedelta(seconds=CLAIM_TIMEOUT_SECONDS),
-                       payload={"call_id": call.id, "stamp": claim_stamp(call.claimed_at)})
+    await schedule_job(
+        session,
+        kind=CLAIM_TIMEOUT_JOB,
+        key=claim_timeout_key(call),
+        run_at=now + timedelta(seconds=CLAIM_TIMEOUT_SECONDS),
+        payload={"call_id": call.id, "stamp": claim_stamp(call.claimed_at)},
+    )
     await publish_callbacks(session)
 
 
@@ -190,8 +233,13 @@ async def ring_listener_in(session: AsyncSession, job: Job) -> None:
     ring the listener, as for a caller taken from the queue. Not sooner: whoever creates a
     conference sets its callbacks, and the caller's TwiML is what sets ours."""
     call = await session.get(Call, job.payload["call_id"])
-    if (call is not None and call.direction == OUTBOUND and call.queue_state == "claimed"
-            and call.listener_call_sid is None and call.waiting_since is not None):
+    if (
+        call is not None
+        and call.direction == OUTBOUND
+        and call.queue_state == "claimed"
+        and call.listener_call_sid is None
+        and call.waiting_since is not None
+    ):
         ring_claimed_listener(session, call)
 
 
@@ -210,8 +258,9 @@ async def apply_ring_back_status(session: AsyncSession, delivery: Delivery, *, c
 async def _apply_status(session: AsyncSession, call: Call, delivery: Delivery) -> str:
     _adopt_call_sid(call, delivery.call_sid)
     status = delivery.event
-    if call.status in FINAL_CALL_STATUSES or (delivery.sequence is not None
-                                              and delivery.sequence <= call.status_sequence):
+    if call.status in FINAL_CALL_STATUSES or (
+        delivery.sequence is not None and delivery.sequence <= call.status_sequence
+    ):
         return "stale"
     call.status = status
     if delivery.sequence is not None:
@@ -269,9 +318,21 @@ async def expire_ring_back(session: AsyncSession, job: Job) -> None:
 
 
 def register(runtime: Runtime) -> None:
-    register_call_out(runtime, RING_BACK_JOB, CallOut(
-        prepare=_prepare_ring_back, send=retry_when_unavailable(_place), done=_placed, refused=_not_placed,
-        give_up_after=timedelta(seconds=RING_BACK_TIMEOUT_SECONDS)))
+    register_call_out(
+        runtime,
+        RING_BACK_JOB,
+        CallOut(
+            prepare=_prepare_ring_back,
+            send=retry_when_unavailable(_place),
+            done=_placed,
+            refused=_not_placed,
+            give_up_after=timedelta(seconds=RING_BACK_TIMEOUT_SECONDS),
+        ),
+    )
     runtime.jobs.register(RING_BACK_TIMEOUT_JOB, expire_ring_back, give_up_after=timedelta(hours=1))
-    runtime.jobs.follow(PARTICIPANT_JOINED, "telephony.ring_back_listener", ring_listener_in,
-                        when=lambda payload: payload.get("role") == "caller")
+    runtime.jobs.follow(
+        PARTICIPANT_JOINED,
+        "telephony.ring_back_listener",
+        ring_listener_in,
+        when=lambda payload: payload.get("role") == "caller",
+    )

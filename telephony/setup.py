@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from app.core.runtime import Runtime
+from telephony import ringback
 from telephony.conference import CONFERENCE_GAP_JOB, apply_events_after_gap
 from telephony.dialing import expire_claim
 from telephony.dialing import register as register_dialing
-from telephony import ringback
 from telephony.lifecycle import CALLER_ALONE_JOB, CLAIM_TIMEOUT_JOB, OVERFLOW_JOB
 from telephony.reconcile import RECONCILE_EVERY, reconcile_calls
 from telephony.voicemail import overflow_waiting_caller, rescue_caller_left_alone

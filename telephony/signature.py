@@ -17,10 +17,10 @@ from fastapi import Depends, Header, Request
 from starlette.datastructures import ImmutableMultiDict
 from twilio.request_validator import RequestValidator
 
+from app.core.deps import RuntimeDep
 from app.core.errors import AppError, BadRequest, Forbidden
 from app.core.runtime import Runtime
 from app.core.settings import Settings
-from app.core.deps import RuntimeDep
 
 log = logging.getLogger("openline.telephony")
 
@@ -70,8 +70,9 @@ async def read_twilio_form(request: Request, runtime: RuntimeDep) -> dict[str, s
     if runtime.settings.signature_checks:
         signature = request.headers.get(SIGNATURE_HEADER)
         # The validator reads repeated keys through ``getlist``, as Twilio signs them.
-        if not signature or not validator_for(runtime).validate(public_url_of(runtime.settings, request), form,
-                                                                 signature):
+        if not signature or not validator_for(runtime).validate(
+            public_url_of(runtime.settings, request), form, signature
+        ):
             log.warning("twilio signature refused", extra={"path": request.url.path, "signed": bool(signature)})
             raise Forbidden("the X-Twilio-Signature does not match this request", error="forbidden_signature")
     return {key: value for key, value in form.items() if isinstance(value, str)}

@@ -15,5 +15,6 @@ DELIVERIES: sa.Table = WebhookDelivery.__table__  # type: ignore[assignment]
 
 
 STORED_REPLY = sa.select(DELIVERIES.c.reply).where(DELIVERIES.c.dedupe_key == sa.bindparam("key"))
-WAITING_SNAPSHOT = (sa.select(sa.func.count(), sa.func.min(CALLS.c.waiting_since))
-                    .where(CALLS.c.queue_state == "waiting"))
+WAITING_SNAPSHOT = sa.select(sa.func.count(), sa.func.min(CALLS.c.waiting_since)).where(
+    CALLS.c.queue_state == "waiting"
+)

@@ -26,11 +26,17 @@ def issue_voice_token(settings: Settings, user: User) -> dict[str, Any]:
         if settings.environment != "development" and settings.telephony != "simulated":
             raise ServiceUnavailable(
                 "the browser headset needs OPENLINE_TWILIO_API_KEY_SID, OPENLINE_TWILIO_API_KEY_SECRET "
-                "and OPENLINE_TWILIO_TWIML_APP_SID", error="voice_not_configured")
+                "and OPENLINE_TWILIO_TWIML_APP_SID",
+                error="voice_not_configured",
+            )
         key_sid, secret = SIMULATED_KEY_SID, SIMULATED_SECRET
-    token = AccessToken(settings.twilio_account_sid, key_sid, secret, identity=user.headset_identity,
-                        ttl=TOKEN_TTL_SECONDS)
-    token.add_grant(VoiceGrant(incoming_allow=True,
-                               outgoing_application_sid=settings.twilio_twiml_app_sid or None))
-    return {"token": token.to_jwt(), "identity": user.headset_identity, "ttl_seconds": TOKEN_TTL_SECONDS,
-            "simulated": simulated}
+    token = AccessToken(
+        settings.twilio_account_sid, key_sid, secret, identity=user.headset_identity, ttl=TOKEN_TTL_SECONDS
+    )
+    token.add_grant(VoiceGrant(incoming_allow=True, outgoing_application_sid=settings.twilio_twiml_app_sid or None))
+    return {
+        "token": token.to_jwt(),
+        "identity": user.headset_identity,
+        "ttl_seconds": TOKEN_TTL_SECONDS,
+        "simulated": simulated,
+    }

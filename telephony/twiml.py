@@ -21,19 +21,23 @@ HOLD_MUSIC = (
 )
 VOICEMAIL_MAX_SECONDS = 120
 
-GREETING = ("Thank you for calling the support line. Please stay on the line, "
-            "and a listener will be with you as soon as they can.")
+GREETING = (
+    "Thank you for calling the support line. Please stay on the line, "
+    "and a listener will be with you as soon as they can."
+)
 APOLOGY = "Sorry, we are having some technical trouble. Please hold, and we will be with you as soon as we can."
-OVERDUE = ("We are sorry you have been waiting so long; all our listeners are still busy. "
-           "In a moment you can leave a message, and someone will call you back.")
+OVERDUE = (
+    "We are sorry you have been waiting so long; all our listeners are still busy. "
+    "In a moment you can leave a message, and someone will call you back."
+)
 SAFETY = "If you are in danger right now, please call 999."
 VOICEMAIL_PROMPTS = {
     "overflow": "All our listeners are still busy. Please leave a message after the tone, "
-                "with the best way to reach you, and someone will call you back. " + SAFETY,
+    "with the best way to reach you, and someone will call you back. " + SAFETY,
     "disconnected": "We are sorry: the line to your listener dropped. Please leave a message after the tone, "
-                    "with the best way to reach you, and a listener will call you back as soon as they can. " + SAFETY,
+    "with the best way to reach you, and a listener will call you back as soon as they can. " + SAFETY,
     "line-closed": "Our listeners cannot take calls at the moment. Please leave a message after the tone, "
-                   "with the best way to reach you, and someone will call you back. " + SAFETY,
+    "with the best way to reach you, and someone will call you back. " + SAFETY,
 }
 NO_MESSAGE = "We did not hear a message. Please call again whenever you need to. " + SAFETY + " Goodbye."
 MESSAGE_SAVED = "Thank you. Your message has been saved, and someone will call you back. " + SAFETY + " Goodbye."
@@ -88,8 +92,11 @@ def hold_music(settings: Settings, *, position: int | None, announce: bool, over
     if overdue:
         response.say(OVERDUE, **VOICE)
     elif announce and position:
-        response.say(f"You are caller number {position}. Please stay on the line; "
-                     "a listener will be with you as soon as they can.", **VOICE)
+        response.say(
+            f"You are caller number {position}. Please stay on the line; "
+            "a listener will be with you as soon as they can.",
+            **VOICE,
+        )
     response.play(HOLD_MUSIC[track % len(HOLD_MUSIC)])
     response.redirect(webhook_url(settings, "wait"), method="POST")
     return str(response)

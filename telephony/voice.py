@@ -150,8 +150,14 @@ async def _apply_other_leg_status(session: AsyncSession, delivery: Delivery, leg
     if call is None:
         return "orphan"
     if delivery.event in LEG_FAILED:
-        emit(session, LEG_ENDED, call_id=call.id, call_sid=delivery.call_sid, label=leg.label or "",
-             status=delivery.event)
+        emit(
+            session,
+            LEG_ENDED,
+            call_id=call.id,
+            call_sid=delivery.call_sid,
+            label=leg.label or "",
+            status=delivery.event,
+        )
     return "applied"
 
 
@@ -179,28 +185,44 @@ async def hold_caller(session: AsyncSession, delivery: Delivery) -> str:
 async def _hold_music_for(session: AsyncSession, call: Call, now: datetime) -> tuple[str, str]:
     settings = runtime_of(session).settings
     position = await position_in_queue(session, call)
-    overdue = (call.queue_state == "waiting" and call.waiting_since is not None
-               and now - call.waiting_since >= timedelta(seconds=settings.max_wait_seconds))
-    announce = position is not None and not overdue and (
-        position != call.announced_position or await _reassurance_due(session, call, now))
+    overdue = (
+        call.queue_state == "waiting"
+        and call.waiting_since is not None
+        and now - call.waiting_since >= timedelta(seconds=settings.max_wait_seconds)
+    )
+    announce = (
+        position is not None
+        and not overdue
+        and (position != call.announced_position or await _reassurance_due(session, call, now))
+    )
     if announce:
         call.announced_position = position
     if overdue:
         # The wait URL cannot move the caller itself (only Play/Say/Pause/Redirect work here):
         # the overflow job redirects the live call, at most one extra nudge a minute.
         minute = now.replace(second=0, microsecond=0).isoformat()
-        await schedule_job(session, kind=OVERFLOW_JOB, key=f"{OVERFLOW_JOB}:{call.id}:wait:{minute}", run_at=now,
-                           payload={"call_id": call.id})
-    reply = twiml.hold_music(settings, position=position, announce=announce, overdue=overdue,
-                             track=int(now.timestamp()) // 180)
+        await schedule_job(
+            session,
+            kind=OVERFLOW_JOB,
+            key=f"{OVERFLOW_JOB}:{call.id}:wait:{minute}",
+            run_at=now,
+            payload={"call_id": call.id},
+        )
+    reply = twiml.hold_music(
+        settings, position=position, announce=announce, overdue=overdue, track=int(now.timestamp()) // 180
+    )
     return reply, "announced" if announce else "music"
 
 
 async def _reassurance_due(session: AsyncSession, call: Call, now: datetime) -> bool:
     """A caller whose place has not moved still hears it now and then, so they know they are not forgotten."""
-    last = await session.scalar(sa.select(sa.func.max(WebhookDelivery.received_at)).where(
-        WebhookDelivery.call_sid == call.call_sid, WebhookDelivery.endpoint == "wait",
-        WebhookDelivery.outcome == "announced"))
+    last = await session.scalar(
+        sa.select(sa.func.max(WebhookDelivery.received_at)).where(
+            WebhookDelivery.call_sid == call.call_sid,
+            WebhookDelivery.endpoint == "wait",
+            WebhookDelivery.outcome == "announced",
+        )
+    )
     interval = timedelta(seconds=runtime_of(session).settings.position_announce_seconds)
     return last is None or now - last >= interval
 

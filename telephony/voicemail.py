@@ -44,15 +44,22 @@ def parse_voicemail_webhook(form: dict[str, str], *, token: str | None, recordin
     else:
         event = "offer"
     recording = (form.get("RecordingSid") or "-")[:40]
-    return parse_call_webhook(form, "voicemail", token=token, status_required=False, event=event,
-                              key_parts=(recording, (form.get("RecordingStatus") or "-")[:20]))
+    return parse_call_webhook(
+        form,
+        "voicemail",
+        token=token,
+        status_required=False,
+        event=event,
+        key_parts=(recording, (form.get("RecordingStatus") or "-")[:20]),
+    )
 
 
 async def receive_voicemail(session: AsyncSession, delivery: Delivery, *, reason: str | None) -> str:
     if delivery.event == "offer":
         return await offer_voicemail(session, delivery, reason=voicemail_reason(reason))
-    return await save_voicemail(session, delivery, reason=voicemail_reason(reason),
-                                status_callback=delivery.event == "recording")
+    return await save_voicemail(
+        session, delivery, reason=voicemail_reason(reason), status_callback=delivery.event == "recording"
+    )
 
 
 async def _prepare_redirect(session: AsyncSession, payload: dict[str, Any]) -> dict[str, Any] | None:
@@ -64,8 +71,9 @@ async def _prepare_redirect(session: AsyncSession, payload: dict[str, Any]) -> d
 
 async def _redirect(runtime: Runtime, payload: dict[str, Any]) -> None:
     try:
-        await redirect_call(runtime, payload["call_sid"],
-                            url=webhook_url(runtime.settings, "voicemail", reason=payload["reason"]))
+        await redirect_call(
+            runtime, payload["call_sid"], url=webhook_url(runtime.settings, "voicemail", reason=payload["reason"])
+        )
     except ProviderRejected as exc:
         if not exc.call_gone:
             raise RetryLater(f"redirect refused ({exc.status})") from exc
@@ -112,9 +120,17 @@ async def rescue_caller_left_alone(session: AsyncSession, job: Job) -> None:
 
 
 def register(runtime: Runtime) -> None:
-    register_call_out(runtime, REDIRECT_TO_VOICEMAIL, CallOut(
-        prepare=_prepare_redirect, send=retry_when_unavailable(_redirect), refused=_caller_gone,
-        retry_base_seconds=5, give_up_after=timedelta(hours=1)))
+    register_call_out(
+        runtime,
+        REDIRECT_TO_VOICEMAIL,
+        CallOut(
+            prepare=_prepare_redirect,
+            send=retry_when_unavailable(_redirect),
+            refused=_caller_gone,
+            retry_base_seconds=5,
+            give_up_after=timedelta(hours=1),
+        ),
+    )
 
 
 async def offer_voicemail(session: AsyncSession, delivery: Delivery, *, reason: str) -> str:
@@ -145,6 +161,11 @@ async def save_voicemail(session: AsyncSession, delivery: Delivery, *, reason: s
         log.warning("voicemail adopted for an unrecorded call", extra={"call_id": call.id})
     await move_to_voicemail(session, call)
     duration = delivery.form.get("RecordingDuration", "")
-    await ensure_callback_request(session, call, reason=reason, recording_url=delivery.form.get("RecordingUrl") or None,
-                                  recording_seconds=int(duration) if duration.isdigit() else None)
+    await ensure_callback_request(
+        session,
+        call,
+        reason=reason,
+        recording_url=delivery.form.get("RecordingUrl") or None,
+        recording_seconds=int(duration) if duration.isdigit() else None,
+    )
     return reply

@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
+from app.core.deps import RuntimeDep
+from app.core.responses import error_responses
 from telephony.conference import apply_conference_event
 from telephony.intake import parse_call_webhook, parse_conference_event
 from telephony.ringback import answer_ring_back, apply_ring_back_status
@@ -17,14 +19,16 @@ from telephony.signature import IdempotencyToken, TwilioForm
 from telephony.urls import PREFIX
 from telephony.voice import LegTag, answer_fallback, apply_call_status, hold_caller, receive_incoming_call
 from telephony.voicemail import parse_voicemail_webhook, receive_voicemail
-from app.core.deps import RuntimeDep
-from app.core.responses import error_responses
 from telephony.webhook_session import WebhookSession
 
 # Twilio posts signed forms and reads TwiML back; 403 is a signature that does not match.
-router = APIRouter(prefix=PREFIX, tags=["Twilio webhooks"], default_response_class=Response,
-                   responses={200: {"description": "TwiML", "content": {"application/xml": {"schema": {"type": "string"}}}}}
-                   | error_responses(403, 413, 422, said={403: "X-Twilio-Signature does not match"}))
+router = APIRouter(
+    prefix=PREFIX,
+    tags=["Twilio webhooks"],
+    default_response_class=Response,
+    responses={200: {"description": "TwiML", "content": {"application/xml": {"schema": {"type": "string"}}}}}
+    | error_responses(403, 413, 422, said={403: "X-Twilio-Signature does not match"}),
+)
 LegKind = Literal["listener", "partner", "supervisor", "ringback"]
 
 
@@ -38,9 +42,15 @@ async def answer_incoming_call(form: TwilioForm, token: IdempotencyToken, sessio
 
 
 @router.post("/voice/status")
-async def receive_call_status(form: TwilioForm, token: IdempotencyToken, session: WebhookSession,
-                              leg: LegKind | None = None, call: int | None = None, claim: int | None = None,
-                              label: Annotated[str | None, Query(max_length=64)] = None) -> Response:
+async def receive_call_status(
+    form: TwilioForm,
+    token: IdempotencyToken,
+    session: WebhookSession,
+    leg: LegKind | None = None,
+    call: int | None = None,
+    claim: int | None = None,
+    label: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response:
     delivery = parse_call_webhook(form, "status", token=token)
     if leg == "ringback" and call is not None:
         return twiml_response(await apply_ring_back_status(session, delivery, call_id=call))
@@ -66,15 +76,21 @@ async def answer_after_failure(form: TwilioForm, token: IdempotencyToken, runtim
 
 
 @router.post("/voice/voicemail")
-async def take_voicemail(form: TwilioForm, token: IdempotencyToken, session: WebhookSession,
-                         reason: str | None = None, event: str | None = None) -> Response:
+async def take_voicemail(
+    form: TwilioForm,
+    token: IdempotencyToken,
+    session: WebhookSession,
+    reason: str | None = None,
+    event: str | None = None,
+) -> Response:
     delivery = parse_voicemail_webhook(form, token=token, recording_callback=event == "recording")
     return twiml_response(await receive_voicemail(session, delivery, reason=reason))
 
 
 @router.post("/voice/ringback")
-async def answer_returned_call(form: TwilioForm, token: IdempotencyToken, session: WebhookSession,
-                               call: int) -> Response:
+async def answer_returned_call(
+    form: TwilioForm, token: IdempotencyToken, session: WebhookSession, call: int
+) -> Response:
     """A caller rung back has answered (``AnsweredBy`` says whether it was a person)."""
     delivery = parse_call_webhook(form, "ringback", token=token, status_required=False, event="answer")
     return twiml_response(await answer_ring_back(session, delivery, call_id=call))

@@ -31,20 +31,30 @@ PASSWORD = "correct horse battery"
 LINE_CALLER_ID = "+441632960000"
 BACKENDS = [
     "sqlite",
-    pytest.param("postgres", marks=pytest.mark.skipif(
-        not POSTGRES_URL, reason="OPENLINE_TEST_POSTGRES_URL is not set (.ci/run sets it)")),
+    pytest.param(
+        "postgres",
+        marks=pytest.mark.skipif(not POSTGRES_URL, reason="OPENLINE_TEST_POSTGRES_URL is not set (.ci/run sets it)"),
+    ),
 ]
 
 
 def test_settings(database_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = dict(
-        environment="test", database_url=database_url, public_url=PUBLIC_URL, telephony="twilio",
-        twilio_account_sid="AC" + "1" * 32, twilio_auth_token=TWILIO_TOKEN,
-        secret_key="test-secret-key-0123456789abcdef", data_key="test-data-key-0123456789abcdef",
-        run_jobs=False, twilio_api_base="http://127.0.0.1:9", twilio_caller_id=LINE_CALLER_ID,
+        environment="test",
+        database_url=database_url,
+        public_url=PUBLIC_URL,
+        telephony="twilio",
+        twilio_account_sid="AC" + "1" * 32,
+        twilio_auth_token=TWILIO_TOKEN,
+        secret_key="test-secret-key-0123456789abcdef",
+        data_key="test-data-key-0123456789abcdef",
+        run_jobs=False,
+        twilio_api_base="http://127.0.0.1:9",
+        twilio_caller_id=LINE_CALLER_ID,
         # Tests move the clock hours and days on to reach timers, with people signed in
         # throughout; the sign-in limits themselves are tested with their real values.
-        signin_idle_minutes=60 * 24 * 30, signin_max_hours=24 * 30,
+        signin_idle_minutes=60 * 24 * 30,
+        signin_max_hours=24 * 30,
     )
     return Settings(_env_file=None, **(values | overrides))
 
@@ -128,8 +138,9 @@ class Harness:
 
     async def add_user(self, username: str, role: str, organisation_id: int | None = None, **extra: Any) -> Any:
         async with session_scope(self.runtime) as session:
-            return await create_user(session, username=username, password=PASSWORD, role=role,
-                                     organisation_id=organisation_id, **extra)
+            return await create_user(
+                session, username=username, password=PASSWORD, role=role, organisation_id=organisation_id, **extra
+            )
 
     async def signed_in(self, username: str, password: str = PASSWORD) -> httpx.AsyncClient:
         client = self.client()

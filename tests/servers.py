@@ -27,8 +27,9 @@ def free_port() -> int:
 async def serving(app: Any) -> AsyncIterator[str]:
     """Serve an app whose lifespan the test already runs, over a real socket on 127.0.0.1."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_config=None,
-                                           access_log=False))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_config=None, access_log=False)
+    )
     task = asyncio.create_task(server.serve())
     for _ in range(200):  # bounded: a real server takes a moment to listen
         if server.started:
@@ -46,8 +47,9 @@ async def process_serving(args: list[str], env: dict[str, str]) -> AsyncIterator
     """A Python program of ours as its own process on a free port (``{port}`` in ``args``), once
     its /healthz answers; stopped afterwards. Yields its base URL and the process."""
     port = free_port()
-    process = subprocess.Popen([sys.executable, *(a.format(port=port) for a in args)], env=os.environ | env,
-                               stdout=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, *(a.format(port=port) for a in args)], env=os.environ | env, stdout=subprocess.DEVNULL
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         await wait_until_healthy(base)
@@ -61,7 +63,10 @@ async def process_serving(args: list[str], env: dict[str, str]) -> AsyncIterator
 @asynccontextmanager
 async def server_process(env: dict[str, str]) -> AsyncIterator[str]:
     """``openline serve`` as its own process (what production runs behind a load balancer)."""
-    async with process_serving(["-c", "from app.cli import main; main()", "serve", "--port", "{port}"], env) as (base, _):
+    async with process_serving(["-c", "from app.cli import main; main()", "serve", "--port", "{port}"], env) as (
+        base,
+        _,
+    ):
         yield base
 
 

@@ -14,7 +14,9 @@ from hypothesis import HealthCheck, Phase, given
 from schemathesis.checks import not_a_server_error
 from schemathesis.python import asgi
 from schemathesis.specs.openapi.checks import (
-    content_type_conformance, response_schema_conformance, status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
 )
 
 from app.core.db import session_scope
@@ -32,8 +34,11 @@ CHECKS = [not_a_server_error, response_schema_conformance, status_code_conforman
 EXCLUDED = r"^/api/live$|^/telephony/"
 ROLES = ["listener", "supervisor", "admin", "partner", "api-key"]
 # A line set up for the browser headset, as in production (without it the token is a documented 503).
-HEADSET_SET_UP = dict(twilio_api_key_sid="SK" + "1" * 32, twilio_api_key_secret="test-api-key-secret-0123456789abcdef",
-                      twilio_twiml_app_sid="AP" + "1" * 32)
+HEADSET_SET_UP = dict(
+    twilio_api_key_sid="SK" + "1" * 32,
+    twilio_api_key_secret="test-api-key-secret-0123456789abcdef",
+    twilio_twiml_app_sid="AP" + "1" * 32,
+)
 
 
 async def _credentials(harness) -> dict[str, dict[str, str]]:
@@ -47,8 +52,13 @@ async def _credentials(harness) -> dict[str, dict[str, str]]:
         clients[role] = await harness.signed_in(role)
     await harness.add_user("ca-worker", "partner", organisation_id=organisations["citizens-advice"])
     clients["partner"] = await harness.signed_in("ca-worker")
-    headers = {role: {"Cookie": f"openline_session={client.cookies['openline_session']}",
-                      "X-CSRF-Token": client.headers["X-CSRF-Token"]} for role, client in clients.items()}
+    headers = {
+        role: {
+            "Cookie": f"openline_session={client.cookies['openline_session']}",
+            "X-CSRF-Token": client.headers["X-CSRF-Token"],
+        }
+        for role, client in clients.items()
+    }
     async with session_scope(harness.runtime) as session:
         issued = await create_api_key(session, organisation_id=organisations["citizens-advice"], name="case system")
     headers["api-key"] = {"Authorization": f"Bearer {issued.plaintext}"}
@@ -57,8 +67,14 @@ async def _credentials(harness) -> dict[str, dict[str, str]]:
 
 def _fuzz(operation, headers: dict[str, str]) -> None:
     @given(case=operation.as_strategy())
-    @hypothesis.settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None, derandomize=True,
-                         phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+    @hypothesis.settings(
+        max_examples=EXAMPLES_PER_OPERATION,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     def run(case) -> None:
         case.call_and_validate(headers=headers, checks=CHECKS)
 

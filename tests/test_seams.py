@@ -78,8 +78,11 @@ async def test_the_session_starts_after_a_crash_and_only_once(harness, sim):
 
 async def test_the_live_handover_is_confirmed_after_a_crash_and_only_once(harness, sim):
     _, client, caller, card, safe_space = await on_the_line(harness, sim)
-    ticket = (await client.post(f"/api/listener/sessions/{card['id']}/transfers",
-                                json={"service_id": safe_space, "mode": "live"})).json()
+    ticket = (
+        await client.post(
+            f"/api/listener/sessions/{card['id']}/transfers", json={"service_id": safe_space, "mode": "live"}
+        )
+    ).json()
     await sim.deliver()
     assert (await client.post(f"/api/helpline/tickets/{ticket['ticket_id']}/handover")).status_code == 200
     with crash_after_commit(harness):
@@ -113,8 +116,11 @@ async def test_no_twilio_request_is_made_with_a_transaction_open(harness, sim):
     # A listener rung, a live warm transfer made and handed over, a partner's line dropping and
     # the caller rescued to voicemail; another caller overflowing to voicemail; a claim expiring.
     _, client, caller, card, safe_space = await on_the_line(harness, sim)
-    ticket = (await client.post(f"/api/listener/sessions/{card['id']}/transfers",
-                                json={"service_id": safe_space, "mode": "live"})).json()
+    ticket = (
+        await client.post(
+            f"/api/listener/sessions/{card['id']}/transfers", json={"service_id": safe_space, "mode": "live"}
+        )
+    ).json()
     await sim.deliver()
     await client.post(f"/api/helpline/tickets/{ticket['ticket_id']}/handover")
     await sim.deliver()

@@ -74,8 +74,14 @@ def _format_days(days: frozenset[int]) -> str:
 
 
 def format_schedule(slots: tuple[OpeningSlot, ...]) -> list[dict]:
-    return [{"days": _format_days(s.days), "opens": s.opens.strftime("%H:%M"),
-             "closes": "24:00" if s.closes == MIDNIGHT else s.closes.strftime("%H:%M")} for s in slots]
+    return [
+        {
+            "days": _format_days(s.days),
+            "opens": s.opens.strftime("%H:%M"),
+            "closes": "24:00" if s.closes == MIDNIGHT else s.closes.strftime("%H:%M"),
+        }
+        for s in slots
+    ]
 
 
 def _day_intervals(slots: tuple[OpeningSlot, ...], zone: ZoneInfo, day: date) -> list[tuple[datetime, datetime]]:

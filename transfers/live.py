@@ -68,8 +68,13 @@ async def begin_live_transfer(session: AsyncSession, *, ticket: TransferTicket) 
     """Called in the ticket's own transaction; the dialling follows its commit."""
     now = runtime_of(session).clock.now()
     ring = runtime_of(session).settings.live_transfer_ring_seconds
-    await schedule_job(session, kind=RING_TIMEOUT, key=f"ticket-live-ring:{ticket.id}",
-                       run_at=now + timedelta(seconds=ring), payload={"ticket_id": ticket.id})
+    await schedule_job(
+        session,
+        kind=RING_TIMEOUT,
+        key=f"ticket-live-ring:{ticket.id}",
+        run_at=now + timedelta(seconds=ring),
+        payload={"ticket_id": ticket.id},
+    )
     call_out_after_commit(session, DIAL, ticket_id=ticket.id)
 
 
@@ -81,8 +86,9 @@ async def hand_over(session: AsyncSession, *, ticket: TransferTicket) -> Transfe
     return ticket
 
 
-async def _with_call(session: AsyncSession, payload: dict[str, Any], *, live_state: str | None = None
-                     ) -> dict[str, Any] | None:
+async def _with_call(
+    session: AsyncSession, payload: dict[str, Any], *, live_state: str | None = None
+) -> dict[str, Any] | None:
     """The request with the caller's call (and the partner's line) read fresh, in memory only."""
     ticket = await session.get(TransferTicket, payload["ticket_id"], populate_existing=True)
     if ticket is None or ticket.call_id is None or (live_state and ticket.live_state != live_state):
@@ -103,24 +109,32 @@ async def _dial_partner(runtime: Runtime, payload: dict[str, Any]) -> str:
     call, label = payload["call"], partner_label(payload["ticket_id"])
     await hold_in_conference(runtime, call, call.call_sid, hold=True)
     leg = await add_participant(
-        runtime, call.conference_name, to=payload["live_phone"], label=label,
+        runtime,
+        call.conference_name,
+        to=payload["live_phone"],
+        label=label,
         # Busy, failed or no answer comes back on this URL at once: the caller is not kept on
         # hold for the rest of the ring time.
         status_callback=webhook_url(runtime.settings, "status", leg="partner", call=call.id, label=label),
         # The partner must not end the caller's call by leaving; the caller still does.
-        start_conference_on_enter=True, end_conference_on_exit=False,
-        ring_seconds=runtime.settings.live_transfer_ring_seconds)
+        start_conference_on_enter=True,
+        end_conference_on_exit=False,
+        ring_seconds=runtime.settings.live_transfer_ring_seconds,
+    )
     return leg.call_sid
 
 
 async def _partner_dialled(session: AsyncSession, payload: dict[str, Any], leg: str) -> None:
-    await session.execute(sa.update(TransferTicket).where(TransferTicket.id == payload["ticket_id"])
-                          .values(live_call_sid=leg))
+    await session.execute(
+        sa.update(TransferTicket).where(TransferTicket.id == payload["ticket_id"]).values(live_call_sid=leg)
+    )
 
 
 async def _dial_refused(session: AsyncSession, payload: dict[str, Any], exc: Exception) -> None:
-    log.warning("live transfer dial failed; the ticket waits in the queue",
-                extra={"ticket_id": payload["ticket_id"], "error": str(exc)})
+    log.warning(
+        "live transfer dial failed; the ticket waits in the queue",
+        extra={"ticket_id": payload["ticket_id"], "error": str(exc)},
+    )
     await fall_back(session, payload["ticket_id"], "failed")
 
 
@@ -128,8 +142,11 @@ async def fall_back(session: AsyncSession, ticket_id: int, state: str, *, hang_u
     """No live handover: the ticket stays in the queue as a callback and, after this commits, the
     caller comes off hold, back with the listener (and a partner line still ringing is stopped).
     Once only: the leg's status callback, its participant-leave and the ring timeout may all say so."""
-    moved = await session.execute(sa.update(TransferTicket).where(
-        TransferTicket.id == ticket_id, TransferTicket.live_state == "ringing").values(live_state=state, mode="queue"))
+    moved = await session.execute(
+        sa.update(TransferTicket)
+        .where(TransferTicket.id == ticket_id, TransferTicket.live_state == "ringing")
+        .values(live_state=state, mode="queue")
+    )
     if not moved.rowcount:
         return False
     ticket = await session.get(TransferTicket, ticket_id, populate_existing=True)
@@ -180,8 +197,11 @@ def _partner_label(payload: dict) -> bool:
 async def partner_joined(session: AsyncSession, job: Job) -> None:
     """Follows a partner's ``participant.joined``: their line is in the caller's conference."""
     ticket_id = ticket_of_label(job.payload.get("label") or "")
-    moved = await session.execute(sa.update(TransferTicket).where(
-        TransferTicket.id == ticket_id, TransferTicket.live_state == "ringing").values(live_state="joined"))
+    moved = await session.execute(
+        sa.update(TransferTicket)
+        .where(TransferTicket.id == ticket_id, TransferTicket.live_state == "ringing")
+        .values(live_state="joined")
+    )
     if moved.rowcount:
         await cancel_job(session, f"ticket-live-ring:{ticket_id}")
         ticket = await session.get(TransferTicket, ticket_id, populate_existing=True)
@@ -191,14 +211,18 @@ async def partner_joined(session: AsyncSession, job: Job) -> None:
 async def listener_left(session: AsyncSession, job: Job) -> None:
     """Follows a listener's ``participant.left``: partner on the line and the listener gone is the
     confirmed handover (a stored job, so a crash after the leave cannot lose it)."""
-    ticket = await session.scalar(sa.select(TransferTicket).where(
-        TransferTicket.call_id == job.payload["call_id"], TransferTicket.live_state == "joined"))
+    ticket = await session.scalar(
+        sa.select(TransferTicket).where(
+            TransferTicket.call_id == job.payload["call_id"], TransferTicket.live_state == "joined"
+        )
+    )
     if ticket is None:
         return
     service = await session.get(Service, ticket.service_id)
     actor = f"live:{service.name}"[:120]
-    await session.execute(sa.update(TransferTicket).where(TransferTicket.id == ticket.id)
-                          .values(live_state="handed-over"))
+    await session.execute(
+        sa.update(TransferTicket).where(TransferTicket.id == ticket.id).values(live_state="handed-over")
+    )
     ticket = await apply_action(session, ticket=ticket, change=ActionInput(TicketAction.accept, actor))
     await apply_action(session, ticket=ticket, change=ActionInput(TicketAction.confirm_contact, actor))
 
@@ -206,14 +230,33 @@ async def listener_left(session: AsyncSession, job: Job) -> None:
 def register(runtime: Runtime) -> None:
     runtime.jobs.register(RING_TIMEOUT, end_ringing)
     retry = retry_when_unavailable
-    register_call_out(runtime, DIAL, CallOut(prepare=_prepare_dial, send=retry(_dial_partner), done=_partner_dialled,
-                                             refused=_dial_refused, retry_base_seconds=2,
-                                             give_up_after=timedelta(seconds=runtime.settings.live_transfer_ring_seconds)))
-    register_call_out(runtime, RELEASE, CallOut(prepare=_with_call, send=retry(_release_caller), refused=_step_failed,
-                                                retry_base_seconds=1))
-    register_call_out(runtime, HAND_OVER, CallOut(prepare=_with_call, send=retry(_hand_over_call),
-                                                  refused=_step_failed, retry_base_seconds=1))
+    register_call_out(
+        runtime,
+        DIAL,
+        CallOut(
+            prepare=_prepare_dial,
+            send=retry(_dial_partner),
+            done=_partner_dialled,
+            refused=_dial_refused,
+            retry_base_seconds=2,
+            give_up_after=timedelta(seconds=runtime.settings.live_transfer_ring_seconds),
+        ),
+    )
+    register_call_out(
+        runtime,
+        RELEASE,
+        CallOut(prepare=_with_call, send=retry(_release_caller), refused=_step_failed, retry_base_seconds=1),
+    )
+    register_call_out(
+        runtime,
+        HAND_OVER,
+        CallOut(prepare=_with_call, send=retry(_hand_over_call), refused=_step_failed, retry_base_seconds=1),
+    )
     runtime.jobs.follow(PARTICIPANT_JOINED, "ticket.live_joined", partner_joined, when=_partner_label)
     runtime.jobs.follow(LEG_ENDED, "ticket.live_leg_ended", partner_leg_ended, when=_partner_label)
-    runtime.jobs.follow(PARTICIPANT_LEFT, "ticket.live_handed_over", listener_left,
-                        when=lambda payload: payload.get("role") == "listener")
+    runtime.jobs.follow(
+        PARTICIPANT_LEFT,
+        "ticket.live_handed_over",
+        listener_left,
+        when=lambda payload: payload.get("role") == "listener",
+    )

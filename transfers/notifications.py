@@ -58,14 +58,16 @@ PENDING, DELIVERED, DEAD, UNCONFIGURED = "pending", "delivered", "dead", "unconf
 
 # --- signing (pure; partners can copy verify_delivery) -------------------------------------------
 
+
 def sign_delivery(secret: str, timestamp: str, body: bytes) -> str:
     """``v1=`` + hex HMAC-SHA256 over ``timestamp + "." + body`` keyed with the webhook secret."""
     message = timestamp.encode() + b"." + body
     return f"{SIGNATURE_VERSION}=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def verify_delivery(secret: str, timestamp: str, body: bytes, signature: str, *, now_unix: float,
-                    tolerance_seconds: float = 300) -> bool:
+def verify_delivery(
+    secret: str, timestamp: str, body: bytes, signature: str, *, now_unix: float, tolerance_seconds: float = 300
+) -> bool:
     """True when ``signature`` is ours for exactly these bytes and the timestamp is fresh.
 
     Compare in constant time, and reject timestamps more than ``tolerance_seconds`` away from
@@ -83,8 +85,10 @@ def verify_delivery(secret: str, timestamp: str, body: bytes, signature: str, *,
 
 # --- the outbox ----------------------------------------------------------------------------------
 
-async def queue_partner_notification(session: AsyncSession, *, ticket: TransferTicket, organisation_id: int,
-                                     event: str, body: dict[str, Any]) -> PartnerNotification:
+
+async def queue_partner_notification(
+    session: AsyncSession, *, ticket: TransferTicket, organisation_id: int, event: str, body: dict[str, Any]
+) -> PartnerNotification:
     """Write the outbox row in the caller's transaction and schedule its first delivery now.
 
     An organisation without a webhook still gets the row (status ``unconfigured``): the partner
@@ -98,8 +102,15 @@ async def queue_partner_notification(session: AsyncSession, *, ticket: TransferT
     if ticket.id is None:
         await session.flush()
     configured = bool(organisation.webhook_url and organisation.webhook_secret_encrypted)
-    notification = PartnerNotification(organisation_id=organisation_id, ticket_id=ticket.id, event=event, body=body,
-                                       status=PENDING if configured else UNCONFIGURED, attempts=0, created_at=now)
+    notification = PartnerNotification(
+        organisation_id=organisation_id,
+        ticket_id=ticket.id,
+        event=event,
+        body=body,
+        status=PENDING if configured else UNCONFIGURED,
+        attempts=0,
+        created_at=now,
+    )
     session.add(notification)
     await session.flush()
     if configured:
@@ -107,10 +118,16 @@ async def queue_partner_notification(session: AsyncSession, *, ticket: TransferT
     return notification
 
 
-async def _schedule_attempt(session: AsyncSession, notification: PartnerNotification, *, attempt: int,
-                            run_at: Any) -> None:
-    await schedule_job(session, kind=JOB_KIND, key=f"partner-notification:{notification.id}:{attempt}",
-                       run_at=run_at, payload={"notification_id": notification.id})
+async def _schedule_attempt(
+    session: AsyncSession, notification: PartnerNotification, *, attempt: int, run_at: Any
+) -> None:
+    await schedule_job(
+        session,
+        kind=JOB_KIND,
+        key=f"partner-notification:{notification.id}:{attempt}",
+        run_at=run_at,
+        payload={"notification_id": notification.id},
+    )
 
 
 def delivery_body(notification: PartnerNotification) -> bytes:
@@ -137,9 +154,13 @@ async def deliver_partner_notification(session: AsyncSession, job: Job) -> None:
     if notification is None or notification.status != PENDING:
         return  # delivered, dead or unconfigured already: never send again
     now = runtime_of(session).clock.now()
-    await schedule_job(session, kind=JOB_KIND, key=_safety_net_key(notification.id, job.id),
-                       run_at=now + timedelta(seconds=exponential_backoff(notification.attempts + 1)),
-                       payload={"notification_id": notification.id})
+    await schedule_job(
+        session,
+        kind=JOB_KIND,
+        key=_safety_net_key(notification.id, job.id),
+        run_at=now + timedelta(seconds=exponential_backoff(notification.attempts + 1)),
+        payload={"notification_id": notification.id},
+    )
     emit(session, SEND_EVENT, notification_id=notification.id, safety_net=_safety_net_key(notification.id, job.id))
 
 
@@ -158,8 +179,9 @@ async def send_notification(runtime: Runtime, event: DomainEvent) -> None:
         url, body, event_name = organisation.webhook_url, delivery_body(notification), notification.event
     if not url or not secret:
         async with session_scope(runtime) as session:
-            await _record(session, event.payload, error="webhook no longer configured", status_code=None,
-                          unconfigured=True)
+            await _record(
+                session, event.payload, error="webhook no longer configured", status_code=None, unconfigured=True
+            )
         return
     timestamp = str(int(runtime.clock.now().timestamp()))
     headers = {
@@ -183,15 +205,24 @@ async def send_notification(runtime: Runtime, event: DomainEvent) -> None:
         await _record(session, event.payload, error=error, status_code=status_code)
 
 
-async def _record(session: AsyncSession, payload: dict[str, Any], *, error: str | None, status_code: int | None,
-                  unconfigured: bool = False) -> None:
+async def _record(
+    session: AsyncSession,
+    payload: dict[str, Any],
+    *,
+    error: str | None,
+    status_code: int | None,
+    unconfigured: bool = False,
+) -> None:
     notification = await session.get(PartnerNotification, payload["notification_id"], with_for_update=True)
     if notification is None or notification.status != PENDING:
         return
     organisation = await session.get(Organisation, notification.organisation_id)
     now = runtime_of(session).clock.now()
-    facts = {"notification_id": notification.id, "organisation_id": notification.organisation_id,
-             "status_code": status_code}
+    facts = {
+        "notification_id": notification.id,
+        "organisation_id": notification.organisation_id,
+        "status_code": status_code,
+    }
     if unconfigured:
         notification.status, notification.last_error = UNCONFIGURED, error
         await cancel_job(session, payload["safety_net"])
@@ -208,10 +239,20 @@ async def _record(session: AsyncSession, payload: dict[str, Any], *, error: str 
         notification.status = DEAD
         await cancel_job(session, payload["safety_net"])
         log.error("partner notification dead", extra=facts | {"attempts": notification.attempts})
-        await publish_live(session, "role:supervisor", "notification.dead", {
-            "id": notification.id, "organisation_id": notification.organisation_id,
-            "organisation": organisation.name if organisation else None, "ticket_id": notification.ticket_id,
-            "event": notification.event, "attempts": notification.attempts, "last_error": notification.last_error})
+        await publish_live(
+            session,
+            "role:supervisor",
+            "notification.dead",
+            {
+                "id": notification.id,
+                "organisation_id": notification.organisation_id,
+                "organisation": organisation.name if organisation else None,
+                "ticket_id": notification.ticket_id,
+                "event": notification.event,
+                "attempts": notification.attempts,
+                "last_error": notification.last_error,
+            },
+        )
         return
     # The next attempt is the safety net stored before sending, at the backoff for this attempt.
     log.warning("partner notification failed, will retry", extra=facts | {"attempts": notification.attempts})
@@ -232,13 +273,16 @@ def register(runtime: Runtime) -> None:
 
 # --- administration ------------------------------------------------------------------------------
 
+
 def _check_webhook_url(url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 500 or any(c.isspace() for c in url):
         raise Unprocessable("url", "must be an http:// or https:// address of at most 500 characters")
 
 
-async def set_webhook(session: AsyncSession, *, organisation_id: int, url: str | None) -> tuple[Organisation, str | None]:
+async def set_webhook(
+    session: AsyncSession, *, organisation_id: int, url: str | None
+) -> tuple[Organisation, str | None]:
     """Set (or with ``None`` clear) an organisation's webhook; a new secret is made each time.
 
     Returns the organisation and the plaintext secret, which is stored only encrypted and shown
@@ -265,14 +309,24 @@ async def set_webhook(session: AsyncSession, *, organisation_id: int, url: str |
 
 async def list_dead_notifications(session: AsyncSession, *, limit: int = 200) -> list[dict[str, Any]]:
     """Deliveries that gave up, newest first, without their bodies (those may hold personal data)."""
-    stmt = (sa.select(PartnerNotification, Organisation.name)
-            .join(Organisation, Organisation.id == PartnerNotification.organisation_id)
-            .where(PartnerNotification.status == DEAD)
-            .order_by(PartnerNotification.created_at.desc(), PartnerNotification.id.desc())
-            .limit(limit))
+    stmt = (
+        sa.select(PartnerNotification, Organisation.name)
+        .join(Organisation, Organisation.id == PartnerNotification.organisation_id)
+        .where(PartnerNotification.status == DEAD)
+        .order_by(PartnerNotification.created_at.desc(), PartnerNotification.id.desc())
+        .limit(limit)
+    )
     rows = (await session.execute(stmt)).all()
     return [
-        {"id": n.id, "organisation_id": n.organisation_id, "organisation": name, "ticket_id": n.ticket_id,
-         "event": n.event, "attempts": n.attempts, "last_error": n.last_error, "created_at": n.created_at}
+        {
+            "id": n.id,
+            "organisation_id": n.organisation_id,
+            "organisation": name,
+            "ticket_id": n.ticket_id,
+            "event": n.event,
+            "attempts": n.attempts,
+            "last_error": n.last_error,
+            "created_at": n.created_at,
+        }
         for n, name in rows
     ]

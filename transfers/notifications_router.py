@@ -39,7 +39,9 @@ class DeadNotificationOut(BaseModel):
 
 
 @router.put("/api/admin/organisations/{organisation_id}/webhook", response_model=WebhookOut)
-async def set_organisation_webhook(organisation_id: PathId, change: WebhookIn, session: SessionDep, _admin: CurrentAdmin):
+async def set_organisation_webhook(
+    organisation_id: PathId, change: WebhookIn, session: SessionDep, _admin: CurrentAdmin
+):
     """Set where an organisation's warm-transfer notifications are pushed, with a new secret.
 
     ``url`` must be an ``http://`` or ``https://`` address (422 otherwise; ``null`` turns pushes

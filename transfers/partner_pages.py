@@ -3,7 +3,6 @@ enhanced-support queues. The page is a shell; it works the queues through the pa
 
 from __future__ import annotations
 
-
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 
@@ -23,5 +22,11 @@ async def show_partner_dashboard(request: Request, user: OptionalUser, session: 
     organisation = await directory.find_organisation(session, user.organisation_id)
     services = await directory.list_services(session, organisation_id=organisation.id)
     # Targets count down against the server's clock, not the worker's computer clock.
-    return render(request, "partner.html", user=user, organisation=organisation, services=services,
-                  server_now=clock.now().isoformat())
+    return render(
+        request,
+        "partner.html",
+        user=user,
+        organisation=organisation,
+        services=services,
+        server_now=clock.now().isoformat(),
+    )

@@ -25,8 +25,7 @@ from transfers.tickets.service import REROUTE_NEXT, ActionInput, apply_action, f
 from transfers.tickets.sharing import describe_for_partner
 
 # 403: a signed-in account that is not a partner's; 409: an action the ticket's state does not allow.
-router = APIRouter(prefix="/api/partner/v1", tags=["partner"],
-                   responses=error_responses(401, 403, 404, 409, 413, 422))
+router = APIRouter(prefix="/api/partner/v1", tags=["partner"], responses=error_responses(401, 403, 404, 409, 413, 422))
 
 
 async def own_service(session, partner, service_id: int):
@@ -38,7 +37,10 @@ async def own_service(session, partner, service_id: int):
 
 @router.get("/services", response_model=list[ServiceOut])
 async def show_own_services(session: SessionDep, partner: CurrentPartner):
-    return [directory.service_out(s) for s in await directory.list_services(session, organisation_id=partner.organisation_id)]
+    return [
+        directory.service_out(s)
+        for s in await directory.list_services(session, organisation_id=partner.organisation_id)
+    ]
 
 
 class QueuedTicket(BaseModel):
@@ -61,8 +63,10 @@ async def show_service_queue(service_id: PathId, session: SessionDep, partner: C
     """The service's enhanced-support queue: open tickets, urgent first, then newest."""
     service = await own_service(session, partner, service_id)
     tickets = await list_queue(session, service_id=service.id)
-    return ServiceQueue(service=directory.service_out(service),
-                        tickets=[QueuedTicket.model_validate(t, from_attributes=True) for t in tickets])
+    return ServiceQueue(
+        service=directory.service_out(service),
+        tickets=[QueuedTicket.model_validate(t, from_attributes=True) for t in tickets],
+    )
 
 
 async def partner_ticket(ticket_id: PathId, session: SessionDep, partner: CurrentPartner) -> TransferTicket:
@@ -82,18 +86,24 @@ class PartnerAction(StrEnum):
     give_up = "give-up"
 
 
-ACTIONS = {PartnerAction.accept: TicketAction.accept, PartnerAction.decline: TicketAction.reject,
-           PartnerAction.contact_attempt: TicketAction.attempt_failed,
-           PartnerAction.confirm_contact: TicketAction.confirm_contact, PartnerAction.complete: TicketAction.complete,
-           PartnerAction.give_up: TicketAction.give_up}
+ACTIONS = {
+    PartnerAction.accept: TicketAction.accept,
+    PartnerAction.decline: TicketAction.reject,
+    PartnerAction.contact_attempt: TicketAction.attempt_failed,
+    PartnerAction.confirm_contact: TicketAction.confirm_contact,
+    PartnerAction.complete: TicketAction.complete,
+    PartnerAction.give_up: TicketAction.give_up,
+}
 
 
 class ActionIn(BaseModel):
     reason: str | None = Field(None, max_length=1000, description="Required to decline or give up")
     outcome: str | None = Field(None, max_length=1000, description="Required to complete")
     reroute: Literal["next", "helpline"] = Field(
-        REROUTE_NEXT, description="On decline: send the caller to the next suggested service, or ask the "
-                                  "helpline team to choose with the caller")
+        REROUTE_NEXT,
+        description="On decline: send the caller to the next suggested service, or ask the "
+        "helpline team to choose with the caller",
+    )
 
 
 @router.get("/tickets/{ticket_id}", response_model=PartnerTicketOut)
@@ -104,12 +114,22 @@ async def show_ticket(ticket: PartnerTicket, session: SessionDep, partner: Curre
 
 
 @router.post("/tickets/{ticket_id}/{action}", response_model=PartnerTicketOut)
-async def act_on_ticket(action: PartnerAction, ticket: PartnerTicket, session: SessionDep, partner: CurrentPartner,
-                        entry: ActionIn | None = None):
+async def act_on_ticket(
+    action: PartnerAction,
+    ticket: PartnerTicket,
+    session: SessionDep,
+    partner: CurrentPartner,
+    entry: ActionIn | None = None,
+):
     """accept · decline (reason) · contact-attempt (a failed try) · confirm-contact (handover
     confirmed) · complete (outcome) · give-up (reason). An action the ticket's state does not
     allow is 409 with the current ``state``."""
     entry = entry or ActionIn()
-    ticket = await apply_action(session, ticket=ticket, change=ActionInput(
-        ACTIONS[action], partner.actor, reason=entry.reason, outcome=entry.outcome, reroute=entry.reroute))
+    ticket = await apply_action(
+        session,
+        ticket=ticket,
+        change=ActionInput(
+            ACTIONS[action], partner.actor, reason=entry.reason, outcome=entry.outcome, reroute=entry.reroute
+        ),
+    )
     return await describe_for_partner(session, ticket=ticket, actor=partner.actor, audit=False)

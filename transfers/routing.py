@@ -77,15 +77,18 @@ def _load(service: ServiceOption) -> float:
     return service.waiting / service.capacity if service.capacity else 0.0
 
 
-def _reasons(service: ServiceOption, matched: tuple[str, ...], open_now: bool, now: datetime,
-             fallback: bool) -> tuple[str, ...]:
+def _reasons(
+    service: ServiceOption, matched: tuple[str, ...], open_now: bool, now: datetime, fallback: bool
+) -> tuple[str, ...]:
     reasons = []
     if fallback:
         reasons.append("locality team: the fallback, so no one meets a wrong door")
     if matched:
         reasons.append(f"meets {_join(matched)}")
     if service.capacity is not None:
-        reasons.append(f"{service.waiting} waiting of capacity {service.capacity}" + (" (full)" if _full(service) else ""))
+        reasons.append(
+            f"{service.waiting} waiting of capacity {service.capacity}" + (" (full)" if _full(service) else "")
+        )
     else:
         reasons.append(f"{service.waiting} waiting")
     reasons.append(describe_next_opening(service.schedule, service.timezone, now))
@@ -94,13 +97,22 @@ def _reasons(service: ServiceOption, matched: tuple[str, ...], open_now: bool, n
     return tuple(reasons)
 
 
-def _suggest(service: ServiceOption, caller: CallerCircumstances, now: datetime, rank: int,
-             fallback: bool) -> Suggestion:
+def _suggest(
+    service: ServiceOption, caller: CallerCircumstances, now: datetime, rank: int, fallback: bool
+) -> Suggestion:
     matched = tuple(sorted(service.needs_met & caller.needs))
     open_now = is_open(service.schedule, service.timezone, now)
-    return Suggestion(service.id, service.name, service.organisation, rank,
-                      _reasons(service, matched, open_now, now, fallback), open_now,
-                      bool(service.live_phone) and open_now, matched, fallback)
+    return Suggestion(
+        service.id,
+        service.name,
+        service.organisation,
+        rank,
+        _reasons(service, matched, open_now, now, fallback),
+        open_now,
+        bool(service.live_phone) and open_now,
+        matched,
+        fallback,
+    )
 
 
 def rank_services(caller: CallerCircumstances, services: Sequence[ServiceOption], now: datetime) -> list[Suggestion]:
@@ -117,8 +129,15 @@ def rank_services(caller: CallerCircumstances, services: Sequence[ServiceOption]
 
     def order(service: ServiceOption) -> tuple:
         open_now = is_open(service.schedule, service.timezone, now)
-        return (-len(service.needs_met & caller.needs), _full(service),
-                not open_now if caller.urgent else False, not open_now, _load(service), service.name, service.id)
+        return (
+            -len(service.needs_met & caller.needs),
+            _full(service),
+            not open_now if caller.urgent else False,
+            not open_now,
+            _load(service),
+            service.name,
+            service.id,
+        )
 
     ranked = sorted(candidates, key=order)
     out = [_suggest(s, caller, now, i, False) for i, s in enumerate(ranked, 1)]

@@ -1,10 +1,10 @@
 """The warm-transfer ticket state machine (FHIR R4 Task.status words), in one table.
 
-    requested --accept--> accepted --confirm_contact--> in-progress --complete--> completed
-    requested --reject(reason)--> rejected
-    accepted  --attempt_failed--> on-hold --confirm_contact--> in-progress
-    on-hold   --give_up(reason)--> failed
-    requested|accepted|on-hold --cancel(reason)--> cancelled
+requested --accept--> accepted --confirm_contact--> in-progress --complete--> completed
+requested --reject(reason)--> rejected
+accepted  --attempt_failed--> on-hold --confirm_contact--> in-progress
+on-hold   --give_up(reason)--> failed
+requested|accepted|on-hold --cancel(reason)--> cancelled
 """
 
 from __future__ import annotations

@@ -38,14 +38,21 @@ def assess(calls_per_hour: float, handle_seconds: float, listeners: int, answer_
     return Staffing(listeners, p_wait, service_level, asa, traffic / listeners)
 
 
-def listeners_needed(calls_per_hour: float, handle_seconds: float, answer_within_seconds: float,
-                     target_service_level: float, shrinkage: float = 0.0) -> tuple[Staffing, int]:
+def listeners_needed(
+    calls_per_hour: float,
+    handle_seconds: float,
+    answer_within_seconds: float,
+    target_service_level: float,
+    shrinkage: float = 0.0,
+) -> tuple[Staffing, int]:
     """The smallest team meeting the target, and the rota size once shrinkage (breaks, training,
     sickness) is allowed for."""
     if calls_per_hour <= 0:
         empty = Staffing(0, 0.0, 1.0, 0.0, 0.0)
         return empty, 0
     listeners = max(1, math.floor(calls_per_hour * handle_seconds / 3600) + 1)
-    while (staffing := assess(calls_per_hour, handle_seconds, listeners, answer_within_seconds)).service_level < target_service_level:
+    while (
+        staffing := assess(calls_per_hour, handle_seconds, listeners, answer_within_seconds)
+    ).service_level < target_service_level:
         listeners += 1
     return staffing, math.ceil(listeners / (1 - shrinkage))

@@ -6,15 +6,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import RedirectResponse
-
 from pydantic import BaseModel, Field
 
 from app.board.schemas import BoardOut
 from app.board.service import describe_board
-from app.shiftlead.alerts import acknowledge_alert
 from app.core.deps import CurrentSupervisor, OptionalUser, SessionDep
-from app.core.responses import PathId, SIGNED_IN, error_responses
+from app.core.responses import SIGNED_IN, PathId, error_responses
 from app.core.web import render
+from app.shiftlead.alerts import acknowledge_alert
 from transfers.tickets.follow_ups import list_open_follow_ups, resolve_follow_up
 from transfers.tickets.schemas import FollowUpOut, FollowUpResolvedOut
 
@@ -37,8 +36,9 @@ async def show_follow_ups(session: SessionDep, _supervisor: CurrentSupervisor):
 
 
 @router.post("/api/supervisor/follow-ups/{follow_up_id}/resolve", response_model=FollowUpResolvedOut)
-async def resolve_follow_up_task(follow_up_id: PathId, entry: ResolveIn,
-                                 session: SessionDep, supervisor: CurrentSupervisor):
+async def resolve_follow_up_task(
+    follow_up_id: PathId, entry: ResolveIn, session: SessionDep, supervisor: CurrentSupervisor
+):
     return await resolve_follow_up(session, follow_up_id=follow_up_id, user=supervisor, note=entry.note)
 
 
@@ -58,7 +58,10 @@ class AcknowledgedOut(BaseModel):
 
 
 @router.post("/api/supervisor/alerts/{key}/acknowledge", response_model=AcknowledgedOut)
-async def acknowledge_board_alert(key: Annotated[str, Path(max_length=80, pattern=r"^[a-z-]+:[0-9]+$")],
-                                  session: SessionDep, supervisor: CurrentSupervisor):
+async def acknowledge_board_alert(
+    key: Annotated[str, Path(max_length=80, pattern=r"^[a-z-]+:[0-9]+$")],
+    session: SessionDep,
+    supervisor: CurrentSupervisor,
+):
     """The named supervisor takes this alert on (audited); everyone's board shows who."""
     return await acknowledge_alert(session, key=key, user=supervisor)

@@ -18,8 +18,8 @@ from app.core.security import User
 from app.helpline.models import CallLog, CallLogRevision, SupportSession
 from app.shiftlead.alerts import describe_alerts
 from telephony.models import Call, CallbackRequest, ListenerPresence
-from transfers.tickets.models import FollowUp, PartnerNotification, TransferTicket
 from transfers.tickets.follow_ups import list_open_follow_ups
+from transfers.tickets.models import FollowUp, PartnerNotification, TransferTicket
 from transfers.tickets.stats import TicketTimes, measure_handovers
 
 OPEN_TICKET_STATES = ("requested", "accepted", "on-hold")
@@ -48,7 +48,9 @@ def summarise_calls(calls: list[Call]) -> Figures:
     waits = [c.wait_seconds for c in answered if c.wait_seconds is not None]
     all_waits = [c.wait_seconds for c in calls if c.wait_seconds is not None]
     return Figures(
-        offered=len(calls), answered=len(answered), abandoned=sum(1 for c in calls if c.abandoned),
+        offered=len(calls),
+        answered=len(answered),
+        abandoned=sum(1 for c in calls if c.abandoned),
         answered_within_target=sum(1 for w in waits if w <= ANSWER_WITHIN_SECONDS),
         average_speed_of_answer_seconds=round(sum(waits) / len(waits), 1) if waits else None,
         longest_wait_seconds=max(all_waits) if all_waits else None,
@@ -56,54 +58,119 @@ def summarise_calls(calls: list[Call]) -> Figures:
 
 
 async def _line_now(session: AsyncSession, now: datetime) -> dict[str, Any]:
-    waiting = (await session.execute(
-        sa.select(sa.func.count(), sa.func.min(Call.waiting_since)).where(Call.queue_state == "waiting"))).one()
-    presence = dict((await session.execute(
-        sa.select(ListenerPresence.status, sa.func.count()).group_by(ListenerPresence.status))).all())
+    waiting = (
+        await session.execute(
+            sa.select(sa.func.count(), sa.func.min(Call.waiting_since)).where(Call.queue_state == "waiting")
+        )
+    ).one()
+    presence = dict(
+        (
+            await session.execute(sa.select(ListenerPresence.status, sa.func.count()).group_by(ListenerPresence.status))
+        ).all()
+    )
     callbacks = await session.scalar(sa.select(sa.func.count()).where(CallbackRequest.status == "open"))
-    return {"waiting": waiting[0], "longest_waiting_since": waiting[1].isoformat() if waiting[1] else None,
-            "listeners": presence, "open_callbacks": callbacks}
+    return {
+        "waiting": waiting[0],
+        "longest_waiting_since": waiting[1].isoformat() if waiting[1] else None,
+        "listeners": presence,
+        "open_callbacks": callbacks,
+    }
 
 
 async def _sessions_now(session: AsyncSession, now: datetime) -> list[dict[str, Any]]:
-    rows = (await session.execute(
-        sa.select(SupportSession, User.display_name).join(User, User.id == SupportSession.listener_id)
-        .where(SupportSession.ended_at.is_(None)).order_by(SupportSession.due_at))).all()
-    return [{"id": s.id, "listener": name, "started_at": s.started_at.isoformat(), "due_at": s.due_at.isoformat(),
-             "overrunning": now >= s.due_at, "overrun_seconds": max(0, int((now - s.due_at).total_seconds()))}
-            for s, name in rows]
+    rows = (
+        await session.execute(
+            sa.select(SupportSession, User.display_name)
+            .join(User, User.id == SupportSession.listener_id)
+            .where(SupportSession.ended_at.is_(None))
+            .order_by(SupportSession.due_at)
+        )
+    ).all()
+    return [
+        {
+            "id": s.id,
+            "listener": name,
+            "started_at": s.started_at.isoformat(),
+            "due_at": s.due_at.isoformat(),
+            "overrunning": now >= s.due_at,
+            "overrun_seconds": max(0, int((now - s.due_at).total_seconds())),
+        }
+        for s, name in rows
+    ]
 
 
 async def _risk_flags(session: AsyncSession, now: datetime) -> list[dict[str, Any]]:
     since = now - timedelta(hours=12)
-    rows = (await session.execute(
-        sa.select(CallLog, CallLogRevision.title, User.display_name)
-        .join(CallLogRevision, sa.and_(CallLogRevision.call_log_id == CallLog.id,
-                                       CallLogRevision.revision == CallLog.current_revision))
-        .join(User, User.id == CallLog.created_by)
-        .where(CallLog.risk_flagged_at >= since).order_by(CallLog.risk_flagged_at.desc()))).all()
-    return [{"log_id": log.id, "session_id": log.session_id, "title": title, "listener": name,
-             "flagged_at": log.risk_flagged_at.isoformat()} for log, title, name in rows]
+    rows = (
+        await session.execute(
+            sa.select(CallLog, CallLogRevision.title, User.display_name)
+            .join(
+                CallLogRevision,
+                sa.and_(
+                    CallLogRevision.call_log_id == CallLog.id, CallLogRevision.revision == CallLog.current_revision
+                ),
+            )
+            .join(User, User.id == CallLog.created_by)
+            .where(CallLog.risk_flagged_at >= since)
+            .order_by(CallLog.risk_flagged_at.desc())
+        )
+    ).all()
+    return [
+        {
+            "log_id": log.id,
+            "session_id": log.session_id,
+            "title": title,
+            "listener": name,
+            "flagged_at": log.risk_flagged_at.isoformat(),
+        }
+        for log, title, name in rows
+    ]
 
 
 async def _transfers(session: AsyncSession) -> dict[str, Any]:
-    by_status = dict((await session.execute(
-        sa.select(TransferTicket.status, sa.func.count()).group_by(TransferTicket.status))).all())
-    breached = (await session.scalars(
-        sa.select(TransferTicket).where(TransferTicket.status.in_(OPEN_TICKET_STATES),
-                                        sa.or_(TransferTicket.accept_breached_at.is_not(None),
-                                               TransferTicket.contact_breached_at.is_not(None)))
-        .order_by(TransferTicket.accept_by))).all()
+    by_status = dict(
+        (await session.execute(sa.select(TransferTicket.status, sa.func.count()).group_by(TransferTicket.status))).all()
+    )
+    breached = (
+        await session.scalars(
+            sa.select(TransferTicket)
+            .where(
+                TransferTicket.status.in_(OPEN_TICKET_STATES),
+                sa.or_(TransferTicket.accept_breached_at.is_not(None), TransferTicket.contact_breached_at.is_not(None)),
+            )
+            .order_by(TransferTicket.accept_by)
+        )
+    ).all()
     dead = await session.scalar(sa.select(sa.func.count()).where(PartnerNotification.status == "dead"))
     dead_jobs = await session.scalar(sa.select(sa.func.count()).where(Job.status == DEAD))
     follow_ups = await session.scalar(sa.select(sa.func.count()).where(FollowUp.resolved_at.is_(None)))
-    times = (await session.execute(sa.select(TransferTicket.created_at, TransferTicket.accepted_at,
-                                             TransferTicket.handover_at, TransferTicket.status))).all()
-    waits = measure_handovers((TicketTimes(c, a, h, s in OPEN_TICKET_STATES) for c, a, h, s in times),
-                              runtime_of(session).clock.now())
-    return {"by_status": by_status, "waits": waits, "dead_notifications": dead, "dead_jobs": dead_jobs, "open_follow_ups": follow_ups,
-            "breached": [{"id": t.id, "status": t.status, "urgent": t.urgent, "accept_by": t.accept_by.isoformat(),
-                          "contact_by": t.contact_by.isoformat()} for t in breached]}
+    times = (
+        await session.execute(
+            sa.select(
+                TransferTicket.created_at, TransferTicket.accepted_at, TransferTicket.handover_at, TransferTicket.status
+            )
+        )
+    ).all()
+    waits = measure_handovers(
+        (TicketTimes(c, a, h, s in OPEN_TICKET_STATES) for c, a, h, s in times), runtime_of(session).clock.now()
+    )
+    return {
+        "by_status": by_status,
+        "waits": waits,
+        "dead_notifications": dead,
+        "dead_jobs": dead_jobs,
+        "open_follow_ups": follow_ups,
+        "breached": [
+            {
+                "id": t.id,
+                "status": t.status,
+                "urgent": t.urgent,
+                "accept_by": t.accept_by.isoformat(),
+                "contact_by": t.contact_by.isoformat(),
+            }
+            for t in breached
+        ],
+    }
 
 
 async def _staffing(session: AsyncSession, now: datetime) -> dict[str, Any]:
@@ -116,14 +183,21 @@ async def _staffing(session: AsyncSession, now: datetime) -> dict[str, Any]:
     calls_per_hour = len(same_hour) / 28
     handle_seconds = sum(handled) / len(handled) if handled else 20 * 60
     staffing, rota = listeners_needed(calls_per_hour, handle_seconds, ANSWER_WITHIN_SECONDS, 0.8, shrinkage=0.3)
-    return {"calls_per_hour": round(calls_per_hour, 2), "handle_minutes": round(handle_seconds / 60, 1),
-            "listeners_needed": staffing.listeners, "rota_with_shrinkage": rota}
+    return {
+        "calls_per_hour": round(calls_per_hour, 2),
+        "handle_minutes": round(handle_seconds / 60, 1),
+        "listeners_needed": staffing.listeners,
+        "rota_with_shrinkage": rota,
+    }
 
 
 async def describe_board(session: AsyncSession) -> dict[str, Any]:
     now = runtime_of(session).clock.now()
-    tonight = (await session.scalars(sa.select(Call).where(Call.created_at >= now - timedelta(hours=12),
-                                                           Call.direction == "inbound"))).all()
+    tonight = (
+        await session.scalars(
+            sa.select(Call).where(Call.created_at >= now - timedelta(hours=12), Call.direction == "inbound")
+        )
+    ).all()
     figures = summarise_calls(list(tonight))
     listeners, waiting = await list_listeners(session, now), await list_waiting(session, now)
     return {
@@ -137,7 +211,10 @@ async def describe_board(session: AsyncSession) -> dict[str, Any]:
         "risk": await _risk_flags(session, now),
         "transfers": await _transfers(session),
         "follow_ups": await list_open_follow_ups(session),
-        "tonight": asdict(figures) | {"service_level": figures.service_level,
-                                      "target": f"{int(TARGET_SERVICE_LEVEL * 100)}% within {ANSWER_WITHIN_SECONDS} s"},
+        "tonight": asdict(figures)
+        | {
+            "service_level": figures.service_level,
+            "target": f"{int(TARGET_SERVICE_LEVEL * 100)}% within {ANSWER_WITHIN_SECONDS} s",
+        },
         "staffing": await _staffing(session, now),
     }

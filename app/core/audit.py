@@ -26,16 +26,26 @@ class AuditEvent(Base):
     detail: Mapped[dict[str, Any]]
 
 
-async def record_audit(session: AsyncSession, *, actor: str, action: str, subject_type: str, subject_id: int,
-                       **detail: Any) -> AuditEvent:
-    event = AuditEvent(at=runtime_of(session).clock.now(), actor=actor, action=action,
-                       subject_type=subject_type, subject_id=subject_id, detail=detail)
+async def record_audit(
+    session: AsyncSession, *, actor: str, action: str, subject_type: str, subject_id: int, **detail: Any
+) -> AuditEvent:
+    event = AuditEvent(
+        at=runtime_of(session).clock.now(),
+        actor=actor,
+        action=action,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        detail=detail,
+    )
     session.add(event)
     await session.flush()
     return event
 
 
 async def list_audit(session: AsyncSession, subject_type: str, subject_id: int) -> list[AuditEvent]:
-    stmt = (sa.select(AuditEvent).where(AuditEvent.subject_type == subject_type, AuditEvent.subject_id == subject_id)
-            .order_by(AuditEvent.id))
+    stmt = (
+        sa.select(AuditEvent)
+        .where(AuditEvent.subject_type == subject_type, AuditEvent.subject_id == subject_id)
+        .order_by(AuditEvent.id)
+    )
     return list((await session.scalars(stmt)).all())

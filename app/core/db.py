@@ -121,7 +121,9 @@ def _insert_unless_present(dialect: str, table: sa.Table, keys: tuple[str, ...],
     return stmt.returning(table.c[returning]) if returning else stmt
 
 
-def insert_unless_present(session: AsyncSession, table: sa.Table, *keys: str, returning: str | None = None) -> sa.Insert:
+def insert_unless_present(
+    session: AsyncSession, table: sa.Table, *keys: str, returning: str | None = None
+) -> sa.Insert:
     """INSERT ... ON CONFLICT (keys) DO NOTHING [RETURNING ...] for this session's database, built
     once per table: executed with each row's values it skips SQLAlchemy's per-call statement work
     (most of a hot webhook's database cost on a small machine)."""

@@ -62,8 +62,14 @@ class Unprocessable(AppError):
     status_code = 422
     error = "invalid"
 
-    def __init__(self, field: str | None = None, message: str = "", *, fields: list[dict[str, str]] | None = None,
-                 error: str | None = None):
+    def __init__(
+        self,
+        field: str | None = None,
+        message: str = "",
+        *,
+        fields: list[dict[str, str]] | None = None,
+        error: str | None = None,
+    ):
         items = fields if fields is not None else [{"field": field or "", "message": message}]
         super().__init__(items, error=error)
 

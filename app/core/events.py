@@ -77,8 +77,10 @@ async def publish_live(session: AsyncSession, audience: str, type: str, data: di
         session.info["live_lock"] = True
     # A Core INSERT … RETURNING: one round trip, none of the ORM's unit-of-work cost on hot webhooks.
     event_id = await session.scalar(
-        sa.insert(LiveEvent).values(audience=audience, type=type, data=data, created_at=runtime.clock.now())
-        .returning(LiveEvent.id))
+        sa.insert(LiveEvent)
+        .values(audience=audience, type=type, data=data, created_at=runtime.clock.now())
+        .returning(LiveEvent.id)
+    )
     if is_postgres(session):
         await session.execute(text("SELECT pg_notify(:c, :p)"), {"c": LIVE_CHANNEL, "p": str(event_id)})
     session.info["live_written"] = True
@@ -215,8 +217,10 @@ class PostgresListener:
                 await self._connect()
             except Exception as exc:  # noqa: BLE001 - any failure to connect is retried
                 delay = self.RETRY_SECONDS[min(attempt, len(self.RETRY_SECONDS) - 1)]
-                log.warning("live-event listener reconnect failed", extra={"error": type(exc).__name__,
-                                                                           "retry_in_seconds": delay})
+                log.warning(
+                    "live-event listener reconnect failed",
+                    extra={"error": type(exc).__name__, "retry_in_seconds": delay},
+                )
                 attempt += 1
                 await asyncio.sleep(delay)
                 continue

@@ -87,9 +87,16 @@ class JobRegistry:
         # Domain event name -> (job kind, which payloads it wants) that follow it (see ``follow``).
         self.followers: dict[str, list[tuple[str, Callable[[dict[str, Any]], bool] | None]]] = defaultdict(list)
 
-    def follow(self, event: str, kind: str, handler: JobHandler, *,
-               when: Callable[[dict[str, Any]], bool] | None = None,
-               give_up_after: timedelta = timedelta(hours=24), max_attempts: int = 1000) -> None:
+    def follow(
+        self,
+        event: str,
+        kind: str,
+        handler: JobHandler,
+        *,
+        when: Callable[[dict[str, Any]], bool] | None = None,
+        give_up_after: timedelta = timedelta(hours=24),
+        max_attempts: int = 1000,
+    ) -> None:
         """Work that must follow ``event`` whatever happens: a stored job (``handler(session, job)``,
         the event's payload in ``job.payload``) written in the very transaction that emits the
         event, run right after it commits and, after a crash, by the job loop. Exactly once: the
@@ -101,17 +108,23 @@ class JobRegistry:
     def every(self, name: str, every: timedelta, task: Callable[["Runtime"], Awaitable[Any]]) -> None:
         self.periodic.append(Periodic(name, every, task))
 
-    def register(self, kind: str, handler: JobHandler, *, give_up_after: timedelta = timedelta(hours=24),
-                 max_attempts: int = 1000) -> None:
+    def register(
+        self,
+        kind: str,
+        handler: JobHandler,
+        *,
+        give_up_after: timedelta = timedelta(hours=24),
+        max_attempts: int = 1000,
+    ) -> None:
         self.kinds[kind] = JobKind(handler, give_up_after, max_attempts)
 
 
-async def schedule_job(session: AsyncSession, *, kind: str, key: str, run_at: datetime,
-                       payload: dict[str, Any] | None = None) -> bool:
+async def schedule_job(
+    session: AsyncSession, *, kind: str, key: str, run_at: datetime, payload: dict[str, Any] | None = None
+) -> bool:
     """Store a job once per ``key``; scheduling the same key again changes nothing."""
     now = runtime_of(session).clock.now()
-    values = dict(kind=kind, key=key, run_at=run_at, payload=payload or {}, status=PENDING, attempts=0,
-                  created_at=now)
+    values = dict(kind=kind, key=key, run_at=run_at, payload=payload or {}, status=PENDING, attempts=0, created_at=now)
     return await insert_ignore(session, Job, values, ["key"])
 
 
@@ -153,8 +166,7 @@ async def run_due_jobs(runtime: "Runtime", *, limit: int = 100) -> int:
 async def _run_one(runtime: "Runtime", *, key: str | None = None) -> bool | None:
     now = runtime.clock.now()
     async with runtime.sessionmaker() as session:
-        query = (sa.select(Job).where(Job.status == PENDING, Job.run_at <= now)
-                 .order_by(Job.run_at, Job.id).limit(1))
+        query = sa.select(Job).where(Job.status == PENDING, Job.run_at <= now).order_by(Job.run_at, Job.id).limit(1)
         if key is not None:
             query = query.where(Job.key == key)
         if is_postgres(session):
@@ -163,7 +175,8 @@ async def _run_one(runtime: "Runtime", *, key: str | None = None) -> bool | None
         if job is None:
             return None
         claimed = await session.execute(
-            sa.update(Job).where(Job.id == job.id, Job.status == PENDING)
+            sa.update(Job)
+            .where(Job.id == job.id, Job.status == PENDING)
             .values(status=DONE, attempts=Job.attempts + 1, finished_at=now, last_error=None)
             .execution_options(synchronize_session=False)
         )

@@ -50,10 +50,14 @@ def configure_logging(level: str = "INFO") -> None:
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.requests = Counter("openline_http_requests_total", "HTTP requests", ["method", "route", "status"],
-                                registry=self.registry)
+        self.requests = Counter(
+            "openline_http_requests_total", "HTTP requests", ["method", "route", "status"], registry=self.registry
+        )
         self.latency = Histogram(
-            "openline_http_request_seconds", "HTTP request latency", ["method", "route"], registry=self.registry,
+            "openline_http_request_seconds",
+            "HTTP request latency",
+            ["method", "route"],
+            registry=self.registry,
             buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15),
         )
 
@@ -116,8 +120,10 @@ class RequestContextMiddleware:
         self.metrics.requests.labels(scope["method"], template, str(status)).inc()
         self.metrics.latency.labels(scope["method"], template).observe(elapsed)
         if template not in ("/healthz", "/metrics"):
-            self.log.info("request", extra={"method": scope["method"], "route": template, "status": status,
-                                            "ms": round(elapsed * 1000, 2)})
+            self.log.info(
+                "request",
+                extra={"method": scope["method"], "route": template, "status": status, "ms": round(elapsed * 1000, 2)},
+            )
 
 
 class _BodyTooLarge(Exception):
@@ -126,7 +132,15 @@ class _BodyTooLarge(Exception):
 
 async def _too_large(send: Send, rid: str) -> None:
     body = json.dumps({"error": "payload_too_large", "detail": "the request body is too large"}).encode()
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                            (b"x-request-id", rid.encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"x-request-id", rid.encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

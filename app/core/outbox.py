@@ -93,8 +93,13 @@ async def _decide(session: AsyncSession, job: Job) -> None:
     attempt = stored[ATTEMPT] + 1
     safety_net = f"{job.kind}:{uuid.uuid4().hex}"
     delay = exponential_backoff(attempt, base=call_out.retry_base_seconds, cap=300)
-    await schedule_job(session, kind=job.kind, key=safety_net, run_at=now + timedelta(seconds=delay),
-                       payload=stored | {ATTEMPT: attempt})
+    await schedule_job(
+        session,
+        kind=job.kind,
+        key=safety_net,
+        run_at=now + timedelta(seconds=delay),
+        payload=stored | {ATTEMPT: attempt},
+    )
     emit(session, SEND_EVENT, kind=job.kind, payload=request, safety_net=safety_net)
 
 

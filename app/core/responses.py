@@ -17,8 +17,11 @@ PathId = Annotated[int, Path(ge=1, le=DB_INT_MAX)]
 
 # Services hand out ``isoformat()`` strings; keeping that spelling (``+00:00``) on the wire means
 # typing a response changes nothing a browser already reads.
-Timestamp = Annotated[datetime, PlainSerializer(lambda d: d.isoformat(), return_type=str, when_used="json"),
-                      WithJsonSchema({"type": "string", "format": "date-time"})]
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(lambda d: d.isoformat(), return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
 
 
 class ErrorOut(BaseModel):

@@ -44,7 +44,9 @@ class User(Base):
     username: Mapped[str] = mapped_column(sa.String(80), unique=True)
     display_name: Mapped[str] = mapped_column(sa.String(120))
     role: Mapped[str] = mapped_column(sa.String(16))
-    organisation_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organisations.id", ondelete="RESTRICT"), index=True)
+    organisation_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("organisations.id", ondelete="RESTRICT"), index=True
+    )
     password_hash: Mapped[str] = mapped_column(sa.String(200))
     # Where to ring a listener who is not on the browser headset: a phone number or SIP address.
     dial_address: Mapped[str | None] = mapped_column(sa.String(200))
@@ -132,8 +134,16 @@ def check_dial_address(value: str | None) -> str | None:
     raise Unprocessable("dial_address", "a phone number in international form (+44…) or a SIP address (sip:name@host)")
 
 
-async def create_user(session: AsyncSession, *, username: str, password: str, role: str, display_name: str | None = None,
-                      organisation_id: int | None = None, dial_address: str | None = None) -> User:
+async def create_user(
+    session: AsyncSession,
+    *,
+    username: str,
+    password: str,
+    role: str,
+    display_name: str | None = None,
+    organisation_id: int | None = None,
+    dial_address: str | None = None,
+) -> User:
     username = username.strip().lower()
     if role not in Role.__members__:
         raise Unprocessable("role", f"unknown role {role!r}; one of {', '.join(Role)}")
@@ -146,9 +156,15 @@ async def create_user(session: AsyncSession, *, username: str, password: str, ro
     dial_address = check_dial_address(dial_address)
     if await session.scalar(sa.select(User.id).where(User.username == username)):
         raise Conflict(f"the username {username!r} is taken", error="duplicate_username")
-    user = User(username=username, display_name=display_name or username, role=role, organisation_id=organisation_id,
-                password_hash=hash_password(password), dial_address=dial_address,
-                created_at=runtime_of(session).clock.now())
+    user = User(
+        username=username,
+        display_name=display_name or username,
+        role=role,
+        organisation_id=organisation_id,
+        password_hash=hash_password(password),
+        dial_address=dial_address,
+        created_at=runtime_of(session).clock.now(),
+    )
     session.add(user)
     await session.flush()
     return user
@@ -163,8 +179,15 @@ async def change_dial_address(session: AsyncSession, *, user_id: int, dial_addre
     if user.role == Role.partner:
         raise Unprocessable("dial_address", "only helpline staff take calls")
     if user.dial_address != address:
-        await record_audit(session, actor=actor, action="change_dial_address", subject_type="user", subject_id=user.id,
-                           had_address=user.dial_address is not None, has_address=address is not None)
+        await record_audit(
+            session,
+            actor=actor,
+            action="change_dial_address",
+            subject_type="user",
+            subject_id=user.id,
+            had_address=user.dial_address is not None,
+            has_address=address is not None,
+        )
         user.dial_address = address
     return user
 
@@ -179,13 +202,20 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-async def create_api_key(session: AsyncSession, *, organisation_id: int, name: str,
-                         expires_at: datetime | None = None) -> IssuedApiKey:
+async def create_api_key(
+    session: AsyncSession, *, organisation_id: int, name: str, expires_at: datetime | None = None
+) -> IssuedApiKey:
     """A partner system's key. The plaintext is returned once and only its hash is kept."""
     prefix = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
-    key = ApiKey(prefix=prefix, secret_hash=_digest(secret), organisation_id=organisation_id, name=name,
-                 created_at=runtime_of(session).clock.now(), expires_at=expires_at)
+    key = ApiKey(
+        prefix=prefix,
+        secret_hash=_digest(secret),
+        organisation_id=organisation_id,
+        name=name,
+        created_at=runtime_of(session).clock.now(),
+        expires_at=expires_at,
+    )
     session.add(key)
     await session.flush()
     return IssuedApiKey(key, f"{API_KEY_PREFIX}_{prefix}_{secret}")

@@ -43,8 +43,9 @@ class SignInThrottled(TooManyRequests):
 
     def __init__(self, retry_after: int):
         unit = "second" if retry_after == 1 else "seconds"
-        super().__init__(f"too many attempts, try again in {retry_after} {unit}",
-                         headers={"Retry-After": str(retry_after)})
+        super().__init__(
+            f"too many attempts, try again in {retry_after} {unit}", headers={"Retry-After": str(retry_after)}
+        )
         self.retry_after = retry_after
 
 
@@ -69,9 +70,13 @@ def _latest(*moments: datetime | None) -> datetime:
 
 
 async def _failures(session: AsyncSession, *where: sa.ColumnElement[bool], since: datetime) -> Failures:
-    count, last_at = (await session.execute(
-        sa.select(sa.func.count(), sa.func.max(LoginAttempt.at))
-        .where(~LoginAttempt.succeeded, LoginAttempt.at > since, *where))).one()
+    count, last_at = (
+        await session.execute(
+            sa.select(sa.func.count(), sa.func.max(LoginAttempt.at)).where(
+                ~LoginAttempt.succeeded, LoginAttempt.at > since, *where
+            )
+        )
+    ).one()
     return Failures(count, last_at)
 
 
@@ -79,28 +84,37 @@ async def _last_success(session: AsyncSession, *where: sa.ColumnElement[bool]) -
     return await session.scalar(sa.select(sa.func.max(LoginAttempt.at)).where(LoginAttempt.succeeded, *where))
 
 
-async def find_sign_in_throttle(session: AsyncSession, *, username: str, ip: str,
-                                cleared_at: datetime | None) -> tuple[str, int] | None:
+async def find_sign_in_throttle(
+    session: AsyncSession, *, username: str, ip: str, cleared_at: datetime | None
+) -> tuple[str, int] | None:
     """Which count blocks this attempt and for how many seconds, or None when it may go ahead."""
     runtime = runtime_of(session)
     settings, now = runtime.settings, runtime.clock.now()
     window = now - timedelta(seconds=settings.login_window_seconds)
     from_here = await _last_success(session, LoginAttempt.username == username, LoginAttempt.ip == ip)
     anywhere = await _last_success(session, LoginAttempt.username == username)
-    pair = await _failures(session, LoginAttempt.username == username, LoginAttempt.ip == ip,
-                           since=_latest(window, from_here, cleared_at))
+    pair = await _failures(
+        session, LoginAttempt.username == username, LoginAttempt.ip == ip, since=_latest(window, from_here, cleared_at)
+    )
     address = await _failures(session, LoginAttempt.ip == ip, since=window)
     waits = {
-        "address_and_account": throttle_wait(pair, now, free=settings.login_free_failures,
-                                             cap_seconds=settings.login_max_delay_seconds),
-        "address": throttle_wait(address, now, free=settings.login_address_free_failures,
-                                 cap_seconds=settings.login_max_delay_seconds),
+        "address_and_account": throttle_wait(
+            pair, now, free=settings.login_free_failures, cap_seconds=settings.login_max_delay_seconds
+        ),
+        "address": throttle_wait(
+            address, now, free=settings.login_address_free_failures, cap_seconds=settings.login_max_delay_seconds
+        ),
     }
     if from_here is None or from_here < now - timedelta(days=KNOWN_ADDRESS_DAYS):
-        account = await _failures(session, LoginAttempt.username == username,
-                                  since=_latest(window, anywhere, cleared_at))
-        waits["account"] = throttle_wait(account, now, free=settings.login_account_free_failures,
-                                         cap_seconds=settings.login_account_max_delay_seconds)
+        account = await _failures(
+            session, LoginAttempt.username == username, since=_latest(window, anywhere, cleared_at)
+        )
+        waits["account"] = throttle_wait(
+            account,
+            now,
+            free=settings.login_account_free_failures,
+            cap_seconds=settings.login_account_max_delay_seconds,
+        )
     scope, wait = max(waits.items(), key=lambda item: item[1])
     return (scope, wait) if wait > 0 else None
 
@@ -112,13 +126,22 @@ async def authenticate_user(session: AsyncSession, *, username: str, password: s
     # Row-locked (PostgreSQL) so a burst of parallel guesses is counted one by one, not all let
     # through by the same check; NO KEY UPDATE leaves rows that only refer to the person unblocked.
     user = await session.scalar(sa.select(User).where(User.username == username).with_for_update(key_share=True))
-    throttle = await find_sign_in_throttle(session, username=username, ip=ip,
-                                           cleared_at=user.throttle_cleared_at if user else None)
+    throttle = await find_sign_in_throttle(
+        session, username=username, ip=ip, cleared_at=user.throttle_cleared_at if user else None
+    )
     if throttle is not None:
         scope, wait = throttle
-        await record_audit(session, actor=f"address:{ip}", action="sign_in_throttled",
-                           subject_type="user" if user else "unknown_user", subject_id=user.id if user else 0,
-                           username=username, ip=ip, scope=scope, retry_after=wait)
+        await record_audit(
+            session,
+            actor=f"address:{ip}",
+            action="sign_in_throttled",
+            subject_type="user" if user else "unknown_user",
+            subject_id=user.id if user else 0,
+            username=username,
+            ip=ip,
+            scope=scope,
+            retry_after=wait,
+        )
         raise SignInThrottled(wait)
     ok = verify_password(user.password_hash if user else DUMMY_HASH, password) and bool(user and user.is_active)
     session.add(LoginAttempt(username=username, ip=ip, succeeded=ok, at=runtime_of(session).clock.now()))
@@ -135,8 +158,14 @@ async def clear_sign_in_throttle(session: AsyncSession, *, user_id: int, actor: 
     if user is None:
         raise NotFound("no such person")
     user.throttle_cleared_at = runtime_of(session).clock.now()
-    await record_audit(session, actor=actor, action="clear_sign_in_throttle", subject_type="user",
-                       subject_id=user.id, username=user.username)
+    await record_audit(
+        session,
+        actor=actor,
+        action="clear_sign_in_throttle",
+        subject_type="user",
+        subject_id=user.id,
+        username=user.username,
+    )
     return user
 
 
@@ -155,13 +184,24 @@ async def start_user_session(session: AsyncSession, *, user: User, ip: str, user
     runtime = runtime_of(session)
     now = runtime.clock.now()
     # Sessions that ran out are otherwise only removed when their cookie comes back.
-    await session.execute(sa.delete(UserSession).where(
-        UserSession.user_id == user.id,
-        (UserSession.expires_at <= now) | (UserSession.last_seen_at <= now - _idle(session))))
+    await session.execute(
+        sa.delete(UserSession).where(
+            UserSession.user_id == user.id,
+            (UserSession.expires_at <= now) | (UserSession.last_seen_at <= now - _idle(session)),
+        )
+    )
     token = secrets.token_urlsafe(32)
-    session.add(UserSession(token_hash=_digest(token), user_id=user.id, created_at=now, last_seen_at=now,
-                            expires_at=now + timedelta(hours=runtime.settings.signin_max_hours),
-                            ip=ip[:64], user_agent=user_agent[:USER_AGENT_MAX]))
+    session.add(
+        UserSession(
+            token_hash=_digest(token),
+            user_id=user.id,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + timedelta(hours=runtime.settings.signin_max_hours),
+            ip=ip[:64],
+            user_agent=user_agent[:USER_AGENT_MAX],
+        )
+    )
     await session.flush()
     return token
 
@@ -175,9 +215,13 @@ def _has_ended(record: UserSession, user: User, now: datetime, idle: timedelta) 
 
 
 async def _find_session(session: AsyncSession, token: str) -> tuple[UserSession, User] | None:
-    row = (await session.execute(
-        sa.select(UserSession, User).join(User, User.id == UserSession.user_id)
-        .where(UserSession.token_hash == _digest(token)))).first()
+    row = (
+        await session.execute(
+            sa.select(UserSession, User)
+            .join(User, User.id == UserSession.user_id)
+            .where(UserSession.token_hash == _digest(token))
+        )
+    ).first()
     return (row[0], row[1]) if row else None
 
 
@@ -218,15 +262,19 @@ async def list_user_sessions(session: AsyncSession, *, user_id: int) -> list[Use
     if await session.get(User, user_id) is None:
         raise NotFound("no such person")
     now = runtime_of(session).clock.now()
-    stmt = (sa.select(UserSession)
-            .where(UserSession.user_id == user_id, UserSession.expires_at > now,
-                   UserSession.last_seen_at > now - _idle(session))
-            .order_by(UserSession.created_at.desc(), UserSession.id.desc()))
+    stmt = (
+        sa.select(UserSession)
+        .where(
+            UserSession.user_id == user_id,
+            UserSession.expires_at > now,
+            UserSession.last_seen_at > now - _idle(session),
+        )
+        .order_by(UserSession.created_at.desc(), UserSession.id.desc())
+    )
     return list((await session.scalars(stmt)).all())
 
 
-async def end_user_sessions(session: AsyncSession, *, user_id: int, actor: str,
-                            session_id: int | None = None) -> int:
+async def end_user_sessions(session: AsyncSession, *, user_id: int, actor: str, session_id: int | None = None) -> int:
     """An admin signs someone out: one session, or (without ``session_id``) all of them."""
     if await session.get(User, user_id) is None:
         raise NotFound("no such person")
@@ -236,6 +284,13 @@ async def end_user_sessions(session: AsyncSession, *, user_id: int, actor: str,
     ended = (await session.execute(stmt)).rowcount or 0
     if session_id is not None and ended == 0:
         raise NotFound("no such session")
-    await record_audit(session, actor=actor, action="end_user_sessions", subject_type="user", subject_id=user_id,
-                       session_id=session_id, ended=ended)
+    await record_audit(
+        session,
+        actor=actor,
+        action="end_user_sessions",
+        subject_type="user",
+        subject_id=user_id,
+        session_id=session_id,
+        ended=ended,
+    )
     return ended

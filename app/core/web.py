@@ -18,5 +18,6 @@ HOME_BY_ROLE = {"listener": "/listener", "supervisor": "/listener", "partner": "
 
 def render(request: Request, name: str, status_code: int = 200, **context: Any):
     context.setdefault("user", None)
-    return templates.TemplateResponse(request, name, {"csrf_token": csrf_token_for(request), **context},
-                                      status_code=status_code)
+    return templates.TemplateResponse(
+        request, name, {"csrf_token": csrf_token_for(request), **context}, status_code=status_code
+    )

@@ -18,8 +18,10 @@ from app.core.security import User
 from app.helpline.models import CallLog, CallLogRevision, SupportSession
 from transfers.directory.service import known_need_slugs
 
-EMERGENCY_PROTOCOL = ("Immediate risk: stay with the caller. If they are in danger now, call 999 (or ask a colleague "
-                      "to) with the caller's location; tell your supervisor, who has been alerted.")
+EMERGENCY_PROTOCOL = (
+    "Immediate risk: stay with the caller. If they are in danger now, call 999 (or ask a colleague "
+    "to) with the caller's location; tell your supervisor, who has been alerted."
+)
 
 
 class CallLogIn(BaseModel):
@@ -67,48 +69,79 @@ async def _check(session: AsyncSession, entry: CallLogIn) -> None:
         raise Unprocessable(fields=problems)
 
 
-async def _add_revision(session: AsyncSession, log: CallLog, number: int, entry: CallLogIn, user: User,
-                        reason: str | None) -> CallLogRevision:
+async def _add_revision(
+    session: AsyncSession, log: CallLog, number: int, entry: CallLogIn, user: User, reason: str | None
+) -> CallLogRevision:
     runtime = runtime_of(session)
     now = runtime.clock.now()
     revision = CallLogRevision(
-        call_log_id=log.id, revision=number, contact_type=entry.contact_type, needs=entry.needs,
-        risk_level=entry.risk_level, consent_to_share=bool(entry.consent_to_share), consent_covers=entry.consent_covers,
-        consent_recorded_at=now, consent_recorded_by=user.id, sms_consent=entry.sms_consent, title=entry.title,
-        summary_encrypted=runtime.crypto.encrypt(entry.summary), notes_encrypted=runtime.crypto.encrypt(entry.notes),
-        outcome=entry.outcome, correction_reason=reason, created_at=now, created_by=user.id)
+        call_log_id=log.id,
+        revision=number,
+        contact_type=entry.contact_type,
+        needs=entry.needs,
+        risk_level=entry.risk_level,
+        consent_to_share=bool(entry.consent_to_share),
+        consent_covers=entry.consent_covers,
+        consent_recorded_at=now,
+        consent_recorded_by=user.id,
+        sms_consent=entry.sms_consent,
+        title=entry.title,
+        summary_encrypted=runtime.crypto.encrypt(entry.summary),
+        notes_encrypted=runtime.crypto.encrypt(entry.notes),
+        outcome=entry.outcome,
+        correction_reason=reason,
+        created_at=now,
+        created_by=user.id,
+    )
     session.add(revision)
     log.current_revision = number
     if entry.risk_level == "immediate" and log.risk_flagged_at is None:
         log.risk_flagged_at = now
-        await publish_live(session, "role:supervisor", "risk.immediate",
-                           {"session_id": log.session_id, "listener": user.display_name, "title": entry.title})
+        await publish_live(
+            session,
+            "role:supervisor",
+            "risk.immediate",
+            {"session_id": log.session_id, "listener": user.display_name, "title": entry.title},
+        )
     await session.flush()
     return revision
 
 
-async def record_call_log(session: AsyncSession, *, support: SupportSession, entry: CallLogIn,
-                          user: User) -> dict[str, Any]:
+async def record_call_log(
+    session: AsyncSession, *, support: SupportSession, entry: CallLogIn, user: User
+) -> dict[str, Any]:
     """Once per session: a second submit (a double click) gets the log already recorded."""
     await _check(session, entry)
     now = runtime_of(session).clock.now()
-    created = await insert_ignore(session, CallLog, dict(session_id=support.id, created_at=now, created_by=user.id,
-                                                          current_revision=1), ["session_id"])
+    created = await insert_ignore(
+        session,
+        CallLog,
+        dict(session_id=support.id, created_at=now, created_by=user.id, current_revision=1),
+        ["session_id"],
+    )
     log = await session.scalar(sa.select(CallLog).where(CallLog.session_id == support.id))
     if created:
         await _add_revision(session, log, 1, entry, user, None)
     return await describe_call_log(session, support=support)
 
 
-async def correct_call_log(session: AsyncSession, *, support: SupportSession, entry: CorrectionIn,
-                           user: User) -> dict[str, Any]:
+async def correct_call_log(
+    session: AsyncSession, *, support: SupportSession, entry: CorrectionIn, user: User
+) -> dict[str, Any]:
     await _check(session, entry)
     log = await session.scalar(sa.select(CallLog).where(CallLog.session_id == support.id).with_for_update())
     if log is None:
         raise NotFound("record the log before correcting it")
     await _add_revision(session, log, log.current_revision + 1, entry, user, entry.correction_reason)
-    await record_audit(session, actor=f"user:{user.username}", action="correct_call_log", subject_type="call_log",
-                       subject_id=log.id, revision=log.current_revision, reason=entry.correction_reason)
+    await record_audit(
+        session,
+        actor=f"user:{user.username}",
+        action="correct_call_log",
+        subject_type="call_log",
+        subject_id=log.id,
+        revision=log.current_revision,
+        reason=entry.correction_reason,
+    )
     return await describe_call_log(session, support=support)
 
 
@@ -117,14 +150,34 @@ async def describe_call_log(session: AsyncSession, *, support: SupportSession) -
     if log is None:
         raise NotFound("no log recorded yet")
     crypto = runtime_of(session).crypto
-    revisions = (await session.scalars(sa.select(CallLogRevision).where(CallLogRevision.call_log_id == log.id)
-                                       .order_by(CallLogRevision.revision))).all()
+    revisions = (
+        await session.scalars(
+            sa.select(CallLogRevision).where(CallLogRevision.call_log_id == log.id).order_by(CallLogRevision.revision)
+        )
+    ).all()
     current = revisions[-1]
-    body = {k: getattr(current, k) for k in ("contact_type", "needs", "risk_level", "consent_to_share", "consent_covers",
-                                             "sms_consent", "title", "outcome", "revision")}
-    body |= {"summary": crypto.decrypt(current.summary_encrypted), "notes": crypto.decrypt(current.notes_encrypted),
-             "history": [{"revision": r.revision, "at": r.created_at.isoformat(), "by": r.created_by,
-                          "reason": r.correction_reason} for r in revisions]}
+    body = {
+        k: getattr(current, k)
+        for k in (
+            "contact_type",
+            "needs",
+            "risk_level",
+            "consent_to_share",
+            "consent_covers",
+            "sms_consent",
+            "title",
+            "outcome",
+            "revision",
+        )
+    }
+    body |= {
+        "summary": crypto.decrypt(current.summary_encrypted),
+        "notes": crypto.decrypt(current.notes_encrypted),
+        "history": [
+            {"revision": r.revision, "at": r.created_at.isoformat(), "by": r.created_by, "reason": r.correction_reason}
+            for r in revisions
+        ],
+    }
     if current.risk_level == "immediate":
         body["emergency_protocol"] = EMERGENCY_PROTOCOL
     return body
@@ -133,11 +186,22 @@ async def describe_call_log(session: AsyncSession, *, support: SupportSession) -
 async def current_consent(session: AsyncSession, support_session_id: int) -> ConsentRecord | None:
     """What the caller agreed to share, from the newest revision; None before a log exists."""
     revision = await session.scalar(
-        sa.select(CallLogRevision).join(CallLog, sa.and_(CallLog.id == CallLogRevision.call_log_id,
-                                                         CallLogRevision.revision == CallLog.current_revision))
-        .where(CallLog.session_id == support_session_id))
+        sa.select(CallLogRevision)
+        .join(
+            CallLog,
+            sa.and_(CallLog.id == CallLogRevision.call_log_id, CallLogRevision.revision == CallLog.current_revision),
+        )
+        .where(CallLog.session_id == support_session_id)
+    )
     if revision is None:
         return None
-    return ConsentRecord(revision.consent_to_share, revision.consent_covers, revision.consent_recorded_at,
-                         revision.consent_recorded_by, revision.sms_consent, list(revision.needs), revision.risk_level,
-                         runtime_of(session).crypto.decrypt(revision.summary_encrypted))
+    return ConsentRecord(
+        revision.consent_to_share,
+        revision.consent_covers,
+        revision.consent_recorded_at,
+        revision.consent_recorded_by,
+        revision.sms_consent,
+        list(revision.needs),
+        revision.risk_level,
+        runtime_of(session).crypto.decrypt(revision.summary_encrypted),
+    )

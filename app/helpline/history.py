@@ -51,7 +51,10 @@ async def describe_call_card(session: AsyncSession, *, support: SupportSession) 
     call = await call_of(session, support)
     logged = await session.scalar(sa.select(CallLog.id).where(CallLog.session_id == support.id))
     return describe_session(support, now) | {
-        "caller": {"number": call.from_masked if call else "withheld", "withheld": call.from_withheld if call else True},
+        "caller": {
+            "number": call.from_masked if call else "withheld",
+            "withheld": call.from_withheld if call else True,
+        },
         "callback": support.callback_request_id is not None,
         "log_recorded": logged is not None,
     }
@@ -66,61 +69,99 @@ async def describe_repeat_caller(session: AsyncSession, *, support: SupportSessi
     if call is None or call.from_withheld or not call.from_hash:
         return {"matched": False, "withheld": True, "earlier_contacts": 0, "contacts": [], "open_transfers": []}
     # On a callback, the call that left the message is itself an earlier contact.
-    earlier = sa.select(Call.id).where(Call.from_hash == call.from_hash, Call.created_at <= call.created_at,
-                                       Call.id != (call.id if support.call_id is not None else -1))
+    earlier = sa.select(Call.id).where(
+        Call.from_hash == call.from_hash,
+        Call.created_at <= call.created_at,
+        Call.id != (call.id if support.call_id is not None else -1),
+    )
     count = await session.scalar(sa.select(sa.func.count()).select_from(earlier.subquery()))
-    rows = (await session.execute(
-        sa.select(Call.created_at, Call.answered_at, Listener.display_name, CallLogRevision.title, CallLogRevision.outcome)
-        .select_from(Call)
-        .outerjoin(SupportSession, SupportSession.call_id == Call.id)
-        .outerjoin(Listener, Listener.id == SupportSession.listener_id)
-        .outerjoin(CallLog, CallLog.session_id == SupportSession.id)
-        .outerjoin(CallLogRevision, _current_revision())
-        .where(Call.id.in_(earlier))
-        .order_by(Call.created_at.desc(), Call.id.desc()).limit(EARLIER_CONTACTS_SHOWN))).all()
-    transfers = (await session.execute(
-        sa.select(TransferTicket.id, TransferTicket.status, TransferTicket.created_at, Service.name)
-        .join(Service, Service.id == TransferTicket.service_id)
-        .where(TransferTicket.call_id.in_(earlier), TransferTicket.status.in_([str(s) for s in ACTIVE_STATES]))
-        .order_by(TransferTicket.created_at.desc()))).all()
+    rows = (
+        await session.execute(
+            sa.select(
+                Call.created_at, Call.answered_at, Listener.display_name, CallLogRevision.title, CallLogRevision.outcome
+            )
+            .select_from(Call)
+            .outerjoin(SupportSession, SupportSession.call_id == Call.id)
+            .outerjoin(Listener, Listener.id == SupportSession.listener_id)
+            .outerjoin(CallLog, CallLog.session_id == SupportSession.id)
+            .outerjoin(CallLogRevision, _current_revision())
+            .where(Call.id.in_(earlier))
+            .order_by(Call.created_at.desc(), Call.id.desc())
+            .limit(EARLIER_CONTACTS_SHOWN)
+        )
+    ).all()
+    transfers = (
+        await session.execute(
+            sa.select(TransferTicket.id, TransferTicket.status, TransferTicket.created_at, Service.name)
+            .join(Service, Service.id == TransferTicket.service_id)
+            .where(TransferTicket.call_id.in_(earlier), TransferTicket.status.in_([str(s) for s in ACTIVE_STATES]))
+            .order_by(TransferTicket.created_at.desc())
+        )
+    ).all()
     return {
-        "matched": bool(count), "withheld": False, "earlier_contacts": count or 0,
-        "contacts": [{"at": (answered or created).isoformat(), "answered": answered is not None,
-                      "listener": listener, "title": title, "outcome": outcome}
-                     for created, answered, listener, title, outcome in rows],
-        "open_transfers": [{"ticket_id": t_id, "status": status, "service": name, "created_at": at.isoformat()}
-                           for t_id, status, at, name in transfers],
+        "matched": bool(count),
+        "withheld": False,
+        "earlier_contacts": count or 0,
+        "contacts": [
+            {
+                "at": (answered or created).isoformat(),
+                "answered": answered is not None,
+                "listener": listener,
+                "title": title,
+                "outcome": outcome,
+            }
+            for created, answered, listener, title, outcome in rows
+        ],
+        "open_transfers": [
+            {"ticket_id": t_id, "status": status, "service": name, "created_at": at.isoformat()}
+            for t_id, status, at, name in transfers
+        ],
     }
 
 
 async def list_calls_tonight(session: AsyncSession, *, user: User) -> list[dict[str, Any]]:
     """The listener's own sessions in the last twelve hours, newest first."""
     now = runtime_of(session).clock.now()
-    rows = (await session.execute(
-        sa.select(SupportSession, Call.from_masked, CallLogRevision.title, CallLogRevision.outcome, Call.id)
-        .outerjoin(CallbackRequest, CallbackRequest.id == SupportSession.callback_request_id)
-        .outerjoin(Call, Call.id == _session_call_id())
-        .outerjoin(CallLog, CallLog.session_id == SupportSession.id)
-        .outerjoin(CallLogRevision, _current_revision())
-        .where(SupportSession.listener_id == user.id, SupportSession.started_at >= now - TONIGHT)
-        .order_by(SupportSession.started_at.desc(), SupportSession.id.desc()))).all()
+    rows = (
+        await session.execute(
+            sa.select(SupportSession, Call.from_masked, CallLogRevision.title, CallLogRevision.outcome, Call.id)
+            .outerjoin(CallbackRequest, CallbackRequest.id == SupportSession.callback_request_id)
+            .outerjoin(Call, Call.id == _session_call_id())
+            .outerjoin(CallLog, CallLog.session_id == SupportSession.id)
+            .outerjoin(CallLogRevision, _current_revision())
+            .where(SupportSession.listener_id == user.id, SupportSession.started_at >= now - TONIGHT)
+            .order_by(SupportSession.started_at.desc(), SupportSession.id.desc())
+        )
+    ).all()
     tickets = await _latest_transfer_by_call(session, [call_id for *_, call_id in rows if call_id])
-    return [{"session_id": support.id, "started_at": support.started_at.isoformat(),
-             "ended_at": support.ended_at and support.ended_at.isoformat(),
-             "minutes": (seconds_between(support.started_at, support.ended_at or now) or 0) // 60,
-             "overrun_seconds": support.overrun_seconds, "caller": masked or "withheld",
-             "title": title, "outcome": outcome, "log_recorded": title is not None,
-             "transfer": tickets.get(call_id)}
-            for support, masked, title, outcome, call_id in rows]
+    return [
+        {
+            "session_id": support.id,
+            "started_at": support.started_at.isoformat(),
+            "ended_at": support.ended_at and support.ended_at.isoformat(),
+            "minutes": (seconds_between(support.started_at, support.ended_at or now) or 0) // 60,
+            "overrun_seconds": support.overrun_seconds,
+            "caller": masked or "withheld",
+            "title": title,
+            "outcome": outcome,
+            "log_recorded": title is not None,
+            "transfer": tickets.get(call_id),
+        }
+        for support, masked, title, outcome, call_id in rows
+    ]
 
 
 async def _latest_transfer_by_call(session: AsyncSession, call_ids: list[int]) -> dict[int, dict[str, Any]]:
     if not call_ids:
         return {}
-    rows = (await session.execute(
-        sa.select(TransferTicket.call_id, TransferTicket.id, TransferTicket.status, Service.name)
-        .join(Service, Service.id == TransferTicket.service_id)
-        .where(TransferTicket.call_id.in_(call_ids)).order_by(TransferTicket.id))).all()
+    rows = (
+        await session.execute(
+            sa.select(TransferTicket.call_id, TransferTicket.id, TransferTicket.status, Service.name)
+            .join(Service, Service.id == TransferTicket.service_id)
+            .where(TransferTicket.call_id.in_(call_ids))
+            .order_by(TransferTicket.id)
+        )
+    ).all()
     return {call_id: {"ticket_id": t_id, "status": status, "service": name} for call_id, t_id, status, name in rows}
 
 
@@ -132,12 +173,20 @@ async def start_callback_session(session: AsyncSession, *, callback_id: int, use
         raise NotFound("no such callback")
     if callback.claimed_by != user.id or callback.status != "claimed":
         raise Conflict("claim the callback before starting its session")
-    existing = await session.scalar(sa.select(SupportSession).where(SupportSession.callback_request_id == callback.id)
-                                    .order_by(SupportSession.id.desc()))
+    existing = await session.scalar(
+        sa.select(SupportSession)
+        .where(SupportSession.callback_request_id == callback.id)
+        .order_by(SupportSession.id.desc())
+    )
     if existing is not None and existing.ended_at is None:
         return existing
-    support = await start_session(session, call_id=None, listener_id=user.id,
-                                  started_at=runtime_of(session).clock.now(), callback_request_id=callback.id)
+    support = await start_session(
+        session,
+        call_id=None,
+        listener_id=user.id,
+        started_at=runtime_of(session).clock.now(),
+        callback_request_id=callback.id,
+    )
     await mark_on_call(session, user_id=user.id, call_id=callback.call_id)
     return support
 

@@ -7,26 +7,51 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Response
 
 from app.core.deps import ClockDep, CurrentListener, SessionDep
-from app.core.responses import PathId, SIGNED_IN, error_responses
+from app.core.responses import SIGNED_IN, PathId, error_responses
 from app.helpline.call_log import CallLogIn, CorrectionIn, correct_call_log, describe_call_log, record_call_log
 from app.helpline.deps import OwnSession, OwnTicket
 from app.helpline.history import (
-    describe_call_card, describe_repeat_caller, end_callback_session, list_calls_tonight, start_callback_session,
+    describe_call_card,
+    describe_repeat_caller,
+    end_callback_session,
+    list_calls_tonight,
+    start_callback_session,
 )
 from app.helpline.schemas import (
-    CallCardOut, CallLogOut, HelplineTicketOut, RepeatCallerOut, SessionOut, SuggestionOut, TonightCallOut,
+    CallCardOut,
+    CallLogOut,
+    HelplineTicketOut,
+    RepeatCallerOut,
+    SessionOut,
+    SuggestionOut,
+    TonightCallOut,
 )
 from app.helpline.sessions import describe_session, find_current_session
 from app.helpline.transfers import (
-    CancelIn, RerouteIn, TransferIn, cancel_warm_transfer, describe_for_helpline, describe_suggestion, hand_over_live,
-    list_session_transfers, make_warm_transfer, reroute_warm_transfer, suggest_for_session,
+    CancelIn,
+    RerouteIn,
+    TransferIn,
+    cancel_warm_transfer,
+    describe_for_helpline,
+    describe_suggestion,
+    hand_over_live,
+    list_session_transfers,
+    make_warm_transfer,
+    reroute_warm_transfer,
+    suggest_for_session,
 )
 
 router = APIRouter(prefix="/api/listener", tags=["listener"], responses=error_responses(*SIGNED_IN, 409))
 
-IdempotencyKey = Annotated[str | None, Header(
-    min_length=1, max_length=100, description="Any unique string per warm transfer: the same key and body again "
-                                              "replays the first answer; the same key with another body is 422")]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        min_length=1,
+        max_length=100,
+        description="Any unique string per warm transfer: the same key and body again "
+        "replays the first answer; the same key with another body is 422",
+    ),
+]
 
 
 @router.get("/sessions/current", response_model=CallCardOut)
@@ -49,8 +74,7 @@ async def show_calls_tonight(session: SessionDep, listener: CurrentListener):
 
 
 @router.post("/callbacks/{callback_id}/session", status_code=201, response_model=SessionOut)
-async def begin_callback_session(callback_id: PathId, session: SessionDep,
-                                 listener: CurrentListener, clock: ClockDep):
+async def begin_callback_session(callback_id: PathId, session: SessionDep, listener: CurrentListener, clock: ClockDep):
     """Start the timed session for a callback the listener has claimed and is ringing."""
     support = await start_callback_session(session, callback_id=callback_id, user=listener)
     return describe_session(support, clock.now())
@@ -78,25 +102,45 @@ async def show_call_log(support: OwnSession, session: SessionDep):
 
 
 @router.get("/sessions/{session_id}/suggestions", response_model=list[SuggestionOut])
-async def show_suggestions(support: OwnSession, session: SessionDep,
-                           age: Annotated[int | None, Query(ge=0, le=120)] = None,
-                           locality: Annotated[str | None, Query(max_length=40)] = None, urgent: bool = False,
-                           needs: Annotated[list[str] | None, Query()] = None):
+async def show_suggestions(
+    support: OwnSession,
+    session: SessionDep,
+    age: Annotated[int | None, Query(ge=0, le=120)] = None,
+    locality: Annotated[str | None, Query(max_length=40)] = None,
+    urgent: bool = False,
+    needs: Annotated[list[str] | None, Query()] = None,
+):
     """Services ranked for this caller now, with the reasons; the caller's locality team is always last.
     Needs default to those in the call log."""
-    suggestions = await suggest_for_session(session, support=support, age=age, locality=locality, urgent=urgent,
-                                            needs=needs)
+    suggestions = await suggest_for_session(
+        session, support=support, age=age, locality=locality, urgent=urgent, needs=needs
+    )
     return [describe_suggestion(s) for s in suggestions]
 
 
-@router.post("/sessions/{session_id}/transfers", status_code=201, response_model=HelplineTicketOut,
-             responses={200: {"model": HelplineTicketOut,
-                              "description": "The same Idempotency-Key and body again: the ticket already made"}})
-async def create_warm_transfer(support: OwnSession, entry: TransferIn, response: Response, session: SessionDep,
-                               listener: CurrentListener, idempotency_key: IdempotencyKey = None):
+@router.post(
+    "/sessions/{session_id}/transfers",
+    status_code=201,
+    response_model=HelplineTicketOut,
+    responses={
+        200: {
+            "model": HelplineTicketOut,
+            "description": "The same Idempotency-Key and body again: the ticket already made",
+        }
+    },
+)
+async def create_warm_transfer(
+    support: OwnSession,
+    entry: TransferIn,
+    response: Response,
+    session: SessionDep,
+    listener: CurrentListener,
+    idempotency_key: IdempotencyKey = None,
+):
     """Hand the caller to a partner's queue. Needs the call log with the caller's consent to share."""
-    ticket, created = await make_warm_transfer(session, support=support, entry=entry, user=listener,
-                                               idempotency_key=idempotency_key)
+    ticket, created = await make_warm_transfer(
+        session, support=support, entry=entry, user=listener, idempotency_key=idempotency_key
+    )
     if not created:
         response.status_code = 200
     return ticket
@@ -108,8 +152,9 @@ async def show_session_transfers(support: OwnSession, session: SessionDep):
     return await list_session_transfers(session, support=support)
 
 
-helpline_router = APIRouter(prefix="/api/helpline", tags=["warm transfers (helpline)"],
-                            responses=error_responses(*SIGNED_IN, 409))
+helpline_router = APIRouter(
+    prefix="/api/helpline", tags=["warm transfers (helpline)"], responses=error_responses(*SIGNED_IN, 409)
+)
 
 
 @helpline_router.get("/tickets/{ticket_id}", response_model=HelplineTicketOut)

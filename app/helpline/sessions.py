@@ -34,33 +34,69 @@ def session_times(started_at: datetime, minutes: int, warning_minutes: int) -> t
 
 
 def describe_session(support: SupportSession, now: datetime) -> dict[str, Any]:
-    return {"id": support.id, "call_id": support.call_id, "listener_id": support.listener_id,
-            "started_at": support.started_at.isoformat(), "warning_at": support.warning_at.isoformat(),
-            "due_at": support.due_at.isoformat(), "ended_at": support.ended_at and support.ended_at.isoformat(),
-            "overrun_seconds": support.overrun_seconds, "overrunning": support.ended_at is None and now >= support.due_at,
-            "now": now.isoformat()}
+    return {
+        "id": support.id,
+        "call_id": support.call_id,
+        "listener_id": support.listener_id,
+        "started_at": support.started_at.isoformat(),
+        "warning_at": support.warning_at.isoformat(),
+        "due_at": support.due_at.isoformat(),
+        "ended_at": support.ended_at and support.ended_at.isoformat(),
+        "overrun_seconds": support.overrun_seconds,
+        "overrunning": support.ended_at is None and now >= support.due_at,
+        "now": now.isoformat(),
+    }
 
 
-async def start_session(session: AsyncSession, *, call_id: int | None, listener_id: int, started_at: datetime,
-                        callback_request_id: int | None = None) -> SupportSession:
+async def start_session(
+    session: AsyncSession,
+    *,
+    call_id: int | None,
+    listener_id: int,
+    started_at: datetime,
+    callback_request_id: int | None = None,
+) -> SupportSession:
     """One session per call, however often the answer is reported."""
     settings = runtime_of(session).settings
     warning_at, due_at = session_times(started_at, settings.session_minutes, settings.session_warning_minutes)
     if call_id is not None:
-        await insert_ignore(session, SupportSession, dict(
-            call_id=call_id, listener_id=listener_id, started_at=started_at, warning_at=warning_at, due_at=due_at,
-            overrun_seconds=0, callback_request_id=callback_request_id), ["call_id"])
+        await insert_ignore(
+            session,
+            SupportSession,
+            dict(
+                call_id=call_id,
+                listener_id=listener_id,
+                started_at=started_at,
+                warning_at=warning_at,
+                due_at=due_at,
+                overrun_seconds=0,
+                callback_request_id=callback_request_id,
+            ),
+            ["call_id"],
+        )
         support = await session.scalar(sa.select(SupportSession).where(SupportSession.call_id == call_id))
     else:
-        support = SupportSession(listener_id=listener_id, started_at=started_at, warning_at=warning_at, due_at=due_at,
-                                 overrun_seconds=0, callback_request_id=callback_request_id)
+        support = SupportSession(
+            listener_id=listener_id,
+            started_at=started_at,
+            warning_at=warning_at,
+            due_at=due_at,
+            overrun_seconds=0,
+            callback_request_id=callback_request_id,
+        )
         session.add(support)
         await session.flush()
     assert support is not None
-    await schedule_job(session, kind=WARNING, key=f"session-warning:{support.id}", run_at=support.warning_at,
-                       payload={"session_id": support.id})
-    await schedule_job(session, kind=DUE, key=f"session-due:{support.id}", run_at=support.due_at,
-                       payload={"session_id": support.id})
+    await schedule_job(
+        session,
+        kind=WARNING,
+        key=f"session-warning:{support.id}",
+        run_at=support.warning_at,
+        payload={"session_id": support.id},
+    )
+    await schedule_job(
+        session, kind=DUE, key=f"session-due:{support.id}", run_at=support.due_at, payload={"session_id": support.id}
+    )
     await publish_live(session, f"user:{listener_id}", "session.started", describe_session(support, started_at))
     return support
 
@@ -74,8 +110,13 @@ async def end_session(session: AsyncSession, *, support: SupportSession, ended_a
     support.wrap_up_until = ended_at + timedelta(seconds=settings.wrap_up_seconds)
     await cancel_job(session, f"session-warning:{support.id}")
     await cancel_job(session, f"session-due:{support.id}")
-    await schedule_job(session, kind=WRAP_UP, key=f"session-wrap-up:{support.id}", run_at=support.wrap_up_until,
-                       payload={"session_id": support.id, "listener_id": support.listener_id})
+    await schedule_job(
+        session,
+        kind=WRAP_UP,
+        key=f"session-wrap-up:{support.id}",
+        run_at=support.wrap_up_until,
+        payload={"session_id": support.id, "listener_id": support.listener_id},
+    )
     await publish_live(session, f"user:{support.listener_id}", "session.ended", describe_session(support, ended_at))
 
 
@@ -89,8 +130,11 @@ async def own_session(session: AsyncSession, session_id: int, user: User) -> Sup
 
 
 async def find_current_session(session: AsyncSession, *, listener_id: int) -> SupportSession:
-    support = await session.scalar(sa.select(SupportSession).where(
-        SupportSession.listener_id == listener_id, SupportSession.ended_at.is_(None)).order_by(SupportSession.id.desc()))
+    support = await session.scalar(
+        sa.select(SupportSession)
+        .where(SupportSession.listener_id == listener_id, SupportSession.ended_at.is_(None))
+        .order_by(SupportSession.id.desc())
+    )
     if support is None:
         raise NotFound("no session running", error="no_session")
     return support
@@ -102,8 +146,12 @@ async def _fire_warning(session: AsyncSession, job: Job) -> None:
         return
     now = runtime_of(session).clock.now()
     support.warned_at = now
-    await publish_live(session, f"user:{support.listener_id}", "session.warning",
-                       describe_session(support, now) | {"prompt": "Start wrapping up, or offer a warm transfer."})
+    await publish_live(
+        session,
+        f"user:{support.listener_id}",
+        "session.warning",
+        describe_session(support, now) | {"prompt": "Start wrapping up, or offer a warm transfer."},
+    )
 
 
 async def _fire_due(session: AsyncSession, job: Job) -> None:
@@ -119,16 +167,21 @@ async def _fire_due(session: AsyncSession, job: Job) -> None:
 
 async def _end_wrap_up(session: AsyncSession, job: Job) -> None:
     """Back to available, unless the listener chose something else meanwhile (a break, say)."""
-    status = await session.scalar(sa.select(ListenerPresence.status)
-                                  .where(ListenerPresence.user_id == job.payload["listener_id"]))
+    status = await session.scalar(
+        sa.select(ListenerPresence.status).where(ListenerPresence.user_id == job.payload["listener_id"])
+    )
     if status == "wrap-up":
         await change_presence(session, user_id=job.payload["listener_id"], status="available")
 
 
 async def _on_answered(session: AsyncSession, job: Job) -> None:
     """Follows ``call.answered`` (a stored job written with the answer): the session starts."""
-    await start_session(session, call_id=job.payload["call_id"], listener_id=job.payload["listener_id"],
-                        started_at=datetime.fromisoformat(job.payload["answered_at"]))
+    await start_session(
+        session,
+        call_id=job.payload["call_id"],
+        listener_id=job.payload["listener_id"],
+        started_at=datetime.fromisoformat(job.payload["answered_at"]),
+    )
 
 
 async def _end_session_of_call(session: AsyncSession, call_id: int, ended_at: datetime) -> None:
@@ -157,7 +210,8 @@ def register(runtime: Runtime) -> None:
     runtime.jobs.register(WARNING, _fire_warning)
     runtime.jobs.register(DUE, _fire_due)
     runtime.jobs.register(WRAP_UP, _end_wrap_up)
-    runtime.jobs.follow(CALL_ANSWERED, "session.start", _on_answered,
-                        when=lambda payload: payload.get("listener_id") is not None)
+    runtime.jobs.follow(
+        CALL_ANSWERED, "session.start", _on_answered, when=lambda payload: payload.get("listener_id") is not None
+    )
     runtime.jobs.follow(CALL_ENDED, "session.end", _on_ended)
     runtime.jobs.follow(PARTICIPANT_LEFT, "session.end_on_leaving", _on_listener_left, when=_listener_leaving)

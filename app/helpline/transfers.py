@@ -21,20 +21,30 @@ from transfers.directory.models import Locality, Service
 from transfers.live import begin_live_transfer, check_live_transfer, hand_over
 from transfers.routing import CallerCircumstances, Suggestion
 from transfers.states import TicketAction
-from transfers.tickets.sharing import ticket_trail
 from transfers.tickets.models import FollowUp, TransferTicket
 from transfers.tickets.service import (
-    ActionInput, TransferRequest, apply_action, create_ticket, describe_ticket_status, find_ticket,
-    list_call_tickets, reroute_ticket, suggest_services,
+    ActionInput,
+    TransferRequest,
+    apply_action,
+    create_ticket,
+    describe_ticket_status,
+    find_ticket,
+    list_call_tickets,
+    reroute_ticket,
+    suggest_services,
 )
+from transfers.tickets.sharing import ticket_trail
 
 URGENT_RISK = ("high", "immediate")
 
 
 class TransferIn(BaseModel):
     service_id: DbId
-    urgent: bool = Field(False, description="Urgent tickets use the service's tighter targets; high or "
-                                             "immediate risk in the log makes a ticket urgent anyway.")
+    urgent: bool = Field(
+        False,
+        description="Urgent tickets use the service's tighter targets; high or "
+        "immediate risk in the log makes a ticket urgent anyway.",
+    )
     contact_method: Literal["phone", "text"] = "phone"
     contact_number: str | None = Field(None, max_length=32, description="Defaults to the number the caller rang from")
     caller_name: str | None = Field(None, max_length=120)
@@ -42,8 +52,9 @@ class TransferIn(BaseModel):
     age: int | None = Field(None, ge=0, le=120)
     locality: str | None = Field(None, max_length=40)
     share_summary: bool = Field(True, description="Send the log's summary, as the caller agreed")
-    mode: Literal["queue", "live"] = Field("queue", description="live: dial the partner's line into the call now "
-                                                                "(the service's live line must be open)")
+    mode: Literal["queue", "live"] = Field(
+        "queue", description="live: dial the partner's line into the call now (the service's live line must be open)"
+    )
 
 
 class CancelIn(BaseModel):
@@ -58,7 +69,9 @@ class RerouteIn(BaseModel):
 async def _check_consent(session: AsyncSession, support: SupportSession):
     consent = await current_consent(session, support.id)
     if consent is None:
-        raise Unprocessable("consent_to_share", "record the call log, with the caller's consent, before a warm transfer")
+        raise Unprocessable(
+            "consent_to_share", "record the call log, with the caller's consent, before a warm transfer"
+        )
     if not consent.given:
         raise Unprocessable("consent_to_share", "the caller did not consent to share: no warm transfer can be made")
     return consent
@@ -77,17 +90,29 @@ async def _contact_number(session: AsyncSession, support: SupportSession, entry:
     return call.from_encrypted
 
 
-async def suggest_for_session(session: AsyncSession, *, support: SupportSession, age: int | None,
-                              locality: str | None, urgent: bool, needs: list[str] | None) -> list[Suggestion]:
+async def suggest_for_session(
+    session: AsyncSession,
+    *,
+    support: SupportSession,
+    age: int | None,
+    locality: str | None,
+    urgent: bool,
+    needs: list[str] | None,
+) -> list[Suggestion]:
     consent = await current_consent(session, support.id)
     chosen = needs or (consent.needs if consent else [])
-    caller = CallerCircumstances(needs=frozenset(chosen), age=age, locality=locality,
-                                 urgent=urgent or bool(consent and consent.risk_level in URGENT_RISK))
+    caller = CallerCircumstances(
+        needs=frozenset(chosen),
+        age=age,
+        locality=locality,
+        urgent=urgent or bool(consent and consent.risk_level in URGENT_RISK),
+    )
     return await suggest_services(session, caller=caller)
 
 
-async def make_warm_transfer(session: AsyncSession, *, support: SupportSession, entry: TransferIn, user: User,
-                             idempotency_key: str | None) -> tuple[dict[str, Any], bool]:
+async def make_warm_transfer(
+    session: AsyncSession, *, support: SupportSession, entry: TransferIn, user: User, idempotency_key: str | None
+) -> tuple[dict[str, Any], bool]:
     """A ticket carrying what was logged and the caller agreed to share; needs their consent."""
     consent = await _check_consent(session, support)
     if entry.locality and not await session.scalar(sa.select(Locality.id).where(Locality.slug == entry.locality)):
@@ -96,13 +121,26 @@ async def make_warm_transfer(session: AsyncSession, *, support: SupportSession, 
         await check_live_transfer(session, service=service, call_id=support.call_id)
     call = await call_of(session, support)
     request = TransferRequest(
-        service_id=entry.service_id, created_by=user.id, call_id=call.id if call else None, idempotency_key=idempotency_key,
-        urgent=entry.urgent or consent.risk_level in URGENT_RISK, needs=consent.needs, risk_level=consent.risk_level,
-        age=entry.age, locality=entry.locality, caller_name=entry.caller_name,
-        contact_number_encrypted=await _contact_number(session, support, entry), contact_method=entry.contact_method,
-        preferred_times=entry.preferred_times, shared_summary=consent.summary if entry.share_summary else None,
-        consent_covers=consent.covers or "", consent_recorded_at=consent.recorded_at,
-        consent_recorded_by=consent.recorded_by, sms_consent=consent.sms_consent, mode=entry.mode)
+        service_id=entry.service_id,
+        created_by=user.id,
+        call_id=call.id if call else None,
+        idempotency_key=idempotency_key,
+        urgent=entry.urgent or consent.risk_level in URGENT_RISK,
+        needs=consent.needs,
+        risk_level=consent.risk_level,
+        age=entry.age,
+        locality=entry.locality,
+        caller_name=entry.caller_name,
+        contact_number_encrypted=await _contact_number(session, support, entry),
+        contact_method=entry.contact_method,
+        preferred_times=entry.preferred_times,
+        shared_summary=consent.summary if entry.share_summary else None,
+        consent_covers=consent.covers or "",
+        consent_recorded_at=consent.recorded_at,
+        consent_recorded_by=consent.recorded_by,
+        sms_consent=consent.sms_consent,
+        mode=entry.mode,
+    )
     ticket, created = await create_ticket(session, request=request, actor=f"user:{user.username}")
     if created and ticket.mode == "live":
         await begin_live_transfer(session, ticket=ticket)
@@ -118,17 +156,21 @@ async def own_ticket(session: AsyncSession, ticket_id: int, user: User) -> Trans
     return ticket
 
 
-async def cancel_warm_transfer(session: AsyncSession, *, ticket: TransferTicket, reason: str,
-                               user: User) -> dict[str, Any]:
-    ticket = await apply_action(session, ticket=ticket, change=ActionInput(
-        TicketAction.cancel, f"user:{user.username}", reason=reason))
+async def cancel_warm_transfer(
+    session: AsyncSession, *, ticket: TransferTicket, reason: str, user: User
+) -> dict[str, Any]:
+    ticket = await apply_action(
+        session, ticket=ticket, change=ActionInput(TicketAction.cancel, f"user:{user.username}", reason=reason)
+    )
     return await describe_for_helpline(session, ticket=ticket)
 
 
-async def reroute_warm_transfer(session: AsyncSession, *, ticket: TransferTicket, entry: RerouteIn,
-                                user: User) -> dict[str, Any]:
-    rerouted = await reroute_ticket(session, ticket=ticket, actor=f"user:{user.username}", reason=entry.reason,
-                                    service_id=entry.service_id)
+async def reroute_warm_transfer(
+    session: AsyncSession, *, ticket: TransferTicket, entry: RerouteIn, user: User
+) -> dict[str, Any]:
+    rerouted = await reroute_ticket(
+        session, ticket=ticket, actor=f"user:{user.username}", reason=entry.reason, service_id=entry.service_id
+    )
     return await describe_for_helpline(session, ticket=rerouted)
 
 
@@ -145,8 +187,10 @@ async def describe_for_helpline(session: AsyncSession, *, ticket: TransferTicket
     follow_up = await session.scalar(sa.select(FollowUp.reason).where(FollowUp.ticket_id == ticket.id))
     return describe_ticket_status(ticket, service) | {
         "contact_number": mask_number(crypto.decrypt(ticket.contact_number_encrypted)),
-        "rerouted_to_id": rerouted_to, "follow_up": follow_up,
-        "events": await ticket_trail(session, ticket.id)}
+        "rerouted_to_id": rerouted_to,
+        "follow_up": follow_up,
+        "events": await ticket_trail(session, ticket.id),
+    }
 
 
 async def list_session_transfers(session: AsyncSession, *, support: SupportSession) -> list[dict[str, Any]]:
@@ -157,7 +201,14 @@ async def list_session_transfers(session: AsyncSession, *, support: SupportSessi
 
 
 def describe_suggestion(suggestion: Suggestion) -> dict[str, Any]:
-    return {"service_id": suggestion.service_id, "name": suggestion.name, "organisation": suggestion.organisation,
-            "rank": suggestion.rank, "reasons": list(suggestion.reasons), "open_now": suggestion.open_now,
-            "live_transfer_possible": suggestion.live_transfer_possible,
-            "matched_needs": list(suggestion.matched_needs), "fallback": suggestion.fallback}
+    return {
+        "service_id": suggestion.service_id,
+        "name": suggestion.name,
+        "organisation": suggestion.organisation,
+        "rank": suggestion.rank,
+        "reasons": list(suggestion.reasons),
+        "open_now": suggestion.open_now,
+        "live_transfer_possible": suggestion.live_transfer_possible,
+        "matched_needs": list(suggestion.matched_needs),
+        "fallback": suggestion.fallback,
+    }

@@ -41,68 +41,147 @@ class Alert:
 CRISIS_NOT_CONNECTED = {"busy": "was busy", "failed": "could not be dialled", "no-answer": "did not answer"}
 
 
-def find_alerts(*, now: datetime, listeners: list[dict[str, Any]], waiting: list[dict[str, Any]],
-                risks: list[tuple], helps: list[tuple[int, int, int, datetime, str]],
-                dead: list[tuple[int, datetime]], wait_target_seconds: int, overrun_minutes: int) -> list[Alert]:
+def find_alerts(
+    *,
+    now: datetime,
+    listeners: list[dict[str, Any]],
+    waiting: list[dict[str, Any]],
+    risks: list[tuple],
+    helps: list[tuple[int, int, int, datetime, str]],
+    dead: list[tuple[int, datetime]],
+    wait_target_seconds: int,
+    overrun_minutes: int,
+) -> list[Alert]:
     """Pure: the alerts the board's picture calls for, most serious first."""
-    alerts = [Alert(f"crisis-line:{rid}", "immediate-risk",
-                    f"{line} {CRISIS_NOT_CONNECTED[state]} on {name}'s call: the caller is still with {name}",
-                    ended or at, call_id, lid)
-              for rid, call_id, lid, at, name, line, state, ended in risks if state in CRISIS_NOT_CONNECTED]
-    alerts += [Alert(f"immediate-risk:{rid}", "immediate-risk", f"Immediate risk on {name}'s call", at, call_id, lid)
-               for rid, call_id, lid, at, name, *_ in risks]
-    alerts += [Alert(f"help:{hid}", "help", f"{name} asks for help", at, call_id, lid)
-               for hid, call_id, lid, at, name in helps]
+    alerts = [
+        Alert(
+            f"crisis-line:{rid}",
+            "immediate-risk",
+            f"{line} {CRISIS_NOT_CONNECTED[state]} on {name}'s call: the caller is still with {name}",
+            ended or at,
+            call_id,
+            lid,
+        )
+        for rid, call_id, lid, at, name, line, state, ended in risks
+        if state in CRISIS_NOT_CONNECTED
+    ]
+    alerts += [
+        Alert(f"immediate-risk:{rid}", "immediate-risk", f"Immediate risk on {name}'s call", at, call_id, lid)
+        for rid, call_id, lid, at, name, *_ in risks
+    ]
+    alerts += [
+        Alert(f"help:{hid}", "help", f"{name} asks for help", at, call_id, lid) for hid, call_id, lid, at, name in helps
+    ]
     callers = [w for w in waiting if w["kind"] == "caller" and (w["wait_seconds"] or 0) > wait_target_seconds]
     if callers:
         longest = max(callers, key=lambda w: w["wait_seconds"])
-        alerts.append(Alert(f"long-wait:{longest['id']}", "long-wait",
-                            f"A caller has waited over {wait_target_seconds // 60 or 1} min "
-                            f"({len(callers)} past the target)", datetime.fromisoformat(longest["since"]),
-                            longest["id"]))
+        alerts.append(
+            Alert(
+                f"long-wait:{longest['id']}",
+                "long-wait",
+                f"A caller has waited over {wait_target_seconds // 60 or 1} min ({len(callers)} past the target)",
+                datetime.fromisoformat(longest["since"]),
+                longest["id"],
+            )
+        )
     for person in listeners:
         support = person["session"]
         if support and support["overrun_seconds"] >= overrun_minutes * 60 and support["overrun_seconds"] > 0:
-            alerts.append(Alert(f"overrun:{support['id']}", "overrun",
-                                f"{person['name']}'s session is {support['overrun_seconds'] // 60} min over",
-                                datetime.fromisoformat(support["due_at"]),
-                                (person["call"] or {}).get("id"), person["id"]))
-    alerts += [Alert(f"notification-dead:{nid}", "notification-dead",
-                     "A partner notification could not be delivered", at) for nid, at in dead]
+            alerts.append(
+                Alert(
+                    f"overrun:{support['id']}",
+                    "overrun",
+                    f"{person['name']}'s session is {support['overrun_seconds'] // 60} min over",
+                    datetime.fromisoformat(support["due_at"]),
+                    (person["call"] or {}).get("id"),
+                    person["id"],
+                )
+            )
+    alerts += [
+        Alert(f"notification-dead:{nid}", "notification-dead", "A partner notification could not be delivered", at)
+        for nid, at in dead
+    ]
     return alerts
 
 
 async def _alert_inputs(session: AsyncSession) -> dict[str, Any]:
-    risks = (await session.execute(
-        sa.select(SafeguardingRecord.id, SafeguardingRecord.call_id, SafeguardingRecord.listener_id,
-                  SafeguardingRecord.flagged_at, sa.func.coalesce(User.display_name, "a listener"),
-                  SafeguardingRecord.crisis_line, SafeguardingRecord.crisis_state, SafeguardingRecord.crisis_ended_at)
-        .outerjoin(User, User.id == SafeguardingRecord.listener_id)
-        .where(SafeguardingRecord.closed_at.is_(None)).order_by(SafeguardingRecord.flagged_at))).all()
-    helps = (await session.execute(
-        sa.select(HelpRequest.id, HelpRequest.call_id, HelpRequest.listener_id, HelpRequest.raised_at,
-                  User.display_name)
-        .join(User, User.id == HelpRequest.listener_id).join(Call, Call.id == HelpRequest.call_id)
-        .where(Call.queue_state == "connected").order_by(HelpRequest.raised_at))).all()
-    dead = (await session.execute(sa.select(PartnerNotification.id, PartnerNotification.created_at)
-                                  .where(PartnerNotification.status == "dead")
-                                  .order_by(PartnerNotification.id))).all()
+    risks = (
+        await session.execute(
+            sa.select(
+                SafeguardingRecord.id,
+                SafeguardingRecord.call_id,
+                SafeguardingRecord.listener_id,
+                SafeguardingRecord.flagged_at,
+                sa.func.coalesce(User.display_name, "a listener"),
+                SafeguardingRecord.crisis_line,
+                SafeguardingRecord.crisis_state,
+                SafeguardingRecord.crisis_ended_at,
+            )
+            .outerjoin(User, User.id == SafeguardingRecord.listener_id)
+            .where(SafeguardingRecord.closed_at.is_(None))
+            .order_by(SafeguardingRecord.flagged_at)
+        )
+    ).all()
+    helps = (
+        await session.execute(
+            sa.select(
+                HelpRequest.id, HelpRequest.call_id, HelpRequest.listener_id, HelpRequest.raised_at, User.display_name
+            )
+            .join(User, User.id == HelpRequest.listener_id)
+            .join(Call, Call.id == HelpRequest.call_id)
+            .where(Call.queue_state == "connected")
+            .order_by(HelpRequest.raised_at)
+        )
+    ).all()
+    dead = (
+        await session.execute(
+            sa.select(PartnerNotification.id, PartnerNotification.created_at)
+            .where(PartnerNotification.status == "dead")
+            .order_by(PartnerNotification.id)
+        )
+    ).all()
     return {"risks": [tuple(r) for r in risks], "helps": [tuple(h) for h in helps], "dead": [tuple(d) for d in dead]}
 
 
-async def describe_alerts(session: AsyncSession, *, now: datetime, listeners: list[dict[str, Any]],
-                          waiting: list[dict[str, Any]]) -> list[dict[str, Any]]:
+async def describe_alerts(
+    session: AsyncSession, *, now: datetime, listeners: list[dict[str, Any]], waiting: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     settings = runtime_of(session).settings
-    alerts = find_alerts(now=now, listeners=listeners, waiting=waiting, **await _alert_inputs(session),
-                         wait_target_seconds=settings.wait_target_seconds,
-                         overrun_minutes=settings.overrun_alert_minutes)
-    acks = {key: (name, at) for key, name, at in (await session.execute(
-        sa.select(AlertAcknowledgement.alert_key, User.display_name, AlertAcknowledgement.acknowledged_at)
-        .join(User, User.id == AlertAcknowledgement.acknowledged_by)
-        .where(AlertAcknowledgement.alert_key.in_([a.key for a in alerts])))).all()} if alerts else {}
-    return [{"key": a.key, "kind": a.kind, "text": a.text, "since": a.since.isoformat(), "call_id": a.call_id,
-             "listener_id": a.listener_id, "acknowledged_by": acks.get(a.key, (None,))[0],
-             "acknowledged_at": acks[a.key][1].isoformat() if a.key in acks else None} for a in alerts]
+    alerts = find_alerts(
+        now=now,
+        listeners=listeners,
+        waiting=waiting,
+        **await _alert_inputs(session),
+        wait_target_seconds=settings.wait_target_seconds,
+        overrun_minutes=settings.overrun_alert_minutes,
+    )
+    acks = (
+        {
+            key: (name, at)
+            for key, name, at in (
+                await session.execute(
+                    sa.select(AlertAcknowledgement.alert_key, User.display_name, AlertAcknowledgement.acknowledged_at)
+                    .join(User, User.id == AlertAcknowledgement.acknowledged_by)
+                    .where(AlertAcknowledgement.alert_key.in_([a.key for a in alerts]))
+                )
+            ).all()
+        }
+        if alerts
+        else {}
+    )
+    return [
+        {
+            "key": a.key,
+            "kind": a.kind,
+            "text": a.text,
+            "since": a.since.isoformat(),
+            "call_id": a.call_id,
+            "listener_id": a.listener_id,
+            "acknowledged_by": acks.get(a.key, (None,))[0],
+            "acknowledged_at": acks[a.key][1].isoformat() if a.key in acks else None,
+        }
+        for a in alerts
+    ]
 
 
 async def acknowledge_alert(session: AsyncSession, *, key: str, user: User) -> dict[str, Any]:
@@ -112,13 +191,25 @@ async def acknowledge_alert(session: AsyncSession, *, key: str, user: User) -> d
     if key not in current:
         raise NotFound("that alert is no longer showing", error="alert_gone")
     kind = current[key]["kind"]
-    created = await insert_ignore(session, AlertAcknowledgement, dict(
-        alert_key=key, kind=kind, acknowledged_by=user.id, acknowledged_at=now), ["alert_key"])
+    created = await insert_ignore(
+        session,
+        AlertAcknowledgement,
+        dict(alert_key=key, kind=kind, acknowledged_by=user.id, acknowledged_at=now),
+        ["alert_key"],
+    )
     if created:
-        await record_audit(session, actor=f"user:{user.username}", action="acknowledge_alert", subject_type="alert",
-                           subject_id=await session.scalar(sa.select(AlertAcknowledgement.id)
-                                                           .where(AlertAcknowledgement.alert_key == key)),
-                           key=key, kind=kind, call_id=current[key]["call_id"])
+        await record_audit(
+            session,
+            actor=f"user:{user.username}",
+            action="acknowledge_alert",
+            subject_type="alert",
+            subject_id=await session.scalar(
+                sa.select(AlertAcknowledgement.id).where(AlertAcknowledgement.alert_key == key)
+            ),
+            key=key,
+            kind=kind,
+            call_id=current[key]["call_id"],
+        )
         await publish_live(session, "role:supervisor", ALERT_EVENT, {"key": key, "acknowledged_by": user.display_name})
     ack = await session.scalar(sa.select(AlertAcknowledgement).where(AlertAcknowledgement.alert_key == key))
     by = await session.get(User, ack.acknowledged_by)
@@ -126,5 +217,6 @@ async def acknowledge_alert(session: AsyncSession, *, key: str, user: User) -> d
 
 
 async def _current(session: AsyncSession, now: datetime) -> list[dict[str, Any]]:
-    return await describe_alerts(session, now=now, listeners=await list_listeners(session, now),
-                                 waiting=await list_waiting(session, now))
+    return await describe_alerts(
+        session, now=now, listeners=await list_listeners(session, now), waiting=await list_waiting(session, now)
+    )

@@ -69,13 +69,16 @@ def _ring_key(record: SafeguardingRecord) -> str:
     return f"{RING_TIMEOUT}:{record.id}:{record.crisis_dialled_at.isoformat()}"
 
 
-async def dial_crisis_line(session: AsyncSession, *, call: Call, user: User, line_id: int,
-                           hold_caller: bool) -> dict[str, Any]:
+async def dial_crisis_line(
+    session: AsyncSession, *, call: Call, user: User, line_id: int, hold_caller: bool
+) -> dict[str, Any]:
     """Flag immediate risk if nobody has yet, then dial the crisis line after this commits."""
     lines = {line["id"]: line for line in list_crisis_lines(runtime_of(session).settings)}
     if line_id not in lines:
-        raise Unprocessable("line_id", "no such crisis line on this helpline" if lines
-                            else "no crisis line is configured (OPENLINE_CRISIS_LINES)")
+        raise Unprocessable(
+            "line_id",
+            "no such crisis line on this helpline" if lines else "no crisis line is configured (OPENLINE_CRISIS_LINES)",
+        )
     if call.queue_state != "connected" or call.ended_at is not None or not call.conference_name:
         raise Conflict("that call has ended", error="call_gone")
     record = await ensure_flag(session, call=call, user=user)
@@ -88,12 +91,24 @@ async def dial_crisis_line(session: AsyncSession, *, call: Call, user: User, lin
     record.crisis_joined_at = record.crisis_ended_at = record.crisis_call_sid = None
     record.alerted = [*record.alerted, alerted_entry(line["name"], now)]
     record.updated_at = now
-    await record_audit(session, actor=f"user:{user.username}", action="dial_crisis_line",
-                       subject_type="safeguarding_record", subject_id=record.id, call_id=call.id,
-                       line=line["name"], hold_caller=hold_caller)
+    await record_audit(
+        session,
+        actor=f"user:{user.username}",
+        action="dial_crisis_line",
+        subject_type="safeguarding_record",
+        subject_id=record.id,
+        call_id=call.id,
+        line=line["name"],
+        hold_caller=hold_caller,
+    )
     ring = runtime_of(session).settings.crisis_ring_seconds
-    await schedule_job(session, kind=RING_TIMEOUT, key=_ring_key(record), run_at=now + timedelta(seconds=ring),
-                       payload={"record_id": record.id, "dialled_at": now.isoformat()})
+    await schedule_job(
+        session,
+        kind=RING_TIMEOUT,
+        key=_ring_key(record),
+        run_at=now + timedelta(seconds=ring),
+        payload={"record_id": record.id, "dialled_at": now.isoformat()},
+    )
     call_out_after_commit(session, DIAL, record_id=record.id, hold=hold_caller)
     await _announce(session, record)
     return describe_record(session, record)
@@ -105,17 +120,28 @@ async def hand_over_to_crisis_line(session: AsyncSession, *, record_id: int, use
     if record.crisis_state != "joined":
         raise Conflict("the crisis worker has not joined the call yet", error="crisis_not_joined")
     record.crisis_state, record.updated_at = "handed-over", runtime_of(session).clock.now()
-    await record_audit(session, actor=f"user:{user.username}", action="hand_over_to_crisis_line",
-                       subject_type="safeguarding_record", subject_id=record.id, line=record.crisis_line,
-                       listener_stays=stay)
+    await record_audit(
+        session,
+        actor=f"user:{user.username}",
+        action="hand_over_to_crisis_line",
+        subject_type="safeguarding_record",
+        subject_id=record.id,
+        line=record.crisis_line,
+        listener_stays=stay,
+    )
     call_out_after_commit(session, HAND_OVER, record_id=record.id, stay=stay)
     await _announce(session, record)
     return describe_record(session, record)
 
 
 async def _announce(session: AsyncSession, record: SafeguardingRecord) -> None:
-    data = {"id": record.id, "call_id": record.call_id, "state": "crisis", "crisis_line": record.crisis_line,
-            "crisis_state": record.crisis_state}
+    data = {
+        "id": record.id,
+        "call_id": record.call_id,
+        "state": "crisis",
+        "crisis_line": record.crisis_line,
+        "crisis_state": record.crisis_state,
+    }
     await publish_live(session, "role:supervisor", SAFEGUARDING_EVENT, data)
     if record.listener_id is not None:
         await publish_live(session, f"user:{record.listener_id}", SAFEGUARDING_EVENT, data)
@@ -123,8 +149,10 @@ async def _announce(session: AsyncSession, record: SafeguardingRecord) -> None:
 
 # The call-outs: each reads the record and the call fresh, and sends nothing once the call is over.
 
-async def _with_call(session: AsyncSession, payload: dict[str, Any], *, state: str | None = None
-                     ) -> dict[str, Any] | None:
+
+async def _with_call(
+    session: AsyncSession, payload: dict[str, Any], *, state: str | None = None
+) -> dict[str, Any] | None:
     record = await session.get(SafeguardingRecord, payload["record_id"], populate_existing=True)
     if record is None or record.call_id is None or (state and record.crisis_state != state):
         return None
@@ -146,16 +174,22 @@ async def _dial(runtime: Runtime, payload: dict[str, Any]) -> str:
         await hold_in_conference(runtime, call, call.call_sid, hold=True)
     leg = await add_participant(
         # By SID: a conference that ended meanwhile is refused, never opened anew for the crisis worker alone.
-        runtime, await conference_sid_of(runtime, call), to=payload["number"], label=label,
+        runtime,
+        await conference_sid_of(runtime, call),
+        to=payload["number"],
+        label=label,
         status_callback=webhook_url(runtime.settings, "status", leg="partner", call=call.id, label=label),
-        start_conference_on_enter=True, end_conference_on_exit=False,
-        ring_seconds=runtime.settings.crisis_ring_seconds)
+        start_conference_on_enter=True,
+        end_conference_on_exit=False,
+        ring_seconds=runtime.settings.crisis_ring_seconds,
+    )
     return leg.call_sid
 
 
 async def _dialled(session: AsyncSession, payload: dict[str, Any], leg: str) -> None:
-    await session.execute(sa.update(SafeguardingRecord).where(SafeguardingRecord.id == payload["record_id"])
-                          .values(crisis_call_sid=leg))
+    await session.execute(
+        sa.update(SafeguardingRecord).where(SafeguardingRecord.id == payload["record_id"]).values(crisis_call_sid=leg)
+    )
 
 
 async def _dial_refused(session: AsyncSession, payload: dict[str, Any], exc: Exception) -> None:
@@ -163,20 +197,30 @@ async def _dial_refused(session: AsyncSession, payload: dict[str, Any], exc: Exc
     await crisis_line_not_connected(session, payload["record_id"], "failed")
 
 
-async def crisis_line_not_connected(session: AsyncSession, record_id: int | None, state: str, *,
-                                    hang_up: str | None = None) -> bool:
+async def crisis_line_not_connected(
+    session: AsyncSession, record_id: int | None, state: str, *, hang_up: str | None = None
+) -> bool:
     """Busy, failed or no answer: the caller stays with the listener (off hold, if held), a
     line still ringing is stopped, and the supervisors' board alerts. Once only."""
     now = runtime_of(session).clock.now()
-    moved = await session.execute(sa.update(SafeguardingRecord).where(
-        SafeguardingRecord.id == record_id, SafeguardingRecord.crisis_state == "ringing")
-        .values(crisis_state=state, crisis_ended_at=now, updated_at=now))
+    moved = await session.execute(
+        sa.update(SafeguardingRecord)
+        .where(SafeguardingRecord.id == record_id, SafeguardingRecord.crisis_state == "ringing")
+        .values(crisis_state=state, crisis_ended_at=now, updated_at=now)
+    )
     if not moved.rowcount:
         return False
     record = await session.get(SafeguardingRecord, record_id, populate_existing=True)
     await cancel_job(session, _ring_key(record))
-    await record_audit(session, actor="telephony", action="crisis_line_not_connected",
-                       subject_type="safeguarding_record", subject_id=record.id, line=record.crisis_line, state=state)
+    await record_audit(
+        session,
+        actor="telephony",
+        action="crisis_line_not_connected",
+        subject_type="safeguarding_record",
+        subject_id=record.id,
+        line=record.crisis_line,
+        state=state,
+    )
     call_out_after_commit(session, RELEASE, record_id=record.id, hang_up=hang_up)
     await _announce(session, record)
     return True
@@ -205,9 +249,14 @@ async def _step_failed(session: AsyncSession, payload: dict[str, Any], exc: Exce
 
 # What Twilio reports about the crisis leg
 
+
 async def end_ringing(session: AsyncSession, job: Job) -> None:
     record = await session.get(SafeguardingRecord, job.payload["record_id"])
-    if record is None or record.crisis_dialled_at is None or record.crisis_dialled_at.isoformat() != job.payload["dialled_at"]:
+    if (
+        record is None
+        or record.crisis_dialled_at is None
+        or record.crisis_dialled_at.isoformat() != job.payload["dialled_at"]
+    ):
         return
     await crisis_line_not_connected(session, record.id, "no-answer", hang_up=record.crisis_call_sid)
 
@@ -219,29 +268,53 @@ async def crisis_leg_ended(session: AsyncSession, job: Job) -> None:
 
 async def crisis_worker_joined(session: AsyncSession, job: Job) -> None:
     record_id, now = record_of_label(job.payload.get("label")), runtime_of(session).clock.now()
-    moved = await session.execute(sa.update(SafeguardingRecord).where(
-        SafeguardingRecord.id == record_id, SafeguardingRecord.crisis_state == "ringing")
-        .values(crisis_state="joined", crisis_joined_at=now, updated_at=now,
-                crisis_call_sid=sa.func.coalesce(SafeguardingRecord.crisis_call_sid, job.payload.get("call_sid")))
-        .execution_options(synchronize_session=False))
+    moved = await session.execute(
+        sa.update(SafeguardingRecord)
+        .where(SafeguardingRecord.id == record_id, SafeguardingRecord.crisis_state == "ringing")
+        .values(
+            crisis_state="joined",
+            crisis_joined_at=now,
+            updated_at=now,
+            crisis_call_sid=sa.func.coalesce(SafeguardingRecord.crisis_call_sid, job.payload.get("call_sid")),
+        )
+        .execution_options(synchronize_session=False)
+    )
     if not moved.rowcount:
         return
     record = await session.get(SafeguardingRecord, record_id, populate_existing=True)
     await cancel_job(session, _ring_key(record))
-    await record_audit(session, actor="telephony", action="crisis_line_joined", subject_type="safeguarding_record",
-                       subject_id=record.id, line=record.crisis_line)
+    await record_audit(
+        session,
+        actor="telephony",
+        action="crisis_line_joined",
+        subject_type="safeguarding_record",
+        subject_id=record.id,
+        line=record.crisis_line,
+    )
     await _announce(session, record)
 
 
 async def crisis_worker_left(session: AsyncSession, job: Job) -> None:
     record_id, now = record_of_label(job.payload.get("label")), runtime_of(session).clock.now()
-    moved = await session.execute(sa.update(SafeguardingRecord).where(
-        SafeguardingRecord.id == record_id, SafeguardingRecord.crisis_state.in_(("joined", "handed-over")),
-        SafeguardingRecord.crisis_ended_at.is_(None)).values(crisis_ended_at=now, updated_at=now))
+    moved = await session.execute(
+        sa.update(SafeguardingRecord)
+        .where(
+            SafeguardingRecord.id == record_id,
+            SafeguardingRecord.crisis_state.in_(("joined", "handed-over")),
+            SafeguardingRecord.crisis_ended_at.is_(None),
+        )
+        .values(crisis_ended_at=now, updated_at=now)
+    )
     if moved.rowcount:
         record = await session.get(SafeguardingRecord, record_id, populate_existing=True)
-        await record_audit(session, actor="telephony", action="crisis_line_left", subject_type="safeguarding_record",
-                           subject_id=record.id, line=record.crisis_line)
+        await record_audit(
+            session,
+            actor="telephony",
+            action="crisis_line_left",
+            subject_type="safeguarding_record",
+            subject_id=record.id,
+            line=record.crisis_line,
+        )
         await _announce(session, record)
 
 
@@ -252,13 +325,28 @@ def _crisis_label(payload: dict[str, Any]) -> bool:
 def register(runtime: Runtime) -> None:
     runtime.jobs.register(RING_TIMEOUT, end_ringing)
     retry = retry_when_unavailable
-    register_call_out(runtime, DIAL, CallOut(prepare=_prepare_dial, send=retry(_dial), done=_dialled,
-                                             refused=_dial_refused, retry_base_seconds=2,
-                                             give_up_after=timedelta(seconds=runtime.settings.crisis_ring_seconds)))
-    register_call_out(runtime, RELEASE, CallOut(prepare=_with_call, send=retry(_release_caller),
-                                                refused=_step_failed, retry_base_seconds=1))
-    register_call_out(runtime, HAND_OVER, CallOut(prepare=_with_call, send=retry(_hand_over),
-                                                  refused=_step_failed, retry_base_seconds=1))
+    register_call_out(
+        runtime,
+        DIAL,
+        CallOut(
+            prepare=_prepare_dial,
+            send=retry(_dial),
+            done=_dialled,
+            refused=_dial_refused,
+            retry_base_seconds=2,
+            give_up_after=timedelta(seconds=runtime.settings.crisis_ring_seconds),
+        ),
+    )
+    register_call_out(
+        runtime,
+        RELEASE,
+        CallOut(prepare=_with_call, send=retry(_release_caller), refused=_step_failed, retry_base_seconds=1),
+    )
+    register_call_out(
+        runtime,
+        HAND_OVER,
+        CallOut(prepare=_with_call, send=retry(_hand_over), refused=_step_failed, retry_base_seconds=1),
+    )
     runtime.jobs.follow(PARTICIPANT_JOINED, "crisis.joined", crisis_worker_joined, when=_crisis_label)
     runtime.jobs.follow(LEG_ENDED, "crisis.leg_ended", crisis_leg_ended, when=_crisis_label)
     runtime.jobs.follow(PARTICIPANT_LEFT, "crisis.left", crisis_worker_left, when=_crisis_label)

@@ -40,22 +40,37 @@ async def ask_for_help(session: AsyncSession, *, user: User) -> dict[str, Any]:
     """Once per call until a supervisor answers it: pressing again does not alert twice."""
     call = await current_call_of(session, user)
     pending = await session.scalar(
-        sa.select(HelpRequest).outerjoin(AlertAcknowledgement,
-                                         AlertAcknowledgement.alert_key == sa.literal("help:") + sa.cast(HelpRequest.id, sa.String))
-        .where(HelpRequest.call_id == call.id, AlertAcknowledgement.id.is_(None)))
+        sa.select(HelpRequest)
+        .outerjoin(
+            AlertAcknowledgement,
+            AlertAcknowledgement.alert_key == sa.literal("help:") + sa.cast(HelpRequest.id, sa.String),
+        )
+        .where(HelpRequest.call_id == call.id, AlertAcknowledgement.id.is_(None))
+    )
     if pending is None:
         pending = HelpRequest(call_id=call.id, listener_id=user.id, raised_at=runtime_of(session).clock.now())
         session.add(pending)
         await session.flush()
-        await record_audit(session, actor=f"user:{user.username}", action="ask_for_help", subject_type="call",
-                           subject_id=call.id, help_request_id=pending.id)
-        await publish_live(session, "role:supervisor", HELP_EVENT,
-                           {"help_request_id": pending.id, "call_id": call.id, "listener": user.display_name})
+        await record_audit(
+            session,
+            actor=f"user:{user.username}",
+            action="ask_for_help",
+            subject_type="call",
+            subject_id=call.id,
+            help_request_id=pending.id,
+        )
+        await publish_live(
+            session,
+            "role:supervisor",
+            HELP_EVENT,
+            {"help_request_id": pending.id, "call_id": call.id, "listener": user.display_name},
+        )
     return {"id": pending.id, "call_id": call.id, "raised_at": pending.raised_at.isoformat()}
 
 
-async def join_from_board(runtime: Runtime, *, call_id: int, supervisor: User, mode: str,
-                          alert_key: str | None) -> dict[str, Any]:
+async def join_from_board(
+    runtime: Runtime, *, call_id: int, supervisor: User, mode: str, alert_key: str | None
+) -> dict[str, Any]:
     """Join a call; joining from an alert (a call for help) also acknowledges it by name."""
     leg = await join_call(runtime, call_id=call_id, supervisor=supervisor, mode=mode)
     if alert_key:

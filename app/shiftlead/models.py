@@ -13,8 +13,14 @@ from app.core.db import Base
 
 ALERT_KINDS = ("long-wait", "overrun", "immediate-risk", "help", "notification-dead")
 CRISIS_STATES = ("ringing", "joined", "handed-over", "no-answer", "busy", "failed")
-RISK_OUTCOMES = ("emergency-services-attended", "crisis-team-took-over", "safe-plan-agreed", "caller-ended-call",
-                 "no-further-action", "other")
+RISK_OUTCOMES = (
+    "emergency-services-attended",
+    "crisis-team-took-over",
+    "safe-plan-agreed",
+    "caller-ended-call",
+    "no-further-action",
+    "other",
+)
 
 
 class AlertAcknowledgement(Base):

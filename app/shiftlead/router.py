@@ -8,16 +8,16 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter
 from pydantic import AwareDatetime, BaseModel, Field
 
-from app.core.responses import SIGNED_IN, PathId, error_responses
 from app.core.deps import CurrentHelpline, CurrentListener, CurrentSupervisor, RuntimeDep, SessionDep
+from app.core.responses import SIGNED_IN, PathId, error_responses
 from app.shiftlead.crisis import dial_crisis_line, hand_over_to_crisis_line, list_crisis_lines
 from app.shiftlead.help import ask_for_help, current_call_of, join_from_board, list_others_on_my_line, live_call
-from app.shiftlead.safeguarding import close_flag, record_for_call, flag_immediate_risk, read_record, update_record
+from app.shiftlead.safeguarding import close_flag, flag_immediate_risk, read_record, record_for_call, update_record
 from telephony.headset import choose_headset, press_practice_headset
 from telephony.headset_api import PracticeActionOut
+from telephony.monitoring import leave_call, supervisor_identity, switch_mode
 from telephony.schemas import VoiceTokenOut
 from telephony.tokens import issue_voice_token
-from telephony.monitoring import leave_call, supervisor_identity, switch_mode
 
 router = APIRouter(tags=["supervisor"], responses=error_responses(*SIGNED_IN, 409, 503))
 Mode = Literal["listen", "coach", "barge"]
@@ -57,8 +57,9 @@ class HelpOut(BaseModel):
 async def join_listeners_call(call_id: CallId, body: JoinIn, runtime: RuntimeDep, supervisor: CurrentSupervisor):
     """Dial the supervisor into the call: ``listen`` (muted), ``coach`` (heard by the listener
     only) or ``barge`` (heard by both). Audited. 409 when the call has ended or another supervisor is on."""
-    return await join_from_board(runtime, call_id=call_id, supervisor=supervisor, mode=body.mode,
-                                 alert_key=body.alert_key)
+    return await join_from_board(
+        runtime, call_id=call_id, supervisor=supervisor, mode=body.mode, alert_key=body.alert_key
+    )
 
 
 @router.put("/api/supervisor/calls/{call_id}/monitor", response_model=LegOut)
@@ -72,11 +73,13 @@ async def leave_listeners_call(call_id: CallId, runtime: RuntimeDep, supervisor:
 
 
 @router.post("/api/supervisor/headset/{action}", response_model=PracticeActionOut)
-async def press_supervisor_headset(action: Literal["answer", "hangup"], runtime: RuntimeDep,
-                                   supervisor: CurrentSupervisor):
+async def press_supervisor_headset(
+    action: Literal["answer", "hangup"], runtime: RuntimeDep, supervisor: CurrentSupervisor
+):
     """Practice mode: the supervisor's practice headset answers or hangs up."""
-    return await press_practice_headset(runtime, user=supervisor, action=action,
-                                        identity=supervisor_identity(supervisor))
+    return await press_practice_headset(
+        runtime, user=supervisor, action=action, identity=supervisor_identity(supervisor)
+    )
 
 
 @router.get("/api/supervisor/voice-token", response_model=VoiceTokenOut)
@@ -113,8 +116,14 @@ async def show_others_on_line(session: SessionDep, user: CurrentListener):
     return await list_others_on_my_line(session, user=user)
 
 
-Outcome = Literal["emergency-services-attended", "crisis-team-took-over", "safe-plan-agreed", "caller-ended-call",
-                  "no-further-action", "other"]
+Outcome = Literal[
+    "emergency-services-attended",
+    "crisis-team-took-over",
+    "safe-plan-agreed",
+    "caller-ended-call",
+    "no-further-action",
+    "other",
+]
 Text = Annotated[str | None, Field(None, max_length=2000)]
 
 
@@ -182,7 +191,9 @@ async def show_safeguarding_record(record_id: PathId, session: SessionDep, user:
 async def record_safeguarding(record_id: PathId, body: SafeguardingIn, session: SessionDep, user: CurrentHelpline):
     """Concern, risk and protective factors, the caller's location if given, who was alerted and
     when, the emergency-service reference. Audited (which fields, never their words)."""
-    return await update_record(session, record_id=record_id, user=user, fields=body.model_dump(mode="json", exclude_unset=True))
+    return await update_record(
+        session, record_id=record_id, user=user, fields=body.model_dump(mode="json", exclude_unset=True)
+    )
 
 
 @router.post("/api/supervisor/safeguarding/{record_id}/close", response_model=SafeguardingOut)
@@ -222,15 +233,18 @@ async def dial_crisis_line_in(body: CrisisDialIn, session: SessionDep, user: Cur
 
 
 @router.post("/api/supervisor/calls/{call_id}/crisis-line", response_model=SafeguardingOut, status_code=201)
-async def dial_crisis_line_from_board(call_id: CallId, body: CrisisDialIn, session: SessionDep,
-                                      supervisor: CurrentSupervisor):
+async def dial_crisis_line_from_board(
+    call_id: CallId, body: CrisisDialIn, session: SessionDep, supervisor: CurrentSupervisor
+):
     call = await live_call(session, call_id)
-    return await dial_crisis_line(session, call=call, user=supervisor, line_id=body.line_id,
-                                  hold_caller=body.hold_caller)
+    return await dial_crisis_line(
+        session, call=call, user=supervisor, line_id=body.line_id, hold_caller=body.hold_caller
+    )
 
 
 @router.post("/api/helpline/safeguarding/{record_id}/crisis-line/handover", response_model=SafeguardingOut)
-async def hand_over_to_crisis_worker(record_id: PathId, body: CrisisHandoverIn, session: SessionDep,
-                                     user: CurrentHelpline):
+async def hand_over_to_crisis_worker(
+    record_id: PathId, body: CrisisHandoverIn, session: SessionDep, user: CurrentHelpline
+):
     """The crisis worker has joined and been briefed: the caller is theirs (``stay``: the listener stays on)."""
     return await hand_over_to_crisis_line(session, record_id=record_id, user=user, stay=body.stay)

@@ -38,17 +38,41 @@ async def ensure_flag(session: AsyncSession, *, call: Call, user: User) -> Safeg
     """The call's safeguarding record, flagged now (audited, supervisors alerted) if it was not yet.
     A supervisor may flag it too (dialling a crisis line from the board)."""
     now = runtime_of(session).clock.now()
-    created = await insert_ignore(session, SafeguardingRecord, dict(
-        call_id=call.id, listener_id=call.listener_id, flagged_by=user.id, flagged_at=now, updated_at=now,
-        alerted=[alerted_entry("supervisors on shift", now)]), ["call_id"])
+    created = await insert_ignore(
+        session,
+        SafeguardingRecord,
+        dict(
+            call_id=call.id,
+            listener_id=call.listener_id,
+            flagged_by=user.id,
+            flagged_at=now,
+            updated_at=now,
+            alerted=[alerted_entry("supervisors on shift", now)],
+        ),
+        ["call_id"],
+    )
     record = await session.scalar(sa.select(SafeguardingRecord).where(SafeguardingRecord.call_id == call.id))
     if created:
-        await record_audit(session, actor=f"user:{user.username}", action="flag_immediate_risk",
-                           subject_type="safeguarding_record", subject_id=record.id, call_id=call.id)
+        await record_audit(
+            session,
+            actor=f"user:{user.username}",
+            action="flag_immediate_risk",
+            subject_type="safeguarding_record",
+            subject_id=record.id,
+            call_id=call.id,
+        )
         listener = await session.get(User, call.listener_id) if call.listener_id else None
-        await publish_live(session, "role:supervisor", SAFEGUARDING_EVENT,
-                           {"id": record.id, "call_id": call.id,
-                            "listener": listener.display_name if listener else None, "state": "flagged"})
+        await publish_live(
+            session,
+            "role:supervisor",
+            SAFEGUARDING_EVENT,
+            {
+                "id": record.id,
+                "call_id": call.id,
+                "listener": listener.display_name if listener else None,
+                "state": "flagged",
+            },
+        )
     return record
 
 
@@ -56,14 +80,23 @@ def describe_record(session: AsyncSession, record: SafeguardingRecord) -> dict[s
     crypto = runtime_of(session).crypto
     body = {name: crypto.decrypt(getattr(record, f"{name}_encrypted")) for name in ENCRYPTED}
     body["outcome_note"] = crypto.decrypt(record.outcome_note_encrypted)
-    return body | {"id": record.id, "call_id": record.call_id, "flagged_at": record.flagged_at.isoformat(),
-                   "emergency_reference": record.emergency_reference, "alerted": record.alerted,
-                   "crisis_line": record.crisis_line, "crisis_state": record.crisis_state,
-                   "crisis_number": record.crisis_number, "crisis_dialled_by": record.crisis_dialled_by,
-                   "crisis_dialled_at": _iso(record.crisis_dialled_at), "crisis_joined_at": _iso(record.crisis_joined_at),
-                   "crisis_ended_at": _iso(record.crisis_ended_at),
-                   "outcome": record.outcome, "closed_at": record.closed_at.isoformat() if record.closed_at else None,
-                   "protocol": list(PROTOCOL)}
+    return body | {
+        "id": record.id,
+        "call_id": record.call_id,
+        "flagged_at": record.flagged_at.isoformat(),
+        "emergency_reference": record.emergency_reference,
+        "alerted": record.alerted,
+        "crisis_line": record.crisis_line,
+        "crisis_state": record.crisis_state,
+        "crisis_number": record.crisis_number,
+        "crisis_dialled_by": record.crisis_dialled_by,
+        "crisis_dialled_at": _iso(record.crisis_dialled_at),
+        "crisis_joined_at": _iso(record.crisis_joined_at),
+        "crisis_ended_at": _iso(record.crisis_ended_at),
+        "outcome": record.outcome,
+        "closed_at": record.closed_at.isoformat() if record.closed_at else None,
+        "protocol": list(PROTOCOL),
+    }
 
 
 def _iso(moment: Any) -> str | None:
@@ -84,16 +117,24 @@ async def read_record(session: AsyncSession, *, record_id: int, user: User) -> d
     caller's personal data."""
     record = await own_record(session, record_id, user)
     if record.listener_id != user.id:
-        await record_audit(session, actor=f"user:{user.username}", action="read_safeguarding_record",
-                           subject_type="safeguarding_record", subject_id=record.id)
+        await record_audit(
+            session,
+            actor=f"user:{user.username}",
+            action="read_safeguarding_record",
+            subject_type="safeguarding_record",
+            subject_id=record.id,
+        )
     return describe_record(session, record)
 
 
 async def record_for_call(session: AsyncSession, *, call_id: int, user: User) -> dict[str, Any] | None:
     """The listener's record for one of their calls (the page asks after a reload, and during
     wrap-up once the call has ended); None when immediate risk was not flagged on it."""
-    record = await session.scalar(sa.select(SafeguardingRecord).where(
-        SafeguardingRecord.call_id == call_id, SafeguardingRecord.listener_id == user.id))
+    record = await session.scalar(
+        sa.select(SafeguardingRecord).where(
+            SafeguardingRecord.call_id == call_id, SafeguardingRecord.listener_id == user.id
+        )
+    )
     return describe_record(session, record) if record is not None else None
 
 
@@ -109,20 +150,33 @@ async def update_record(session: AsyncSession, *, record_id: int, user: User, fi
             record.alerted = [*record.alerted, *({"who": a["who"], "at": a["at"]} for a in value)]
     record.updated_at = runtime_of(session).clock.now()
     # The audit names what changed, never what it says.
-    await record_audit(session, actor=f"user:{user.username}", action="update_safeguarding_record",
-                       subject_type="safeguarding_record", subject_id=record.id, fields=sorted(fields))
+    await record_audit(
+        session,
+        actor=f"user:{user.username}",
+        action="update_safeguarding_record",
+        subject_type="safeguarding_record",
+        subject_id=record.id,
+        fields=sorted(fields),
+    )
     return describe_record(session, record)
 
 
-async def close_flag(session: AsyncSession, *, record_id: int, supervisor: User, outcome: str,
-                     note: str | None) -> dict[str, Any]:
+async def close_flag(
+    session: AsyncSession, *, record_id: int, supervisor: User, outcome: str, note: str | None
+) -> dict[str, Any]:
     record = await own_record(session, record_id, supervisor, lock=True)
     if record.closed_at is not None:
         raise Conflict("this flag is already closed", error="already_closed")
     now = runtime_of(session).clock.now()
     record.outcome, record.closed_by, record.closed_at, record.updated_at = outcome, supervisor.id, now, now
     record.outcome_note_encrypted = runtime_of(session).crypto.encrypt(note)
-    await record_audit(session, actor=f"user:{supervisor.username}", action="close_immediate_risk",
-                       subject_type="safeguarding_record", subject_id=record.id, outcome=outcome)
+    await record_audit(
+        session,
+        actor=f"user:{supervisor.username}",
+        action="close_immediate_risk",
+        subject_type="safeguarding_record",
+        subject_id=record.id,
+        outcome=outcome,
+    )
     await publish_live(session, "role:supervisor", SAFEGUARDING_EVENT, {"id": record.id, "state": "closed"})
     return describe_record(session, record)

@@ -18,7 +18,9 @@ def upgrade() -> None:
         batch.add_column(sa.Column("live_state", sa.String(length=12), nullable=True))
         batch.add_column(sa.Column("live_call_sid", sa.String(length=64), nullable=True))
         batch.create_check_constraint(
-            "live_state_known", "live_state IS NULL OR live_state IN ('ringing', 'joined', 'handed-over', 'no-answer', 'failed')")
+            "live_state_known",
+            "live_state IS NULL OR live_state IN ('ringing', 'joined', 'handed-over', 'no-answer', 'failed')",
+        )
 
 
 def downgrade() -> None:

@@ -16,11 +16,19 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("callback_requests") as batch:
-        batch.alter_column("recording_url", new_column_name="recording_url_encrypted",
-                           existing_type=sa.String(length=500), type_=sa.Text())
+        batch.alter_column(
+            "recording_url",
+            new_column_name="recording_url_encrypted",
+            existing_type=sa.String(length=500),
+            type_=sa.Text(),
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("callback_requests") as batch:
-        batch.alter_column("recording_url_encrypted", new_column_name="recording_url",
-                           existing_type=sa.Text(), type_=sa.String(length=500))
+        batch.alter_column(
+            "recording_url_encrypted",
+            new_column_name="recording_url",
+            existing_type=sa.Text(),
+            type_=sa.String(length=500),
+        )

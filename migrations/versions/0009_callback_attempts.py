@@ -26,13 +26,18 @@ def upgrade() -> None:
         sa.Column("started_at", app.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("result", sa.String(length=20), nullable=True),
         sa.Column("ended_at", app.core.db.UTCDateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(["callback_request_id"], ["callback_requests.id"],
-                                name=op.f("fk_callback_attempts_callback_request_id_callback_requests"),
-                                ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["call_id"], ["calls.id"], name=op.f("fk_callback_attempts_call_id_calls"),
-                                ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["listener_id"], ["users.id"], name=op.f("fk_callback_attempts_listener_id_users"),
-                                ondelete="SET NULL"),
+        sa.ForeignKeyConstraint(
+            ["callback_request_id"],
+            ["callback_requests.id"],
+            name=op.f("fk_callback_attempts_callback_request_id_callback_requests"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["call_id"], ["calls.id"], name=op.f("fk_callback_attempts_call_id_calls"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["listener_id"], ["users.id"], name=op.f("fk_callback_attempts_listener_id_users"), ondelete="SET NULL"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_callback_attempts")),
         sa.UniqueConstraint("call_id", name=op.f("uq_callback_attempts_call_id")),
     )

@@ -18,8 +18,14 @@ depends_on = None
 
 ALERT_KINDS = ("long-wait", "overrun", "immediate-risk", "help", "notification-dead")
 CRISIS_STATES = ("ringing", "joined", "handed-over", "no-answer", "busy", "failed")
-RISK_OUTCOMES = ("emergency-services-attended", "crisis-team-took-over", "safe-plan-agreed", "caller-ended-call",
-                 "no-further-action", "other")
+RISK_OUTCOMES = (
+    "emergency-services-attended",
+    "crisis-team-took-over",
+    "safe-plan-agreed",
+    "caller-ended-call",
+    "no-further-action",
+    "other",
+)
 ACTIVE = "state IN ('dialling', 'joined')"
 
 
@@ -36,8 +42,12 @@ def upgrade() -> None:
         sa.Column("acknowledged_by", sa.Integer(), nullable=False),
         _at("acknowledged_at"),
         sa.CheckConstraint(f"kind IN {ALERT_KINDS}", name=op.f("ck_alert_acknowledgements_kind_known")),
-        sa.ForeignKeyConstraint(["acknowledged_by"], ["users.id"],
-                                name=op.f("fk_alert_acknowledgements_acknowledged_by_users"), ondelete="RESTRICT"),
+        sa.ForeignKeyConstraint(
+            ["acknowledged_by"],
+            ["users.id"],
+            name=op.f("fk_alert_acknowledgements_acknowledged_by_users"),
+            ondelete="RESTRICT",
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_alert_acknowledgements")),
         sa.UniqueConstraint("alert_key", name=op.f("uq_alert_acknowledgements_alert_key")),
     )
@@ -47,10 +57,12 @@ def upgrade() -> None:
         sa.Column("call_id", sa.Integer(), nullable=False),
         sa.Column("listener_id", sa.Integer(), nullable=False),
         _at("raised_at"),
-        sa.ForeignKeyConstraint(["call_id"], ["calls.id"], name=op.f("fk_help_requests_call_id_calls"),
-                                ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["listener_id"], ["users.id"], name=op.f("fk_help_requests_listener_id_users"),
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["call_id"], ["calls.id"], name=op.f("fk_help_requests_call_id_calls"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["listener_id"], ["users.id"], name=op.f("fk_help_requests_listener_id_users"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_help_requests")),
     )
     op.create_index(op.f("ix_help_requests_call_id"), "help_requests", ["call_id"])
@@ -80,18 +92,25 @@ def _safeguarding_records() -> None:
         sa.Column("closed_by", sa.Integer(), nullable=True),
         _at("closed_at", nullable=True),
         _at("updated_at"),
-        sa.CheckConstraint(f"crisis_state IS NULL OR crisis_state IN {CRISIS_STATES}",
-                           name=op.f("ck_safeguarding_records_crisis_state_known")),
-        sa.CheckConstraint(f"outcome IS NULL OR outcome IN {RISK_OUTCOMES}",
-                           name=op.f("ck_safeguarding_records_outcome_known")),
-        sa.ForeignKeyConstraint(["call_id"], ["calls.id"], name=op.f("fk_safeguarding_records_call_id_calls"),
-                                ondelete="SET NULL"),
-        sa.ForeignKeyConstraint(["listener_id"], ["users.id"], name=op.f("fk_safeguarding_records_listener_id_users"),
-                                ondelete="SET NULL"),
-        sa.ForeignKeyConstraint(["flagged_by"], ["users.id"], name=op.f("fk_safeguarding_records_flagged_by_users"),
-                                ondelete="RESTRICT"),
-        sa.ForeignKeyConstraint(["closed_by"], ["users.id"], name=op.f("fk_safeguarding_records_closed_by_users"),
-                                ondelete="RESTRICT"),
+        sa.CheckConstraint(
+            f"crisis_state IS NULL OR crisis_state IN {CRISIS_STATES}",
+            name=op.f("ck_safeguarding_records_crisis_state_known"),
+        ),
+        sa.CheckConstraint(
+            f"outcome IS NULL OR outcome IN {RISK_OUTCOMES}", name=op.f("ck_safeguarding_records_outcome_known")
+        ),
+        sa.ForeignKeyConstraint(
+            ["call_id"], ["calls.id"], name=op.f("fk_safeguarding_records_call_id_calls"), ondelete="SET NULL"
+        ),
+        sa.ForeignKeyConstraint(
+            ["listener_id"], ["users.id"], name=op.f("fk_safeguarding_records_listener_id_users"), ondelete="SET NULL"
+        ),
+        sa.ForeignKeyConstraint(
+            ["flagged_by"], ["users.id"], name=op.f("fk_safeguarding_records_flagged_by_users"), ondelete="RESTRICT"
+        ),
+        sa.ForeignKeyConstraint(
+            ["closed_by"], ["users.id"], name=op.f("fk_safeguarding_records_closed_by_users"), ondelete="RESTRICT"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_safeguarding_records")),
         sa.UniqueConstraint("call_id", name=op.f("uq_safeguarding_records_call_id")),
     )
@@ -112,17 +131,26 @@ def _supervisor_legs() -> None:
         _at("left_at", nullable=True),
         sa.Column("left_reason", sa.String(length=40), nullable=True),
         sa.CheckConstraint("mode IN ('listen', 'coach', 'barge')", name=op.f("ck_supervisor_legs_mode_known")),
-        sa.CheckConstraint("state IN ('dialling', 'joined', 'left', 'failed')",
-                           name=op.f("ck_supervisor_legs_state_known")),
-        sa.ForeignKeyConstraint(["call_id"], ["calls.id"], name=op.f("fk_supervisor_legs_call_id_calls"),
-                                ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["supervisor_id"], ["users.id"], name=op.f("fk_supervisor_legs_supervisor_id_users"),
-                                ondelete="CASCADE"),
+        sa.CheckConstraint(
+            "state IN ('dialling', 'joined', 'left', 'failed')", name=op.f("ck_supervisor_legs_state_known")
+        ),
+        sa.ForeignKeyConstraint(
+            ["call_id"], ["calls.id"], name=op.f("fk_supervisor_legs_call_id_calls"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["supervisor_id"], ["users.id"], name=op.f("fk_supervisor_legs_supervisor_id_users"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_supervisor_legs")),
     )
     op.create_index(op.f("ix_supervisor_legs_call_id"), "supervisor_legs", ["call_id"])
-    op.create_index("uq_supervisor_legs_active_call", "supervisor_legs", ["call_id"], unique=True,
-                    sqlite_where=sa.text(ACTIVE), postgresql_where=sa.text(ACTIVE))
+    op.create_index(
+        "uq_supervisor_legs_active_call",
+        "supervisor_legs",
+        ["call_id"],
+        unique=True,
+        sqlite_where=sa.text(ACTIVE),
+        postgresql_where=sa.text(ACTIVE),
+    )
 
 
 def downgrade() -> None:

@@ -27,8 +27,9 @@ def upgrade() -> None:
         sa.Column("expires_at", app.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("ip", sa.String(length=64), nullable=False),
         sa.Column("user_agent", sa.String(length=300), nullable=False),
-        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_user_sessions_user_id_users"),
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_user_sessions_user_id_users"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_user_sessions")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_user_sessions_token_hash")),
     )

@@ -33,8 +33,17 @@ from telephony.simulator.rest import answer_ringing, build_rest_app
 from telephony.simulator.spec import TwilioError
 from telephony.simulator.twilio_world import LINE_NUMBER, SILENCE, Outgoing, Sent, SimCall, SimulatedTwilio
 
-__all__ = ["LINE_NUMBER", "SILENCE", "Outgoing", "Sent", "SimCall", "SimulatedCaller", "Simulator", "TwilioError",
-           "connect"]
+__all__ = [
+    "LINE_NUMBER",
+    "SILENCE",
+    "Outgoing",
+    "Sent",
+    "SimCall",
+    "SimulatedCaller",
+    "Simulator",
+    "TwilioError",
+    "connect",
+]
 
 
 class Simulator(SimulatedTwilio):

@@ -48,15 +48,27 @@ class SimulatedCaller:
         """Ring the line: Twilio requests the voice URL (the fallback URL if that fails) and plays
         the answer; the status callbacks it owes go to the outbox."""
         sim = self.sim
-        call = self.call = SimCall(new_sid("CA"), self.number, self.line, "inbound", status="ringing",
-                                   status_callback=sim.status_url, status_events=CALLER_STATUS_EVENTS,
-                                   created=sim.now())
+        call = self.call = SimCall(
+            new_sid("CA"),
+            self.number,
+            self.line,
+            "inbound",
+            status="ringing",
+            status_callback=sim.status_url,
+            status_events=CALLER_STATUS_EVENTS,
+            created=sim.now(),
+        )
         sim.calls[call.sid] = call
         sim.queue_status(call, "ringing")
         sent = await sim.post(Outgoing(sim.voice_url, sim.call_params(call, CallStatus="ringing"), call.sid))
         if sent.status >= 400 or sent.status == 0:
-            sent = await sim.post(Outgoing(sim.fallback_url, sim.call_params(
-                call, CallStatus="ringing", ErrorCode="11200", ErrorUrl=sim.voice_url), call.sid))
+            sent = await sim.post(
+                Outgoing(
+                    sim.fallback_url,
+                    sim.call_params(call, CallStatus="ringing", ErrorCode="11200", ErrorUrl=sim.voice_url),
+                    call.sid,
+                )
+            )
         if 200 <= sent.status < 300:
             sim.queue_status(call, "in-progress")
         sim.follow(call, sent, kind="voice")
@@ -75,8 +87,7 @@ class SimulatedCaller:
         if after.loop:
             call.heard.append(after.loop)
             return after.loop
-        sent = await self.sim.post(Outgoing(after.url or "", self.sim.call_params(call), call.sid,
-                                            method=after.method))
+        sent = await self.sim.post(Outgoing(after.url or "", self.sim.call_params(call), call.sid, method=after.method))
         self.sim.follow(call, sent, kind="wait")
         return sent.body
 
@@ -87,14 +98,27 @@ class SimulatedCaller:
         assert call is not None and call.record_action, "not at a voicemail prompt"
         recording_sid = new_sid("RE")
         sim.recordings[recording_sid] = recording_json(sim, recording_sid, call.sid, seconds)
-        recording = dict(RecordingSid=recording_sid, RecordingDuration=str(seconds),
-                         RecordingUrl=f"https://api.twilio.com/2010-04-01/Accounts/{sim.account_sid}/Recordings/"
-                                      f"{recording_sid}")
+        recording = dict(
+            RecordingSid=recording_sid,
+            RecordingDuration=str(seconds),
+            RecordingUrl=f"https://api.twilio.com/2010-04-01/Accounts/{sim.account_sid}/Recordings/{recording_sid}",
+        )
         if call.recording_callback:
-            sim.enqueue(Outgoing(call.recording_callback, dict(
-                AccountSid=sim.account_sid, CallSid=call.sid, RecordingStatus="completed", RecordingChannels="1",
-                RecordingSource="RecordVerb", RecordingStartTime=format_datetime(sim.now(), usegmt=True),
-                **recording), call.sid))
+            sim.enqueue(
+                Outgoing(
+                    call.recording_callback,
+                    dict(
+                        AccountSid=sim.account_sid,
+                        CallSid=call.sid,
+                        RecordingStatus="completed",
+                        RecordingChannels="1",
+                        RecordingSource="RecordVerb",
+                        RecordingStartTime=format_datetime(sim.now(), usegmt=True),
+                        **recording,
+                    ),
+                    call.sid,
+                )
+            )
         action, call.record_action = call.record_action, None
         sent = await sim.post(Outgoing(action, sim.call_params(call, Digits="#", **recording), call.sid))
         sim.follow(call, sent, kind="voice")

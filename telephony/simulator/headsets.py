@@ -17,8 +17,8 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 
-from telephony.simulator.spec import TwilioError
 from telephony.simulator.rooms import SimConference, SimParticipant
+from telephony.simulator.spec import TwilioError
 from telephony.simulator.twilio_world import SimCall, SimulatedTwilio
 
 ACTIONS = ("answer", "decline", "hangup", "mute", "unmute")
@@ -103,8 +103,7 @@ def press_headset(sim: SimulatedTwilio, identity: str, action: str) -> dict[str,
     else:
         leg = mute_headset(sim, identity, muted=action == "mute")
     found = connected_leg(sim, identity)
-    return {"identity": identity, "call_sid": leg.sid, "status": leg.status,
-            "muted": bool(found and found[1].muted)}
+    return {"identity": identity, "call_sid": leg.sid, "status": leg.status, "muted": bool(found and found[1].muted)}
 
 
 def register_headset_routes(api: FastAPI, sim: SimulatedTwilio) -> None:

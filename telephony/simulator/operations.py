@@ -38,9 +38,13 @@ def check_caller_id(sim: SimulatedTwilio, form: Fields) -> None:
     if caller_id.startswith("client:") and not _is_phone_number(to):
         return
     if caller_id not in sim.owned_numbers:
-        raise TwilioError(400, NOT_VERIFIED, "The source phone number provided is not yet verified for your "
-                                             "account. You may only make calls from phone numbers that you've "
-                                             "verified or purchased from Twilio.")
+        raise TwilioError(
+            400,
+            NOT_VERIFIED,
+            "The source phone number provided is not yet verified for your "
+            "account. You may only make calls from phone numbers that you've "
+            "verified or purchased from Twilio.",
+        )
 
 
 def _call(sim: SimulatedTwilio, sid: str) -> SimCall:
@@ -59,7 +63,8 @@ def _conference(sim: SimulatedTwilio, sid: str, *, live: bool = True) -> SimConf
 
 def _participant(room: SimConference, sid_or_label: str) -> SimParticipant:
     member = room.participants.get(sid_or_label) or next(
-        (p for p in room.participants.values() if p.label == sid_or_label), None)
+        (p for p in room.participants.values() if p.label == sid_or_label), None
+    )
     if member is None:
         raise not_found(f"/Conferences/{room.sid}/Participants/{sid_or_label}.json")
     return member
@@ -67,13 +72,21 @@ def _participant(room: SimConference, sid_or_label: str) -> SimParticipant:
 
 # Calls
 
+
 def create_call(sim: SimulatedTwilio, form: Fields, query: Fields, **path: str) -> dict[str, Any]:
     if not (form.get("Url") or form.get("Twiml") or form.get("ApplicationSid")):
         raise TwilioError(400, 21205, "Url parameter is required.")
     check_caller_id(sim, form)
-    call = SimCall(new_sid("CA"), str(form.get("From")), str(form.get("To")), "outbound-api", status="queued",
-                   status_callback=form.get("StatusCallback"), created=sim.now(),
-                   status_events=tuple(_events(form, "StatusCallbackEvent") or ["completed"]))
+    call = SimCall(
+        new_sid("CA"),
+        str(form.get("From")),
+        str(form.get("To")),
+        "outbound-api",
+        status="queued",
+        status_callback=form.get("StatusCallback"),
+        created=sim.now(),
+        status_events=tuple(_events(form, "StatusCallbackEvent") or ["completed"]),
+    )
     sim.calls[call.sid] = call
     sim.queue_status(call, "initiated")
     sim.queue_status(call, "ringing")
@@ -109,8 +122,15 @@ def _run_twiml(sim: SimulatedTwilio, call: SimCall, form: Fields) -> None:
     if form.get("Twiml"):
         sim.follow(call, Sent("", {}, 200, str(form.get("Twiml"))), kind="voice")
     elif form.get("Url"):
-        sim.enqueue(sim.outgoing(str(form.get("Url")), sim.call_params(call), call.sid, follow="voice",
-                                 method=form.get("Method") or "POST"))
+        sim.enqueue(
+            sim.outgoing(
+                str(form.get("Url")),
+                sim.call_params(call),
+                call.sid,
+                follow="voice",
+                method=form.get("Method") or "POST",
+            )
+        )
 
 
 def _events(form: Fields, name: str) -> list[str]:
@@ -118,15 +138,26 @@ def _events(form: Fields, name: str) -> list[str]:
 
 
 def _failure(sim: SimulatedTwilio, target: str) -> str | None:
-    return ("busy" if target in sim.busy else "failed" if target in sim.failing
-            else "no-answer" if target in sim.unanswered else None)
+    return (
+        "busy"
+        if target in sim.busy
+        else "failed"
+        if target in sim.failing
+        else "no-answer"
+        if target in sim.unanswered
+        else None
+    )
 
 
 # Conferences
 
+
 def list_conference(sim: SimulatedTwilio, form: Fields, query: Fields, **path: str) -> dict[str, Any]:
-    rooms = [room for room in sim.conferences_by_sid.values()
-             if query.get("FriendlyName") in (None, room.name) and query.get("Status") in (None, room.status)]
+    rooms = [
+        room
+        for room in sim.conferences_by_sid.values()
+        if query.get("FriendlyName") in (None, room.name) and query.get("Status") in (None, room.status)
+    ]
     rooms.sort(key=lambda room: room.created, reverse=True)
     return shape.page_json(sim, "conferences", "/Conferences.json", [shape.conference_json(sim, r) for r in rooms])
 
@@ -146,22 +177,40 @@ def update_conference(sim: SimulatedTwilio, form: Fields, query: Fields, **path:
 
 # Participants
 
+
 def create_participant(sim: SimulatedTwilio, form: Fields, query: Fields, **path: str) -> dict[str, Any]:
     check_caller_id(sim, form)
     name_or_sid = path["ConferenceSid"]
     if name_or_sid in sim.conferences_by_sid:
         room = _conference(sim, name_or_sid)
     else:
-        room = sim.open_conference(name_or_sid, status_callback=form.get("ConferenceStatusCallback"),
-                                   events=conference_events(form.getlist("ConferenceStatusCallbackEvent")),
-                                   wait_url=form.get("WaitUrl"))
-    leg = SimCall(new_sid("CA"), str(form.get("From")), str(form.get("To")), "outbound-api", status="queued",
-                  status_callback=form.get("StatusCallback"), created=sim.now(), label=form.get("Label"),
-                  status_events=tuple(_events(form, "StatusCallbackEvent") or ["completed"]))
+        room = sim.open_conference(
+            name_or_sid,
+            status_callback=form.get("ConferenceStatusCallback"),
+            events=conference_events(form.getlist("ConferenceStatusCallbackEvent")),
+            wait_url=form.get("WaitUrl"),
+        )
+    leg = SimCall(
+        new_sid("CA"),
+        str(form.get("From")),
+        str(form.get("To")),
+        "outbound-api",
+        status="queued",
+        status_callback=form.get("StatusCallback"),
+        created=sim.now(),
+        label=form.get("Label"),
+        status_events=tuple(_events(form, "StatusCallbackEvent") or ["completed"]),
+    )
     sim.calls[leg.sid] = leg
-    joining = SimParticipant(leg.sid, form.get("Label"), form.flag("StartConferenceOnEnter", True),
-                             form.flag("EndConferenceOnExit", False), muted=form.flag("Muted", False),
-                             coaching=form.flag("Coaching", False), call_sid_to_coach=form.get("CallSidToCoach"))
+    joining = SimParticipant(
+        leg.sid,
+        form.get("Label"),
+        form.flag("StartConferenceOnEnter", True),
+        form.flag("EndConferenceOnExit", False),
+        muted=form.flag("Muted", False),
+        coaching=form.flag("Coaching", False),
+        call_sid_to_coach=form.get("CallSidToCoach"),
+    )
     sim.queue_status(leg, "initiated")
     sim.queue_status(leg, "ringing")
     if sim.answer_delay_seconds > 0:
@@ -199,11 +248,20 @@ def answer_ringing(sim: SimulatedTwilio) -> None:
 
 def list_participant(sim: SimulatedTwilio, form: Fields, query: Fields, **path: str) -> dict[str, Any]:
     room = _conference(sim, path["ConferenceSid"])
-    members = [m for m in room.participants.values()
-               if all(query.get(name) in (None, str(getattr(m, attr)).lower())
-                      for name, attr in (("Muted", "muted"), ("Hold", "hold"), ("Coaching", "coaching")))]
-    return shape.page_json(sim, "participants", f"/Conferences/{room.sid}/Participants.json",
-                           [shape.participant_json(sim, room, m, "connected") for m in members])
+    members = [
+        m
+        for m in room.participants.values()
+        if all(
+            query.get(name) in (None, str(getattr(m, attr)).lower())
+            for name, attr in (("Muted", "muted"), ("Hold", "hold"), ("Coaching", "coaching"))
+        )
+    ]
+    return shape.page_json(
+        sim,
+        "participants",
+        f"/Conferences/{room.sid}/Participants.json",
+        [shape.participant_json(sim, room, m, "connected") for m in members],
+    )
 
 
 def fetch_participant(sim: SimulatedTwilio, form: Fields, query: Fields, **path: str) -> dict[str, Any]:
@@ -240,8 +298,11 @@ def _play_hold(sim: SimulatedTwilio, member: SimParticipant, form: Fields) -> No
     if not member.hold:
         call.hold_next = None
     elif member.hold_url:
-        sim.enqueue(sim.outgoing(member.hold_url, sim.call_params(call), call.sid, follow="hold",
-                                 method=form.get("HoldMethod") or "GET"))
+        sim.enqueue(
+            sim.outgoing(
+                member.hold_url, sim.call_params(call), call.sid, follow="hold", method=form.get("HoldMethod") or "GET"
+            )
+        )
     else:
         call.heard.append("[music Twilio's hold music]")
 
@@ -254,14 +315,18 @@ def delete_participant(sim: SimulatedTwilio, form: Fields, query: Fields, **path
 
 # Messages and recordings
 
+
 def create_message(sim: SimulatedTwilio, form: Fields, query: Fields, **path: str) -> dict[str, Any]:
     if not (form.get("From") or form.get("MessagingServiceSid")):
         raise TwilioError(400, 21603, "A 'From' phone number is required.")
     if not (form.get("Body") or form.get("MediaUrl") or form.get("ContentSid")):
         raise TwilioError(400, 21602, "Message body is required.")
     if form.get("From") and form.get("From") not in sim.owned_numbers:
-        raise TwilioError(400, NOT_MESSAGE_CAPABLE, "The 'From' phone number provided is not a valid "
-                                                    "message-capable Twilio phone number for this account.")
+        raise TwilioError(
+            400,
+            NOT_MESSAGE_CAPABLE,
+            "The 'From' phone number provided is not a valid message-capable Twilio phone number for this account.",
+        )
     message = shape.message_json(sim, form)
     sim.messages.append(message)
     return message
@@ -276,11 +341,18 @@ def fetch_recording(sim: SimulatedTwilio, form: Fields, query: Fields, **path: s
 
 # The definition's operation ids, each with what it does and the status it answers with.
 HANDLERS = {
-    "CreateCall": (create_call, 201), "FetchCall": (fetch_call, 200), "UpdateCall": (update_call, 200),
-    "ListConference": (list_conference, 200), "FetchConference": (fetch_conference, 200),
-    "UpdateConference": (update_conference, 200), "CreateParticipant": (create_participant, 201),
-    "ListParticipant": (list_participant, 200), "FetchParticipant": (fetch_participant, 200),
-    "UpdateParticipant": (update_participant, 200), "DeleteParticipant": (delete_participant, 204),
-    "CreateMessage": (create_message, 201), "FetchRecording": (fetch_recording, 200),
+    "CreateCall": (create_call, 201),
+    "FetchCall": (fetch_call, 200),
+    "UpdateCall": (update_call, 200),
+    "ListConference": (list_conference, 200),
+    "FetchConference": (fetch_conference, 200),
+    "UpdateConference": (update_conference, 200),
+    "CreateParticipant": (create_participant, 201),
+    "ListParticipant": (list_participant, 200),
+    "FetchParticipant": (fetch_participant, 200),
+    "UpdateParticipant": (update_participant, 200),
+    "DeleteParticipant": (delete_participant, 204),
+    "CreateMessage": (create_message, 201),
+    "FetchRecording": (fetch_recording, 200),
 }
 __all__ = ["HANDLERS", "NOT_CONNECTED", "answer_ringing"]

@@ -76,8 +76,16 @@ async def play_caller(caller: SimulatedCaller, rng: random.Random, stop: asyncio
             await _pause(1, stop)
 
 
-async def run_practice_callers(sim: Simulator, stop: asyncio.Event, *, app_url: str, min_gap: float = 20,
-                               max_gap: float = 60, max_waiting: int = 3, seed: int | None = None) -> None:
+async def run_practice_callers(
+    sim: Simulator,
+    stop: asyncio.Event,
+    *,
+    app_url: str,
+    min_gap: float = 20,
+    max_gap: float = 60,
+    max_waiting: int = 3,
+    seed: int | None = None,
+) -> None:
     """A new caller every ``min_gap``-``max_gap`` seconds while fewer than ``max_waiting`` wait."""
     rng = random.Random(seed)
     await _wait_for_app(sim, app_url, stop)
@@ -107,9 +115,18 @@ async def _watch_parent(parent_pid: int, stop: asyncio.Event) -> None:
         await _pause(1, stop)
 
 
-async def run_simulator(settings: Settings, *, host: str = "127.0.0.1", port: int | None = None,
-                        app_url: str | None = None, callers: bool = True, min_gap: float = 20, max_gap: float = 60,
-                        parent_pid: int | None = None, stop: asyncio.Event | None = None) -> None:
+async def run_simulator(
+    settings: Settings,
+    *,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    app_url: str | None = None,
+    callers: bool = True,
+    min_gap: float = 20,
+    max_gap: float = 60,
+    parent_pid: int | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
     """Serve the fake Twilio REST API until SIGINT/SIGTERM (or ``stop``, or ``parent_pid`` exiting),
     delivering webhooks to ``app_url`` (default: the public URL) and, with ``callers``, playing
     practice callers."""
@@ -125,14 +142,23 @@ async def run_simulator(settings: Settings, *, host: str = "127.0.0.1", port: in
     # A person takes a moment to answer their headset.
     sim.answer_delay_seconds = 1.5
     sim.headsets_ring = True
-    server = _QuietServer(uvicorn.Config(sim.app, host=host, port=port or settings.simulator_port,
-                                         log_level="warning", access_log=False, lifespan="off"))
+    server = _QuietServer(
+        uvicorn.Config(
+            sim.app,
+            host=host,
+            port=port or settings.simulator_port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+        )
+    )
     tasks = [asyncio.create_task(server.serve()), asyncio.create_task(sim.pump(stop))]
     if parent_pid is not None:
         tasks.append(asyncio.create_task(_watch_parent(parent_pid, stop)))
     if callers:
-        tasks.append(asyncio.create_task(run_practice_callers(sim, stop, app_url=target, min_gap=min_gap,
-                                                              max_gap=max_gap)))
+        tasks.append(
+            asyncio.create_task(run_practice_callers(sim, stop, app_url=target, min_gap=min_gap, max_gap=max_gap))
+        )
     log.info("Twilio simulator serving", extra={"port": port or settings.simulator_port, "callers": callers})
     await stop.wait()
     server.should_exit = True

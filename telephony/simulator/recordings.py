@@ -21,8 +21,10 @@ MP3_FRAME = bytes([0xFF, 0xFB, 0x90, 0x64]) + bytes(413)
 
 
 def _error(status: int, code: int, message: str) -> JSONResponse:
-    return JSONResponse({"code": code, "message": message, "status": status,
-                         "more_info": f"https://www.twilio.com/docs/errors/{code}"}, status_code=status)
+    return JSONResponse(
+        {"code": code, "message": message, "status": status, "more_info": f"https://www.twilio.com/docs/errors/{code}"},
+        status_code=status,
+    )
 
 
 def add_recording_routes(api: FastAPI, sim: "SimulatedTwilio") -> None:

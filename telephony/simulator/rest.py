@@ -32,13 +32,27 @@ def _for_log(fields: Fields) -> dict[str, Any]:
 
 
 def describe_world(sim: SimulatedTwilio) -> dict[str, Any]:
-    return {"calls": {sid: {"status": c.status, "direction": c.direction, "label": c.label,
-                            "conference": c.conference} for sid, c in sim.calls.items()},
-            "conferences": {name: {"sid": c.sid, "status": c.status, "started": c.started, "ended": c.ended,
-                                   "participants": list(c.participants), "hearing": sim.hearing(c)}
-                            for name, c in sim.conferences.items()},
-            "rest_requests": sim.rest_requests, "messages": sim.messages, "errors": sim.errors,
-            "outbox": len(sim.outbox)}
+    return {
+        "calls": {
+            sid: {"status": c.status, "direction": c.direction, "label": c.label, "conference": c.conference}
+            for sid, c in sim.calls.items()
+        },
+        "conferences": {
+            name: {
+                "sid": c.sid,
+                "status": c.status,
+                "started": c.started,
+                "ended": c.ended,
+                "participants": list(c.participants),
+                "hearing": sim.hearing(c),
+            }
+            for name, c in sim.conferences.items()
+        },
+        "rest_requests": sim.rest_requests,
+        "messages": sim.messages,
+        "errors": sim.errors,
+        "outbox": len(sim.outbox),
+    }
 
 
 def _endpoint(sim: SimulatedTwilio, operation: Operation) -> Any:
@@ -50,8 +64,9 @@ def _endpoint(sim: SimulatedTwilio, operation: Operation) -> Any:
         body = await request.body()
         form = Fields((await request.form()).multi_items()) if body else Fields(())
         query = Fields(request.query_params.multi_items())
-        sim.rest_requests.append({"method": request.method, "path": request.url.path, "form": _for_log(form),
-                                  "query": _for_log(query)})
+        sim.rest_requests.append(
+            {"method": request.method, "path": request.url.path, "form": _for_log(form), "query": _for_log(query)}
+        )
         validate(operation, request.url.path, path, query, form)
         path.pop("AccountSid")
         result = handler(sim, form, query, **path)
@@ -70,16 +85,20 @@ def build_rest_app(sim: SimulatedTwilio) -> FastAPI:
     @api.exception_handler(HTTPException)
     async def _no_such_route(request: Request, exc: HTTPException) -> JSONResponse:
         # No operation of the definition has this path (or this method on it).
-        error = not_found(request.url.path) if exc.status_code == 404 else TwilioError(
-            exc.status_code, exc.status_code, str(exc.detail))
+        error = (
+            not_found(request.url.path)
+            if exc.status_code == 404
+            else TwilioError(exc.status_code, exc.status_code, str(exc.detail))
+        )
         return JSONResponse(error.body(), status_code=error.status)
 
     add_recording_routes(api, sim)
     register_headset_routes(api, sim)
     # Operations sharing a path are one route per method; a specific path before a general one.
     for operation in sorted(operations().values(), key=lambda op: -op.path.count("/")):
-        api.add_api_route(operation.path, _endpoint(sim, operation), methods=[operation.method],
-                          name=operation.operation_id)
+        api.add_api_route(
+            operation.path, _endpoint(sim, operation), methods=[operation.method], name=operation.operation_id
+        )
 
     @api.get("/_sim/state")
     async def show_state() -> dict[str, Any]:

@@ -19,8 +19,12 @@ UPDATED_VIA_API = "participant_updated_via_api"
 REMOVED_VIA_API = "participant_removed_via_api"
 CALL_ENDED_VIA_API = "call_ended_via_api"
 CONFERENCE_ENDED = "conference_ended"
-NOT_CONNECTED = {"busy": "participant_busy", "failed": "participant_call_failed", "no-answer": "participant_no_answer",
-                 "canceled": "participant_call_canceled"}
+NOT_CONNECTED = {
+    "busy": "participant_busy",
+    "failed": "participant_call_failed",
+    "no-answer": "participant_no_answer",
+    "canceled": "participant_call_canceled",
+}
 ENDED_BY_LEAVER = "participant-with-end-conference-on-exit-left"
 ENDED_BY_KICKED = "participant-with-end-conference-on-exit-kicked"
 LAST_LEFT = "last-participant-left"
@@ -83,31 +87,49 @@ class Rooms:
     conferences_by_sid: dict[str, SimConference]
     account_sid: str
 
-    def open_conference(self, name: str, *, status_callback: str | None, events: frozenset[str],
-                        wait_url: str | None) -> SimConference:
+    def open_conference(
+        self, name: str, *, status_callback: str | None, events: frozenset[str], wait_url: str | None
+    ) -> SimConference:
         """The live conference of that name, or a new one (only its first participant's
         ``statusCallback`` and events count, as on Twilio)."""
         conference = self.conferences.get(name)
         if conference is None or conference.ended:
-            conference = SimConference(name=name, sid=new_sid("CF"), status_callback=status_callback, events=events,
-                                       wait_url=wait_url, created=self.now())
+            conference = SimConference(
+                name=name,
+                sid=new_sid("CF"),
+                status_callback=status_callback,
+                events=events,
+                wait_url=wait_url,
+                created=self.now(),
+            )
             self.conferences[name] = self.conferences_by_sid[conference.sid] = conference
         return conference
 
-    def queue_conference_event(self, conference: SimConference, event: str,
-                               participant: SimParticipant | None = None, **extra: str) -> None:
+    def queue_conference_event(
+        self, conference: SimConference, event: str, participant: SimParticipant | None = None, **extra: str
+    ) -> None:
         short = event.split("-", 1)[1]
         wanted = {"unhold": "hold", "unmute": "mute"}.get(short, short)
         if not conference.status_callback or wanted not in conference.events:
             return
-        params = {"AccountSid": self.account_sid, "ConferenceSid": conference.sid, "FriendlyName": conference.name,
-                  "StatusCallbackEvent": event, "SequenceNumber": str(conference.next_sequence),
-                  "Timestamp": format_datetime(self.now(), usegmt=True)}
+        params = {
+            "AccountSid": self.account_sid,
+            "ConferenceSid": conference.sid,
+            "FriendlyName": conference.name,
+            "StatusCallbackEvent": event,
+            "SequenceNumber": str(conference.next_sequence),
+            "Timestamp": format_datetime(self.now(), usegmt=True),
+        }
         conference.next_sequence += 1
         if participant is not None:
-            params.update(CallSid=participant.call_sid, Hold=_bool(participant.hold), Muted=_bool(participant.muted),
-                          Coaching=_bool(participant.coaching), EndConferenceOnExit=_bool(participant.end_on_exit),
-                          StartConferenceOnEnter=_bool(participant.start_on_enter))
+            params.update(
+                CallSid=participant.call_sid,
+                Hold=_bool(participant.hold),
+                Muted=_bool(participant.muted),
+                Coaching=_bool(participant.coaching),
+                EndConferenceOnExit=_bool(participant.end_on_exit),
+                StartConferenceOnEnter=_bool(participant.start_on_enter),
+            )
             if participant.coaching and participant.call_sid_to_coach:
                 params["CallSidToCoach"] = participant.call_sid_to_coach
             if participant.label:
@@ -118,15 +140,34 @@ class Rooms:
     def join_conference(self, call: Any, element: ET.Element) -> None:
         """``<Dial><Conference>``: the caller joins (and may wait, hearing the wait URL)."""
         conference = self.open_conference(
-            (element.text or "").strip(), status_callback=element.get("statusCallback"),
-            events=conference_events([element.get("statusCallbackEvent") or ""]), wait_url=element.get("waitUrl"))
-        participant = SimParticipant(call.sid, None, element.get("startConferenceOnEnter", "true") == "true",
-                                     element.get("endConferenceOnExit", "false") == "true")
-        self.add_to_conference(call, conference, participant,
-                               wait_url=element.get("waitUrl"), wait_method=element.get("waitMethod") or "POST")
+            (element.text or "").strip(),
+            status_callback=element.get("statusCallback"),
+            events=conference_events([element.get("statusCallbackEvent") or ""]),
+            wait_url=element.get("waitUrl"),
+        )
+        participant = SimParticipant(
+            call.sid,
+            None,
+            element.get("startConferenceOnEnter", "true") == "true",
+            element.get("endConferenceOnExit", "false") == "true",
+        )
+        self.add_to_conference(
+            call,
+            conference,
+            participant,
+            wait_url=element.get("waitUrl"),
+            wait_method=element.get("waitMethod") or "POST",
+        )
 
-    def add_to_conference(self, call: Any, conference: SimConference, participant: SimParticipant,
-                          *, wait_url: str | None = None, wait_method: str = "POST") -> None:
+    def add_to_conference(
+        self,
+        call: Any,
+        conference: SimConference,
+        participant: SimParticipant,
+        *,
+        wait_url: str | None = None,
+        wait_method: str = "POST",
+    ) -> None:
         call.conference = conference.name
         call.label = participant.label
         conference.participants[call.sid] = participant
@@ -147,8 +188,13 @@ class Rooms:
         if conference is None or call.sid not in conference.participants:
             return
         participant = conference.participants.pop(call.sid)
-        self.queue_conference_event(conference, "participant-leave", participant, ReasonParticipantLeft=reason,
-                                    ParticipantCallStatus=call_status or call.status)
+        self.queue_conference_event(
+            conference,
+            "participant-leave",
+            participant,
+            ReasonParticipantLeft=reason,
+            ParticipantCallStatus=call_status or call.status,
+        )
         if participant.end_on_exit:
             kicked = reason in (REMOVED_VIA_API, CALL_ENDED_VIA_API)
             self.end_conference(conference, ENDED_BY_KICKED if kicked else ENDED_BY_LEAVER, call.sid)
@@ -167,8 +213,13 @@ class Rooms:
             other.hold_next = None
             # A leg dialled into the conference hangs up; a caller's <Dial> ends and, with no
             # TwiML after it, so does their call.
-            self.queue_conference_event(conference, "participant-leave", participant,
-                                        ReasonParticipantLeft=CONFERENCE_ENDED, ParticipantCallStatus="completed")
+            self.queue_conference_event(
+                conference,
+                "participant-leave",
+                participant,
+                ReasonParticipantLeft=CONFERENCE_ENDED,
+                ParticipantCallStatus="completed",
+            )
             self.end_call(other, "completed")
         extra = {"ReasonConferenceEnded": reason}
         if ending_call:
@@ -181,8 +232,9 @@ class Rooms:
         if room.ended or not room.participants:
             return
         ghost = SimParticipant(leg.sid, leg.label, False, False)
-        self.queue_conference_event(room, "participant-leave", ghost, ReasonParticipantLeft=NOT_CONNECTED[status],
-                                    ParticipantCallStatus=status)
+        self.queue_conference_event(
+            room, "participant-leave", ghost, ReasonParticipantLeft=NOT_CONNECTED[status], ParticipantCallStatus=status
+        )
 
     # Who hears whom
 
@@ -207,5 +259,7 @@ class Rooms:
 
     def hearing(self, conference: SimConference) -> dict[str, list[str]]:
         """For each participant, whom they hear (``/_sim/state``)."""
-        return {listener: [speaker for speaker in conference.participants if self.can_hear(listener, speaker)]
-                for listener in conference.participants}
+        return {
+            listener: [speaker for speaker in conference.participants if self.can_hear(listener, speaker)]
+            for listener in conference.participants
+        }

@@ -35,8 +35,12 @@ class TwilioError(Exception):
         self.status, self.code, self.message = status, code, message
 
     def body(self) -> dict[str, Any]:
-        return {"code": self.code, "message": self.message, "status": self.status,
-                "more_info": f"https://www.twilio.com/docs/errors/{self.code}"}
+        return {
+            "code": self.code,
+            "message": self.message,
+            "status": self.status,
+            "more_info": f"https://www.twilio.com/docs/errors/{self.code}",
+        }
 
 
 def not_found(path: str) -> TwilioError:
@@ -60,9 +64,12 @@ def definition() -> dict[str, Any]:
 
 @cache
 def operations() -> dict[str, Operation]:
-    return {op_id: Operation(op_id, op["method"], op["url"], op.get("path_params", {}), op.get("query", {}),
-                             op.get("form", {}))
-            for op_id, op in definition()["operations"].items()}
+    return {
+        op_id: Operation(
+            op_id, op["method"], op["url"], op.get("path_params", {}), op.get("query", {}), op.get("form", {})
+        )
+        for op_id, op in definition()["operations"].items()
+    }
 
 
 def enum(name: str) -> list[str]:
@@ -92,8 +99,7 @@ class Fields:
         return default if value is None else value == "true"
 
 
-def validate(operation: Operation, path: str, path_params: Mapping[str, str], query: Fields,
-             form: Fields) -> None:
+def validate(operation: Operation, path: str, path_params: Mapping[str, str], query: Fields, form: Fields) -> None:
     """Refuse, as Twilio would, a request the definition does not allow."""
     for name, schema in operation.path_params.items():
         if not _matches(path_params.get(name, ""), schema):
@@ -101,14 +107,16 @@ def validate(operation: Operation, path: str, path_params: Mapping[str, str], qu
     for where, fields, schema in (("query", query, operation.query), ("form", form, operation.form)):
         for name in fields.values:
             if name not in schema:
-                raise TwilioError(400, BAD_REQUEST, f"Unknown parameter {name} in the {where} of "
-                                                    f"{operation.operation_id}")
+                raise TwilioError(
+                    400, BAD_REQUEST, f"Unknown parameter {name} in the {where} of {operation.operation_id}"
+                )
         for name, field in schema.items():
             values = fields.getlist(name)
             if not values or values == [""]:
                 if field.get("required"):
-                    code, message = MISSING_CODES.get((operation.operation_id, name),
-                                                      (BAD_REQUEST, f"Missing required parameter {name}"))
+                    code, message = MISSING_CODES.get(
+                        (operation.operation_id, name), (BAD_REQUEST, f"Missing required parameter {name}")
+                    )
                     raise TwilioError(400, code, message)
                 continue
             _check_field(name, field, values)

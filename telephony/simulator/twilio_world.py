@@ -106,10 +106,20 @@ class SimulatedTwilio(Rooms):
     send some twice and shuffle them (seeded by ``seed``). ``errors`` collects what Twilio would
     write in the account's debugger (e.g. 13238, a verb a wait URL may not use)."""
 
-    def __init__(self, *, account_sid: str, auth_token: str, public_url: str, clock: Clock | None = None,
-                 webhook_transport: httpx.AsyncBaseTransport | None = None, webhook_base: str | None = None,
-                 idempotency_tokens: bool = True, seed: int | None = None,
-                 owned_numbers: set[str] | frozenset[str] | None = None, chaos: bool = False):
+    def __init__(
+        self,
+        *,
+        account_sid: str,
+        auth_token: str,
+        public_url: str,
+        clock: Clock | None = None,
+        webhook_transport: httpx.AsyncBaseTransport | None = None,
+        webhook_base: str | None = None,
+        idempotency_tokens: bool = True,
+        seed: int | None = None,
+        owned_numbers: set[str] | frozenset[str] | None = None,
+        chaos: bool = False,
+    ):
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.public_url = public_url.rstrip("/")
@@ -145,9 +155,12 @@ class SimulatedTwilio(Rooms):
 
     @classmethod
     def settings_kwargs(cls, settings: Settings) -> dict[str, Any]:
-        return dict(account_sid=settings.twilio_account_sid,
-                    auth_token=settings.twilio_auth_token.get_secret_value(), public_url=settings.public_url,
-                    owned_numbers={LINE_NUMBER, settings.twilio_caller_id})
+        return dict(
+            account_sid=settings.twilio_account_sid,
+            auth_token=settings.twilio_auth_token.get_secret_value(),
+            public_url=settings.public_url,
+            owned_numbers={LINE_NUMBER, settings.twilio_caller_id},
+        )
 
     async def close(self) -> None:
         await self.http.aclose()
@@ -160,8 +173,15 @@ class SimulatedTwilio(Rooms):
     def sign(self, url: str, params: dict[str, str]) -> str:
         return self.validator.compute_signature(url, params)
 
-    def outgoing(self, url: str, params: dict[str, str], call_sid: str | None = None, *, follow: str | None = None,
-                 method: str = "POST") -> Outgoing:
+    def outgoing(
+        self,
+        url: str,
+        params: dict[str, str],
+        call_sid: str | None = None,
+        *,
+        follow: str | None = None,
+        method: str = "POST",
+    ) -> Outgoing:
         return Outgoing(url, params, call_sid, follow=follow, method=method.upper())
 
     async def post(self, item: Outgoing) -> Sent:
@@ -195,8 +215,9 @@ class SimulatedTwilio(Rooms):
         self.outbox.append(item)
         self._wake.set()
 
-    async def deliver(self, *, duplicate: bool = False, shuffle: bool = False, chaos: bool | None = None,
-                      rounds: int = 100) -> list[Sent]:
+    async def deliver(
+        self, *, duplicate: bool = False, shuffle: bool = False, chaos: bool | None = None, rounds: int = 100
+    ) -> list[Sent]:
         """Send everything owed, including what the answers lead to. ``duplicate`` sends each
         request twice (as a Twilio retry would, with the same idempotency token); ``shuffle``
         sends each round's requests in random order (callbacks carry no ordering guarantee);
@@ -244,10 +265,22 @@ class SimulatedTwilio(Rooms):
 
     def call_params(self, call: SimCall, **extra: str) -> dict[str, str]:
         params = {
-            "CallSid": call.sid, "AccountSid": self.account_sid, "From": call.from_, "To": call.to,
-            "Caller": call.from_, "Called": call.to, "CallStatus": call.status, "ApiVersion": API_VERSION,
-            "Direction": call.direction, "ForwardedFrom": "", "CallerName": "", "ParentCallSid": "",
-            "CallToken": "", "FromCountry": "GB", "FromCity": "", "ToCountry": "GB",
+            "CallSid": call.sid,
+            "AccountSid": self.account_sid,
+            "From": call.from_,
+            "To": call.to,
+            "Caller": call.from_,
+            "Called": call.to,
+            "CallStatus": call.status,
+            "ApiVersion": API_VERSION,
+            "Direction": call.direction,
+            "ForwardedFrom": "",
+            "CallerName": "",
+            "ParentCallSid": "",
+            "CallToken": "",
+            "FromCountry": "GB",
+            "FromCity": "",
+            "ToCountry": "GB",
         }
         params.update(extra)
         return params
@@ -262,8 +295,13 @@ class SimulatedTwilio(Rooms):
             return
         sequence = call.next_sequence
         call.next_sequence += 1
-        params = self.call_params(call, SequenceNumber=str(sequence), CallbackSource="call-progress-events",
-                                  Timestamp=format_datetime(self.now(), usegmt=True), **extra)
+        params = self.call_params(
+            call,
+            SequenceNumber=str(sequence),
+            CallbackSource="call-progress-events",
+            Timestamp=format_datetime(self.now(), usegmt=True),
+            **extra,
+        )
         self.enqueue(self.outgoing(call.status_callback, params, call.sid))
 
     def record_error(self, code: int, call: SimCall, message: str) -> None:
@@ -301,8 +339,15 @@ class SimulatedTwilio(Rooms):
                 call.recording_callback = verb.get("recordingStatusCallback")
                 return
             elif verb.tag == "Redirect" and verb.text:
-                self.enqueue(self.outgoing(verb.text.strip(), self.call_params(call), call.sid, follow="voice",
-                                           method=verb.get("method") or "POST"))
+                self.enqueue(
+                    self.outgoing(
+                        verb.text.strip(),
+                        self.call_params(call),
+                        call.sid,
+                        follow="voice",
+                        method=verb.get("method") or "POST",
+                    )
+                )
                 return
             elif verb.tag == "Hangup":
                 break

@@ -70,7 +70,9 @@ async def test_logout_ends_the_session(harness):
     assert response.status_code == 303 and (await client.get("/api/me")).status_code == 401
 
 
-@pytest.mark.parametrize("role,allowed", [("admin", True), ("supervisor", False), ("listener", False), ("partner", False)])
+@pytest.mark.parametrize(
+    "role,allowed", [("admin", True), ("supervisor", False), ("listener", False), ("partner", False)]
+)
 async def test_only_admins_change_the_directory(harness, role, allowed):
     org_id = await _organisation(harness, "mind")
     await harness.add_user("someone", role, organisation_id=org_id if role == "partner" else None)
@@ -83,18 +85,27 @@ async def test_admin_creates_users_and_bad_input_is_a_clear_4xx(harness):
     org_id = await _organisation(harness, "mind")
     await harness.add_user("admin", "admin")
     client = await harness.signed_in("admin")
-    created = await client.post("/api/admin/users", json={"username": "Pat", "password": "long enough pw", "role": "partner",
-                                                          "organisation_id": org_id})
+    created = await client.post(
+        "/api/admin/users",
+        json={"username": "Pat", "password": "long enough pw", "role": "partner", "organisation_id": org_id},
+    )
     assert created.status_code == 201 and created.json()["username"] == "pat"
-    duplicate = await client.post("/api/admin/users", json={"username": "pat", "password": "long enough pw", "role": "listener"})
+    duplicate = await client.post(
+        "/api/admin/users", json={"username": "pat", "password": "long enough pw", "role": "listener"}
+    )
     assert duplicate.status_code == 409 and duplicate.json()["error"] == "duplicate_username"
-    unknown_role = await client.post("/api/admin/users", json={"username": "kim", "password": "long enough pw", "role": "boss"})
+    unknown_role = await client.post(
+        "/api/admin/users", json={"username": "kim", "password": "long enough pw", "role": "boss"}
+    )
     assert unknown_role.status_code == 422 and unknown_role.json()["detail"][0]["field"] == "role"
-    partner_without_org = await client.post("/api/admin/users", json={"username": "kim", "password": "long enough pw",
-                                                                       "role": "partner"})
+    partner_without_org = await client.post(
+        "/api/admin/users", json={"username": "kim", "password": "long enough pw", "role": "partner"}
+    )
     assert partner_without_org.status_code == 422
-    missing_org = await client.post("/api/admin/users", json={"username": "kim", "password": "long enough pw",
-                                                               "role": "partner", "organisation_id": 999})
+    missing_org = await client.post(
+        "/api/admin/users",
+        json={"username": "kim", "password": "long enough pw", "role": "partner", "organisation_id": 999},
+    )
     assert missing_org.status_code == 404
 
 
@@ -112,10 +123,12 @@ async def test_api_key_is_shown_once_and_stored_hashed(harness):
 
 async def test_expired_and_revoked_keys_are_refused(harness):
     from datetime import timedelta
+
     org_id = await _organisation(harness, "mind")
     async with session_scope(harness.runtime) as session:
-        soon = await create_api_key(session, organisation_id=org_id, name="x",
-                                    expires_at=harness.clock.now() + timedelta(hours=1))
+        soon = await create_api_key(
+            session, organisation_id=org_id, name="x", expires_at=harness.clock.now() + timedelta(hours=1)
+        )
     async with harness.client() as client:
         headers = {"Authorization": f"Bearer {soon.plaintext}"}
         assert (await client.get("/api/partner/v1/services", headers=headers)).status_code == 200

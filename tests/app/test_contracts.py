@@ -31,15 +31,22 @@ def _calls(dependant) -> set:
 
 def api_routes(app: FastAPI) -> list[RouteContext]:
     """Every /api route as it is served: included routers expanded, their prefixes and dependencies applied."""
-    return [route for route in iter_route_contexts(app.routes)
-            if isinstance(route.original_route, APIRoute) and route.path.startswith("/api/")]
+    return [
+        route
+        for route in iter_route_contexts(app.routes)
+        if isinstance(route.original_route, APIRoute) and route.path.startswith("/api/")
+    ]
 
 
 def unguarded_api_routes(app: FastAPI) -> list[tuple[str, str]]:
     """(method, path) of every /api route that needs neither a signed-in person nor an API key."""
     guards = {get_current_user, get_current_partner}
-    return [(method, route.path) for route in api_routes(app) for method in sorted(route.methods)
-            if not guards & _calls(route.dependant) and (method, route.path) not in PUBLIC_API]
+    return [
+        (method, route.path)
+        for route in api_routes(app)
+        for method in sorted(route.methods)
+        if not guards & _calls(route.dependant) and (method, route.path) not in PUBLIC_API
+    ]
 
 
 def test_every_api_route_needs_a_role_or_an_api_key(tmp_path):
@@ -94,10 +101,17 @@ async def test_integers_past_64_bits_are_422_naming_the_field(harness):
         (admin.get(f"/api/directory/services/{2**40}"), "service_id"),
         (admin.get("/api/directory/services", params={"organisation_id": TOO_BIG}), "organisation_id"),
         (admin.patch(f"/api/directory/organisations/{TOO_BIG}", json={"name": "x"}), "organisation_id"),
-        (admin.post("/api/directory/services", json={"slug": "s", "name": "S", "organisation_id": TOO_BIG}),
-         "organisation_id"),
-        (admin.post("/api/admin/users", json={"username": "u", "password": "p" * 12, "role": "partner",
-                                              "organisation_id": TOO_BIG}), "organisation_id"),
+        (
+            admin.post("/api/directory/services", json={"slug": "s", "name": "S", "organisation_id": TOO_BIG}),
+            "organisation_id",
+        ),
+        (
+            admin.post(
+                "/api/admin/users",
+                json={"username": "u", "password": "p" * 12, "role": "partner", "organisation_id": TOO_BIG},
+            ),
+            "organisation_id",
+        ),
         (transfer(listener, session_id, TOO_BIG), "service_id"),
         (listener.get(f"/api/listener/sessions/{TOO_BIG}/log"), "session_id"),
         (listener.post(f"/api/listener/callbacks/{TOO_BIG}/claim"), "callback_id"),
@@ -146,10 +160,13 @@ async def test_null_in_a_patch_is_422_naming_the_field(harness):
     admin = await harness.signed_in("admin")
     org = organisations["citizens-advice"]
     ca = await service_id(harness, "ca-money")
-    for path, field in [(f"/api/directory/organisations/{org}", "name"),
-                        (f"/api/directory/organisations/{org}", "description"),
-                        (f"/api/directory/services/{ca}", "name"), (f"/api/directory/services/{ca}", "needs"),
-                        (f"/api/directory/services/{ca}", "targets")]:
+    for path, field in [
+        (f"/api/directory/organisations/{org}", "name"),
+        (f"/api/directory/organisations/{org}", "description"),
+        (f"/api/directory/services/{ca}", "name"),
+        (f"/api/directory/services/{ca}", "needs"),
+        (f"/api/directory/services/{ca}", "targets"),
+    ]:
         refused = await admin.patch(path, json={field: None})
         assert refused.status_code == 422, (path, field, refused.text)
         assert [f["field"] for f in refused.json()["detail"]] == [field]
@@ -178,8 +195,12 @@ async def test_another_persons_or_organisations_id_is_404_on_every_route(harness
     mind = await partner(harness, organisations, "mind-in-somerset", "mind-worker")
     app = harness.app
     tried = []
-    for prefix, param, caller in [("/api/listener/", "session_id", alex), ("/api/helpline/", "ticket_id", alex),
-                                  ("/api/partner/", "ticket_id", mind), ("/api/partner/", "service_id", mind)]:
+    for prefix, param, caller in [
+        ("/api/listener/", "session_id", alex),
+        ("/api/helpline/", "ticket_id", alex),
+        ("/api/partner/", "ticket_id", mind),
+        ("/api/partner/", "service_id", mind),
+    ]:
         routes = _owned_routes(app, param, prefix)
         assert routes, (prefix, param)
         for route in routes:

@@ -31,12 +31,24 @@ async def test_an_admin_sets_and_clears_a_listeners_desk_phone_and_it_is_audited
     async with session_scope(harness.runtime) as session:
         trail = await list_audit(session, "user", sam.id)
     assert [(e.action, e.actor, e.detail["has_address"]) for e in trail] == [
-        ("change_dial_address", "user:admin", True), ("change_dial_address", "user:admin", True),
-        ("change_dial_address", "user:admin", False)]
+        ("change_dial_address", "user:admin", True),
+        ("change_dial_address", "user:admin", True),
+        ("change_dial_address", "user:admin", False),
+    ]
 
 
-@pytest.mark.parametrize("address", ["01632 960123", "+0441632960123", "+44", "sip:nohost", "tel:+441632960123",
-                                     "sip:sam@desk example", "+44163296012345678"])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "01632 960123",
+        "+0441632960123",
+        "+44",
+        "sip:nohost",
+        "tel:+441632960123",
+        "sip:sam@desk example",
+        "+44163296012345678",
+    ],
+)
 async def test_a_dial_address_that_twilio_could_not_ring_is_refused(harness, address):
     await harness.add_user("admin", "admin")
     sam = await harness.add_user("sam", "listener")
@@ -44,8 +56,10 @@ async def test_a_dial_address_that_twilio_could_not_ring_is_refused(harness, add
     refused = await admin.put(f"/api/admin/users/{sam.id}/dial-address", json={"dial_address": address})
     assert refused.status_code == 422
     assert refused.json()["error"] == "invalid" and refused.json()["detail"][0]["field"] == "dial_address"
-    created = await admin.post("/api/admin/users", json={"username": "kim", "password": "long enough pw",
-                                                        "role": "listener", "dial_address": address})
+    created = await admin.post(
+        "/api/admin/users",
+        json={"username": "kim", "password": "long enough pw", "role": "listener", "dial_address": address},
+    )
     assert created.status_code == 422
 
 
@@ -80,8 +94,9 @@ async def test_the_cli_adds_a_listener_with_a_desk_phone_and_changes_it(harness,
         # The CLI runs its own event loop: in a thread beside the test's.
         return asyncio.to_thread(runner.invoke, cli, list(args))
 
-    added = await run("user", "add", "pat", "--role", "listener", "--password", "long enough pw",
-                      "--dial-address", "+441632960999")
+    added = await run(
+        "user", "add", "pat", "--role", "listener", "--password", "long enough pw", "--dial-address", "+441632960999"
+    )
     assert added.exit_code == 0, added.output
     bad = await run("user", "dial-address", "pat", "07700 900999")
     assert bad.exit_code == 1 and "international form" in bad.output

@@ -13,8 +13,15 @@ async def test_a_failing_job_is_retried_with_backoff_then_dead(harness):
 
     async def flaky(session, job):
         tries.append(harness.clock.now())
-        session.add(User(username=f"rolled-back-{len(tries)}", display_name="x", password_hash="x", role="listener",
-                         created_at=harness.clock.now()))
+        session.add(
+            User(
+                username=f"rolled-back-{len(tries)}",
+                display_name="x",
+                password_hash="x",
+                role="listener",
+                created_at=harness.clock.now(),
+            )
+        )
         raise RetryLater("partner answered 500") if len(tries) == 1 else RuntimeError("boom")
 
     harness.runtime.jobs.register("test.flaky", flaky)

@@ -60,8 +60,10 @@ async def test_a_partner_gets_the_forbidden_page(harness):
     assert "This page is not for your account" in page.text
 
 
-@pytest.mark.parametrize(("role", "home"), [("listener", "/listener"), ("supervisor", "/listener"),
-                                            ("partner", "/partner"), ("admin", "/docs")])
+@pytest.mark.parametrize(
+    ("role", "home"),
+    [("listener", "/listener"), ("supervisor", "/listener"), ("partner", "/partner"), ("admin", "/docs")],
+)
 async def test_the_root_sends_each_person_to_their_own_page(harness, role, home):
     await _add(harness, "someone", role)
     client = await harness.signed_in("someone")

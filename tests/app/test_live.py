@@ -34,14 +34,20 @@ async def test_a_listener_receives_their_own_and_their_roles_events_in_order(har
             assert stream.headers["content-type"].startswith("text/event-stream")
             [hello] = await live.next(1)
             assert hello.event == "hello"
-            await publish(harness, (f"user:{alex.id}", "session.started", {"for": "alex"}),
-                          (f"user:{sam.id}", "session.started", {"n": 1}),
-                          ("role:listener", "queue", {"waiting": 2}),
-                          ("role:supervisor", "risk.immediate", {"n": 0}),
-                          (f"user:{sam.id}", "session.warning", {"n": 3}))
+            await publish(
+                harness,
+                (f"user:{alex.id}", "session.started", {"for": "alex"}),
+                (f"user:{sam.id}", "session.started", {"n": 1}),
+                ("role:listener", "queue", {"waiting": 2}),
+                ("role:supervisor", "risk.immediate", {"n": 0}),
+                (f"user:{sam.id}", "session.warning", {"n": 3}),
+            )
             events = await live.next(3)
     assert [(e.event, e.data) for e in events] == [
-        ("session.started", {"n": 1}), ("queue", {"waiting": 2}), ("session.warning", {"n": 3})]
+        ("session.started", {"n": 1}),
+        ("queue", {"waiting": 2}),
+        ("session.warning", {"n": 3}),
+    ]
     ids = [int(e.id) for e in events]
     assert ids == sorted(ids) and ids[0] > int(hello.id)
 
@@ -49,7 +55,10 @@ async def test_a_listener_receives_their_own_and_their_roles_events_in_order(har
 async def test_a_reconnect_with_last_event_id_misses_nothing(harness):
     sam = await harness.add_user("sam", "listener")
     signed_in = await harness.signed_in("sam")
-    async with serving(harness.app) as base, httpx.AsyncClient(base_url=base, headers=session_cookie(signed_in)) as http:
+    async with (
+        serving(harness.app) as base,
+        httpx.AsyncClient(base_url=base, headers=session_cookie(signed_in)) as http,
+    ):
         async with http.stream("GET", "/api/live") as stream:
             live = EventReader(stream)
             [hello] = await live.next(1)
@@ -74,7 +83,10 @@ async def test_signing_out_ends_an_open_stream(harness):
     person's events once their session has ended on the server."""
     sam = await harness.add_user("sam", "listener")
     signed_in = await harness.signed_in("sam")
-    async with serving(harness.app) as base, httpx.AsyncClient(base_url=base, headers=session_cookie(signed_in)) as http:
+    async with (
+        serving(harness.app) as base,
+        httpx.AsyncClient(base_url=base, headers=session_cookie(signed_in)) as http,
+    ):
         async with http.stream("GET", "/api/live") as stream:
             live = EventReader(stream)
             await live.next(1)  # hello
@@ -102,9 +114,12 @@ async def test_a_partner_receives_their_organisations_events_only(harness):
         async with http.stream("GET", "/api/live", headers=session_cookie(signed_in)) as stream:
             live = EventReader(stream)
             await live.next(1)
-            await publish(harness, (f"org:{mind}", "ticket.created", {"ticket": 1}),
-                          ("role:listener", "queue", {"waiting": 1}),
-                          (f"org:{ca}", "ticket.created", {"ticket": 2}))
+            await publish(
+                harness,
+                (f"org:{mind}", "ticket.created", {"ticket": 1}),
+                ("role:listener", "queue", {"waiting": 1}),
+                (f"org:{ca}", "ticket.created", {"ticket": 2}),
+            )
             [event] = await live.next(1)
     assert (event.event, event.data) == ("ticket.created", {"ticket": 2})
 
@@ -117,13 +132,19 @@ async def test_an_event_made_in_one_server_process_reaches_a_stream_on_another(h
     await harness.add_user("sam", "listener")
     await harness.add_user("jo", "supervisor")
     settings = settings_for(db_url)
-    env = {"OPENLINE_DATABASE_URL": db_url, "OPENLINE_ENVIRONMENT": "test", "OPENLINE_PUBLIC_URL": "http://127.0.0.1",
-           "OPENLINE_SECRET_KEY": settings.secret_key.get_secret_value(),
-           "OPENLINE_DATA_KEY": settings.data_key.get_secret_value(), "OPENLINE_TELEPHONY": "twilio",
-           "OPENLINE_TWILIO_ACCOUNT_SID": settings.twilio_account_sid,
-           "OPENLINE_TWILIO_AUTH_TOKEN": settings.twilio_auth_token.get_secret_value(),
-           "OPENLINE_TWILIO_CALLER_ID": settings.twilio_caller_id,
-           "OPENLINE_RUN_JOBS": "false", "OPENLINE_LOG_LEVEL": "WARNING"}
+    env = {
+        "OPENLINE_DATABASE_URL": db_url,
+        "OPENLINE_ENVIRONMENT": "test",
+        "OPENLINE_PUBLIC_URL": "http://127.0.0.1",
+        "OPENLINE_SECRET_KEY": settings.secret_key.get_secret_value(),
+        "OPENLINE_DATA_KEY": settings.data_key.get_secret_value(),
+        "OPENLINE_TELEPHONY": "twilio",
+        "OPENLINE_TWILIO_ACCOUNT_SID": settings.twilio_account_sid,
+        "OPENLINE_TWILIO_AUTH_TOKEN": settings.twilio_auth_token.get_secret_value(),
+        "OPENLINE_TWILIO_CALLER_ID": settings.twilio_caller_id,
+        "OPENLINE_RUN_JOBS": "false",
+        "OPENLINE_LOG_LEVEL": "WARNING",
+    }
     async with server_process(env) as first, server_process(env) as second:
         async with httpx.AsyncClient(base_url=first) as listener, httpx.AsyncClient(base_url=second) as supervisor:
             assert (await login(listener, "sam", PASSWORD)).status_code == 303

@@ -13,6 +13,7 @@ async def test_healthz_and_readyz(client):
 async def test_readyz_fails_when_the_database_is_behind(harness, client):
     async with harness.runtime.engine.begin() as conn:
         from sqlalchemy import text
+
         await conn.execute(text("UPDATE alembic_version SET version_num = 'old'"))
     try:
         response = await client.get("/readyz")
@@ -21,6 +22,7 @@ async def test_readyz_fails_when_the_database_is_behind(harness, client):
     finally:
         async with harness.runtime.engine.begin() as conn:
             from app.ops import migration_head
+
             await conn.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": migration_head()})
 
 
@@ -49,7 +51,9 @@ async def test_request_id_is_returned_and_echoed(client):
 
 
 async def test_oversized_body_is_refused(client):
-    response = await client.post("/login", content=b"x" * (1024 * 1024), headers={"content-type": "application/x-www-form-urlencoded"})
+    response = await client.post(
+        "/login", content=b"x" * (1024 * 1024), headers={"content-type": "application/x-www-form-urlencoded"}
+    )
     assert response.status_code == 413 and response.json()["error"] == "payload_too_large"
 
 

@@ -10,7 +10,9 @@ def test_production_refuses_placeholder_secrets():
     with pytest.raises(ValidationError) as err:
         Settings(_env_file=None, environment="production")
     message = str(err.value)
-    assert "OPENLINE_SECRET_KEY" in message and "OPENLINE_DATA_KEY" in message and "OPENLINE_TWILIO_AUTH_TOKEN" in message
+    assert (
+        "OPENLINE_SECRET_KEY" in message and "OPENLINE_DATA_KEY" in message and "OPENLINE_TWILIO_AUTH_TOKEN" in message
+    )
 
 
 @pytest.mark.parametrize("missing", ["secret_key", "data_key", "twilio_auth_token"])

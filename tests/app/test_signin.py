@@ -46,8 +46,11 @@ async def fail_until(harness, client, username: str, failures: int) -> None:
 
 async def audits(harness, action: str) -> list[AuditEvent]:
     async with session_scope(harness.runtime) as session:
-        return list((await session.scalars(sa.select(AuditEvent).where(AuditEvent.action == action)
-                                           .order_by(AuditEvent.id))).all())
+        return list(
+            (
+                await session.scalars(sa.select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id))
+            ).all()
+        )
 
 
 async def test_a_strangers_wrong_passwords_do_not_keep_sam_out(harness):
@@ -79,8 +82,7 @@ async def test_each_further_failure_waits_twice_as_long_and_waiting_does_not_add
         for _ in range(4):
             refused = await login(client, "sam", PASSWORD)  # even the right password waits
             assert refused.status_code == 429
-            assert refused.json() == {"error": "sign_in_throttled",
-                                      "detail": refused.json()["detail"]}
+            assert refused.json() == {"error": "sign_in_throttled", "detail": refused.json()["detail"]}
             waits.append(int(refused.headers["Retry-After"]))
             assert (await login(client, "sam", PASSWORD)).headers["Retry-After"] == str(waits[-1])
             harness.clock.advance(seconds=waits[-1])
@@ -176,8 +178,10 @@ async def test_signing_out_ends_the_session_so_a_copied_cookie_is_refused(harnes
 
 async def test_a_session_ends_after_two_idle_hours_and_at_twelve_hours(make_harness):
     defaults = Settings.model_fields
-    harness = await make_harness(signin_idle_minutes=defaults["signin_idle_minutes"].default,
-                                 signin_max_hours=defaults["signin_max_hours"].default)
+    harness = await make_harness(
+        signin_idle_minutes=defaults["signin_idle_minutes"].default,
+        signin_max_hours=defaults["signin_max_hours"].default,
+    )
     await harness.add_user("sam", "listener")
     client = await signed_in_at(harness, "sam", SAMS_DESK)
     harness.clock.advance(minutes=119)
@@ -216,7 +220,10 @@ async def test_an_admin_sees_and_ends_someones_sessions(harness):
     assert (await admin.delete(f"/api/admin/users/{sam_id}/sessions")).status_code == 204
     assert (await desk.get("/api/me")).status_code == 401 and (await admin.get("/api/me")).status_code == 200
     ended = await audits(harness, "end_user_sessions")
-    assert [(e.actor, e.subject_id, e.detail["ended"]) for e in ended] == [("user:admin", sam_id, 1), ("user:admin", sam_id, 1)]
+    assert [(e.actor, e.subject_id, e.detail["ended"]) for e in ended] == [
+        ("user:admin", sam_id, 1),
+        ("user:admin", sam_id, 1),
+    ]
     for client in (admin, desk, laptop):
         await client.aclose()
 

@@ -27,7 +27,11 @@ async def give_up(harness, ticket_id):
         org = service.organisation_id
     await harness.add_user("team-worker", "partner", organisation_id=org)
     worker = await harness.signed_in("team-worker")
-    for action, body in (("accept", None), ("contact-attempt", None), ("give-up", {"reason": "no answer after five tries"})):
+    for action, body in (
+        ("accept", None),
+        ("contact-attempt", None),
+        ("give-up", {"reason": "no answer after five tries"}),
+    ):
         response = await worker.post(f"/api/partner/v1/tickets/{ticket_id}/{action}", json=body)
         assert response.status_code == 200, response.text
 
@@ -68,7 +72,9 @@ async def test_a_breached_warm_transfer_is_rerouted_from_the_board(make_harness,
             async with page.expect_response("**/api/supervisor/board"):
                 await alex.put("/api/listener/presence", json={"status": "available"})  # a live event: a redraw
             await expect(page.locator("#b-presence")).to_contain_text("1 available", timeout=WAIT)
-            await expect(follow_up.get_by_label("What was done for the caller")).to_have_value("rang them; booked a call")
+            await expect(follow_up.get_by_label("What was done for the caller")).to_have_value(
+                "rang them; booked a call"
+            )
             await follow_up.get_by_role("button").click()
             await expect(page.locator("#b-status")).to_contain_text("Follow-up resolved.", timeout=WAIT)
             await expect(page.locator("#b-follow-ups")).to_contain_text("None open.")

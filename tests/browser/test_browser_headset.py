@@ -66,8 +66,14 @@ async def test_the_browser_headset_rings_answers_mutes_warns_holds_and_hangs_up(
         page = await context.new_page()
         problems: list[str] = []
         page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-        page.on("console", lambda msg: problems.append(f"console: {msg.text}")
-                if msg.type == "error" and not msg.text.startswith("Failed to load resource") else None)
+        page.on(
+            "console",
+            lambda msg: (
+                problems.append(f"console: {msg.text}")
+                if msg.type == "error" and not msg.text.startswith("Failed to load resource")
+                else None
+            ),
+        )
         headset = page.locator("#headset")
         try:
             await sign_in_at(page, base, "/listener", "sam")

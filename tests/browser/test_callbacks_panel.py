@@ -27,8 +27,9 @@ async def test_a_claimed_callback_plays_its_voicemail_and_rings_back(make_harnes
         try:
             await sign_in_at(page, base, "/listener", "sam")
             voicemail = page.locator("#callbacks audio")
-            await expect(voicemail).to_have_attribute("src", f"/api/listener/callbacks/{callback_id}/recording",
-                                                      timeout=WAIT)
+            await expect(voicemail).to_have_attribute(
+                "src", f"/api/listener/callbacks/{callback_id}/recording", timeout=WAIT
+            )
             assert "twilio" not in await page.locator("#callbacks").inner_html()
 
             sim.unanswered.add(NUMBER)

@@ -16,8 +16,9 @@ WAIT = 10_000  # ms
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-async def test_a_listener_answers_mutes_holds_and_hangs_up_on_the_practice_headset(make_harness, browser,
-                                                                                   screenshot_path):
+async def test_a_listener_answers_mutes_holds_and_hangs_up_on_the_practice_headset(
+    make_harness, browser, screenshot_path
+):
     harness = await make_harness(public_url="http://127.0.0.1", environment="development", telephony="simulated")
     await load_demo_directory(harness)
     sam = await harness.add_user("sam", "listener", display_name="Sam Okafor")
@@ -29,10 +30,20 @@ async def test_a_listener_answers_mutes_holds_and_hangs_up_on_the_practice_heads
         problems: list[str] = []
         page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
         # A failed fetch is logged by the browser itself; those are checked by their responses below.
-        page.on("console", lambda msg: problems.append(f"console: {msg.text}")
-                if msg.type == "error" and not msg.text.startswith("Failed to load resource") else None)
-        page.on("response", lambda r: problems.append(f"{r.status} {r.url}")
-                if r.status >= 400 and not _expected_refusal(r.url) else None)
+        page.on(
+            "console",
+            lambda msg: (
+                problems.append(f"console: {msg.text}")
+                if msg.type == "error" and not msg.text.startswith("Failed to load resource")
+                else None
+            ),
+        )
+        page.on(
+            "response",
+            lambda r: (
+                problems.append(f"{r.status} {r.url}") if r.status >= 400 and not _expected_refusal(r.url) else None
+            ),
+        )
         headset = page.locator("#headset")
         try:
             await sign_in_at(page, base, "/listener", "sam")

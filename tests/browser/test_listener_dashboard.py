@@ -34,8 +34,10 @@ async def test_a_listeners_call_from_queue_to_tonights_list(make_harness, browse
         page = await context.new_page()
         problems: list[str] = []
         page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-        page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status == 404 and "/static/" in r.url
-                else None)
+        page.on(
+            "response",
+            lambda r: problems.append(f"{r.status} {r.url}") if r.status == 404 and "/static/" in r.url else None,
+        )
         try:
             # Signed out: the login page, then back to the dashboard.
             await sign_in_at(page, base, "/listener", "sam")

@@ -30,8 +30,9 @@ async def test_a_caseworker_accepts_a_warm_transfer_and_confirms_the_handover(ma
     made = await transfer(listener, session_id, ca_money)
     assert made.status_code == 201, made.text
     first = made.json()["ticket_id"]
-    await harness.add_user("ca-worker", "partner", organisation_id=organisations["citizens-advice"],
-                           display_name="Priya Shah")
+    await harness.add_user(
+        "ca-worker", "partner", organisation_id=organisations["citizens-advice"], display_name="Priya Shah"
+    )
 
     async with serving(harness.app) as base:
         context = await browser.new_context(base_url=base, viewport={"width": 1440, "height": 1000})

@@ -21,8 +21,9 @@ CRISIS_TEAM = "+441823000999"
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 async def test_risk_flagged_record_kept_crisis_line_handed_over_and_flag_closed(make_harness, browser, screenshot_path):
-    harness = await make_harness(public_url="http://127.0.0.1",
-                                 crisis_lines=[{"name": "Somerset crisis team", "number": CRISIS_TEAM}])
+    harness = await make_harness(
+        public_url="http://127.0.0.1", crisis_lines=[{"name": "Somerset crisis team", "number": CRISIS_TEAM}]
+    )
     sim = simulator_for(harness)
     await harness.add_user("jo", "supervisor", display_name="Jo")
     _, sam = await listener(harness, display_name="Sam")
@@ -61,7 +62,9 @@ async def test_risk_flagged_record_kept_crisis_line_handed_over_and_flag_closed(
             await page.screenshot(path=screenshot_path("safeguarding-phone.png"), full_page=True)
             await page.set_viewport_size({"width": 1440, "height": 1400})
             await page.get_by_role("button", name="Hand over and leave").click()
-            await expect(page.locator("#crisis-status")).to_contain_text("Handed over to Somerset crisis team", timeout=WAIT)
+            await expect(page.locator("#crisis-status")).to_contain_text(
+                "Handed over to Somerset crisis team", timeout=WAIT
+            )
             await sim.deliver()
             room = next(r for r in sim.conferences.values() if caller.call.sid in r.participants)
             assert "listener" not in {p.label for p in room.participants.values()} and caller.state == "connected"
@@ -84,9 +87,22 @@ async def test_risk_flagged_record_kept_crisis_line_handed_over_and_flag_closed(
             await context.close()
             await sim.close()
     async with session_scope(harness.runtime) as session:
-        actions = [(a.actor, a.action) for a in (await session.scalars(
-            sa.select(AuditEvent).where(AuditEvent.subject_type == "safeguarding_record").order_by(AuditEvent.id))).all()]
-    assert actions == [("user:sam", "flag_immediate_risk"), ("user:sam", "update_safeguarding_record"),
-                       ("user:sam", "dial_crisis_line"), ("telephony", "crisis_line_joined"),
-                       ("user:sam", "hand_over_to_crisis_line"), ("user:jo", "read_safeguarding_record"),
-                       ("user:jo", "close_immediate_risk")]
+        actions = [
+            (a.actor, a.action)
+            for a in (
+                await session.scalars(
+                    sa.select(AuditEvent)
+                    .where(AuditEvent.subject_type == "safeguarding_record")
+                    .order_by(AuditEvent.id)
+                )
+            ).all()
+        ]
+    assert actions == [
+        ("user:sam", "flag_immediate_risk"),
+        ("user:sam", "update_safeguarding_record"),
+        ("user:sam", "dial_crisis_line"),
+        ("telephony", "crisis_line_joined"),
+        ("user:sam", "hand_over_to_crisis_line"),
+        ("user:jo", "read_safeguarding_record"),
+        ("user:jo", "close_immediate_risk"),
+    ]

@@ -83,7 +83,9 @@ async def test_help_asked_on_the_listener_page_is_joined_as_coach_from_the_board
             await sign_in_at(listener_page, base, "/listener", "sam")
             await expect(listener_page.locator("#ask-help")).to_be_visible(timeout=WAIT)
             await listener_page.keyboard.press("g")  # the shortcut
-            await expect(listener_page.locator("#status")).to_contain_text("Every supervisor has been asked", timeout=WAIT)
+            await expect(listener_page.locator("#status")).to_contain_text(
+                "Every supervisor has been asked", timeout=WAIT
+            )
             await listener_page.get_by_role("button", name="Immediate risk").click()
             await expect(listener_page.locator("#risk-panel")).to_contain_text("supervisors alerted", timeout=WAIT)
 
@@ -101,8 +103,9 @@ async def test_help_asked_on_the_listener_page_is_joined_as_coach_from_the_board
             caller_leg = next(p.call_sid for p in room.participants.values() if p.label is None)
             listener_leg = next(p.call_sid for p in room.participants.values() if p.label == "listener")
             assert sim.can_hear(listener_leg, jo_leg) and not sim.can_hear(caller_leg, jo_leg)
-            await expect(listener_page.locator("#others-on-line")).to_contain_text("Jo (supervisor) is coaching you",
-                                                                                  timeout=WAIT)
+            await expect(listener_page.locator("#others-on-line")).to_contain_text(
+                "Jo (supervisor) is coaching you", timeout=WAIT
+            )
             await expect(board.get_by_role("button", name="Leave Sam's call")).to_be_visible(timeout=WAIT)
 
             risk = board.locator("#b-alerts li.kind-immediate-risk")

@@ -28,8 +28,9 @@ async def test_a_warm_transfer_from_call_to_confirmed_handover(make_harness, bro
     harness = await make_harness(public_url="http://127.0.0.1")
     organisations = await load_demo_directory(harness)
     await harness.add_user("sam", "listener", display_name="Sam Okafor")
-    await harness.add_user("ca-worker", "partner", organisation_id=organisations["citizens-advice"],
-                           display_name="Priya Shah")
+    await harness.add_user(
+        "ca-worker", "partner", organisation_id=organisations["citizens-advice"], display_name="Priya Shah"
+    )
     sim = simulator_for(harness)
     async with serving(harness.app) as base:
         helpline = await browser.new_context(base_url=base, viewport={"width": 1440, "height": 1000})

@@ -55,8 +55,15 @@ async def listener(harness: Any, username: str = "sam", **extra: Any) -> tuple[A
     return user, await harness.signed_in(username)
 
 
-TELEPHONY_EVENTS = ("call.waiting", "call.claimed", "call.answered", "call.ended", "participant.joined",
-                    "participant.left", "callback.requested")
+TELEPHONY_EVENTS = (
+    "call.waiting",
+    "call.claimed",
+    "call.answered",
+    "call.ended",
+    "participant.joined",
+    "participant.left",
+    "callback.requested",
+)
 
 
 @pytest.fixture
@@ -72,8 +79,7 @@ def published(harness: Any) -> list[tuple[str, dict[str, Any]]]:
     return seen
 
 
-def signed_post(client: httpx.AsyncClient, sim: Simulator, path: str, params: dict[str, str],
-                **headers: str) -> Any:
+def signed_post(client: httpx.AsyncClient, sim: Simulator, path: str, params: dict[str, str], **headers: str) -> Any:
     """Post ``params`` to a webhook path, signed as Twilio would sign it."""
     url = sim.public_url + path
     return client.post(path, data=params, headers={"X-Twilio-Signature": sim.sign(url, params), **headers})

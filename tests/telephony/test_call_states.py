@@ -5,17 +5,20 @@ import pytest
 from telephony.call_states import CALL_MOVES, CALL_STATES, CallMove, ListenerChange, next_step
 
 
-@pytest.mark.parametrize(("state", "move", "to", "listener"), [
-    ("waiting", CallMove.claim, "claimed", ListenerChange.hold),
-    ("claimed", CallMove.answer, "connected", ListenerChange.on_call),
-    ("claimed", CallMove.hand_back, "waiting", ListenerChange.free),
-    ("waiting", CallMove.overflow, "voicemail", None),
-    ("connected", CallMove.rescue, "voicemail", None),
-    ("waiting", CallMove.end, "ended", None),
-    ("claimed", CallMove.end, "ended", ListenerChange.free),
-    ("connected", CallMove.end, "ended", ListenerChange.wrap_up),
-    ("voicemail", CallMove.end, "ended", ListenerChange.free),
-])
+@pytest.mark.parametrize(
+    ("state", "move", "to", "listener"),
+    [
+        ("waiting", CallMove.claim, "claimed", ListenerChange.hold),
+        ("claimed", CallMove.answer, "connected", ListenerChange.on_call),
+        ("claimed", CallMove.hand_back, "waiting", ListenerChange.free),
+        ("waiting", CallMove.overflow, "voicemail", None),
+        ("connected", CallMove.rescue, "voicemail", None),
+        ("waiting", CallMove.end, "ended", None),
+        ("claimed", CallMove.end, "ended", ListenerChange.free),
+        ("connected", CallMove.end, "ended", ListenerChange.wrap_up),
+        ("voicemail", CallMove.end, "ended", ListenerChange.free),
+    ],
+)
 def test_each_allowed_move(state, move, to, listener):
     assert next_step(state, move) == (to, listener)
 

@@ -57,24 +57,47 @@ async def test_a_whole_call_arrives_waits_is_taken_and_ends(harness, sim, publis
     answered = next(p for n, p in published if n == "call.answered")
     assert answered == {"call_id": call.id, "listener_id": sam.id, "answered_at": call.answered_at.isoformat()}
     ended = next(p for n, p in published if n == "call.ended")
-    assert ended == {"call_id": call.id, "listener_id": sam.id, "ended_at": call.ended_at.isoformat(),
-                     "abandoned": False}
+    assert ended == {
+        "call_id": call.id,
+        "listener_id": sam.id,
+        "ended_at": call.ended_at.isoformat(),
+        "abandoned": False,
+    }
     roles = sorted((n, p["role"]) for n, p in published if n.startswith("participant."))
-    assert roles == [("participant.joined", "caller"), ("participant.joined", "listener"),
-                     ("participant.left", "caller"), ("participant.left", "listener")]
+    assert roles == [
+        ("participant.joined", "caller"),
+        ("participant.joined", "listener"),
+        ("participant.left", "caller"),
+        ("participant.left", "listener"),
+    ]
     listener_join = next(p for n, p in published if n == "participant.joined" and p["role"] == "listener")
     assert listener_join["call_sid"] == call.listener_call_sid and listener_join["label"] == "listener"
 
 
-COMPARED = ("direction", "status", "status_sequence", "from_masked", "from_withheld", "to_number", "queue_state",
-            "wait_seconds", "abandoned", "listener_id")
+COMPARED = (
+    "direction",
+    "status",
+    "status_sequence",
+    "from_masked",
+    "from_withheld",
+    "to_number",
+    "queue_state",
+    "wait_seconds",
+    "abandoned",
+    "listener_id",
+)
 
 
 def relative(call):
-    moments = {name: getattr(call, name) - call.waiting_since
-               for name in ("claimed_at", "answered_at", "ended_at", "created_at", "updated_at")}
-    return {name: getattr(call, name) for name in COMPARED} | moments | {
-        "has_leg": call.listener_call_sid is not None, "has_conference": call.conference_sid is not None}
+    moments = {
+        name: getattr(call, name) - call.waiting_since
+        for name in ("claimed_at", "answered_at", "ended_at", "created_at", "updated_at")
+    }
+    return (
+        {name: getattr(call, name) for name in COMPARED}
+        | moments
+        | {"has_leg": call.listener_call_sid is not None, "has_conference": call.conference_sid is not None}
+    )
 
 
 @pytest.mark.parametrize("tokens", [True, False], ids=["idempotency-token", "natural-key"])
@@ -109,8 +132,9 @@ async def test_a_caller_who_hangs_up_while_waiting_is_abandoned(harness, sim, pu
     assert call.status == "completed" and call.answered_at is None
     assert call.ended_at == call.waiting_since + timedelta(seconds=30)
     ended = [p for n, p in published if n == "call.ended"]
-    assert ended == [{"call_id": call.id, "listener_id": None, "ended_at": call.ended_at.isoformat(),
-                      "abandoned": True}]
+    assert ended == [
+        {"call_id": call.id, "listener_id": None, "ended_at": call.ended_at.isoformat(), "abandoned": True}
+    ]
     _, client = await listener(harness)
     response = await client.post("/api/listener/calls/next")
     assert response.status_code == 404 and response.json()["error"] == "nobody_waiting"

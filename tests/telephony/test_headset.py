@@ -28,8 +28,11 @@ def installed_sdk(tmp_path):
 
 async def headset_events(harness, user_id: int) -> list[dict]:
     async with session_scope(harness.runtime) as session:
-        rows = await session.scalars(sa.select(LiveEvent).where(
-            LiveEvent.audience == f"user:{user_id}", LiveEvent.type == "headset").order_by(LiveEvent.id))
+        rows = await session.scalars(
+            sa.select(LiveEvent)
+            .where(LiveEvent.audience == f"user:{user_id}", LiveEvent.type == "headset")
+            .order_by(LiveEvent.id)
+        )
         return [row.data for row in rows]
 
 
@@ -51,8 +54,9 @@ async def test_each_listener_gets_the_headset_their_configuration_allows(make_ha
     assert re.fullmatch(r"listener_\d+", body["identity"]) and body["identity"] == f"listener_{sam.id}"
     assert body["state"] == "idle"
 
-    no_app_needed = await make_harness(node_modules_dir=str(tmp_path / "node_modules"),
-                                       **(KEYS | {"twilio_twiml_app_sid": ""}))
+    no_app_needed = await make_harness(
+        node_modules_dir=str(tmp_path / "node_modules"), **(KEYS | {"twilio_twiml_app_sid": ""})
+    )
     _, client = await listener(no_app_needed, "jo")
     assert (await client.get("/api/listener/headset")).json()["kind"] == "twilio"
 
@@ -66,8 +70,9 @@ async def test_each_listener_gets_the_headset_their_configuration_allows(make_ha
     body = (await client.get("/api/listener/headset")).json()
     assert body["kind"] == "unavailable" and "not installed" in body["reason"] and "desk phone" in body["reason"]
 
-    practice_mode = await make_harness(environment="development", telephony="simulated",
-                                       node_modules_dir=str(tmp_path / "nowhere"))
+    practice_mode = await make_harness(
+        environment="development", telephony="simulated", node_modules_dir=str(tmp_path / "nowhere")
+    )
     _, client = await listener(practice_mode, "lee")
     assert (await client.get("/api/listener/headset")).json()["kind"] == "practice"
 

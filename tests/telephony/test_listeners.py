@@ -20,8 +20,9 @@ async def waiting_caller(sim):
 async def test_two_listeners_racing_for_one_caller_never_both_get_them(harness, sim):
     await waiting_caller(sim)
     (sam, sam_client), (alex, alex_client) = await listener(harness, "sam"), await listener(harness, "alex")
-    first, second = await asyncio.gather(sam_client.post("/api/listener/calls/next"),
-                                         alex_client.post("/api/listener/calls/next"))
+    first, second = await asyncio.gather(
+        sam_client.post("/api/listener/calls/next"), alex_client.post("/api/listener/calls/next")
+    )
     assert sorted([first.status_code, second.status_code]) == [200, 404]
     loser = first if first.status_code == 404 else second
     assert loser.json()["error"] == "nobody_waiting"
@@ -36,8 +37,9 @@ async def test_two_listeners_and_two_callers_get_one_each_longest_wait_first(har
     harness.clock.advance(seconds=20)
     await waiting_caller(sim)
     (_, sam_client), (_, alex_client) = await listener(harness, "sam"), await listener(harness, "alex")
-    first, second = await asyncio.gather(sam_client.post("/api/listener/calls/next"),
-                                         alex_client.post("/api/listener/calls/next"))
+    first, second = await asyncio.gather(
+        sam_client.post("/api/listener/calls/next"), alex_client.post("/api/listener/calls/next")
+    )
     assert first.status_code == second.status_code == 200
     assert first.json()["id"] != second.json()["id"]
     assert {first.json()["waiting_seconds"], second.json()["waiting_seconds"]} == {20, 0}
@@ -158,16 +160,16 @@ def claims_of(jwt: str) -> dict:
 
 
 async def test_the_headset_token_carries_the_identity_and_voice_grant(make_harness):
-    harness = await make_harness(twilio_api_key_sid="SK" + "2" * 32, twilio_api_key_secret="k" * 32,
-                                 twilio_twiml_app_sid="AP" + "3" * 32)
+    harness = await make_harness(
+        twilio_api_key_sid="SK" + "2" * 32, twilio_api_key_secret="k" * 32, twilio_twiml_app_sid="AP" + "3" * 32
+    )
     sam, client = await listener(harness)
     body = (await client.get("/api/listener/voice-token")).json()
     assert body["identity"] == f"listener_{sam.id}" and body["simulated"] is False
     claims = claims_of(body["token"])
     assert claims["iss"] == "SK" + "2" * 32 and claims["sub"] == "AC" + "1" * 32
     assert claims["grants"]["identity"] == f"listener_{sam.id}"
-    assert claims["grants"]["voice"] == {"incoming": {"allow": True},
-                                         "outgoing": {"application_sid": "AP" + "3" * 32}}
+    assert claims["grants"]["voice"] == {"incoming": {"allow": True}, "outgoing": {"application_sid": "AP" + "3" * 32}}
     assert claims["exp"] - claims["nbf"] <= 3600
 
 

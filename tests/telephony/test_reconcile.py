@@ -60,8 +60,11 @@ async def test_ending_the_call_with_a_partner_on_the_line_leaves_the_caller_with
     from tests.transfers.test_live_transfer import conference_of, on_the_line
 
     _, client, caller, card, safe_space = await on_the_line(harness, sim)
-    ticket = (await client.post(f"/api/listener/sessions/{card['id']}/transfers",
-                                json={"service_id": safe_space, "mode": "live"})).json()
+    ticket = (
+        await client.post(
+            f"/api/listener/sessions/{card['id']}/transfers", json={"service_id": safe_space, "mode": "live"}
+        )
+    ).json()
     await sim.deliver()
     room = conference_of(sim, caller)
     assert room.participants[caller.sid].hold  # the listener is briefing the partner
@@ -69,7 +72,8 @@ async def test_ending_the_call_with_a_partner_on_the_line_leaves_the_caller_with
     assert left.status_code == 200 and left.json()["ended"] is False
     await sim.deliver()
     assert caller.state == "connected" and "listener" not in {p.label for p in room.participants.values()}
-    assert not room.participants[caller.sid].hold and sim.can_hear(caller.sid, next(
-        sid for sid, p in room.participants.items() if (p.label or "").startswith("partner-")))
+    assert not room.participants[caller.sid].hold and sim.can_hear(
+        caller.sid, next(sid for sid, p in room.participants.items() if (p.label or "").startswith("partner-"))
+    )
     done = (await client.get(f"/api/helpline/tickets/{ticket['ticket_id']}")).json()
     assert done["handover_confirmed"] is True  # the partner was on the line when the listener left

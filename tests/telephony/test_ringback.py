@@ -70,10 +70,14 @@ async def test_a_listener_rings_a_caller_back_into_a_session_with_a_warm_transfe
     assert card["call_id"] == call.id and card["caller"]["number"].endswith("321")
     assert (await presence_of(harness, user.id)).status == "on-call"
     assert (await client.post(f"/api/listener/sessions/{card['id']}/log", json=CRISIS_LOG)).status_code == 201
-    safe_space = next(s["service_id"] for s in (await client.get(f"/api/listener/sessions/{card['id']}/suggestions"))
-                      .json() if s["live_transfer_possible"])
-    made = await client.post(f"/api/listener/sessions/{card['id']}/transfers",
-                             json={"service_id": safe_space, "mode": "live"})
+    safe_space = next(
+        s["service_id"]
+        for s in (await client.get(f"/api/listener/sessions/{card['id']}/suggestions")).json()
+        if s["live_transfer_possible"]
+    )
+    made = await client.post(
+        f"/api/listener/sessions/{card['id']}/transfers", json={"service_id": safe_space, "mode": "live"}
+    )
     assert made.status_code == 201, made.text
     await sim.deliver()
     assert any(p.label == f"partner-{made.json()['ticket_id']}" for p in room.participants.values())
@@ -198,7 +202,9 @@ async def test_a_claimed_voicemail_plays_through_openline_and_every_play_is_audi
     supervisor = await harness.signed_in("pat")
     assert (await supervisor.get(path)).status_code == 200
     async with session_scope(harness.runtime) as session:
-        plays = [e for e in await list_audit(session, "callback_request", callback_id) if e.action == "voicemail.played"]
+        plays = [
+            e for e in await list_audit(session, "callback_request", callback_id) if e.action == "voicemail.played"
+        ]
     assert [e.actor for e in plays] == ["user:sam", "user:sam", "user:pat"]
     assert all("twilio" not in str(e.detail) for e in plays)
 

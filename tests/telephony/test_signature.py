@@ -11,15 +11,30 @@ from tests.conftest import TWILIO_TOKEN
 from tests.telephony.conftest import calls, deliveries, simulator_for
 
 VECTOR_URL = "https://mycompany.com/myapp.php?foo=1&bar=2"
-VECTOR_PARAMS = {"CallSid": "CA1234567890ABCDE", "Caller": "+12349013030", "Digits": "1234",
-                 "From": "+12349013030", "To": "+18005551212"}
+VECTOR_PARAMS = {
+    "CallSid": "CA1234567890ABCDE",
+    "Caller": "+12349013030",
+    "Digits": "1234",
+    "From": "+12349013030",
+    "To": "+18005551212",
+}
 VECTOR_SIGNATURE = "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
 
 
 def request_seen_as(scheme: str, host: str, path: str, query: bytes) -> Request:
-    return Request({"type": "http", "method": "POST", "scheme": scheme, "server": (host, 80), "path": path,
-                    "raw_path": path.encode(), "query_string": query, "root_path": "",
-                    "headers": [(b"host", host.encode())]})
+    return Request(
+        {
+            "type": "http",
+            "method": "POST",
+            "scheme": scheme,
+            "server": (host, 80),
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": query,
+            "root_path": "",
+            "headers": [(b"host", host.encode())],
+        }
+    )
 
 
 def settings_for(public_url: str) -> Settings:
@@ -42,19 +57,34 @@ def test_the_vector_verifies_against_the_public_url_not_the_url_the_app_sees(pub
 
 def test_the_raw_query_is_kept_as_sent():
     seen = request_seen_as("http", "internal", "/telephony/voice/status", b"b=2&a=%2Fx")
-    assert public_url_of(settings_for("https://line.example"), seen) == \
-        "https://line.example/telephony/voice/status?b=2&a=%2Fx"
+    assert (
+        public_url_of(settings_for("https://line.example"), seen)
+        == "https://line.example/telephony/voice/status?b=2&a=%2Fx"
+    )
 
 
-INCOMING = {"CallSid": "CA" + "a" * 32, "AccountSid": "AC" + "1" * 32, "From": "+447700900123",
-            "To": "+441234000000", "CallStatus": "ringing", "Direction": "inbound", "ApiVersion": "2010-04-01"}
+INCOMING = {
+    "CallSid": "CA" + "a" * 32,
+    "AccountSid": "AC" + "1" * 32,
+    "From": "+447700900123",
+    "To": "+441234000000",
+    "CallStatus": "ringing",
+    "Direction": "inbound",
+    "ApiVersion": "2010-04-01",
+}
 
 
 @pytest.mark.parametrize("signature", [None, "", "forged", "0/KCTR6DLpKmkAf8muzZqo1nDgQ="])
 async def test_unsigned_and_forged_webhooks_are_refused_and_nothing_is_stored(harness, client, signature):
     headers = {} if signature is None else {"X-Twilio-Signature": signature}
-    for path in ("/telephony/voice/incoming", "/telephony/voice/status", "/telephony/voice/wait",
-                 "/telephony/conference/events", "/telephony/voice/fallback", "/telephony/voice/voicemail"):
+    for path in (
+        "/telephony/voice/incoming",
+        "/telephony/voice/status",
+        "/telephony/voice/wait",
+        "/telephony/conference/events",
+        "/telephony/voice/fallback",
+        "/telephony/voice/voicemail",
+    ):
         response = await client.post(path, data=INCOMING, headers=headers)
         assert response.status_code == 403, path
         assert response.json()["error"] == "forbidden_signature"
@@ -65,20 +95,32 @@ async def test_a_signature_for_other_fields_or_another_url_is_refused(harness, c
     validator = RequestValidator(TWILIO_TOKEN)
     url = "https://openline.example.org/telephony/voice/incoming"
     tampered = {**INCOMING, "From": "+447700900999"}
-    wrong_fields = await client.post("/telephony/voice/incoming", data=tampered,
-                                     headers={"X-Twilio-Signature": validator.compute_signature(url, INCOMING)})
-    wrong_url = await client.post("/telephony/voice/incoming", data=INCOMING, headers={
-        "X-Twilio-Signature": validator.compute_signature("http://openline.example.org/telephony/voice/incoming",
-                                                          INCOMING)})
+    wrong_fields = await client.post(
+        "/telephony/voice/incoming",
+        data=tampered,
+        headers={"X-Twilio-Signature": validator.compute_signature(url, INCOMING)},
+    )
+    wrong_url = await client.post(
+        "/telephony/voice/incoming",
+        data=INCOMING,
+        headers={
+            "X-Twilio-Signature": validator.compute_signature(
+                "http://openline.example.org/telephony/voice/incoming", INCOMING
+            )
+        },
+    )
     assert (wrong_fields.status_code, wrong_url.status_code) == (403, 403)
     assert await calls(harness) == []
 
 
-@pytest.mark.parametrize(("public_url", "twilio_calls"), [
-    ("https://openline.example.org", "https://openline.example.org"),
-    ("https://openline.example.org:443", "https://openline.example.org"),
-    ("https://openline.example.org", "https://openline.example.org:443"),
-])
+@pytest.mark.parametrize(
+    ("public_url", "twilio_calls"),
+    [
+        ("https://openline.example.org", "https://openline.example.org"),
+        ("https://openline.example.org:443", "https://openline.example.org"),
+        ("https://openline.example.org", "https://openline.example.org:443"),
+    ],
+)
 async def test_webhooks_behind_a_proxy_verify_against_the_public_url(make_harness, public_url, twilio_calls):
     harness = await make_harness(public_url=public_url)
     # Twilio signs the URL it was given; the app itself is reached at http://internal:8000.

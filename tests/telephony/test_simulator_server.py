@@ -16,9 +16,14 @@ ACCOUNT = "AC" + "1" * 32
 
 @pytest.fixture(scope="module")
 async def simulator_process() -> AsyncIterator[str]:
-    env = {"OPENLINE_ENVIRONMENT": "development", "OPENLINE_TWILIO_ACCOUNT_SID": ACCOUNT,
-           "OPENLINE_TWILIO_AUTH_TOKEN": TWILIO_TOKEN, "OPENLINE_PUBLIC_URL": PUBLIC_URL, "OPENLINE_LOG_LEVEL": "WARNING",
-           "OPENLINE_TWILIO_CALLER_ID": LINE_CALLER_ID}
+    env = {
+        "OPENLINE_ENVIRONMENT": "development",
+        "OPENLINE_TWILIO_ACCOUNT_SID": ACCOUNT,
+        "OPENLINE_TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
+        "OPENLINE_PUBLIC_URL": PUBLIC_URL,
+        "OPENLINE_LOG_LEVEL": "WARNING",
+        "OPENLINE_TWILIO_CALLER_ID": LINE_CALLER_ID,
+    }
     args = ["-m", "telephony.simulator", "--port", "{port}", "--no-callers", "--app-url", "http://127.0.0.1:9"]
     async with process_serving(args, env) as (base, process):
         yield base
@@ -30,9 +35,14 @@ async def test_the_app_talks_to_the_simulator_over_http(make_harness, simulator_
     harness = await make_harness(twilio_api_base=simulator_process)
     runtime = harness.runtime
     participant = await add_participant(
-        runtime, "call-CA" + "f" * 32, to="client:listener_1", label="listener",
-        status_callback=PUBLIC_URL + "/telephony/voice/status", start_conference_on_enter=True,
-        end_conference_on_exit=False)
+        runtime,
+        "call-CA" + "f" * 32,
+        to="client:listener_1",
+        label="listener",
+        status_callback=PUBLIC_URL + "/telephony/voice/status",
+        start_conference_on_enter=True,
+        end_conference_on_exit=False,
+    )
     assert participant.call_sid.startswith("CA") and participant.label == "listener"
     assert (await send_sms(runtime, to="+447700900123", body="We will call you back")).startswith("SM")
     with pytest.raises(ProviderRejected) as refused:
@@ -62,9 +72,14 @@ async def test_the_practice_headset_answers_a_ringing_leg_in_the_simulator_proce
     harness = await make_harness(environment="development", telephony="simulated", twilio_api_base=simulator_process)
     listener = SimpleNamespace(headset_identity="listener_42")
     participant = await add_participant(
-        harness.runtime, "call-CA" + "e" * 32, to="client:listener_42", label="listener",
-        status_callback=PUBLIC_URL + "/telephony/voice/status", start_conference_on_enter=True,
-        end_conference_on_exit=False)
+        harness.runtime,
+        "call-CA" + "e" * 32,
+        to="client:listener_42",
+        label="listener",
+        status_callback=PUBLIC_URL + "/telephony/voice/status",
+        start_conference_on_enter=True,
+        end_conference_on_exit=False,
+    )
     # The practice simulator takes a moment (as a person would) before the line rings: bounded polling.
     for _ in range(100):
         try:

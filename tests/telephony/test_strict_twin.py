@@ -22,9 +22,11 @@ TOKEN = "twin-test-auth-token-0123456789"
 APP = "https://openline.example.org"
 BASE = f"/2010-04-01/Accounts/{ACCOUNT}"
 CALLER_ID = "+441234567890"
-ROOM = ('<Response><Dial><Conference startConferenceOnEnter="false" endConferenceOnExit="true" '
-        f'waitUrl="{APP}/wait" statusCallback="{APP}/conference" '
-        'statusCallbackEvent="start end join leave hold mute modify">room-1</Conference></Dial></Response>')
+ROOM = (
+    '<Response><Dial><Conference startConferenceOnEnter="false" endConferenceOnExit="true" '
+    f'waitUrl="{APP}/wait" statusCallback="{APP}/conference" '
+    'statusCallbackEvent="start end join leave hold mute modify">room-1</Conference></Dial></Response>'
+)
 
 
 class StandIn:
@@ -48,11 +50,18 @@ class StandIn:
 @pytest.fixture
 async def twin() -> AsyncIterator[tuple[Simulator, StandIn, httpx.AsyncClient]]:
     openline = StandIn()
-    sim = Simulator(account_sid=ACCOUNT, auth_token=TOKEN, public_url=APP, clock=FakeClock(), seed=3,
-                    webhook_transport=httpx.ASGITransport(app=openline.app),
-                    owned_numbers={LINE_NUMBER, CALLER_ID})
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sim.app), base_url="http://twin",
-                                 auth=(ACCOUNT, TOKEN)) as rest:
+    sim = Simulator(
+        account_sid=ACCOUNT,
+        auth_token=TOKEN,
+        public_url=APP,
+        clock=FakeClock(),
+        seed=3,
+        webhook_transport=httpx.ASGITransport(app=openline.app),
+        owned_numbers={LINE_NUMBER, CALLER_ID},
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=sim.app), base_url="http://twin", auth=(ACCOUNT, TOKEN)
+    ) as rest:
         yield sim, openline, rest
     await sim.close()
 
@@ -65,9 +74,17 @@ async def waiting_caller(sim: Simulator) -> Any:
 
 
 async def add_listener(sim: Simulator, rest: httpx.AsyncClient, room: str = "room-1", **extra: str) -> str:
-    answer = await rest.post(f"{BASE}/Conferences/{room}/Participants.json", data={
-        "From": CALLER_ID, "To": "client:listener_1", "Label": "listener", "StatusCallback": f"{APP}/status",
-        "StatusCallbackEvent": ["initiated", "ringing", "answered", "completed"], **extra})
+    answer = await rest.post(
+        f"{BASE}/Conferences/{room}/Participants.json",
+        data={
+            "From": CALLER_ID,
+            "To": "client:listener_1",
+            "Label": "listener",
+            "StatusCallback": f"{APP}/status",
+            "StatusCallbackEvent": ["initiated", "ringing", "answered", "completed"],
+            **extra,
+        },
+    )
     assert answer.status_code == 201, answer.text
     await sim.deliver()
     return answer.json()["call_sid"]
@@ -84,6 +101,7 @@ def assert_refused(answer: httpx.Response, status: int, code: int) -> None:
 
 
 # Refusals from the published definition
+
 
 async def test_a_participant_is_updated_and_removed_only_through_the_conference_sid(twin):
     sim, _openline, rest = twin
@@ -115,8 +133,7 @@ async def test_fields_the_definition_does_not_allow_are_refused(twin):
 async def test_required_fields_and_a_sid_of_the_wrong_kind(twin):
     _sim, _openline, rest = twin
     assert_refused(await rest.post(f"{BASE}/Calls.json", data={"From": CALLER_ID, "Url": f"{APP}/x"}), 400, 21201)
-    assert_refused(await rest.post(f"{BASE}/Calls.json", data={"To": "+447700900123", "Url": f"{APP}/x"}),
-                   400, 21213)
+    assert_refused(await rest.post(f"{BASE}/Calls.json", data={"To": "+447700900123", "Url": f"{APP}/x"}), 400, 21213)
     assert_refused(await rest.post(f"{BASE}/Messages.json", data={"From": CALLER_ID, "Body": "hi"}), 400, 21604)
     assert_refused(await rest.get(f"{BASE}/Calls/call-123.json"), 404, 20404)
     assert_refused(await rest.get(f"{BASE}/Calls/CA{'0' * 32}.json"), 404, 20404)
@@ -142,28 +159,34 @@ def test_the_app_s_caller_id_and_the_line_are_the_account_s_numbers():
 
 # Reading the world back: what the app will use to reconcile after a restart
 
+
 async def test_a_call_s_live_status_and_a_live_conference_found_by_name(twin):
     sim, _openline, rest = twin
     caller = await waiting_caller(sim)
     assert (await rest.get(f"{BASE}/Calls/{caller.sid}.json")).json()["status"] == "in-progress"
-    found = (await rest.get(f"{BASE}/Conferences.json",
-                            params={"FriendlyName": "room-1", "Status": "init"})).json()["conferences"]
+    found = (await rest.get(f"{BASE}/Conferences.json", params={"FriendlyName": "room-1", "Status": "init"})).json()[
+        "conferences"
+    ]
     assert [c["sid"] for c in found] == [room_sid(sim)]
     await add_listener(sim, rest)
-    live = (await rest.get(f"{BASE}/Conferences.json",
-                           params={"FriendlyName": "room-1", "Status": "in-progress"})).json()["conferences"]
+    live = (
+        await rest.get(f"{BASE}/Conferences.json", params={"FriendlyName": "room-1", "Status": "in-progress"})
+    ).json()["conferences"]
     assert [c["sid"] for c in live] == [room_sid(sim)]
     assert_refused(await rest.get(f"{BASE}/Conferences.json", params={"Status": "live"}), 400, 400)
     await caller.hang_up()
     assert (await rest.get(f"{BASE}/Calls/{caller.sid}.json")).json()["status"] == "completed"
     ended = (await rest.get(f"{BASE}/Conferences/{room_sid(sim)}.json")).json()
-    assert (ended["status"], ended["reason_conference_ended"]) == ("completed",
-                                                                   "participant-with-end-conference-on-exit-left")
+    assert (ended["status"], ended["reason_conference_ended"]) == (
+        "completed",
+        "participant-with-end-conference-on-exit-left",
+    )
     gone = f"{BASE}/Conferences/{room_sid(sim)}/Participants/listener.json"
     assert_refused(await rest.post(gone, data={"Muted": "true"}), 404, 20404)
 
 
 # The caller's side
+
 
 async def test_the_wait_url_is_requested_once_and_then_there_is_silence(twin):
     sim, openline, _rest = twin
@@ -178,8 +201,9 @@ async def test_the_wait_url_is_requested_once_and_then_there_is_silence(twin):
 
 async def test_a_wait_document_ending_in_redirect_is_asked_again(twin):
     sim, openline, _rest = twin
-    openline.answers["/wait"] = (f'<Response><Say>Please hold.</Say><Redirect method="GET">{APP}/wait</Redirect>'
-                                 '</Response>')
+    openline.answers["/wait"] = (
+        f'<Response><Say>Please hold.</Say><Redirect method="GET">{APP}/wait</Redirect></Response>'
+    )
     caller = await waiting_caller(sim)
     assert await caller.hear_hold_music() == openline.answers["/wait"]
     assert [method for method, path, _ in openline.received if path == "/wait"] == ["POST", "GET"]
@@ -198,8 +222,12 @@ async def test_a_coach_is_heard_only_by_the_listener_they_coach(twin):
     sim, _openline, rest = twin
     caller = await waiting_caller(sim)
     listener = await add_listener(sim, rest)
-    supervisor = (await rest.post(f"{BASE}/Conferences/{room_sid(sim)}/Participants.json", data={
-        "From": CALLER_ID, "To": "client:supervisor_1", "Coaching": "true", "CallSidToCoach": listener})).json()
+    supervisor = (
+        await rest.post(
+            f"{BASE}/Conferences/{room_sid(sim)}/Participants.json",
+            data={"From": CALLER_ID, "To": "client:supervisor_1", "Coaching": "true", "CallSidToCoach": listener},
+        )
+    ).json()
     await sim.deliver()
     coach = supervisor["call_sid"]
     assert sim.can_hear(listener, coach) and not sim.can_hear(caller.sid, coach)
@@ -207,14 +235,16 @@ async def test_a_coach_is_heard_only_by_the_listener_they_coach(twin):
     hold = f"{BASE}/Conferences/{room_sid(sim)}/Participants/{caller.sid}.json"
     await rest.post(hold, data={"Hold": "true"})
     assert not sim.can_hear(listener, caller.sid) and not sim.can_hear(caller.sid, listener)
-    await rest.post(f"{BASE}/Conferences/{room_sid(sim)}/Participants/{coach}.json", data={"Coaching": "false",
-                                                                                           "Muted": "true"})
+    await rest.post(
+        f"{BASE}/Conferences/{room_sid(sim)}/Participants/{coach}.json", data={"Coaching": "false", "Muted": "true"}
+    )
     assert not sim.can_hear(listener, coach)
     state = (await rest.get("/_sim/state")).json()["conferences"]["room-1"]["hearing"]
     assert state[listener] == [] and set(state[coach]) == {listener}
 
 
 # Callbacks and legs
+
 
 async def test_chaos_duplicates_and_reorders_callbacks_yet_the_end_is_the_same(twin):
     sim, openline, rest = twin
@@ -251,11 +281,17 @@ async def test_a_leg_dropping_mid_call_leaves_and_ends_the_conference_when_last(
     await sim.deliver()
     leave = [f for f in openline.to("/conference") if f["StatusCallbackEvent"] == "participant-leave"][-1]
     assert (leave["CallSid"], leave["ReasonParticipantLeft"], leave["ParticipantCallStatus"]) == (
-        listener, "participant_hung_up", "completed")
+        listener,
+        "participant_hung_up",
+        "completed",
+    )
     assert list(sim.conferences["room-1"].participants) == [caller.sid]  # the caller stays, alone
     assert sim.calls[listener].status == "completed"
     sim.drop(caller.sid)
     await sim.deliver()
     end = openline.to("/conference")[-1]
     assert (end["StatusCallbackEvent"], end["ReasonConferenceEnded"], end["CallSidEndingConference"]) == (
-        "conference-end", "participant-with-end-conference-on-exit-left", caller.sid)
+        "conference-end",
+        "participant-with-end-conference-on-exit-left",
+        caller.sid,
+    )

@@ -18,9 +18,13 @@ def test_the_caller_is_greeted_then_held_in_their_own_conference():
     conference = dial.find("Conference")
     assert conference.text == "call-CA123"
     assert conference.attrib == {
-        "beep": "false", "startConferenceOnEnter": "false", "endConferenceOnExit": "true",
-        "waitUrl": "https://line.example/telephony/voice/wait", "waitMethod": "POST",
-        "statusCallback": "https://line.example/telephony/conference/events", "statusCallbackMethod": "POST",
+        "beep": "false",
+        "startConferenceOnEnter": "false",
+        "endConferenceOnExit": "true",
+        "waitUrl": "https://line.example/telephony/voice/wait",
+        "waitMethod": "POST",
+        "statusCallback": "https://line.example/telephony/conference/events",
+        "statusCallbackMethod": "POST",
         "statusCallbackEvent": "start end join leave hold",
     }
 

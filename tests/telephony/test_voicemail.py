@@ -36,7 +36,8 @@ async def test_a_long_wait_overflows_to_voicemail_and_a_callback_request(harness
     assert request.recording_seconds == 25 and "api.twilio.com" not in request.recording_url_encrypted
     assert harness.runtime.crypto.decrypt(request.recording_url_encrypted).startswith("https://api.twilio.com/")
     assert [p for n, p in published if n == "callback.requested"] == [
-        {"callback_request_id": request.id, "call_id": call.id, "reason": "overflow"}]
+        {"callback_request_id": request.id, "call_id": call.id, "reason": "overflow"}
+    ]
 
 
 async def test_the_wait_url_tells_an_overdue_caller_and_moves_them(harness, sim):
@@ -101,15 +102,20 @@ async def test_one_listener_claims_a_callback(harness, sim):
     caller = await overflowed_caller(harness, sim)
     await caller.leave_message(seconds=25)
     await sim.deliver()
-    (sam, sam_client), (alex, alex_client) = await listener(harness, "sam"), await listener(harness, "alex")
+    (_, sam_client), (_, alex_client) = await listener(harness, "sam"), await listener(harness, "alex")
     [listed] = (await sam_client.get("/api/listener/callbacks")).json()
     assert listed["status"] == "open" and listed["has_recording"] and listed["recording"] is None
     assert "•••" in listed["from_masked"]
-    first, second = await asyncio.gather(sam_client.post(f"/api/listener/callbacks/{listed['id']}/claim"),
-                                         alex_client.post(f"/api/listener/callbacks/{listed['id']}/claim"))
+    first, second = await asyncio.gather(
+        sam_client.post(f"/api/listener/callbacks/{listed['id']}/claim"),
+        alex_client.post(f"/api/listener/callbacks/{listed['id']}/claim"),
+    )
     assert sorted([first.status_code, second.status_code]) == [200, 409]
     won = first if first.status_code == 200 else second
-    assert won.json()["status"] == "claimed" and won.json()["recording"] == f"/api/listener/callbacks/{listed['id']}/recording"
+    assert (
+        won.json()["status"] == "claimed"
+        and won.json()["recording"] == f"/api/listener/callbacks/{listed['id']}/recording"
+    )
     winner = sam_client if won is first else alex_client
     loser = alex_client if won is first else sam_client
     assert (await loser.get("/api/listener/callbacks")).json() == []

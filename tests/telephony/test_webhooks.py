@@ -11,9 +11,22 @@ NUMBER = "+447700900123"
 
 
 def incoming(sid: str = "CA" + "b" * 32, **extra: str) -> dict[str, str]:
-    return {"CallSid": sid, "AccountSid": "AC" + "1" * 32, "From": NUMBER, "Caller": NUMBER, "To": "+441234000000",
-            "Called": "+441234000000", "CallStatus": "ringing", "Direction": "inbound", "ApiVersion": "2010-04-01",
-            "CallerName": "Jo Bloggs", "FromCity": "TAUNTON", "ForwardedFrom": "", "CallToken": "secret-ish", **extra}
+    return {
+        "CallSid": sid,
+        "AccountSid": "AC" + "1" * 32,
+        "From": NUMBER,
+        "Caller": NUMBER,
+        "To": "+441234000000",
+        "Called": "+441234000000",
+        "CallStatus": "ringing",
+        "Direction": "inbound",
+        "ApiVersion": "2010-04-01",
+        "CallerName": "Jo Bloggs",
+        "FromCity": "TAUNTON",
+        "ForwardedFrom": "",
+        "CallToken": "secret-ish",
+        **extra,
+    }
 
 
 def status(sid: str, call_status: str, sequence: int | str | None, **extra: str) -> dict[str, str]:
@@ -59,8 +72,9 @@ async def test_the_idempotency_token_makes_a_retry_change_nothing(harness, clien
     await signed_post(client, sim, "/telephony/voice/incoming", incoming())
     token = {"I-Twilio-Idempotency-Token": "retry-1"}
     for _ in range(3):
-        response = await signed_post(client, sim, "/telephony/voice/status",
-                                     status("CA" + "b" * 32, "completed", 2), **token)
+        response = await signed_post(
+            client, sim, "/telephony/voice/status", status("CA" + "b" * 32, "completed", 2), **token
+        )
         assert response.status_code == 200
     assert len(await deliveries(harness)) == 2
 
@@ -80,30 +94,57 @@ async def test_an_older_status_cannot_move_the_call_back(harness, client, sim):
 async def test_callbacks_for_a_call_never_seen_are_recorded_as_orphans(harness, client, sim):
     unknown = "CA" + "c" * 32
     status_reply = await signed_post(client, sim, "/telephony/voice/status", status(unknown, "completed", 3))
-    conference_reply = await signed_post(client, sim, "/telephony/conference/events", {
-        "ConferenceSid": "CF" + "c" * 32, "FriendlyName": "call-" + unknown, "StatusCallbackEvent": "conference-end",
-        "SequenceNumber": "4", "AccountSid": "AC" + "1" * 32})
+    conference_reply = await signed_post(
+        client,
+        sim,
+        "/telephony/conference/events",
+        {
+            "ConferenceSid": "CF" + "c" * 32,
+            "FriendlyName": "call-" + unknown,
+            "StatusCallbackEvent": "conference-end",
+            "SequenceNumber": "4",
+            "AccountSid": "AC" + "1" * 32,
+        },
+    )
     assert status_reply.status_code == conference_reply.status_code == 200
     assert await calls(harness) == []
-    assert [(d.endpoint, d.outcome) for d in await deliveries(harness)] == [("status", "orphan"),
-                                                                          ("conference", "orphan")]
+    assert [(d.endpoint, d.outcome) for d in await deliveries(harness)] == [
+        ("status", "orphan"),
+        ("conference", "orphan"),
+    ]
 
 
-@pytest.mark.parametrize(("path", "fields", "field"), [
-    ("/telephony/voice/incoming", {"CallStatus": "ringing", "From": NUMBER}, "CallSid"),
-    ("/telephony/voice/status", {"CallSid": "", "CallStatus": "completed"}, "CallSid"),
-    ("/telephony/voice/incoming", {"CallSid": "not a sid!", "CallStatus": "ringing"}, "CallSid"),
-    ("/telephony/voice/incoming", {"CallSid": "CA" + "d" * 32, "CallStatus": "exploded"}, "CallStatus"),
-    ("/telephony/voice/status", {"CallSid": "CA" + "d" * 32}, "CallStatus"),
-    ("/telephony/voice/status", {"CallSid": "CA" + "d" * 32, "CallStatus": "completed", "SequenceNumber": "two"},
-     "SequenceNumber"),
-    ("/telephony/voice/status", {"CallSid": "CA" + "d" * 32, "CallStatus": "completed", "SequenceNumber": "-1"},
-     "SequenceNumber"),
-    ("/telephony/voice/status", {"CallSid": "CA" + "d" * 32, "CallStatus": "completed",
-                                 "SequenceNumber": "9" * 40}, "SequenceNumber"),
-    ("/telephony/conference/events", {"FriendlyName": "call-x"}, "StatusCallbackEvent"),
-    ("/telephony/conference/events", {"StatusCallbackEvent": "participant-join", "FriendlyName": "call-x"}, "CallSid"),
-])
+@pytest.mark.parametrize(
+    ("path", "fields", "field"),
+    [
+        ("/telephony/voice/incoming", {"CallStatus": "ringing", "From": NUMBER}, "CallSid"),
+        ("/telephony/voice/status", {"CallSid": "", "CallStatus": "completed"}, "CallSid"),
+        ("/telephony/voice/incoming", {"CallSid": "not a sid!", "CallStatus": "ringing"}, "CallSid"),
+        ("/telephony/voice/incoming", {"CallSid": "CA" + "d" * 32, "CallStatus": "exploded"}, "CallStatus"),
+        ("/telephony/voice/status", {"CallSid": "CA" + "d" * 32}, "CallStatus"),
+        (
+            "/telephony/voice/status",
+            {"CallSid": "CA" + "d" * 32, "CallStatus": "completed", "SequenceNumber": "two"},
+            "SequenceNumber",
+        ),
+        (
+            "/telephony/voice/status",
+            {"CallSid": "CA" + "d" * 32, "CallStatus": "completed", "SequenceNumber": "-1"},
+            "SequenceNumber",
+        ),
+        (
+            "/telephony/voice/status",
+            {"CallSid": "CA" + "d" * 32, "CallStatus": "completed", "SequenceNumber": "9" * 40},
+            "SequenceNumber",
+        ),
+        ("/telephony/conference/events", {"FriendlyName": "call-x"}, "StatusCallbackEvent"),
+        (
+            "/telephony/conference/events",
+            {"StatusCallbackEvent": "participant-join", "FriendlyName": "call-x"},
+            "CallSid",
+        ),
+    ],
+)
 async def test_malformed_webhooks_get_a_4xx_and_store_nothing(harness, client, sim, path, fields, field):
     response = await signed_post(client, sim, path, fields)
     assert response.status_code == 422
@@ -126,8 +167,9 @@ async def test_a_huge_body_is_refused(harness, client, sim):
 
 
 async def test_a_body_that_is_not_a_form_is_refused(harness, client):
-    response = await client.post("/telephony/voice/incoming", json={"CallSid": "CA" + "e" * 32},
-                                 headers={"X-Twilio-Signature": "x"})
+    response = await client.post(
+        "/telephony/voice/incoming", json={"CallSid": "CA" + "e" * 32}, headers={"X-Twilio-Signature": "x"}
+    )
     assert response.status_code == 415 and response.json()["error"] == "unsupported_media_type"
 
 
@@ -145,8 +187,9 @@ async def test_the_line_closed_goes_straight_to_voicemail(make_harness):
 
 
 async def test_the_fallback_answers_and_queues_the_caller(harness, client, sim):
-    response = await signed_post(client, sim, "/telephony/voice/fallback",
-                                 incoming(ErrorCode="11200", ErrorUrl="https://openline.example.org/x"))
+    response = await signed_post(
+        client, sim, "/telephony/voice/fallback", incoming(ErrorCode="11200", ErrorUrl="https://openline.example.org/x")
+    )
     assert response.status_code == 200 and "technical trouble" in response.text and "<Conference" in response.text
     [call] = await calls(harness)
     assert call.queue_state == "waiting"

@@ -1,5 +1,5 @@
-import sqlalchemy as sa
 import pytest
+import sqlalchemy as sa
 
 from app.core.db import session_scope
 from tests.conftest import DEMO_DIRECTORY
@@ -31,8 +31,12 @@ organisations:
 
 async def _counts(runtime):
     async with session_scope(runtime) as session:
-        return tuple([await session.scalar(sa.select(sa.func.count()).select_from(m))
-                      for m in (NeedCategory, Organisation, Service)])
+        return tuple(
+            [
+                await session.scalar(sa.select(sa.func.count()).select_from(m))
+                for m in (NeedCategory, Organisation, Service)
+            ]
+        )
 
 
 async def test_demo_directory_imports_and_reimport_changes_nothing(harness):
@@ -46,7 +50,9 @@ async def test_demo_directory_imports_and_reimport_changes_nothing(harness):
     assert sum(again.created.values()) == 0 and sum(again.updated.values()) == 0 and not again.retired_services
     assert await _counts(harness.runtime) == before
     async with session_scope(harness.runtime) as session:
-        hubs = (await session.scalars(sa.select(Service.locality_team_for).where(Service.locality_team_for.is_not(None)))).all()
+        hubs = (
+            await session.scalars(sa.select(Service.locality_team_for).where(Service.locality_team_for.is_not(None)))
+        ).all()
     assert sorted(hubs) == ["mendip", "sedgemoor", "somerset-west-taunton", "south-somerset"]
 
 
@@ -54,7 +60,8 @@ async def test_reimport_updates_and_retires_what_left_the_file(harness):
     async with session_scope(harness.runtime) as session:
         await import_directory(session, parse_directory(SMALL))
     changed = SMALL.replace("name: Money advice", "name: Money and debt advice").replace(
-        "      - slug: ca-money\n", "      - slug: ca-debt\n")
+        "      - slug: ca-money\n", "      - slug: ca-debt\n"
+    )
     async with session_scope(harness.runtime) as session:
         summary = await import_directory(session, parse_directory(changed))
     assert summary.created["services"] == 1 and summary.retired_services == ["ca-money"]
@@ -63,12 +70,15 @@ async def test_reimport_updates_and_retires_what_left_the_file(harness):
     assert old.status == "inactive"
 
 
-@pytest.mark.parametrize("mutation,line,message", [
-    (("min_age: 18", "min_age: 18\n        max_age: 12"), 10, "upside down"),
-    (("needs: [money]", "needs: [moneyy]"), 12, "unknown need 'moneyy'"),
-    (("areas: [mendip]", "areas: [taunton]"), 18, "unknown locality 'taunton'"),
-    (('opens: "09:00"', 'opens: "25:00"'), 14, "bad time"),
-])
+@pytest.mark.parametrize(
+    "mutation,line,message",
+    [
+        (("min_age: 18", "min_age: 18\n        max_age: 12"), 10, "upside down"),
+        (("needs: [money]", "needs: [moneyy]"), 12, "unknown need 'moneyy'"),
+        (("areas: [mendip]", "areas: [taunton]"), 18, "unknown locality 'taunton'"),
+        (('opens: "09:00"', 'opens: "25:00"'), 14, "bad time"),
+    ],
+)
 async def test_bad_file_reports_lines_and_writes_nothing(harness, mutation, line, message):
     bad = SMALL.replace(*mutation)
     with pytest.raises(DirectoryFileError) as err:
@@ -94,9 +104,15 @@ async def test_admin_crud_and_bad_input(harness):
     await harness.add_user("admin", "admin")
     client = await harness.signed_in("admin")
     org = (await client.post("/api/directory/organisations", json={"slug": "sweda", "name": "SWEDA"})).json()
-    spec = {"organisation_id": org["id"], "slug": "sweda-support", "name": "Eating disorder support", "needs": ["money"],
-            "min_age": 11, "hours": [{"days": "tue,thu", "opens": "09:00", "closes": "20:00"}],
-            "targets": {"accept_hours": 16, "contact_hours": 40, "urgent_accept_hours": 4, "urgent_contact_hours": 16}}
+    spec = {
+        "organisation_id": org["id"],
+        "slug": "sweda-support",
+        "name": "Eating disorder support",
+        "needs": ["money"],
+        "min_age": 11,
+        "hours": [{"days": "tue,thu", "opens": "09:00", "closes": "20:00"}],
+        "targets": {"accept_hours": 16, "contact_hours": 40, "urgent_accept_hours": 4, "urgent_contact_hours": 16},
+    }
     created = await client.post("/api/directory/services", json=spec)
     assert created.status_code == 201 and created.json()["organisation"] == "SWEDA"
     service_id = created.json()["id"]
@@ -110,7 +126,9 @@ async def test_admin_crud_and_bad_input(harness):
     assert unknown_need.status_code == 422 and unknown_need.json()["detail"][0]["field"] == "needs"
     duplicate = await client.post("/api/directory/services", json=spec)
     assert duplicate.status_code == 409
-    garbage = await client.post("/api/directory/services", content=b"{not json", headers={"content-type": "application/json"})
+    garbage = await client.post(
+        "/api/directory/services", content=b"{not json", headers={"content-type": "application/json"}
+    )
     assert garbage.status_code == 422
     retired = await client.delete(f"/api/directory/services/{service_id}")
     assert retired.json()["status"] == "defunct"

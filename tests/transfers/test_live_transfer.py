@@ -39,8 +39,9 @@ async def test_a_live_transfer_ends_in_a_confirmed_handover(harness, sim):
     suggestions = (await client.get(f"/api/listener/sessions/{card['id']}/suggestions")).json()
     assert suggestions[0]["service_id"] == safe_space and suggestions[0]["live_transfer_possible"]
 
-    made = await client.post(f"/api/listener/sessions/{card['id']}/transfers",
-                             json={"service_id": safe_space, "mode": "live"})
+    made = await client.post(
+        f"/api/listener/sessions/{card['id']}/transfers", json={"service_id": safe_space, "mode": "live"}
+    )
     assert made.status_code == 201, made.text
     ticket = made.json()
     assert (ticket["mode"], ticket["live_state"], ticket["urgent"]) == ("live", "ringing", True)
@@ -61,7 +62,11 @@ async def test_a_live_transfer_ends_in_a_confirmed_handover(harness, sim):
 
     done = (await client.get(f"/api/helpline/tickets/{ticket['ticket_id']}")).json()
     assert (done["status"], done["mode"], done["live_state"], done["handover_confirmed"]) == (
-        "in-progress", "live", "handed-over", True)
+        "in-progress",
+        "live",
+        "handed-over",
+        True,
+    )
     assert [e["action"] for e in done["events"]] == ["create", "accept", "confirm_contact"]
     async with session_scope(harness.runtime) as session:
         support = await session.get(SupportSession, card["id"])
@@ -76,8 +81,11 @@ async def test_a_live_transfer_ends_in_a_confirmed_handover(harness, sim):
 async def test_a_partner_line_that_rings_out_leaves_the_caller_with_the_listener_and_a_callback(harness, sim):
     organisations, client, caller, card, safe_space = await on_the_line(harness, sim)
     sim.slow_to_answer.add(SAFE_SPACE_LINE)  # it rings, and Twilio has told us nothing yet
-    ticket = (await client.post(f"/api/listener/sessions/{card['id']}/transfers",
-                                json={"service_id": safe_space, "mode": "live"})).json()
+    ticket = (
+        await client.post(
+            f"/api/listener/sessions/{card['id']}/transfers", json={"service_id": safe_space, "mode": "live"}
+        )
+    ).json()
     await sim.deliver()
     room = conference_of(sim, caller)
     assert room.participants[caller.call.sid].hold is True
@@ -100,13 +108,17 @@ async def test_a_partner_line_that_rings_out_leaves_the_caller_with_the_listener
 
 @pytest.mark.parametrize(("line", "state"), [("unanswered", "no-answer"), ("busy", "busy"), ("failing", "failed")])
 async def test_a_partner_line_that_is_busy_fails_or_goes_unanswered_gives_the_caller_back_at_once(
-        harness, sim, line, state):
+    harness, sim, line, state
+):
     """Twilio says the partner's line was busy, failed or not answered: the caller is not kept on
     hold for the rest of the ring time, and the ticket waits in the queue as a callback."""
     organisations, client, caller, card, safe_space = await on_the_line(harness, sim)
     getattr(sim, line).add(SAFE_SPACE_LINE)
-    ticket = (await client.post(f"/api/listener/sessions/{card['id']}/transfers",
-                                json={"service_id": safe_space, "mode": "live"})).json()
+    ticket = (
+        await client.post(
+            f"/api/listener/sessions/{card['id']}/transfers", json={"service_id": safe_space, "mode": "live"}
+        )
+    ).json()
     await sim.deliver()  # no clock advanced, no job run: the leg's own callbacks did it
     room = conference_of(sim, caller)
     assert room.participants[caller.call.sid].hold is False
@@ -122,12 +134,15 @@ async def test_no_live_transfer_to_a_closed_line_or_a_service_without_one(harnes
     organisations, client, caller, card, safe_space = await on_the_line(harness, sim)
     async with session_scope(harness.runtime) as session:
         no_line = await session.scalar(sa.select(Service.id).where(Service.slug == "ca-money"))
-    response = await client.post(f"/api/listener/sessions/{card['id']}/transfers",
-                                 json={"service_id": no_line, "mode": "live", "contact_number": "+447700900111"})
+    response = await client.post(
+        f"/api/listener/sessions/{card['id']}/transfers",
+        json={"service_id": no_line, "mode": "live", "contact_number": "+447700900111"},
+    )
     assert response.status_code == 422 and "no live line" in response.json()["detail"][0]["message"]
     harness.clock.advance(hours=5)  # 01:00: the safe space closed at midnight
-    response = await client.post(f"/api/listener/sessions/{card['id']}/transfers",
-                                 json={"service_id": safe_space, "mode": "live"})
+    response = await client.post(
+        f"/api/listener/sessions/{card['id']}/transfers", json={"service_id": safe_space, "mode": "live"}
+    )
     assert response.status_code == 422 and "closed now" in response.json()["detail"][0]["message"]
     assert not [c for c in sim.calls.values() if c.to in (SAFE_SPACE_LINE, "+441823000201")]  # nothing dialled
 
@@ -136,8 +151,11 @@ async def test_a_partner_who_drops_after_the_handover_does_not_leave_the_caller_
     from telephony.lifecycle import CALLER_ALONE_GRACE_SECONDS
 
     organisations, client, caller, card, safe_space = await on_the_line(harness, sim)
-    ticket = (await client.post(f"/api/listener/sessions/{card['id']}/transfers",
-                                json={"service_id": safe_space, "mode": "live"})).json()
+    ticket = (
+        await client.post(
+            f"/api/listener/sessions/{card['id']}/transfers", json={"service_id": safe_space, "mode": "live"}
+        )
+    ).json()
     await sim.deliver()
     assert (await client.post(f"/api/helpline/tickets/{ticket['ticket_id']}/handover")).status_code == 200
     await sim.deliver()

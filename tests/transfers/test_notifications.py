@@ -50,8 +50,13 @@ class Receiver:
     async def endpoint(self, request: Request) -> Response:
         body = await request.body()
         headers = request.headers
-        if not verify_delivery(self.secret, headers.get("x-openline-timestamp", ""), body,
-                               headers.get("x-openline-signature", ""), now_unix=self.clock.now().timestamp()):
+        if not verify_delivery(
+            self.secret,
+            headers.get("x-openline-timestamp", ""),
+            body,
+            headers.get("x-openline-signature", ""),
+            now_unix=self.clock.now().timestamp(),
+        ):
             self.rejected += 1
             return Response(status_code=401)
         if self.plan and self.plan[0] == "500":
@@ -88,14 +93,31 @@ async def _setup(harness, *, webhook: bool = True):
         org = Organisation(slug="alpha", name="Alpha Advice", created_at=now, updated_at=now)
         session.add(org)
         await session.flush()
-        service = Service(slug="alpha-money", organisation_id=org.id, name="Money advice", needs=["money"], areas=[],
-                          schedule=[], created_at=now, updated_at=now)
+        service = Service(
+            slug="alpha-money",
+            organisation_id=org.id,
+            name="Money advice",
+            needs=["money"],
+            areas=[],
+            schedule=[],
+            created_at=now,
+            updated_at=now,
+        )
         session.add(service)
         await session.flush()
-        ticket = TransferTicket(service_id=service.id, created_by=listener.id, needs=["money"], risk_level="low",
-                                consent_covers="needs and summary", consent_recorded_at=now,
-                                consent_recorded_by=listener.id, accept_by=now + timedelta(hours=16),
-                                contact_by=now + timedelta(hours=40), created_at=now, updated_at=now)
+        ticket = TransferTicket(
+            service_id=service.id,
+            created_by=listener.id,
+            needs=["money"],
+            risk_level="low",
+            consent_covers="needs and summary",
+            consent_recorded_at=now,
+            consent_recorded_by=listener.id,
+            accept_by=now + timedelta(hours=16),
+            contact_by=now + timedelta(hours=40),
+            created_at=now,
+            updated_at=now,
+        )
         session.add(ticket)
         await session.flush()
         secret = None
@@ -108,8 +130,9 @@ async def _setup(harness, *, webhook: bool = True):
 
 async def _queue(harness, org, ticket, event="ticket.created"):
     async with session_scope(harness.runtime) as session:
-        notification = await queue_partner_notification(session, ticket=ticket, organisation_id=org.id, event=event,
-                                                         body=DATA)
+        notification = await queue_partner_notification(
+            session, ticket=ticket, organisation_id=org.id, event=event, body=DATA
+        )
     return notification.id
 
 
@@ -127,8 +150,13 @@ async def test_a_partner_receives_one_signed_delivery_with_the_exact_body(harnes
 
     assert receiver.rejected == 0 and len(receiver.deliveries) == 1
     delivery = receiver.deliveries[0]
-    expected = {"id": notification_id, "event": "ticket.created", "ticket_id": ticket.id,
-                "created_at": sent_at.isoformat(), "data": DATA}
+    expected = {
+        "id": notification_id,
+        "event": "ticket.created",
+        "ticket_id": ticket.id,
+        "created_at": sent_at.isoformat(),
+        "data": DATA,
+    }
     assert delivery["body"] == json.dumps(expected, separators=(",", ":")).encode()
     headers = delivery["headers"]
     timestamp = str(int(sent_at.timestamp()))
@@ -150,8 +178,9 @@ async def test_the_outbox_row_commits_or_rolls_back_with_the_ticket_change(harne
     org, ticket, receiver = await _setup(harness)
     with pytest.raises(RuntimeError):
         async with session_scope(harness.runtime) as session:
-            await queue_partner_notification(session, ticket=ticket, organisation_id=org.id, event="ticket.cancelled",
-                                             body=DATA)
+            await queue_partner_notification(
+                session, ticket=ticket, organisation_id=org.id, event="ticket.cancelled", body=DATA
+            )
             raise RuntimeError("the ticket change failed")
     async with session_scope(harness.runtime) as session:
         assert await session.scalar(sa.select(sa.func.count()).select_from(PartnerNotification)) == 0
@@ -188,7 +217,9 @@ async def test_failures_are_retried_at_backoff_then_delivered_once(harness):
     assert len(receiver.deliveries) == 1 and receiver.rejected == 0
     assert receiver.deliveries[0]["headers"]["x-openline-delivery"] == str(notification_id)
     # Every attempt is signed afresh with its own timestamp.
-    assert receiver.deliveries[0]["headers"]["x-openline-timestamp"] == str(int((start + timedelta(seconds=90)).timestamp()))
+    assert receiver.deliveries[0]["headers"]["x-openline-timestamp"] == str(
+        int((start + timedelta(seconds=90)).timestamp())
+    )
     row = await _notification(harness.runtime, notification_id)
     assert (row.status, row.attempts, row.last_error) == ("delivered", 3, None)
     assert row.delivered_at == start + timedelta(seconds=90)
@@ -222,7 +253,8 @@ async def test_a_partner_down_for_a_day_gives_a_dead_notification_supervisors_se
     async with session_scope(harness.runtime) as session:
         events = (await session.scalars(sa.select(LiveEvent).where(LiveEvent.type == "notification.dead"))).all()
     assert [(e.audience, e.data["id"], e.data["ticket_id"], e.data["organisation"]) for e in events] == [
-        ("role:supervisor", notification_id, ticket.id, "Alpha Advice")]
+        ("role:supervisor", notification_id, ticket.id, "Alpha Advice")
+    ]
 
     await harness.add_user("jo", "supervisor")
     supervisor = await harness.signed_in("jo")
@@ -304,7 +336,9 @@ async def test_an_admin_sets_a_webhook_and_sees_its_secret_once(harness):
     assert listing.status_code == 200 and secret not in listing.text
     assert [o["webhook_url"] for o in listing.json() if o["id"] == org.id] == [HOOK_URL]
     # The URL changes only with a new secret: the plain directory edit refuses it.
-    sneaky = await admin.patch(f"/api/directory/organisations/{org.id}", json={"webhook_url": "https://elsewhere.example"})
+    sneaky = await admin.patch(
+        f"/api/directory/organisations/{org.id}", json={"webhook_url": "https://elsewhere.example"}
+    )
     assert sneaky.status_code == 422 and sneaky.json()["detail"][0]["field"] == "webhook_url"
     async with session_scope(harness.runtime) as session:
         stored = await session.get(Organisation, org.id)
@@ -330,10 +364,13 @@ async def test_an_admin_sets_a_webhook_and_sees_its_secret_once(harness):
 
     await harness.add_user("jo", "supervisor")
     supervisor = await harness.signed_in("jo")
-    assert (await supervisor.put(f"/api/admin/organisations/{org.id}/webhook", json={"url": HOOK_URL})).status_code == 403
+    assert (
+        await supervisor.put(f"/api/admin/organisations/{org.id}/webhook", json={"url": HOOK_URL})
+    ).status_code == 403
     async with harness.client() as anonymous:
-        assert (await anonymous.put(f"/api/admin/organisations/{org.id}/webhook",
-                                    json={"url": HOOK_URL})).status_code == 401
+        assert (
+            await anonymous.put(f"/api/admin/organisations/{org.id}/webhook", json={"url": HOOK_URL})
+        ).status_code == 401
 
     cleared = await admin.put(f"/api/admin/organisations/{org.id}/webhook", json={"url": None})
     assert cleared.status_code == 200 and cleared.json() == {"organisation_id": org.id, "url": None, "secret": None}

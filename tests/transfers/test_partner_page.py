@@ -7,8 +7,9 @@ from tests.conftest import load_demo_directory
 
 async def test_a_partner_worker_sees_their_organisation_and_its_queues(harness):
     organisations = await load_demo_directory(harness)
-    await harness.add_user("ca-worker", "partner", organisation_id=organisations["citizens-advice"],
-                           display_name="Priya Shah")
+    await harness.add_user(
+        "ca-worker", "partner", organisation_id=organisations["citizens-advice"], display_name="Priya Shah"
+    )
     client = await harness.signed_in("ca-worker")
     page = await client.get("/partner")
     assert page.status_code == 200

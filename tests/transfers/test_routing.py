@@ -11,14 +11,42 @@ MONDAY_10 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 MONDAY_21 = datetime(2026, 11, 23, 21, 0, tzinfo=UTC)
 
 
-def svc(id, name, needs=(), *, status="active", ages=(None, None), areas=(), schedule=OFFICE, capacity=20, waiting=0,
-        live=None, team=None):
-    return ServiceOption(id, name, f"Org {id}", status, frozenset(needs), ages[0], ages[1], frozenset(areas), schedule,
-                         "Europe/London", capacity, waiting, live, team)
+def svc(
+    id,
+    name,
+    needs=(),
+    *,
+    status="active",
+    ages=(None, None),
+    areas=(),
+    schedule=OFFICE,
+    capacity=20,
+    waiting=0,
+    live=None,
+    team=None,
+):
+    return ServiceOption(
+        id,
+        name,
+        f"Org {id}",
+        status,
+        frozenset(needs),
+        ages[0],
+        ages[1],
+        frozenset(areas),
+        schedule,
+        "Europe/London",
+        capacity,
+        waiting,
+        live,
+        team,
+    )
 
 
-TEAMS = [svc(90, "Mendip team", schedule=always_open(), capacity=None, team="mendip", live="+441823000201"),
-         svc(91, "Sedgemoor team", schedule=always_open(), capacity=None, team="sedgemoor")]
+TEAMS = [
+    svc(90, "Mendip team", schedule=always_open(), capacity=None, team="mendip", live="+441823000201"),
+    svc(91, "Sedgemoor team", schedule=always_open(), capacity=None, team="sedgemoor"),
+]
 
 
 def caller(needs, age=30, locality="mendip", urgent=False):
@@ -29,21 +57,25 @@ def names(result):
     return [s.name for s in result]
 
 
-@pytest.mark.parametrize("service,who,included", [
-    (svc(1, "Money", ["money"], ages=(18, None)), caller(["money"], age=17), False),
-    (svc(1, "Money", ["money"], ages=(18, None)), caller(["money"], age=18), True),
-    (svc(1, "Young", ["anxiety"], ages=(11, 25)), caller(["anxiety"], age=26), False),
-    (svc(1, "Money", ["money"]), caller(["money"], age=None), True),          # unknown age is not a bar
-    (svc(1, "Balsam", ["loneliness"], areas=["south-somerset"]), caller(["loneliness"]), False),
-    (svc(1, "Balsam", ["loneliness"], areas=["mendip"]), caller(["loneliness"]), True),
-    (svc(1, "Money", ["money"], status="inactive"), caller(["money"]), False),
-    (svc(1, "Money", ["money"], status="temporarily closed"), caller(["money"]), False),
-    (svc(1, "Housing", ["housing"]), caller(["money"]), False),
-])
+@pytest.mark.parametrize(
+    "service,who,included",
+    [
+        (svc(1, "Money", ["money"], ages=(18, None)), caller(["money"], age=17), False),
+        (svc(1, "Money", ["money"], ages=(18, None)), caller(["money"], age=18), True),
+        (svc(1, "Young", ["anxiety"], ages=(11, 25)), caller(["anxiety"], age=26), False),
+        (svc(1, "Money", ["money"]), caller(["money"], age=None), True),  # unknown age is not a bar
+        (svc(1, "Balsam", ["loneliness"], areas=["south-somerset"]), caller(["loneliness"]), False),
+        (svc(1, "Balsam", ["loneliness"], areas=["mendip"]), caller(["loneliness"]), True),
+        (svc(1, "Money", ["money"], status="inactive"), caller(["money"]), False),
+        (svc(1, "Money", ["money"], status="temporarily closed"), caller(["money"]), False),
+        (svc(1, "Housing", ["housing"]), caller(["money"]), False),
+    ],
+)
 def test_eligibility(service, who, included):
     result = rank_services(who, [service, *TEAMS], MONDAY_10)
-    assert ("Money" in names(result) or "Young" in names(result) or "Balsam" in names(result)
-            or "Housing" in names(result)) is included
+    assert (
+        "Money" in names(result) or "Young" in names(result) or "Balsam" in names(result) or "Housing" in names(result)
+    ) is included
     assert result[-1].name == "Mendip team" and result[-1].fallback
 
 
@@ -56,15 +88,22 @@ def test_more_needs_met_ranks_first_and_reasons_say_why():
 
 
 def test_a_full_service_ranks_after_one_with_room():
-    services = [svc(1, "Full", ["money"], capacity=5, waiting=5), svc(2, "Room", ["money"], capacity=5, waiting=4), *TEAMS]
+    services = [
+        svc(1, "Full", ["money"], capacity=5, waiting=5),
+        svc(2, "Room", ["money"], capacity=5, waiting=4),
+        *TEAMS,
+    ]
     result = rank_services(caller(["money"]), services, MONDAY_10)
     assert names(result)[:2] == ["Room", "Full"] and "5 waiting of capacity 5 (full)" in result[1].reasons
 
 
 def test_urgent_callers_go_to_an_open_service_first():
     evening = parse_schedule([{"days": "daily", "opens": "12:00", "closes": "24:00"}])
-    services = [svc(1, "A office", ["crisis"]), svc(2, "B evening", ["crisis"], schedule=evening, waiting=10,
-                                                     live="+441823000101"), *TEAMS]
+    services = [
+        svc(1, "A office", ["crisis"]),
+        svc(2, "B evening", ["crisis"], schedule=evening, waiting=10, live="+441823000101"),
+        *TEAMS,
+    ]
     urgent = rank_services(caller(["crisis"], urgent=True), services, MONDAY_21)
     assert names(urgent)[0] == "B evening" and urgent[0].live_transfer_possible
     assert "closed now: opens tomorrow 9:00" in urgent[1].reasons

@@ -1,16 +1,27 @@
 import pytest
 
 from transfers.states import (
-    TRANSITIONS, TicketAction, TicketState, TicketStateError, allowed_actions, next_state,
+    TRANSITIONS,
+    TicketAction,
+    TicketState,
+    TicketStateError,
+    allowed_actions,
+    next_state,
 )
 
 S, A = TicketState, TicketAction
 DRAWN = {  # DESIGN.md's drawing, written out independently of the module's table
-    ("requested", "accept"): "accepted", ("accepted", "confirm_contact"): "in-progress",
-    ("in-progress", "complete"): "completed", ("requested", "reject"): "rejected",
-    ("accepted", "attempt_failed"): "on-hold", ("on-hold", "confirm_contact"): "in-progress",
-    ("on-hold", "give_up"): "failed", ("requested", "cancel"): "cancelled", ("accepted", "cancel"): "cancelled",
-    ("on-hold", "cancel"): "cancelled", ("on-hold", "attempt_failed"): "on-hold",
+    ("requested", "accept"): "accepted",
+    ("accepted", "confirm_contact"): "in-progress",
+    ("in-progress", "complete"): "completed",
+    ("requested", "reject"): "rejected",
+    ("accepted", "attempt_failed"): "on-hold",
+    ("on-hold", "confirm_contact"): "in-progress",
+    ("on-hold", "give_up"): "failed",
+    ("requested", "cancel"): "cancelled",
+    ("accepted", "cancel"): "cancelled",
+    ("on-hold", "cancel"): "cancelled",
+    ("on-hold", "attempt_failed"): "on-hold",
 }
 ALL_PAIRS = [(s.value, a.value) for s in TicketState for a in TicketAction]
 

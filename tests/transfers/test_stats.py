@@ -7,8 +7,12 @@ NOW = datetime(2026, 11, 23, 20, 0, tzinfo=UTC)
 
 def ticket(created_days_ago, accept_hours=None, contact_hours=None, open_=False):
     created = NOW - timedelta(days=created_days_ago)
-    return TicketTimes(created, accept_hours is not None and created + timedelta(hours=accept_hours) or None,
-                       contact_hours is not None and created + timedelta(hours=contact_hours) or None, open_)
+    return TicketTimes(
+        created,
+        accept_hours is not None and created + timedelta(hours=accept_hours) or None,
+        contact_hours is not None and created + timedelta(hours=contact_hours) or None,
+        open_,
+    )
 
 
 def test_time_to_accept_and_to_contact_over_tickets_that_got_there():
@@ -21,6 +25,9 @@ def test_time_to_accept_and_to_contact_over_tickets_that_got_there():
 def test_open_tickets_past_four_weeks_are_counted_and_an_empty_line_has_no_figures():
     figures = measure_handovers([ticket(29, open_=True), ticket(27, open_=True), ticket(40, 1, 5)], NOW)
     assert figures["open_past_four_weeks"] == 1 and figures["longest_open_wait_hours"] == 29 * 24
-    assert measure_handovers([], NOW) == {"to_accept": {"mean_hours": None, "median_hours": None, "count": 0},
-                                          "to_contact": {"mean_hours": None, "median_hours": None, "count": 0},
-                                          "longest_open_wait_hours": None, "open_past_four_weeks": 0}
+    assert measure_handovers([], NOW) == {
+        "to_accept": {"mean_hours": None, "median_hours": None, "count": 0},
+        "to_contact": {"mean_hours": None, "median_hours": None, "count": 0},
+        "longest_open_wait_hours": None,
+        "open_past_four_weeks": 0,
+    }

@@ -29,5 +29,7 @@ async def test_a_caller_who_agreed_to_texts_is_told_once_the_partner_accepts(har
         await worker.post(f"/api/partner/v1/tickets/{ticket_id}/accept")
     await run_due_jobs(harness.runtime)
     await run_due_jobs(harness.runtime)
-    assert [(m["to"], "Citizens Advice Somerset will contact you by Monday 30 November, 5:00pm" in m["body"])
-            for m in sim.messages] == [(NUMBER, True)]
+    assert [
+        (m["to"], "Citizens Advice Somerset will contact you by Monday 30 November, 5:00pm" in m["body"])
+        for m in sim.messages
+    ] == [(NUMBER, True)]

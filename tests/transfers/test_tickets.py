@@ -45,8 +45,12 @@ async def partner(harness, organisations, slug="citizens-advice", username="ca-w
 
 
 async def transfer(client, session_id, service, **extra):
-    body = {"service_id": service, "contact_number": NUMBER, "preferred_times": "evenings after 6",
-            "caller_name": "Jamie"} | extra
+    body = {
+        "service_id": service,
+        "contact_number": NUMBER,
+        "preferred_times": "evenings after 6",
+        "caller_name": "Jamie",
+    } | extra
     return await client.post(f"/api/listener/sessions/{session_id}/transfers", json=body)
 
 
@@ -72,7 +76,10 @@ async def test_a_warm_transfer_carries_what_was_logged_to_the_partner(harness):
     assert [t["id"] for t in queue] == [ticket["ticket_id"]]
     detail = (await worker.get(f"/api/partner/v1/tickets/{ticket['ticket_id']}")).json()
     assert (detail["contact_number"], detail["caller_name"], detail["shared_summary"]) == (
-        NUMBER, "Jamie", GOOD["summary"])
+        NUMBER,
+        "Jamie",
+        GOOD["summary"],
+    )
     assert detail["needs"] == GOOD["needs"] and detail["consent"]["covers"] == GOOD["consent_covers"]
     assert detail["allowed_actions"] == ["accept", "reject", "cancel"]
     async with session_scope(harness.runtime) as session:
@@ -104,10 +111,17 @@ async def test_one_click_or_two_makes_one_ticket(harness):
     ca = await service_id(harness, "ca-money")
     headers = {"Idempotency-Key": "transfer-7f3a"}
     first, second = await asyncio.gather(
-        listener.post(f"/api/listener/sessions/{session_id}/transfers", json={"service_id": ca, "contact_number": NUMBER},
-                      headers=headers),
-        listener.post(f"/api/listener/sessions/{session_id}/transfers", json={"service_id": ca, "contact_number": NUMBER},
-                      headers=headers))
+        listener.post(
+            f"/api/listener/sessions/{session_id}/transfers",
+            json={"service_id": ca, "contact_number": NUMBER},
+            headers=headers,
+        ),
+        listener.post(
+            f"/api/listener/sessions/{session_id}/transfers",
+            json={"service_id": ca, "contact_number": NUMBER},
+            headers=headers,
+        ),
+    )
     assert sorted([first.status_code, second.status_code]) == [200, 201]
     assert first.json()["ticket_id"] == second.json()["ticket_id"]
     async with session_scope(harness.runtime) as session:
@@ -121,7 +135,9 @@ async def test_no_transfer_without_consent_or_to_a_service_that_cannot_take_it(h
     unlogged, listener = await logged_session(harness, "sam", log=None)
     response = await transfer(listener, unlogged, ca)
     assert response.status_code == 422 and response.json()["detail"][0]["field"] == "consent_to_share"
-    refused, alex = await logged_session(harness, "alex", log=GOOD | {"consent_to_share": False, "outcome": "supported"})
+    refused, alex = await logged_session(
+        harness, "alex", log=GOOD | {"consent_to_share": False, "outcome": "supported"}
+    )
     response = await transfer(alex, refused, ca)
     assert response.status_code == 422 and "did not consent" in response.json()["detail"][0]["message"]
     session_id, jo = await logged_session(harness, "jo")
@@ -160,8 +176,12 @@ async def test_the_loop_closes_accept_contact_complete_and_the_listener_sees_eac
 
     mine = (await listener.get(f"/api/helpline/tickets/{ticket_id}")).json()
     assert [(e["action"], e["to"]) for e in mine["events"]] == [
-        ("create", "requested"), ("accept", "accepted"), ("attempt_failed", "on-hold"),
-        ("confirm_contact", "in-progress"), ("complete", "completed")]
+        ("create", "requested"),
+        ("accept", "accepted"),
+        ("attempt_failed", "on-hold"),
+        ("confirm_contact", "in-progress"),
+        ("complete", "completed"),
+    ]
     assert mine["handover_at"] == confirmed["handover_at"] and mine["events"][3]["actor"] == "user:ca-worker"
     await harness.add_user("jo", "supervisor")
     board = (await (await harness.signed_in("jo")).get("/api/supervisor/board")).json()["transfers"]["waits"]
@@ -183,8 +203,9 @@ async def test_of_fifty_concurrent_accepts_exactly_one_wins(harness):
     assert codes == [200] + [409] * 49, codes
     assert all(r.json()["state"] == "accepted" for r in replies if r.status_code == 409)
     async with session_scope(harness.runtime) as session:
-        accepts = await session.scalar(sa.select(sa.func.count()).select_from(TicketEvent)
-                                       .where(TicketEvent.action == "accept"))
+        accepts = await session.scalar(
+            sa.select(sa.func.count()).select_from(TicketEvent).where(TicketEvent.action == "accept")
+        )
     assert accepts == 1
 
 
@@ -198,7 +219,9 @@ async def test_a_decline_reroutes_the_caller_to_the_next_service_with_the_same_r
     worker = await partner(harness, organisations)
     no_reason = await worker.post(f"/api/partner/v1/tickets/{ticket_id}/decline")
     assert no_reason.status_code == 422 and no_reason.json()["detail"][0]["field"] == "reason"
-    declined = await worker.post(f"/api/partner/v1/tickets/{ticket_id}/decline", json={"reason": "at capacity this week"})
+    declined = await worker.post(
+        f"/api/partner/v1/tickets/{ticket_id}/decline", json={"reason": "at capacity this week"}
+    )
     assert declined.json()["status"] == "rejected"
 
     mine = (await listener.get(f"/api/helpline/tickets/{ticket_id}")).json()
@@ -218,8 +241,10 @@ async def test_a_caller_declined_to_the_helpline_or_given_up_on_becomes_a_follow
     ca = await service_id(harness, "ca-money")
     worker = await partner(harness, organisations)
     first = (await transfer(listener, session_id, ca)).json()["ticket_id"]
-    await worker.post(f"/api/partner/v1/tickets/{first}/decline",
-                      json={"reason": "needs a debt service nearer home", "reroute": "helpline"})
+    await worker.post(
+        f"/api/partner/v1/tickets/{first}/decline",
+        json={"reason": "needs a debt service nearer home", "reroute": "helpline"},
+    )
     second = (await transfer(listener, session_id, ca)).json()["ticket_id"]
     await worker.post(f"/api/partner/v1/tickets/{second}/accept")
     await worker.post(f"/api/partner/v1/tickets/{second}/contact-attempt")
@@ -241,13 +266,15 @@ async def test_the_helpline_can_cancel_with_a_reason_and_the_partner_is_told(har
     ticket_id = (await transfer(listener, session_id, await service_id(harness, "ca-money"))).json()["ticket_id"]
     assert (await alex.post(f"/api/helpline/tickets/{ticket_id}/cancel", json={"reason": "x" * 5})).status_code == 404
     assert (await listener.post(f"/api/helpline/tickets/{ticket_id}/cancel", json={})).status_code == 422
-    cancelled = await listener.post(f"/api/helpline/tickets/{ticket_id}/cancel",
-                                    json={"reason": "the caller withdrew consent"})
+    cancelled = await listener.post(
+        f"/api/helpline/tickets/{ticket_id}/cancel", json={"reason": "the caller withdrew consent"}
+    )
     assert cancelled.json()["status"] == "cancelled"
     worker = await partner(harness, organisations)
     assert (await worker.post(f"/api/partner/v1/tickets/{ticket_id}/accept")).json()["state"] == "cancelled"
-    assert (await listener.post(f"/api/helpline/tickets/{ticket_id}/cancel",
-                                json={"reason": "again"})).status_code == 409
+    assert (
+        await listener.post(f"/api/helpline/tickets/{ticket_id}/cancel", json={"reason": "again"})
+    ).status_code == 409
     async with session_scope(harness.runtime) as session:
         notes = (await session.scalars(sa.select(PartnerNotification.event).order_by(PartnerNotification.id))).all()
     assert notes == ["ticket.created", "ticket.cancelled"]
@@ -269,7 +296,9 @@ async def test_target_breaches_fire_once_and_survive_a_restart(harness, make_har
     await run_due_jobs(restarted.runtime)
     breaches = await live(harness, "ticket.breach")
     assert [(e.audience, e.data["breach"], e.data["offer_reroute"]) for e in breaches] == [
-        ("role:supervisor", "accept", True), (f"org:{organisations['citizens-advice']}", "accept", True)]
+        ("role:supervisor", "accept", True),
+        (f"org:{organisations['citizens-advice']}", "accept", True),
+    ]
     worker = await partner(harness, organisations)
     await worker.post(f"/api/partner/v1/tickets/{urgent['ticket_id']}/accept")
     await worker.post(f"/api/partner/v1/tickets/{urgent['ticket_id']}/confirm-contact")
@@ -293,8 +322,9 @@ async def test_after_an_accept_breach_a_supervisor_reroutes_the_caller(harness):
     await harness.add_user("jo", "supervisor")
     supervisor = await harness.signed_in("jo")
     assert (await supervisor.post(f"/api/helpline/tickets/{ticket_id}/reroute", json={})).status_code == 422
-    rerouted = await supervisor.post(f"/api/helpline/tickets/{ticket_id}/reroute",
-                                     json={"reason": "not accepted in time"})
+    rerouted = await supervisor.post(
+        f"/api/helpline/tickets/{ticket_id}/reroute", json={"reason": "not accepted in time"}
+    )
     assert rerouted.status_code == 201, rerouted.text
     new = rerouted.json()
     assert new["rerouted_from_id"] == ticket_id and new["service_id"] != ca and new["status"] == "requested"
@@ -312,13 +342,18 @@ async def test_supervisors_see_and_resolve_the_callers_back_with_the_helpline(ha
     session_id, listener = await logged_session(harness)
     worker = await partner(harness, organisations)
     ticket_id = (await transfer(listener, session_id, await service_id(harness, "ca-money"))).json()["ticket_id"]
-    await worker.post(f"/api/partner/v1/tickets/{ticket_id}/decline",
-                      json={"reason": "needs specialist debt advice", "reroute": "helpline"})
+    await worker.post(
+        f"/api/partner/v1/tickets/{ticket_id}/decline",
+        json={"reason": "needs specialist debt advice", "reroute": "helpline"},
+    )
     await harness.add_user("jo", "supervisor")
     supervisor = await harness.signed_in("jo")
     [follow_up] = (await supervisor.get("/api/supervisor/follow-ups")).json()
     assert (follow_up["ticket_id"], follow_up["service"], follow_up["listener"]) == (
-        ticket_id, "Money and benefits casework", "Sam")
+        ticket_id,
+        "Money and benefits casework",
+        "Sam",
+    )
     assert "specialist debt advice" in follow_up["reason"]
     assert (await listener.get("/api/supervisor/follow-ups")).status_code == 403
     path = f"/api/supervisor/follow-ups/{follow_up['id']}/resolve"

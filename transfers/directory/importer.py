@@ -69,8 +69,12 @@ class DirectoryFile(Strict):
 
 @dataclass
 class ImportSummary:
-    created: dict[str, int] = field(default_factory=lambda: {"needs": 0, "localities": 0, "organisations": 0, "services": 0})
-    updated: dict[str, int] = field(default_factory=lambda: {"needs": 0, "localities": 0, "organisations": 0, "services": 0})
+    created: dict[str, int] = field(
+        default_factory=lambda: {"needs": 0, "localities": 0, "organisations": 0, "services": 0}
+    )
+    updated: dict[str, int] = field(
+        default_factory=lambda: {"needs": 0, "localities": 0, "organisations": 0, "services": 0}
+    )
     retired_services: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
@@ -106,10 +110,12 @@ def parse_directory(text: str) -> DirectoryFile:
     try:
         directory = DirectoryFile.model_validate(document)
     except ValidationError as exc:
-        raise DirectoryFileError([
-            f"line {_line_of(document, err['loc'])}: {'.'.join(map(str, err['loc']))}: {err['msg']}"
-            for err in exc.errors()
-        ]) from None
+        raise DirectoryFileError(
+            [
+                f"line {_line_of(document, err['loc'])}: {'.'.join(map(str, err['loc']))}: {err['msg']}"
+                for err in exc.errors()
+            ]
+        ) from None
     problems = _cross_check(directory, document)
     if problems:
         raise DirectoryFileError(problems)
@@ -124,7 +130,9 @@ def _cross_check(directory: DirectoryFile, document: Any) -> list[str]:
     seen_orgs: set[str] = set()
     for o, org in enumerate(directory.organisations):
         if org.slug in seen_orgs:
-            problems.append(f"line {_line_of(document, ('organisations', o, 'slug'))}: organisation {org.slug!r} appears twice")
+            problems.append(
+                f"line {_line_of(document, ('organisations', o, 'slug'))}: organisation {org.slug!r} appears twice"
+            )
         seen_orgs.add(org.slug)
         for s, svc in enumerate(org.services):
             where = ("organisations", o, "services", s)
@@ -151,8 +159,16 @@ async def import_directory(session: AsyncSession, directory: DirectoryFile) -> I
         await _upsert(session, Locality, spec.slug, {"name": spec.name}, summary, "localities")
     in_file: set[str] = set()
     for org_spec in directory.organisations:
-        org = await _upsert(session, Organisation, org_spec.slug, org_spec.model_dump(exclude={"slug", "services"}),
-                            summary, "organisations", created_at=now, updated_at=now)
+        org = await _upsert(
+            session,
+            Organisation,
+            org_spec.slug,
+            org_spec.model_dump(exclude={"slug", "services"}),
+            summary,
+            "organisations",
+            created_at=now,
+            updated_at=now,
+        )
         for svc_spec in org_spec.services:
             in_file.add(svc_spec.slug)
             values = service_columns(svc_spec) | {"organisation_id": org.id}
@@ -167,8 +183,15 @@ async def import_directory(session: AsyncSession, directory: DirectoryFile) -> I
     return summary
 
 
-async def _upsert(session: AsyncSession, model: type, slug: str, values: dict[str, Any], summary: ImportSummary,
-                  bucket: str, **on_create: Any) -> Any:
+async def _upsert(
+    session: AsyncSession,
+    model: type,
+    slug: str,
+    values: dict[str, Any],
+    summary: ImportSummary,
+    bucket: str,
+    **on_create: Any,
+) -> Any:
     row = await session.scalar(sa.select(model).where(model.slug == slug))
     if row is None:
         row = model(slug=slug, **values, **on_create)

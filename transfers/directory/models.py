@@ -55,8 +55,7 @@ class Service(Base):
     __tablename__ = "services"
     __table_args__ = (
         sa.CheckConstraint("min_age IS NULL OR max_age IS NULL OR min_age <= max_age", name="age_range_ordered"),
-        sa.CheckConstraint(
-            "status IN ('active', 'inactive', 'defunct', 'temporarily closed')", name="status_known"),
+        sa.CheckConstraint("status IN ('active', 'inactive', 'defunct', 'temporarily closed')", name="status_known"),
         sa.CheckConstraint("capacity IS NULL OR capacity >= 0", name="capacity_not_negative"),
     )
 

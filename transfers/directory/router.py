@@ -10,7 +10,13 @@ from app.core.deps import CurrentAdmin, CurrentUser, SessionDep
 from app.core.responses import DB_INT_MAX, SIGNED_IN, PathId, error_responses
 from transfers.directory import service as directory
 from transfers.directory.schemas import (
-    LocalityOut, NeedCategoryOut, OrganisationFields, OrganisationOut, OrganisationUpdate, ServiceCreate, ServiceOut,
+    LocalityOut,
+    NeedCategoryOut,
+    OrganisationFields,
+    OrganisationOut,
+    OrganisationUpdate,
+    ServiceCreate,
+    ServiceOut,
     ServiceUpdate,
 )
 
@@ -39,7 +45,9 @@ async def add_organisation(spec: OrganisationFields, session: SessionDep, _admin
 
 
 @router.patch("/organisations/{organisation_id}", response_model=OrganisationOut)
-async def change_organisation(organisation_id: PathId, change: OrganisationUpdate, session: SessionDep, _admin: CurrentAdmin):
+async def change_organisation(
+    organisation_id: PathId, change: OrganisationUpdate, session: SessionDep, _admin: CurrentAdmin
+):
     return await directory.update_organisation(session, organisation_id, change)
 
 
@@ -49,7 +57,9 @@ async def remove_organisation(organisation_id: PathId, session: SessionDep, _adm
 
 
 @router.get("/services", response_model=list[ServiceOut])
-async def show_services(session: SessionDep, _user: CurrentUser, organisation_id: Annotated[int | None, Query(ge=1, le=DB_INT_MAX)] = None):
+async def show_services(
+    session: SessionDep, _user: CurrentUser, organisation_id: Annotated[int | None, Query(ge=1, le=DB_INT_MAX)] = None
+):
     return [directory.service_out(s) for s in await directory.list_services(session, organisation_id=organisation_id)]
 
 

@@ -7,7 +7,6 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.core.responses import DB_INT_MAX, DbId
-
 from transfers.hours import parse_schedule
 
 Slug = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=80)

@@ -12,12 +12,20 @@ from app.core.db import runtime_of
 from app.core.errors import Conflict, NotFound, Unprocessable
 from transfers.directory.models import Locality, NeedCategory, Organisation, Service
 from transfers.directory.schemas import (
-    OrganisationFields, OrganisationUpdate, ServiceCreate, ServiceFields, ServiceOut, ServiceUpdate, TargetsSpec,
+    OrganisationFields,
+    OrganisationUpdate,
+    ServiceCreate,
+    ServiceFields,
+    ServiceOut,
+    ServiceUpdate,
+    TargetsSpec,
 )
 
 
 async def list_need_categories(session: AsyncSession) -> list[NeedCategory]:
-    return list((await session.scalars(sa.select(NeedCategory).order_by(NeedCategory.sort_order, NeedCategory.slug))).all())
+    return list(
+        (await session.scalars(sa.select(NeedCategory).order_by(NeedCategory.sort_order, NeedCategory.slug))).all()
+    )
 
 
 async def known_need_slugs(session: AsyncSession) -> set[str]:
@@ -48,7 +56,8 @@ async def list_services(session: AsyncSession, *, organisation_id: int | None = 
 
 async def find_service(session: AsyncSession, service_id: int) -> Service:
     service = await session.scalar(
-        sa.select(Service).options(selectinload(Service.organisation)).where(Service.id == service_id))
+        sa.select(Service).options(selectinload(Service.organisation)).where(Service.id == service_id)
+    )
     if service is None:
         raise NotFound("no such service")
     return service
@@ -56,19 +65,35 @@ async def find_service(session: AsyncSession, service_id: int) -> Service:
 
 def service_out(service: Service) -> ServiceOut:
     return ServiceOut(
-        id=service.id, slug=service.slug, organisation_id=service.organisation_id,
-        organisation=service.organisation.name, name=service.name, description=service.description,
-        eligibility_description=service.eligibility_description, status=service.status, needs=service.needs,
-        min_age=service.min_age, max_age=service.max_age, areas=service.areas, hours=service.schedule,
-        timezone=service.timezone, capacity=service.capacity, live_phone=service.live_phone,
-        targets=TargetsSpec(accept_hours=service.accept_target_hours, contact_hours=service.contact_target_hours,
-                            urgent_accept_hours=service.urgent_accept_target_hours,
-                            urgent_contact_hours=service.urgent_contact_target_hours),
+        id=service.id,
+        slug=service.slug,
+        organisation_id=service.organisation_id,
+        organisation=service.organisation.name,
+        name=service.name,
+        description=service.description,
+        eligibility_description=service.eligibility_description,
+        status=service.status,
+        needs=service.needs,
+        min_age=service.min_age,
+        max_age=service.max_age,
+        areas=service.areas,
+        hours=service.schedule,
+        timezone=service.timezone,
+        capacity=service.capacity,
+        live_phone=service.live_phone,
+        targets=TargetsSpec(
+            accept_hours=service.accept_target_hours,
+            contact_hours=service.contact_target_hours,
+            urgent_accept_hours=service.urgent_accept_target_hours,
+            urgent_contact_hours=service.urgent_contact_target_hours,
+        ),
         locality_team_for=service.locality_team_for,
     )
 
 
-async def check_service_references(session: AsyncSession, spec: ServiceFields, *, prefix: str = "") -> list[dict[str, str]]:
+async def check_service_references(
+    session: AsyncSession, spec: ServiceFields, *, prefix: str = ""
+) -> list[dict[str, str]]:
     """Needs and areas must come from the configured lists: a typo would hide a service from routing."""
     problems = []
     needs = await known_need_slugs(session)
@@ -80,19 +105,32 @@ async def check_service_references(session: AsyncSession, spec: ServiceFields, *
         if area not in areas:
             problems.append({"field": f"{prefix}areas", "message": f"unknown locality {area!r}"})
     if spec.locality_team_for is not None and spec.locality_team_for not in areas:
-        problems.append({"field": f"{prefix}locality_team_for", "message": f"unknown locality {spec.locality_team_for!r}"})
+        problems.append(
+            {"field": f"{prefix}locality_team_for", "message": f"unknown locality {spec.locality_team_for!r}"}
+        )
     return problems
 
 
 def service_columns(spec: ServiceFields) -> dict[str, Any]:
     return dict(
-        slug=spec.slug, name=spec.name, description=spec.description,
-        eligibility_description=spec.eligibility_description, status=spec.status, needs=list(spec.needs),
-        min_age=spec.min_age, max_age=spec.max_age, areas=list(spec.areas),
-        schedule=[h.model_dump() for h in spec.hours], timezone=spec.timezone, capacity=spec.capacity,
-        live_phone=spec.live_phone, accept_target_hours=spec.targets.accept_hours,
-        contact_target_hours=spec.targets.contact_hours, urgent_accept_target_hours=spec.targets.urgent_accept_hours,
-        urgent_contact_target_hours=spec.targets.urgent_contact_hours, locality_team_for=spec.locality_team_for,
+        slug=spec.slug,
+        name=spec.name,
+        description=spec.description,
+        eligibility_description=spec.eligibility_description,
+        status=spec.status,
+        needs=list(spec.needs),
+        min_age=spec.min_age,
+        max_age=spec.max_age,
+        areas=list(spec.areas),
+        schedule=[h.model_dump() for h in spec.hours],
+        timezone=spec.timezone,
+        capacity=spec.capacity,
+        live_phone=spec.live_phone,
+        accept_target_hours=spec.targets.accept_hours,
+        contact_target_hours=spec.targets.contact_hours,
+        urgent_accept_target_hours=spec.targets.urgent_accept_hours,
+        urgent_contact_target_hours=spec.targets.urgent_contact_hours,
+        locality_team_for=spec.locality_team_for,
     )
 
 

@@ -57,13 +57,15 @@ class TransferRequest:
 # Finding tickets and services
 
 
-async def find_ticket(session: AsyncSession, ticket_id: int, *, organisation_id: int | None = None,
-                      lock: bool = False) -> TransferTicket:
+async def find_ticket(
+    session: AsyncSession, ticket_id: int, *, organisation_id: int | None = None, lock: bool = False
+) -> TransferTicket:
     """The ticket; for a partner only one of its own services' (anything else is "no such ticket")."""
     stmt = sa.select(TransferTicket).where(TransferTicket.id == ticket_id)
     if organisation_id is not None:
         stmt = stmt.join(Service, Service.id == TransferTicket.service_id).where(
-            Service.organisation_id == organisation_id)
+            Service.organisation_id == organisation_id
+        )
     if lock:
         stmt = stmt.with_for_update()
     ticket = await session.scalar(stmt.execution_options(populate_existing=True))
@@ -73,8 +75,9 @@ async def find_ticket(session: AsyncSession, ticket_id: int, *, organisation_id:
 
 
 async def _service(session: AsyncSession, service_id: int) -> Service:
-    service = await session.scalar(sa.select(Service).options(selectinload(Service.organisation))
-                                   .where(Service.id == service_id))
+    service = await session.scalar(
+        sa.select(Service).options(selectinload(Service.organisation)).where(Service.id == service_id)
+    )
     if service is None:
         raise Unprocessable("service_id", "no such service in the directory")
     return service
@@ -82,38 +85,58 @@ async def _service(session: AsyncSession, service_id: int) -> Service:
 
 async def list_queue(session: AsyncSession, *, service_id: int) -> list[TransferTicket]:
     """A service's queue: tickets still active, urgent first, then newest."""
-    stmt = (sa.select(TransferTicket)
-            .where(TransferTicket.service_id == service_id, TransferTicket.status.in_([str(s) for s in ACTIVE_STATES]))
-            .order_by(TransferTicket.urgent.desc(), TransferTicket.created_at.desc(), TransferTicket.id.desc()))
+    stmt = (
+        sa.select(TransferTicket)
+        .where(TransferTicket.service_id == service_id, TransferTicket.status.in_([str(s) for s in ACTIVE_STATES]))
+        .order_by(TransferTicket.urgent.desc(), TransferTicket.created_at.desc(), TransferTicket.id.desc())
+    )
     return list((await session.scalars(stmt)).all())
 
 
 async def list_call_tickets(session: AsyncSession, *, call_id: int) -> list[TransferTicket]:
-    return list((await session.scalars(sa.select(TransferTicket).where(TransferTicket.call_id == call_id)
-                                       .order_by(TransferTicket.id))).all())
+    return list(
+        (
+            await session.scalars(
+                sa.select(TransferTicket).where(TransferTicket.call_id == call_id).order_by(TransferTicket.id)
+            )
+        ).all()
+    )
 
 
 # Routing against the live directory
 
 
 async def _waiting_by_service(session: AsyncSession) -> dict[int, int]:
-    rows = await session.execute(sa.select(TransferTicket.service_id, sa.func.count())
-                                 .where(TransferTicket.status.in_([str(s) for s in OPEN_STATES]))
-                                 .group_by(TransferTicket.service_id))
+    rows = await session.execute(
+        sa.select(TransferTicket.service_id, sa.func.count())
+        .where(TransferTicket.status.in_([str(s) for s in OPEN_STATES]))
+        .group_by(TransferTicket.service_id)
+    )
     return dict(rows.all())
 
 
 def service_option(service: Service, waiting: int) -> ServiceOption:
     return ServiceOption(
-        id=service.id, name=service.name, organisation=service.organisation.name, status=service.status,
-        needs_met=frozenset(service.needs), min_age=service.min_age, max_age=service.max_age,
-        areas=frozenset(service.areas), schedule=parse_schedule(service.schedule), timezone=service.timezone,
-        capacity=service.capacity, waiting=waiting, live_phone=service.live_phone,
-        locality_team_for=service.locality_team_for)
+        id=service.id,
+        name=service.name,
+        organisation=service.organisation.name,
+        status=service.status,
+        needs_met=frozenset(service.needs),
+        min_age=service.min_age,
+        max_age=service.max_age,
+        areas=frozenset(service.areas),
+        schedule=parse_schedule(service.schedule),
+        timezone=service.timezone,
+        capacity=service.capacity,
+        waiting=waiting,
+        live_phone=service.live_phone,
+        locality_team_for=service.locality_team_for,
+    )
 
 
-async def suggest_services(session: AsyncSession, *, caller: CallerCircumstances,
-                           exclude: frozenset[int] = frozenset()) -> list[Suggestion]:
+async def suggest_services(
+    session: AsyncSession, *, caller: CallerCircumstances, exclude: frozenset[int] = frozenset()
+) -> list[Suggestion]:
     """The directory ranked for this caller now, with reasons; never empty while a locality team exists."""
     services = (await session.scalars(sa.select(Service).options(selectinload(Service.organisation)))).all()
     waiting = await _waiting_by_service(session)
@@ -132,8 +155,10 @@ def _targets(service: Service, start: datetime, urgent: bool) -> tuple[datetime,
     slots = parse_schedule(service.schedule)
     accept = service.urgent_accept_target_hours if urgent else service.accept_target_hours
     contact = service.urgent_contact_target_hours if urgent else service.contact_target_hours
-    return (add_open_hours(slots, service.timezone, start, accept),
-            add_open_hours(slots, service.timezone, start, contact))
+    return (
+        add_open_hours(slots, service.timezone, start, accept),
+        add_open_hours(slots, service.timezone, start, contact),
+    )
 
 
 async def create_ticket(session: AsyncSession, *, request: TransferRequest, actor: str) -> tuple[TransferTicket, bool]:
@@ -152,15 +177,34 @@ async def create_ticket(session: AsyncSession, *, request: TransferRequest, acto
     now = runtime.clock.now()
     accept_by, contact_by = _targets(service, now, request.urgent)
     values = dict(
-        service_id=service.id, call_id=request.call_id, created_by=request.created_by,
-        idempotency_key=request.idempotency_key, rerouted_from_id=request.rerouted_from_id, status="requested",
-        mode=request.mode, live_state="ringing" if request.mode == "live" else None, urgent=request.urgent, needs=request.needs, risk_level=request.risk_level, age=request.age,
-        locality=request.locality, caller_name_encrypted=runtime.crypto.encrypt(request.caller_name),
-        contact_number_encrypted=request.contact_number_encrypted, contact_method=request.contact_method,
-        preferred_times=request.preferred_times, shared_summary_encrypted=runtime.crypto.encrypt(request.shared_summary),
-        consent_covers=request.consent_covers, consent_recorded_at=request.consent_recorded_at,
-        consent_recorded_by=request.consent_recorded_by, sms_consent=request.sms_consent, accept_by=accept_by,
-        contact_by=contact_by, contact_attempts=0, created_at=now, updated_at=now)
+        service_id=service.id,
+        call_id=request.call_id,
+        created_by=request.created_by,
+        idempotency_key=request.idempotency_key,
+        rerouted_from_id=request.rerouted_from_id,
+        status="requested",
+        mode=request.mode,
+        live_state="ringing" if request.mode == "live" else None,
+        urgent=request.urgent,
+        needs=request.needs,
+        risk_level=request.risk_level,
+        age=request.age,
+        locality=request.locality,
+        caller_name_encrypted=runtime.crypto.encrypt(request.caller_name),
+        contact_number_encrypted=request.contact_number_encrypted,
+        contact_method=request.contact_method,
+        preferred_times=request.preferred_times,
+        shared_summary_encrypted=runtime.crypto.encrypt(request.shared_summary),
+        consent_covers=request.consent_covers,
+        consent_recorded_at=request.consent_recorded_at,
+        consent_recorded_by=request.consent_recorded_by,
+        sms_consent=request.sms_consent,
+        accept_by=accept_by,
+        contact_by=contact_by,
+        contact_attempts=0,
+        created_at=now,
+        updated_at=now,
+    )
     if request.idempotency_key:
         # Two clicks racing: the unique key lets exactly one insert through.
         if not await insert_ignore(session, TransferTicket, values, ["created_by", "idempotency_key"]):
@@ -174,12 +218,28 @@ async def create_ticket(session: AsyncSession, *, request: TransferRequest, acto
         ticket = TransferTicket(**values)
         session.add(ticket)
         await session.flush()
-    await _record_event(session, ticket, actor=actor, action="create", from_status=None,
-                        reason=f"re-routed from ticket {request.rerouted_from_id}" if request.rerouted_from_id else None)
-    await schedule_job(session, kind=ACCEPT_BREACH, key=f"ticket-accept-breach:{ticket.id}", run_at=accept_by,
-                       payload={"ticket_id": ticket.id})
-    await schedule_job(session, kind=CONTACT_BREACH, key=f"ticket-contact-breach:{ticket.id}", run_at=contact_by,
-                       payload={"ticket_id": ticket.id})
+    await _record_event(
+        session,
+        ticket,
+        actor=actor,
+        action="create",
+        from_status=None,
+        reason=f"re-routed from ticket {request.rerouted_from_id}" if request.rerouted_from_id else None,
+    )
+    await schedule_job(
+        session,
+        kind=ACCEPT_BREACH,
+        key=f"ticket-accept-breach:{ticket.id}",
+        run_at=accept_by,
+        payload={"ticket_id": ticket.id},
+    )
+    await schedule_job(
+        session,
+        kind=CONTACT_BREACH,
+        key=f"ticket-contact-breach:{ticket.id}",
+        run_at=contact_by,
+        payload={"ticket_id": ticket.id},
+    )
     await announce(session, ticket, service, "ticket.rerouted" if request.rerouted_from_id else "ticket.created")
     return ticket, True
 
@@ -187,21 +247,48 @@ async def create_ticket(session: AsyncSession, *, request: TransferRequest, acto
 def check_replay(crypto: Crypto, ticket: TransferTicket, request: TransferRequest) -> None:
     """An Idempotency-Key replays only the request it was first sent with. Answering a different
     request with the first ticket would tell the listener a warm transfer was made that never was."""
-    sent = (request.service_id, request.call_id, request.mode, request.urgent, request.contact_method, request.age,
-            request.locality, request.preferred_times, request.caller_name,
-            crypto.decrypt(request.contact_number_encrypted), request.shared_summary is not None)
-    made = (ticket.service_id, ticket.call_id, ticket.mode, ticket.urgent, ticket.contact_method, ticket.age,
-            ticket.locality, ticket.preferred_times, crypto.decrypt(ticket.caller_name_encrypted),
-            crypto.decrypt(ticket.contact_number_encrypted), ticket.shared_summary_encrypted is not None)
+    sent = (
+        request.service_id,
+        request.call_id,
+        request.mode,
+        request.urgent,
+        request.contact_method,
+        request.age,
+        request.locality,
+        request.preferred_times,
+        request.caller_name,
+        crypto.decrypt(request.contact_number_encrypted),
+        request.shared_summary is not None,
+    )
+    made = (
+        ticket.service_id,
+        ticket.call_id,
+        ticket.mode,
+        ticket.urgent,
+        ticket.contact_method,
+        ticket.age,
+        ticket.locality,
+        ticket.preferred_times,
+        crypto.decrypt(ticket.caller_name_encrypted),
+        crypto.decrypt(ticket.contact_number_encrypted),
+        ticket.shared_summary_encrypted is not None,
+    )
     if sent != made:
-        raise Unprocessable("idempotency-key", "this key was already used for a different warm transfer; send a new "
-                            "key for a new request", error="idempotency_key_reused")
+        raise Unprocessable(
+            "idempotency-key",
+            "this key was already used for a different warm transfer; send a new key for a new request",
+            error="idempotency_key_reused",
+        )
 
 
 async def _by_idempotency_key(session: AsyncSession, request: TransferRequest) -> TransferTicket | None:
-    return await session.scalar(sa.select(TransferTicket).where(
-        TransferTicket.created_by == request.created_by, TransferTicket.idempotency_key == request.idempotency_key)
-        .execution_options(populate_existing=True))
+    return await session.scalar(
+        sa.select(TransferTicket)
+        .where(
+            TransferTicket.created_by == request.created_by, TransferTicket.idempotency_key == request.idempotency_key
+        )
+        .execution_options(populate_existing=True)
+    )
 
 
 # Moving through the state table
@@ -242,14 +329,23 @@ async def apply_action(session: AsyncSession, *, ticket: TransferTicket, change:
             values |= {"completed_at": now, "outcome": change.outcome}
         case _:
             values["status_reason"] = change.reason
-    moved = await session.execute(sa.update(TransferTicket)
-                                  .where(TransferTicket.id == ticket.id, TransferTicket.status == before)
-                                  .values(**values).execution_options(synchronize_session=False))
+    moved = await session.execute(
+        sa.update(TransferTicket)
+        .where(TransferTicket.id == ticket.id, TransferTicket.status == before)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
     ticket = await find_ticket(session, ticket.id)
     if not moved.rowcount:
         raise TicketStateError(f"the ticket is now {ticket.status}: someone else acted first", state=ticket.status)
-    await _record_event(session, ticket, actor=change.actor, action=change.action.value, from_status=before,
-                        reason=change.reason or change.outcome)
+    await _record_event(
+        session,
+        ticket,
+        actor=change.actor,
+        action=change.action.value,
+        from_status=before,
+        reason=change.reason or change.outcome,
+    )
     await _after_move(session, ticket, change)
     return ticket
 
@@ -262,14 +358,20 @@ async def _after_move(session: AsyncSession, ticket: TransferTicket, change: Act
     if ticket.status not in ("accepted", "on-hold"):
         await cancel_job(session, f"ticket-contact-breach:{ticket.id}")
     if change.action is TicketAction.accept and ticket.sms_consent:
-        await schedule_job(session, kind=TEXT_CALLER, key=f"ticket-text:{ticket.id}",
-                           run_at=runtime_of(session).clock.now(), payload={"ticket_id": ticket.id})
+        await schedule_job(
+            session,
+            kind=TEXT_CALLER,
+            key=f"ticket-text:{ticket.id}",
+            run_at=runtime_of(session).clock.now(),
+            payload={"ticket_id": ticket.id},
+        )
     if change.action is TicketAction.reject:
         await _reroute(session, ticket, change)
     elif change.action is TicketAction.give_up:
         await _follow_up(session, ticket, f"{service.name} could not reach the caller: {change.reason}")
-    await announce(session, ticket, service, "ticket.cancelled" if change.action is TicketAction.cancel
-                   else "ticket.changed")
+    await announce(
+        session, ticket, service, "ticket.cancelled" if change.action is TicketAction.cancel else "ticket.changed"
+    )
 
 
 async def _reroute(session: AsyncSession, ticket: TransferTicket, change: ActionInput) -> TransferTicket | None:
@@ -277,8 +379,9 @@ async def _reroute(session: AsyncSession, ticket: TransferTicket, change: Action
     helpline team's follow-up queue when the partner asks the helpline to choose or nothing is left."""
     if change.reroute != REROUTE_HELPLINE:
         tried = await _services_tried(session, ticket)
-        caller = CallerCircumstances(needs=frozenset(ticket.needs), age=ticket.age, locality=ticket.locality,
-                                     urgent=ticket.urgent)
+        caller = CallerCircumstances(
+            needs=frozenset(ticket.needs), age=ticket.age, locality=ticket.locality, urgent=ticket.urgent
+        )
         suggestions = await suggest_services(session, caller=caller, exclude=frozenset(tried))
         if suggestions:
             request = _copy_request(ticket, service_id=suggestions[0].service_id, crypto=runtime_of(session).crypto)
@@ -288,24 +391,29 @@ async def _reroute(session: AsyncSession, ticket: TransferTicket, change: Action
     return None
 
 
-async def reroute_ticket(session: AsyncSession, *, ticket: TransferTicket, actor: str, reason: str,
-                         service_id: int | None = None) -> TransferTicket:
+async def reroute_ticket(
+    session: AsyncSession, *, ticket: TransferTicket, actor: str, reason: str, service_id: int | None = None
+) -> TransferTicket:
     """A ticket nobody has accepted (its accept-by passed, say) is withdrawn from that partner and
     the caller handed to another service: the chosen one, or the next suggestion not yet tried."""
     if ticket.status != "requested":
-        raise TicketStateError(f"only a ticket waiting to be accepted can be re-routed; this one is {ticket.status}",
-                               state=ticket.status)
+        raise TicketStateError(
+            f"only a ticket waiting to be accepted can be re-routed; this one is {ticket.status}", state=ticket.status
+        )
     if service_id is None:
-        caller = CallerCircumstances(needs=frozenset(ticket.needs), age=ticket.age, locality=ticket.locality,
-                                     urgent=ticket.urgent)
-        suggestions = await suggest_services(session, caller=caller,
-                                             exclude=frozenset(await _services_tried(session, ticket)))
+        caller = CallerCircumstances(
+            needs=frozenset(ticket.needs), age=ticket.age, locality=ticket.locality, urgent=ticket.urgent
+        )
+        suggestions = await suggest_services(
+            session, caller=caller, exclude=frozenset(await _services_tried(session, ticket))
+        )
         if not suggestions:
             raise Unprocessable("service_id", "every suitable service has been tried: choose one")
         service_id = suggestions[0].service_id
     request = _copy_request(ticket, service_id=service_id, crypto=runtime_of(session).crypto)
-    await apply_action(session, ticket=ticket, change=ActionInput(TicketAction.cancel, actor,
-                                                                    reason=f"re-routed: {reason}"))
+    await apply_action(
+        session, ticket=ticket, change=ActionInput(TicketAction.cancel, actor, reason=f"re-routed: {reason}")
+    )
     rerouted, _ = await create_ticket(session, request=request, actor=actor)
     return rerouted
 
@@ -324,13 +432,26 @@ async def _services_tried(session: AsyncSession, ticket: TransferTicket) -> set[
 def _copy_request(ticket: TransferTicket, *, service_id: int, crypto: Any) -> TransferRequest:
     """The same caller, consent and record for the next service: nobody re-assesses."""
     return TransferRequest(
-        service_id=service_id, created_by=ticket.created_by, call_id=ticket.call_id, idempotency_key=None,
-        urgent=ticket.urgent, needs=list(ticket.needs), risk_level=ticket.risk_level, age=ticket.age,
-        locality=ticket.locality, caller_name=crypto.decrypt(ticket.caller_name_encrypted),
-        contact_number_encrypted=ticket.contact_number_encrypted, contact_method=ticket.contact_method,
-        preferred_times=ticket.preferred_times, shared_summary=crypto.decrypt(ticket.shared_summary_encrypted),
-        consent_covers=ticket.consent_covers, consent_recorded_at=ticket.consent_recorded_at,
-        consent_recorded_by=ticket.consent_recorded_by, sms_consent=ticket.sms_consent, rerouted_from_id=ticket.id)
+        service_id=service_id,
+        created_by=ticket.created_by,
+        call_id=ticket.call_id,
+        idempotency_key=None,
+        urgent=ticket.urgent,
+        needs=list(ticket.needs),
+        risk_level=ticket.risk_level,
+        age=ticket.age,
+        locality=ticket.locality,
+        caller_name=crypto.decrypt(ticket.caller_name_encrypted),
+        contact_number_encrypted=ticket.contact_number_encrypted,
+        contact_method=ticket.contact_method,
+        preferred_times=ticket.preferred_times,
+        shared_summary=crypto.decrypt(ticket.shared_summary_encrypted),
+        consent_covers=ticket.consent_covers,
+        consent_recorded_at=ticket.consent_recorded_at,
+        consent_recorded_by=ticket.consent_recorded_by,
+        sms_consent=ticket.sms_consent,
+        rerouted_from_id=ticket.id,
+    )
 
 
 async def _follow_up(session: AsyncSession, ticket: TransferTicket, reason: str) -> None:
@@ -338,14 +459,31 @@ async def _follow_up(session: AsyncSession, ticket: TransferTicket, reason: str)
     session.add(FollowUp(ticket_id=ticket.id, call_id=ticket.call_id, reason=reason, created_at=now))
     await session.flush()
     await publish_live(session, "role:supervisor", "follow-up.created", {"ticket_id": ticket.id, "reason": reason})
-    await publish_live(session, f"user:{ticket.created_by}", "follow-up.created", {"ticket_id": ticket.id,
-                                                                                 "reason": reason})
+    await publish_live(
+        session, f"user:{ticket.created_by}", "follow-up.created", {"ticket_id": ticket.id, "reason": reason}
+    )
 
 
-async def _record_event(session: AsyncSession, ticket: TransferTicket, *, actor: str, action: str,
-                        from_status: str | None, reason: str | None) -> None:
-    session.add(TicketEvent(ticket_id=ticket.id, at=runtime_of(session).clock.now(), actor=actor, action=action,
-                            from_status=from_status, to_status=ticket.status, reason=reason))
+async def _record_event(
+    session: AsyncSession,
+    ticket: TransferTicket,
+    *,
+    actor: str,
+    action: str,
+    from_status: str | None,
+    reason: str | None,
+) -> None:
+    session.add(
+        TicketEvent(
+            ticket_id=ticket.id,
+            at=runtime_of(session).clock.now(),
+            actor=actor,
+            action=action,
+            from_status=from_status,
+            to_status=ticket.status,
+            reason=reason,
+        )
+    )
     await session.flush()
 
 
@@ -359,8 +497,9 @@ async def announce(session: AsyncSession, ticket: TransferTicket, service: Servi
     if event in ("ticket.created", "ticket.rerouted", "ticket.cancelled"):
         from transfers.notifications import queue_partner_notification
 
-        await queue_partner_notification(session, ticket=ticket, organisation_id=service.organisation_id,
-                                         event=event, body=summary)
+        await queue_partner_notification(
+            session, ticket=ticket, organisation_id=service.organisation_id, event=event, body=summary
+        )
     emit(session, event, ticket_id=ticket.id, status=ticket.status)
 
 
@@ -370,13 +509,27 @@ def _iso(moment: datetime | None) -> str | None:
 
 def describe_ticket_status(ticket: TransferTicket, service: Service) -> dict[str, Any]:
     """A ticket without personal data: what a live event or a notification may carry."""
-    return {"ticket_id": ticket.id, "service_id": service.id, "service": service.name, "status": ticket.status,
-            "urgent": ticket.urgent, "mode": ticket.mode, "live_state": ticket.live_state, "needs": list(ticket.needs), "risk_level": ticket.risk_level,
-            "accept_by": _iso(ticket.accept_by), "contact_by": _iso(ticket.contact_by),
-            "accepted_at": _iso(ticket.accepted_at), "handover_at": _iso(ticket.handover_at),
-            "handover_confirmed": ticket.handover_at is not None, "completed_at": _iso(ticket.completed_at),
-            "rerouted_from_id": ticket.rerouted_from_id, "status_reason": ticket.status_reason,
-            "created_at": _iso(ticket.created_at), "updated_at": _iso(ticket.updated_at)}
+    return {
+        "ticket_id": ticket.id,
+        "service_id": service.id,
+        "service": service.name,
+        "status": ticket.status,
+        "urgent": ticket.urgent,
+        "mode": ticket.mode,
+        "live_state": ticket.live_state,
+        "needs": list(ticket.needs),
+        "risk_level": ticket.risk_level,
+        "accept_by": _iso(ticket.accept_by),
+        "contact_by": _iso(ticket.contact_by),
+        "accepted_at": _iso(ticket.accepted_at),
+        "handover_at": _iso(ticket.handover_at),
+        "handover_confirmed": ticket.handover_at is not None,
+        "completed_at": _iso(ticket.completed_at),
+        "rerouted_from_id": ticket.rerouted_from_id,
+        "status_reason": ticket.status_reason,
+        "created_at": _iso(ticket.created_at),
+        "updated_at": _iso(ticket.updated_at),
+    }
 
 
 def open_now(service: Service, now: datetime) -> bool:

@@ -17,30 +17,47 @@ from transfers.tickets.service import describe_ticket_status
 
 
 async def ticket_trail(session: AsyncSession, ticket_id: int) -> list[dict[str, Any]]:
-    events = (await session.scalars(sa.select(TicketEvent).where(TicketEvent.ticket_id == ticket_id)
-                                    .order_by(TicketEvent.id))).all()
-    return [{"at": e.at.isoformat(), "actor": e.actor, "action": e.action, "from": e.from_status, "to": e.to_status,
-             "reason": e.reason} for e in events]
+    events = (
+        await session.scalars(sa.select(TicketEvent).where(TicketEvent.ticket_id == ticket_id).order_by(TicketEvent.id))
+    ).all()
+    return [
+        {
+            "at": e.at.isoformat(),
+            "actor": e.actor,
+            "action": e.action,
+            "from": e.from_status,
+            "to": e.to_status,
+            "reason": e.reason,
+        }
+        for e in events
+    ]
 
 
-async def describe_for_partner(session: AsyncSession, *, ticket: TransferTicket, actor: str,
-                               audit: bool = True) -> dict[str, Any]:
+async def describe_for_partner(
+    session: AsyncSession, *, ticket: TransferTicket, actor: str, audit: bool = True
+) -> dict[str, Any]:
     service = await session.get(Service, ticket.service_id)
     assert service is not None
     crypto = runtime_of(session).crypto
     if audit:
-        await record_audit(session, actor=actor, action="read_caller_details", subject_type="transfer_ticket",
-                           subject_id=ticket.id)
+        await record_audit(
+            session, actor=actor, action="read_caller_details", subject_type="transfer_ticket", subject_id=ticket.id
+        )
     return describe_ticket_status(ticket, service) | {
         "caller_name": crypto.decrypt(ticket.caller_name_encrypted),
         "contact_method": ticket.contact_method,
         "contact_number": crypto.decrypt(ticket.contact_number_encrypted),
         "preferred_times": ticket.preferred_times,
-        "age": ticket.age, "locality": ticket.locality,
+        "age": ticket.age,
+        "locality": ticket.locality,
         "shared_summary": crypto.decrypt(ticket.shared_summary_encrypted),
-        "consent": {"covers": ticket.consent_covers, "recorded_at": ticket.consent_recorded_at.isoformat(),
-                    "sms": ticket.sms_consent},
-        "contact_attempts": ticket.contact_attempts, "outcome": ticket.outcome,
+        "consent": {
+            "covers": ticket.consent_covers,
+            "recorded_at": ticket.consent_recorded_at.isoformat(),
+            "sms": ticket.sms_consent,
+        },
+        "contact_attempts": ticket.contact_attempts,
+        "outcome": ticket.outcome,
         "allowed_actions": [a.value for a in allowed_actions(ticket.status)],
         "events": await ticket_trail(session, ticket.id),
     }

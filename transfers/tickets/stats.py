@@ -21,8 +21,11 @@ class TicketTimes:
 
 
 def _hours(values: list[float]) -> dict[str, float | None]:
-    return {"mean_hours": round(mean(values), 1) if values else None,
-            "median_hours": round(median(values), 1) if values else None, "count": len(values)}
+    return {
+        "mean_hours": round(mean(values), 1) if values else None,
+        "median_hours": round(median(values), 1) if values else None,
+        "count": len(values),
+    }
 
 
 def measure_handovers(tickets: Iterable[TicketTimes], now: datetime) -> dict[str, object]:
@@ -32,6 +35,9 @@ def measure_handovers(tickets: Iterable[TicketTimes], now: datetime) -> dict[str
     to_accept = [(t.accepted_at - t.created_at).total_seconds() / 3600 for t in tickets if t.accepted_at]
     to_contact = [(t.handover_at - t.created_at).total_seconds() / 3600 for t in tickets if t.handover_at]
     waiting = [now - t.created_at for t in tickets if t.open]
-    return {"to_accept": _hours(to_accept), "to_contact": _hours(to_contact),
-            "longest_open_wait_hours": round(max(waiting).total_seconds() / 3600, 1) if waiting else None,
-            "open_past_four_weeks": sum(1 for w in waiting if w > LONGEST_ACCEPTABLE_WAIT)}
+    return {
+        "to_accept": _hours(to_accept),
+        "to_contact": _hours(to_contact),
+        "longest_open_wait_hours": round(max(waiting).total_seconds() / 3600, 1) if waiting else None,
+        "open_past_four_weeks": sum(1 for w in waiting if w > LONGEST_ACCEPTABLE_WAIT),
+    }

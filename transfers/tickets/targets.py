@@ -24,8 +24,11 @@ async def flag_breach(session: AsyncSession, job: Job) -> None:
         return  # met in time, or closed: nothing to flag
     now = runtime_of(session).clock.now()
     column = "accept_breached_at" if job.kind == ACCEPT_BREACH else "contact_breached_at"
-    flagged = await session.execute(sa.update(TransferTicket).where(
-        TransferTicket.id == ticket.id, getattr(TransferTicket, column).is_(None)).values({column: now}))
+    flagged = await session.execute(
+        sa.update(TransferTicket)
+        .where(TransferTicket.id == ticket.id, getattr(TransferTicket, column).is_(None))
+        .values({column: now})
+    )
     if not flagged.rowcount:
         return
     await session.refresh(ticket)
@@ -33,7 +36,8 @@ async def flag_breach(session: AsyncSession, job: Job) -> None:
     assert service is not None
     data = describe_ticket_status(ticket, service) | {
         "breach": "accept" if job.kind == ACCEPT_BREACH else "contact",
-        "offer_reroute": job.kind == ACCEPT_BREACH}
+        "offer_reroute": job.kind == ACCEPT_BREACH,
+    }
     await publish_live(session, "role:supervisor", "ticket.breach", data)
     await publish_live(session, f"user:{ticket.created_by}", "ticket.changed", data)
     await publish_live(session, f"org:{service.organisation_id}", "ticket.breach", data)

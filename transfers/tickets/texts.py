@@ -25,8 +25,10 @@ def compose_text(organisation: str, contact_by: datetime, timezone: str) -> str:
     """Pure: the message body, the time in the service's own zone."""
     local = contact_by.astimezone(ZoneInfo(timezone))
     when = local.strftime("%A %-d %B, %-I:%M%p").replace("AM", "am").replace("PM", "pm")
-    return (f"Hello from Openline. As you agreed, {organisation} will contact you by {when}. "
-            "If you need us before then, call us any time.")
+    return (
+        f"Hello from Openline. As you agreed, {organisation} will contact you by {when}. "
+        "If you need us before then, call us any time."
+    )
 
 
 async def _prepare_text(session: AsyncSession, payload: dict[str, Any]) -> dict[str, Any] | None:
@@ -56,5 +58,13 @@ async def _not_texted(session: AsyncSession, payload: dict[str, Any], exc: Excep
 def register(runtime: Runtime) -> None:
     # The ``ticket.text_caller`` job, scheduled when a partner accepts, is a call-out: decided in
     # the job's transaction, sent after it commits, with no transaction open.
-    register_call_out(runtime, TEXT_CALLER, CallOut(prepare=_prepare_text, send=retry_when_unavailable(_send_text),
-                                                    refused=_not_texted, give_up_after=timedelta(hours=24)))
+    register_call_out(
+        runtime,
+        TEXT_CALLER,
+        CallOut(
+            prepare=_prepare_text,
+            send=retry_when_unavailable(_send_text),
+            refused=_not_texted,
+            give_up_after=timedelta(hours=24),
+        ),
+    )

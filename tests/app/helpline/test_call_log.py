@@ -9,9 +9,16 @@ from app.helpline.models import CallLog, CallLogRevision
 from app.helpline.sessions import start_session
 from transfers.directory.models import NeedCategory
 
-GOOD = {"contact_type": "support", "needs": ["money", "housing"], "risk_level": "low", "consent_to_share": True,
-        "consent_covers": "needs, summary and number", "title": "Rent arrears worry", "summary": "Behind on rent since May",
-        "outcome": "warm-transfer"}
+GOOD = {
+    "contact_type": "support",
+    "needs": ["money", "housing"],
+    "risk_level": "low",
+    "consent_to_share": True,
+    "consent_covers": "needs, summary and number",
+    "title": "Rent arrears worry",
+    "summary": "Behind on rent since May",
+    "outcome": "warm-transfer",
+}
 
 
 async def _setup(harness, username="sam"):
@@ -25,8 +32,10 @@ async def _setup(harness, username="sam"):
 
 async def test_a_log_is_recorded_once_and_its_summary_encrypted(harness):
     session_id, client = await _setup(harness)
-    first, second = await asyncio.gather(client.post(f"/api/listener/sessions/{session_id}/log", json=GOOD),
-                                         client.post(f"/api/listener/sessions/{session_id}/log", json=GOOD))
+    first, second = await asyncio.gather(
+        client.post(f"/api/listener/sessions/{session_id}/log", json=GOOD),
+        client.post(f"/api/listener/sessions/{session_id}/log", json=GOOD),
+    )
     assert first.status_code == second.status_code == 201 and first.json() == second.json()
     async with session_scope(harness.runtime) as session:
         assert await session.scalar(sa.select(sa.func.count()).select_from(CallLog)) == 1
@@ -39,9 +48,13 @@ async def test_a_log_is_recorded_once_and_its_summary_encrypted(harness):
 async def test_bad_logs_name_the_field(harness):
     session_id, client = await _setup(harness)
     path = f"/api/listener/sessions/{session_id}/log"
-    cases = [({"needs": ["magic"]}, "needs"), ({"consent_to_share": None}, "consent_to_share"),
-             ({"consent_to_share": False, "outcome": "warm-transfer"}, "outcome"), ({"outcome": None}, "outcome"),
-             ({"risk_level": "fine"}, "risk_level")]
+    cases = [
+        ({"needs": ["magic"]}, "needs"),
+        ({"consent_to_share": None}, "consent_to_share"),
+        ({"consent_to_share": False, "outcome": "warm-transfer"}, "outcome"),
+        ({"outcome": None}, "outcome"),
+        ({"risk_level": "fine"}, "risk_level"),
+    ]
     for change, field in cases:
         response = await client.post(path, json=GOOD | change)
         assert response.status_code == 422, change
@@ -52,16 +65,20 @@ async def test_bad_logs_name_the_field(harness):
 async def test_someone_elses_session_is_no_such_session(harness):
     session_id, _ = await _setup(harness)
     _, other = await _setup(harness, "alex")
-    for response in (await other.post(f"/api/listener/sessions/{session_id}/log", json=GOOD),
-                     await other.get(f"/api/listener/sessions/{session_id}/log")):
+    for response in (
+        await other.post(f"/api/listener/sessions/{session_id}/log", json=GOOD),
+        await other.get(f"/api/listener/sessions/{session_id}/log"),
+    ):
         assert response.status_code == 404 and response.json() == {"error": "not_found", "detail": "no such session"}
 
 
 async def test_corrections_are_audited_revisions_not_overwrites(harness):
     session_id, client = await _setup(harness)
     await client.post(f"/api/listener/sessions/{session_id}/log", json=GOOD)
-    fixed = await client.post(f"/api/listener/sessions/{session_id}/log/revisions",
-                              json=GOOD | {"title": "Rent arrears and debt", "correction_reason": "caller rang back"})
+    fixed = await client.post(
+        f"/api/listener/sessions/{session_id}/log/revisions",
+        json=GOOD | {"title": "Rent arrears and debt", "correction_reason": "caller rang back"},
+    )
     body = fixed.json()
     assert body["title"] == "Rent arrears and debt" and body["revision"] == 2
     assert [h["reason"] for h in body["history"]] == [None, "caller rang back"]
@@ -73,9 +90,14 @@ async def test_corrections_are_audited_revisions_not_overwrites(harness):
 
 async def test_immediate_risk_shows_the_protocol_and_alerts_supervisors(harness):
     from app.core.events import LiveEvent
+
     session_id, client = await _setup(harness)
-    body = (await client.post(f"/api/listener/sessions/{session_id}/log",
-                              json=GOOD | {"risk_level": "immediate", "outcome": "emergency-services"})).json()
+    body = (
+        await client.post(
+            f"/api/listener/sessions/{session_id}/log",
+            json=GOOD | {"risk_level": "immediate", "outcome": "emergency-services"},
+        )
+    ).json()
     assert "999" in body["emergency_protocol"]
     async with session_scope(harness.runtime) as session:
         alert = await session.scalar(sa.select(LiveEvent).where(LiveEvent.type == "risk.immediate"))

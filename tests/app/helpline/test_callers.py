@@ -49,10 +49,22 @@ async def test_a_repeat_caller_brings_their_earlier_contacts_and_open_warm_trans
     async with session_scope(harness.runtime) as session:  # the warm transfer made on the first call
         service = await session.scalar(sa.select(Service).where(Service.slug == "ca-money"))
         now = harness.clock.now()
-        session.add(TransferTicket(service_id=service.id, call_id=first["call_id"], created_by=sam.id, needs=["money"],
-                                   risk_level="low", consent_covers="needs", consent_recorded_at=now,
-                                   consent_recorded_by=sam.id, accept_by=now, contact_by=now, created_at=now,
-                                   updated_at=now))
+        session.add(
+            TransferTicket(
+                service_id=service.id,
+                call_id=first["call_id"],
+                created_by=sam.id,
+                needs=["money"],
+                risk_level="low",
+                consent_covers="needs",
+                consent_recorded_at=now,
+                consent_recorded_by=sam.id,
+                accept_by=now,
+                contact_by=now,
+                created_at=now,
+                updated_at=now,
+            )
+        )
     other, _ = await answered(harness, sim, sam_client, "+447700900999")  # someone else rings in between
     await hang_up(sim, other)
     harness.clock.advance(hours=2)

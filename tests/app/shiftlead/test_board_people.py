@@ -15,8 +15,12 @@ NOW = datetime(2026, 11, 25, 21, 0, tzinfo=UTC)
 
 
 def _person(name, overrun, call_id=5):
-    return {"id": 1, "name": name, "call": {"id": call_id},
-            "session": {"id": 9, "due_at": NOW.isoformat(), "overrun_seconds": overrun}}
+    return {
+        "id": 1,
+        "name": name,
+        "call": {"id": call_id},
+        "session": {"id": 9, "due_at": NOW.isoformat(), "overrun_seconds": overrun},
+    }
 
 
 def _waiting(seconds, id_=3):
@@ -24,8 +28,9 @@ def _waiting(seconds, id_=3):
 
 
 def _alerts(**kw):
-    base = dict(now=NOW, listeners=[], waiting=[], risks=[], helps=[], dead=[], wait_target_seconds=60,
-                overrun_minutes=5)
+    base = dict(
+        now=NOW, listeners=[], waiting=[], risks=[], helps=[], dead=[], wait_target_seconds=60, overrun_minutes=5
+    )
     return [a.key for a in find_alerts(**(base | kw))]
 
 
@@ -36,8 +41,12 @@ def test_alerts_come_from_the_picture_most_serious_first():
     assert _alerts(listeners=[_person("Sam", 4 * 60)]) == []  # over, but not by the set minutes yet
     assert _alerts(listeners=[_person("Sam", 5 * 60)]) == ["overrun:9"]
     assert _alerts(overrun_minutes=0, listeners=[_person("Sam", 1)]) == ["overrun:9"]
-    assert _alerts(dead=[(2, NOW)], helps=[(7, 5, 1, NOW, "Sam")], risks=[(3, 5, 1, NOW, "Sam", None, None, None)],
-                   waiting=[_waiting(90)]) == ["immediate-risk:3", "help:7", "long-wait:3", "notification-dead:2"]
+    assert _alerts(
+        dead=[(2, NOW)],
+        helps=[(7, 5, 1, NOW, "Sam")],
+        risks=[(3, 5, 1, NOW, "Sam", None, None, None)],
+        waiting=[_waiting(90)],
+    ) == ["immediate-risk:3", "help:7", "long-wait:3", "notification-dead:2"]
     # A crisis line that did not connect is its own alert, above the flag it belongs to.
     assert _alerts(risks=[(3, 5, 1, NOW, "Sam", "Crisis team", "busy", NOW)]) == ["crisis-line:3", "immediate-risk:3"]
     assert _alerts(risks=[(3, 5, 1, NOW, "Sam", "Crisis team", "joined", None)]) == ["immediate-risk:3"]
@@ -55,7 +64,12 @@ async def test_the_board_names_each_listener_with_their_call_and_who_waits(harne
     jo = await harness.signed_in("jo")
     board = (await jo.get("/api/supervisor/board")).json()
     sam_row, alex_row = board["listeners"]
-    assert (sam_row["name"], sam_row["presence"], alex_row["name"], alex_row["call"]) == ("Sam", "on-call", "Alex", None)
+    assert (sam_row["name"], sam_row["presence"], alex_row["name"], alex_row["call"]) == (
+        "Sam",
+        "on-call",
+        "Alex",
+        None,
+    )
     assert sam_row["call"]["wait_seconds"] == 20 and sam_row["call"]["caller"].endswith("321")
     assert sam_row["session"]["log_recorded"] is False and sam_row["session"]["elapsed_seconds"] == 75
     assert [(w["kind"], w["wait_seconds"]) for w in board["waiting"]] == [("caller", 75)]

@@ -15,7 +15,10 @@ from tests.telephony.conftest import listener, simulator_for
 
 CRISIS_TEAM = "+441823000999"
 NHS_111 = "+441823000111"
-LINES = [{"name": "Somerset crisis team", "number": CRISIS_TEAM}, {"name": "NHS 111 (mental health)", "number": NHS_111}]
+LINES = [
+    {"name": "Somerset crisis team", "number": CRISIS_TEAM},
+    {"name": "NHS 111 (mental health)", "number": NHS_111},
+]
 
 
 @pytest.fixture
@@ -44,9 +47,16 @@ def legs(sim, caller):
 
 async def trail(harness):
     async with session_scope(harness.runtime) as session:
-        return [(a.actor, a.action) for a in (await session.scalars(
-            sa.select(AuditEvent).where(AuditEvent.subject_type == "safeguarding_record")
-            .order_by(AuditEvent.id))).all()]
+        return [
+            (a.actor, a.action)
+            for a in (
+                await session.scalars(
+                    sa.select(AuditEvent)
+                    .where(AuditEvent.subject_type == "safeguarding_record")
+                    .order_by(AuditEvent.id)
+                )
+            ).all()
+        ]
 
 
 def test_crisis_lines_are_validated_and_none_by_default():
@@ -77,9 +87,14 @@ async def test_the_crisis_worker_joins_with_the_caller_still_talking_to_the_list
 
     record = (await jo.get(f"/api/helpline/safeguarding/{flagged['id']}")).json()
     assert (record["crisis_line"], record["crisis_state"], record["crisis_dialled_by"]) == (
-        "Somerset crisis team", "joined", "Sam")
+        "Somerset crisis team",
+        "joined",
+        "Sam",
+    )
     assert record["crisis_joined_at"] and [a["who"] for a in record["alerted"]] == [
-        "supervisors on shift", "Somerset crisis team"]
+        "supervisors on shift",
+        "Somerset crisis team",
+    ]
 
     handed = await sam.post(f"/api/helpline/safeguarding/{flagged['id']}/crisis-line/handover", json={})
     assert handed.status_code == 200 and handed.json()["crisis_state"] == "handed-over"
@@ -92,16 +107,21 @@ async def test_the_crisis_worker_joins_with_the_caller_still_talking_to_the_list
     await run_due_jobs(harness.runtime)
     await sim.deliver()
     assert caller.state == "connected" and not any("dropped" in line for line in caller.heard)
-    assert await trail(harness) == [("user:sam", "flag_immediate_risk"), ("user:sam", "dial_crisis_line"),
-                                    ("telephony", "crisis_line_joined"), ("user:jo", "read_safeguarding_record"),
-                                    ("user:sam", "hand_over_to_crisis_line")]  # a supervisor's read is audited
+    assert await trail(harness) == [
+        ("user:sam", "flag_immediate_risk"),
+        ("user:sam", "dial_crisis_line"),
+        ("telephony", "crisis_line_joined"),
+        ("user:jo", "read_safeguarding_record"),
+        ("user:sam", "hand_over_to_crisis_line"),
+    ]  # a supervisor's read is audited
     assert not any(r for r in sim.rest_requests if "Hold" in r["form"] and r["form"]["Hold"] == "true")
 
 
 async def test_a_supervisor_dials_from_the_board_and_the_listener_may_hold_the_caller_and_stay_on(harness, sim):
     caller, card, sam, jo = await on_a_call(harness, sim)
-    dialled = await jo.post(f"/api/supervisor/calls/{card['call_id']}/crisis-line",
-                            json={"line_id": 2, "hold_caller": True})
+    dialled = await jo.post(
+        f"/api/supervisor/calls/{card['call_id']}/crisis-line", json={"line_id": 2, "hold_caller": True}
+    )
     assert dialled.status_code == 201, dialled.text
     record = dialled.json()
     assert record["crisis_dialled_by"] == "Jo"  # flagged by the supervisor dialling
@@ -121,21 +141,26 @@ async def test_a_supervisor_dials_from_the_board_and_the_listener_may_hold_the_c
     assert ("user:jo", "dial_crisis_line") in await trail(harness)
 
 
-@pytest.mark.parametrize(("line", "state", "words"), [
-    ("unanswered", "no-answer", "did not answer"), ("busy", "busy", "was busy"), ("failing", "failed", "could not")])
+@pytest.mark.parametrize(
+    ("line", "state", "words"),
+    [("unanswered", "no-answer", "did not answer"), ("busy", "busy", "was busy"), ("failing", "failed", "could not")],
+)
 async def test_a_crisis_line_that_is_busy_fails_or_goes_unanswered_leaves_the_caller_with_the_listener(
-        harness, sim, line, state, words):
+    harness, sim, line, state, words
+):
     caller, card, sam, jo = await on_a_call(harness, sim)
     getattr(sim, line).add(CRISIS_TEAM)
-    record = (await sam.post("/api/listener/calls/current/crisis-line",
-                             json={"line_id": 1, "hold_caller": True})).json()
+    record = (
+        await sam.post("/api/listener/calls/current/crisis-line", json={"line_id": 1, "hold_caller": True})
+    ).json()
     await sim.deliver()  # the leg's own callbacks tell us; no timer needed
     room, on_line = legs(sim, caller)
     assert on_line["caller"].hold is False and sim.can_hear(caller.call.sid, on_line["listener"].call_sid)
     after = (await sam.get(f"/api/helpline/safeguarding/{record['id']}")).json()
     assert (after["crisis_state"], bool(after["crisis_ended_at"])) == (state, True)
-    alert = next(a for a in (await jo.get("/api/supervisor/board")).json()["alerts"]
-                 if a["key"] == f"crisis-line:{record['id']}")
+    alert = next(
+        a for a in (await jo.get("/api/supervisor/board")).json()["alerts"] if a["key"] == f"crisis-line:{record['id']}"
+    )
     assert words in alert["text"] and "still with Sam" in alert["text"]
     acked = await jo.post(f"/api/supervisor/alerts/{alert['key']}/acknowledge")
     assert acked.status_code == 200 and acked.json()["acknowledged_by"] == "Jo"
@@ -148,8 +173,9 @@ async def test_a_crisis_line_that_is_busy_fails_or_goes_unanswered_leaves_the_ca
 async def test_a_crisis_line_that_rings_on_is_stopped_and_the_caller_comes_off_hold(harness, sim):
     caller, card, sam, jo = await on_a_call(harness, sim)
     sim.slow_to_answer.add(CRISIS_TEAM)
-    record = (await sam.post("/api/listener/calls/current/crisis-line",
-                             json={"line_id": 1, "hold_caller": True})).json()
+    record = (
+        await sam.post("/api/listener/calls/current/crisis-line", json={"line_id": 1, "hold_caller": True})
+    ).json()
     await sim.deliver()
     room, on_line = legs(sim, caller)
     crisis_sid = next(sid for sid, c in sim.calls.items() if c.to == CRISIS_TEAM)
@@ -160,8 +186,9 @@ async def test_a_crisis_line_that_rings_on_is_stopped_and_the_caller_comes_off_h
     room, on_line = legs(sim, caller)
     assert on_line["caller"].hold is False and sim.calls[crisis_sid].status in ("canceled", "completed")
     assert (await sam.get(f"/api/helpline/safeguarding/{record['id']}")).json()["crisis_state"] == "no-answer"
-    assert (await sam.post(f"/api/helpline/safeguarding/{record['id']}/crisis-line/handover",
-                           json={})).status_code == 409
+    assert (
+        await sam.post(f"/api/helpline/safeguarding/{record['id']}/crisis-line/handover", json={})
+    ).status_code == 409
 
 
 async def test_no_crisis_line_without_a_call_or_one_configured(harness, sim, make_harness):

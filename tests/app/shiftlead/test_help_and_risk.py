@@ -24,8 +24,9 @@ async def test_asking_for_help_alerts_supervisors_and_one_click_joins_as_coach(h
     assert (await sam.post("/api/listener/calls/current/help")).json()["id"] == asked.json()["id"]  # one alert, not two
     alert = next(a for a in (await jo.get("/api/supervisor/board")).json()["alerts"] if a["kind"] == "help")
     assert (alert["text"], alert["call_id"]) == ("Sam asks for help", card["call_id"])
-    joined = await jo.post(f"/api/supervisor/calls/{alert['call_id']}/monitor",
-                           json={"mode": "coach", "alert_key": alert["key"]})
+    joined = await jo.post(
+        f"/api/supervisor/calls/{alert['call_id']}/monitor", json={"mode": "coach", "alert_key": alert["key"]}
+    )
     assert joined.status_code == 201 and joined.json()["mode"] == "coach"
     await sim.deliver()
     room = next(r for r in sim.conferences.values() if caller.call.sid in r.participants)
@@ -52,30 +53,53 @@ async def test_immediate_risk_flagged_mid_call_is_recorded_and_stays_until_close
     assert [a["kind"] for a in board["alerts"]][0] == "immediate-risk"
     assert board["listeners"][0]["call"]["immediate_risk_id"] == record["id"]
 
-    filled = await sam.patch(f"/api/helpline/safeguarding/{record['id']}", json={
-        "concern": "plans to end their life tonight", "risk_factors": "alone, has tablets",
-        "protective_factors": "sister nearby", "location": "12 Example Road, Taunton",
-        "emergency_reference": "ASP-2231", "alerted": [{"who": "Ambulance (999)", "at": "2026-11-25T20:05:00+00:00"}]})
+    filled = await sam.patch(
+        f"/api/helpline/safeguarding/{record['id']}",
+        json={
+            "concern": "plans to end their life tonight",
+            "risk_factors": "alone, has tablets",
+            "protective_factors": "sister nearby",
+            "location": "12 Example Road, Taunton",
+            "emergency_reference": "ASP-2231",
+            "alerted": [{"who": "Ambulance (999)", "at": "2026-11-25T20:05:00+00:00"}],
+        },
+    )
     assert filled.status_code == 200 and filled.json()["location"] == "12 Example Road, Taunton"
     async with session_scope(harness.runtime) as session:
         stored = await session.get(SafeguardingRecord, record["id"])
     assert "Taunton" not in (stored.location_encrypted or "")  # encrypted at rest
 
-    assert (await sam.post(f"/api/supervisor/safeguarding/{record['id']}/close", json={"outcome": "other"})).status_code == 403
+    assert (
+        await sam.post(f"/api/supervisor/safeguarding/{record['id']}/close", json={"outcome": "other"})
+    ).status_code == 403
     harness.clock.advance(minutes=40)
     assert any(a["kind"] == "immediate-risk" for a in (await jo.get("/api/supervisor/board")).json()["alerts"])
-    closed = await jo.post(f"/api/supervisor/safeguarding/{record['id']}/close",
-                           json={"outcome": "emergency-services-attended", "note": "ambulance with her"})
+    closed = await jo.post(
+        f"/api/supervisor/safeguarding/{record['id']}/close",
+        json={"outcome": "emergency-services-attended", "note": "ambulance with her"},
+    )
     assert closed.status_code == 200 and closed.json()["outcome"] == "emergency-services-attended"
-    assert (await jo.post(f"/api/supervisor/safeguarding/{record['id']}/close",
-                          json={"outcome": "other"})).status_code == 409
+    assert (
+        await jo.post(f"/api/supervisor/safeguarding/{record['id']}/close", json={"outcome": "other"})
+    ).status_code == 409
     assert not any(a["kind"] == "immediate-risk" for a in (await jo.get("/api/supervisor/board")).json()["alerts"])
     async with session_scope(harness.runtime) as session:
-        trail = [(a.actor, a.action) for a in (await session.scalars(
-            sa.select(AuditEvent).where(AuditEvent.subject_type == "safeguarding_record").order_by(AuditEvent.id))).all()]
+        trail = [
+            (a.actor, a.action)
+            for a in (
+                await session.scalars(
+                    sa.select(AuditEvent)
+                    .where(AuditEvent.subject_type == "safeguarding_record")
+                    .order_by(AuditEvent.id)
+                )
+            ).all()
+        ]
         words = str([a.detail for a in (await session.scalars(sa.select(AuditEvent))).all()])
-    assert trail == [("user:sam", "flag_immediate_risk"), ("user:sam", "update_safeguarding_record"),
-                     ("user:jo", "close_immediate_risk")]
+    assert trail == [
+        ("user:sam", "flag_immediate_risk"),
+        ("user:sam", "update_safeguarding_record"),
+        ("user:jo", "close_immediate_risk"),
+    ]
     assert "Taunton" not in words and "tablets" not in words  # the audit names fields, never their words
     _, alex = await listener(harness, "alex")
     assert (await alex.get(f"/api/helpline/safeguarding/{record['id']}")).status_code == 404  # another listener's

@@ -5,9 +5,9 @@ import sqlalchemy as sa
 
 from app.core.audit import AuditEvent
 from app.core.db import session_scope
+from telephony.monitoring_models import SupervisorLeg
 from tests.app.helpline.test_callers import answered, hang_up
 from tests.telephony.conftest import listener, sim  # noqa: F401 - the simulator fixture
-from telephony.monitoring_models import SupervisorLeg
 
 
 async def on_a_call(harness, sim):
@@ -21,13 +21,20 @@ def legs(sim, caller):
     room = next(r for r in sim.conferences.values() if caller.call.sid in r.participants)
     by_label = {p.label: p.call_sid for p in room.participants.values()}
     return by_label["listener"], by_label.get("supervisor-1") or next(
-        (sid for label, sid in by_label.items() if label and label.startswith("supervisor-")), None)
+        (sid for label, sid in by_label.items() if label and label.startswith("supervisor-")), None
+    )
 
 
 async def audit_actions(harness):
     async with session_scope(harness.runtime) as session:
-        return [(a.action, a.detail.get("mode")) for a in (await session.scalars(
-            sa.select(AuditEvent).where(AuditEvent.subject_type == "call").order_by(AuditEvent.id))).all()]
+        return [
+            (a.action, a.detail.get("mode"))
+            for a in (
+                await session.scalars(
+                    sa.select(AuditEvent).where(AuditEvent.subject_type == "call").order_by(AuditEvent.id)
+                )
+            ).all()
+        ]
 
 
 async def test_a_supervisor_listens_then_coaches_then_barges_then_leaves(harness, sim):
@@ -59,8 +66,12 @@ async def test_a_supervisor_listens_then_coaches_then_barges_then_leaves(harness
     await sim.deliver()
     assert legs(sim, caller)[1] is None and caller.state == "connected"  # the caller is still with Sam
     assert sim.can_hear(me, listener_leg)
-    assert await audit_actions(harness) == [("join_call", "listen"), ("switch_monitoring", "coach"),
-                                            ("switch_monitoring", "barge"), ("leave_call", None)]
+    assert await audit_actions(harness) == [
+        ("join_call", "listen"),
+        ("switch_monitoring", "coach"),
+        ("switch_monitoring", "barge"),
+        ("leave_call", None),
+    ]
     assert (await sam.get("/api/listener/calls/current/others")).json() == []
 
 
@@ -75,7 +86,9 @@ async def test_a_listener_is_not_told_of_a_quiet_supervisor_when_the_line_says_s
     assert (await sam.get("/api/listener/calls/current/others")).json() == []
     await jo.put(f"/api/supervisor/calls/{card['call_id']}/monitor", json={"mode": "barge"})
     await sim.deliver()
-    assert (await sam.get("/api/listener/calls/current/others")).json()[0]["mode"] == "barge"  # the caller hears them too
+    assert (await sam.get("/api/listener/calls/current/others")).json()[0][
+        "mode"
+    ] == "barge"  # the caller hears them too
     await sim.close()
 
 
@@ -83,7 +96,9 @@ async def test_two_supervisors_and_an_ended_call_are_refused(harness, sim):
     caller, card, sam, jo = await on_a_call(harness, sim)
     await harness.add_user("kim", "supervisor", display_name="Kim")
     kim = await harness.signed_in("kim")
-    assert (await jo.post(f"/api/supervisor/calls/{card['call_id']}/monitor", json={"mode": "listen"})).status_code == 201
+    assert (
+        await jo.post(f"/api/supervisor/calls/{card['call_id']}/monitor", json={"mode": "listen"})
+    ).status_code == 201
     second = await kim.post(f"/api/supervisor/calls/{card['call_id']}/monitor", json={"mode": "barge"})
     assert second.status_code == 409 and "Jo is already on this call" in second.text
     await jo.delete(f"/api/supervisor/calls/{card['call_id']}/monitor")
