@@ -83,7 +83,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     from transfers.tickets.texts import register as register_texts
 
     register_texts(runtime)  # the text to a caller once a partner accepts
-    from transfers.live import register as register_live_transfers
+    from transfers.live_transfer import register as register_live_transfers
 
     register_live_transfers(runtime)
     from transfers.notifications import register as register_notifications
@@ -122,7 +122,7 @@ def _install(app: FastAPI, runtime: Runtime) -> None:
     from app.helpline.pages import router as pages_router
     from app.helpline.router import helpline_router as tickets_router
     from app.helpline.router import router as helpline_router
-    from app.live import router as live_router
+    from app.live_stream import router as live_router
     from app.shiftlead.router import router as shiftlead_router
 
     # telephony: Twilio's webhooks and the listener API.

@@ -1,6 +1,6 @@
 """Where a call is in the helpline's flow, and every move it may make: the only place they live.
 
-Like ``transfers/states.py`` for tickets. Each (state, move) pair names the state it leads to
+Like ``transfers/tickets/states.py`` for tickets. Each (state, move) pair names the state it leads to
 and what it does to the listener holding the call, so the presence change is decided where the
 move is, never separately:
 

@@ -18,11 +18,11 @@ from app.core.errors import NotFound
 from app.core.responses import PathId, error_responses
 from transfers.directory import service as directory
 from transfers.directory.schemas import ServiceOut
-from transfers.states import TicketAction
 from transfers.tickets.models import TransferTicket
 from transfers.tickets.schemas import PartnerTicketOut
 from transfers.tickets.service import REROUTE_NEXT, ActionInput, apply_action, find_ticket, list_queue
 from transfers.tickets.sharing import describe_for_partner
+from transfers.tickets.states import TicketAction
 
 # 403: a signed-in account that is not a partner's; 409: an action the ticket's state does not allow.
 router = APIRouter(prefix="/api/partner/v1", tags=["partner"], responses=error_responses(401, 403, 404, 409, 413, 422))

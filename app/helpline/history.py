@@ -18,8 +18,8 @@ from telephony.calls import seconds_between
 from telephony.models import Call, CallbackRequest
 from telephony.presence import mark_on_call, release_listener
 from transfers.directory.models import Service
-from transfers.states import ACTIVE_STATES
 from transfers.tickets.models import TransferTicket
+from transfers.tickets.states import ACTIVE_STATES
 
 # A listener's night: a shift is at most twelve hours, so "tonight" is the last twelve.
 TONIGHT = timedelta(hours=12)

@@ -18,9 +18,8 @@ from app.helpline.call_log import current_consent
 from app.helpline.history import call_of
 from app.helpline.models import SupportSession
 from transfers.directory.models import Locality, Service
-from transfers.live import begin_live_transfer, check_live_transfer, hand_over
+from transfers.live_transfer import begin_live_transfer, check_live_transfer, hand_over
 from transfers.routing import CallerCircumstances, Suggestion
-from transfers.states import TicketAction
 from transfers.tickets.models import FollowUp, TransferTicket
 from transfers.tickets.service import (
     ActionInput,
@@ -34,6 +33,7 @@ from transfers.tickets.service import (
     suggest_services,
 )
 from transfers.tickets.sharing import ticket_trail
+from transfers.tickets.states import TicketAction
 
 URGENT_RISK = ("high", "immediate")
 

@@ -7,7 +7,7 @@ brief); once the crisis worker has joined and been briefed the listener hands ov
 staying on. A line that is busy, fails or does not answer leaves the caller with the listener,
 and the supervisors are told by an alert.
 
-The machinery is the live warm transfer's (``transfers/live.py``): every Twilio request is an
+The machinery is the live warm transfer's (``transfers/live_transfer.py``): every Twilio request is an
 ``app.core.outbox`` call-out, the crisis leg reports on the partner leg's status callback
 (``?leg=partner&call=..&label=crisis-<record>``) so busy, failed and no-answer arrive as
 ``call.leg_ended``, and a ring timeout stops a line that rings on. Each step is audited and

@@ -1,6 +1,6 @@
 import pytest
 
-from transfers.states import (
+from transfers.tickets.states import (
     TRANSITIONS,
     TicketAction,
     TicketState,

@@ -19,8 +19,15 @@ from app.core.jobs import cancel_job, schedule_job
 from transfers.directory.models import Service
 from transfers.hours import add_open_hours, is_open, parse_schedule
 from transfers.routing import CallerCircumstances, ServiceOption, Suggestion, rank_services
-from transfers.states import ACTIVE_STATES, OPEN_STATES, REASON_REQUIRED, TicketAction, TicketStateError, next_state
 from transfers.tickets.models import FollowUp, TicketEvent, TransferTicket
+from transfers.tickets.states import (
+    ACTIVE_STATES,
+    OPEN_STATES,
+    REASON_REQUIRED,
+    TicketAction,
+    TicketStateError,
+    next_state,
+)
 
 ACCEPT_BREACH, CONTACT_BREACH = "ticket.accept_breach", "ticket.contact_breach"
 TEXT_CALLER = "ticket.text_caller"

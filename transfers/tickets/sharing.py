@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.audit import record_audit
 from app.core.db import runtime_of
 from transfers.directory.models import Service
-from transfers.states import allowed_actions
 from transfers.tickets.models import TicketEvent, TransferTicket
 from transfers.tickets.service import describe_ticket_status
+from transfers.tickets.states import allowed_actions
 
 
 async def ticket_trail(session: AsyncSession, ticket_id: int) -> list[dict[str, Any]]:

@@ -32,9 +32,9 @@ from telephony.participants import hold_in_conference, remove_from_conference
 from telephony.provider import ProviderRejected, add_participant, hang_up_call, retry_when_unavailable
 from telephony.urls import webhook_url
 from transfers.directory.models import Service
-from transfers.states import TicketAction
 from transfers.tickets.models import TransferTicket
 from transfers.tickets.service import ActionInput, announce, apply_action, open_now
+from transfers.tickets.states import TicketAction
 
 log = logging.getLogger("openline.transfers")
 
