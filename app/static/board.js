@@ -25,7 +25,8 @@
     text($("b-level"), level == null ? "–" : `${Math.round(level * 100)}%`);
     text($("b-tonight"), `${b.tonight.offered} offered, ${b.tonight.answered} answered, ${b.tonight.abandoned} abandoned; ` +
       `average answer ${minutes(b.tonight.average_speed_of_answer_seconds)}; target ${b.tonight.target}`);
-    text($("b-needed"), `${b.staffing.listeners_needed} listeners`);
+    const needed = b.staffing.listeners_needed;
+    text($("b-needed"), `${needed} ${needed === 1 ? "listener" : "listeners"}`);
     text($("b-staffing"), `${b.staffing.calls_per_hour} calls/h, ${b.staffing.handle_minutes} min each; rota ${b.staffing.rota_with_shrinkage} with breaks`);
     const risk = $("b-risk"); risk.replaceChildren();
     for (const r of b.risk) {
@@ -39,11 +40,15 @@
       return tr;
     }));
     const t = b.transfers;
-    text($("b-transfers"), Object.entries(t.by_status).map(([k, v]) => `${v} ${k}`).join(", ") +
-      `; ${t.open_follow_ups} follow-ups open; ${t.dead_notifications} partner notifications undeliverable` +
-      `; median time to accept ${hours(t.waits.to_accept.median_hours)}, to handover ${hours(t.waits.to_contact.median_hours)}` +
-      `; longest open wait ${hours(t.waits.longest_open_wait_hours)}` +
-      (t.waits.open_past_four_weeks ? `; ${t.waits.open_past_four_weeks} waiting over four weeks!` : ""));
+    const statuses = Object.entries(t.by_status).map(([k, v]) => `${v} ${k}`).join(", ");
+    text($("b-transfers"), [
+      statuses || "no tickets yet",
+      `${t.open_follow_ups} follow-ups open`,
+      `${t.dead_notifications} partner notifications undeliverable`,
+      `median time to accept ${hours(t.waits.to_accept.median_hours)}, to handover ${hours(t.waits.to_contact.median_hours)}`,
+      `longest open wait ${hours(t.waits.longest_open_wait_hours)}`,
+      t.waits.open_past_four_weeks ? `${t.waits.open_past_four_weeks} waiting over four weeks!` : "",
+    ].filter(Boolean).join("; "));
     $("b-breached").replaceChildren(...t.breached.map((x) => {
       const tr = row([`#${x.id}${x.urgent ? " urgent" : ""}`, x.status, day(x.accept_by), day(x.contact_by)]);
       const td = document.createElement("td");
