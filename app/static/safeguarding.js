@@ -19,6 +19,9 @@
   };
   let record = null;
   let pendingAlerted = [];
+  // Bumped whenever the record shown changes, so an answer asked for before a flag (null: no
+  // record yet) cannot arrive after it and hide the form the listener has just opened.
+  let shown = 0;
 
   function time(iso) { return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }); }
   function clearErrors() {
@@ -37,6 +40,7 @@
     if (first) first.focus();
   }
   function fill(r, { keepTyping } = {}) {
+    shown += 1;
     record = r;
     form.hidden = false;
     $("risk-panel").hidden = false;
@@ -111,9 +115,11 @@
   }
   async function loadCurrent() {
     const card = ol.currentSession();
-    if (!card || !card.call_id) { record = null; form.hidden = true; return; }
+    if (!card || !card.call_id) { shown += 1; record = null; form.hidden = true; return; }
+    const asked = shown;
     try {
       const found = await ol.api("GET", `/api/listener/calls/${card.call_id}/immediate-risk`);
+      if (asked !== shown && !found) return;
       if (found) fill(found, { keepTyping: !!record && record.id === found.id });
       else { record = null; form.hidden = true; }
     } catch (e) { /* kept as shown; the next live event asks again */ }

@@ -4,6 +4,8 @@ over, the supervisor reading the record from the board and closing the flag with
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 import sqlalchemy as sa
 from playwright.async_api import expect
@@ -34,9 +36,42 @@ async def test_risk_flagged_record_kept_crisis_line_handed_over_and_flag_closed(
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         try:
+            # The page's first look for a record (none yet) is answered only after the flag has
+            # gone through, and later looks are held meanwhile: the late "none" must not hide the
+            # form the flag has just opened.
+            flagged, first_answered, release = asyncio.Event(), asyncio.Event(), asyncio.Event()
+            looks = []
+
+            async def hold_looks(route):
+                if route.request.method != "GET":
+                    await route.continue_()
+                    return
+                looks.append(route)
+                if len(looks) > 1:
+                    await release.wait()
+                    await route.continue_()
+                    return
+                answer = await route.fetch()  # asked before the flag: no record yet
+                await flagged.wait()
+                await route.fulfill(response=answer)
+
+            def seen(response):
+                if "immediate-risk" not in response.url:
+                    return
+                if response.request.method == "POST":
+                    flagged.set()
+                elif not first_answered.is_set():
+                    first_answered.set()
+
+            page.on("response", seen)
+            await page.route("**/api/listener/calls/*/immediate-risk", hold_looks)
             await sign_in_at(page, base, "/listener", "sam")
             await expect(page.locator("#flag-risk")).to_be_visible(timeout=WAIT)
             await page.keyboard.press("r")
+            await asyncio.wait_for(first_answered.wait(), WAIT / 1000)
+            await page.wait_for_timeout(300)  # the page reads the late answer
+            assert await page.locator("#sg-form").is_visible(), "a late 'no record' hid the safeguarding form"
+            release.set()
             form = page.locator("#sg-form")
             await expect(form).to_be_visible(timeout=WAIT)
             await form.get_by_label("Concern").fill("Says they will end their life tonight")
