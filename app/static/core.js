@@ -3,6 +3,10 @@
 // ticket's status, and the live stream with its connection state.
 //
 //   import { api, el, when, live } from "/static/core.js";
+//
+// Also: statusArea() (one message at a time in a page's status box), typing() (a shortcut key is
+// ignored while the person types in a field) and serverClock() (times counted on the server's
+// clock, whatever the browser's says).
 
 export const csrf = () => (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
 
@@ -91,6 +95,45 @@ export function duration(seconds) {
 
 export const plural = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
+// The server's "now" as the page last learnt it: countdowns stay right after a reload and
+// whatever the browser's clock says. learn(iso, plusMs) takes a server time (plus what had
+// already passed on the server by then).
+export function serverClock() {
+  let offset = 0;
+  return {
+    now: () => Date.now() + offset,
+    learn(iso, plusMs = 0) { const t = Date.parse(iso); if (!Number.isNaN(t)) offset = t + plusMs - Date.now(); },
+  };
+}
+
+// ---- the page's status area ------------------------------------------------------------------
+const TONE = { error: "alert", alert: "alert", ok: "good", good: "good", info: "notice", notice: "notice" };
+
+// statusArea(box, { fade }) returns say(text, kind, { link, stay }): one message at a time in the
+// box, styled by kind ("error", "ok", "info"; or the class names "alert", "good", "notice"), with
+// an optional link after it. With fade the message goes after 6 s (15 s for an error) unless
+// stay is set; say("") empties the box.
+export function statusArea(box, { fade = false } = {}) {
+  let timer = null;
+  return function say(text, kind = "info", { link = null, stay = false } = {}) {
+    clearTimeout(timer);
+    if (!box) return;
+    if (!text) { box.replaceChildren(); return; }
+    const tone = TONE[kind] || "notice";
+    box.replaceChildren(el("p", { class: tone }, text, link ? " " : null, link));
+    if (fade && !stay) timer = setTimeout(() => box.replaceChildren(), tone === "alert" ? 15000 : 6000);
+  };
+}
+
+// A single-key shortcut must not fire while the person is typing in a field.
+export function typing(target) {
+  if (!target || !target.tagName) return false;
+  const tag = target.tagName;
+  if (tag === "TEXTAREA" || tag === "SELECT" || target.isContentEditable) return true;
+  if (tag !== "INPUT") return false;
+  return !["checkbox", "radio", "button", "submit", "reset"].includes((target.type || "").toLowerCase());
+}
+
 // ---- the helpline's words for a ticket's status ---------------------------------------------
 // "in-progress" is the partner's confirmation of the handover.
 export const TICKET_STATUS = {
@@ -118,7 +161,8 @@ export function live(handlers = {}, { onState } = {}) {
   const attach = (type) => source.addEventListener(type, (event) => {
     let data = null;
     try { data = event.data ? JSON.parse(event.data) : null; } catch (e) { data = null; }
-    for (const fn of table.get(type) || []) fn(data, event);
+    // One failing handler must not starve the others of the event.
+    for (const fn of table.get(type) || []) { try { fn(data, event); } catch (e) { console.error(e); } }
   });
   const on = (type, fn) => {
     if (!table.has(type)) { table.set(type, []); attach(type); }

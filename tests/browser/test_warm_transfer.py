@@ -84,7 +84,7 @@ async def test_a_warm_transfer_from_call_to_confirmed_handover(make_harness, bro
 
             await expect(panel.locator("li.transfer")).to_contain_text("Handover confirmed", timeout=WAIT)
             await expect(panel.locator("li.transfer.handed")).to_have_count(1)
-            await expect(listener.locator("#tonight")).to_contain_text("handover confirmed", timeout=WAIT)
+            await expect(listener.locator("#tonight")).to_contain_text("Handover confirmed", timeout=WAIT)
             assert listener_problems == [] and partner_problems == []
         finally:
             await helpline.close()
