@@ -146,7 +146,14 @@ export const TICKET_STATUS = {
   failed: "Back with the helpline: the partner could not reach the caller",
   cancelled: "Cancelled by the helpline",
 };
-export const ticketStatus = (status) => TICKET_STATUS[status] || String(status || "–").replace(/-/g, " ");
+// The same in a few words, for counts and narrow columns ("3 waiting to be accepted").
+export const TICKET_STATUS_SHORT = {
+  requested: "waiting to be accepted", accepted: "accepted", "on-hold": "partner still trying",
+  "in-progress": "handover confirmed", completed: "completed", rejected: "declined",
+  failed: "back with the helpline", cancelled: "cancelled",
+};
+export const ticketStatus = (status, { short = false } = {}) =>
+  (short ? TICKET_STATUS_SHORT : TICKET_STATUS)[status] || String(status || "–").replace(/-/g, " ");
 
 // ---- the live stream -------------------------------------------------------------------------
 // live({ "ticket.changed": fn, hello: fn }, { onState }) opens /api/live once and calls fn(data,

@@ -50,7 +50,7 @@ async def test_a_breached_warm_transfer_is_rerouted_from_the_board(make_harness,
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         try:
             await sign_in_at(page, base, "/board", "jo")
-            await expect(page.locator("#b-transfers")).to_contain_text("1 requested", timeout=WAIT)
+            await expect(page.locator("#b-transfers")).to_contain_text("1 waiting to be accepted", timeout=WAIT)
             harness.clock.set(datetime(2026, 11, 25, 17, 0, tzinfo=UTC))  # the accept-by passes
             await run_due_jobs(harness.runtime)
             breached = page.locator("#b-breached tr")
