@@ -42,7 +42,7 @@ function draw(b) {
     t.waits.open_past_four_weeks ? `${plural(t.waits.open_past_four_weeks, "caller")} waiting over four weeks!` : "",
   ].filter(Boolean).join("; "));
   $("b-breached").replaceChildren(...t.breached.map((x) => {
-    const tr = row([`#${x.id}${x.urgent ? " urgent" : ""}`, ticketStatus(x.status), when(x.accept_by, now), when(x.contact_by, now)]);
+    const tr = row([`#${x.id}${x.urgent ? " urgent" : ""}`, ticketStatus(x.status, { short: true }), when(x.accept_by, now), when(x.contact_by, now)]);
     // Not accepted in time: offer to hand the caller to the next service.
     tr.append(el("td", {}, x.status === "requested" ? el("button", { type: "button", "aria-label": `Re-route ticket ${x.id} to the next service`,
       onclick: (e) => reroute(x.id, e.currentTarget) }, "Re-route") : null));

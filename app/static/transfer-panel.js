@@ -11,6 +11,8 @@ const LIVE_WORDS = {
   "no-answer": "No answer. The caller is back with you; the warm transfer waits in the partner's queue.",
   failed: "The partner's line could not be dialled. The warm transfer waits in their queue.",
 };
+// Still with the partner to accept or reach: targets to show, and the transfer may be cancelled.
+const OPEN = ["requested", "accepted", "on-hold"];
 let card = null;
 let transfers = [];
 let suggestions = null;
@@ -78,7 +80,7 @@ function drawTicket(ticket) {
     ticket.urgent ? el("span", { class: "badge urgent" }, "urgent") : null,
     ticket.mode === "live" || ticket.live_state ? el("p", { class: "live-state" }, LIVE_WORDS[ticket.live_state] || "") : null,
     handed ? el("p", { class: "muted" }, `The partner confirmed contact ${when(ticket.handover_at)}.`)
-      : el("p", { class: "muted" }, `Accept by ${when(ticket.accept_by)} · contact by ${when(ticket.contact_by)}`),
+      : OPEN.includes(ticket.status) ? el("p", { class: "muted" }, `Accept by ${when(ticket.accept_by)} · contact by ${when(ticket.contact_by)}`) : null,
     ticket.status === "rejected" && ticket.status_reason
       ? el("p", { class: "decline-reason" }, el("strong", {}, "The partner's reason: "), ticket.status_reason) : null,
     ticket.rerouted_to_id ? el("p", { class: "muted" }, "Re-routed to the next service (see below).") : null,
@@ -88,7 +90,7 @@ function drawTicket(ticket) {
       act(ticket, "handover", undefined, "Handing over: the caller is off hold and you are leaving the call.") },
       "Hand over and leave the call"));
   }
-  if (["requested", "accepted", "on-hold"].includes(ticket.status)) {
+  if (OPEN.includes(ticket.status)) {
     const reasonId = `cancel-reason-${ticket.ticket_id}`;
     const cancel = el("details", { class: "cancel" }, el("summary", {}, "Cancel this warm transfer"),
       el("label", { for: reasonId }, "Reason (e.g. the caller withdrew consent)"),

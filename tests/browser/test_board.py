@@ -10,7 +10,7 @@ from playwright.async_api import expect
 
 from app.core.db import session_scope
 from app.core.jobs import run_due_jobs
-from tests.browser.conftest import sign_in_at
+from tests.browser.conftest import sign_in_at, watch_console
 from tests.conftest import load_demo_directory
 from tests.servers import serving
 from tests.transfers.test_tickets import logged_session, service_id, transfer
@@ -46,8 +46,7 @@ async def test_a_breached_warm_transfer_is_rerouted_from_the_board(make_harness,
     async with serving(harness.app) as base:
         context = await browser.new_context(base_url=base, viewport={"width": 1440, "height": 1000})
         page = await context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        errors = watch_console(page)
         try:
             await sign_in_at(page, base, "/board", "jo")
             await expect(page.locator("#b-transfers")).to_contain_text("1 waiting to be accepted", timeout=WAIT)
