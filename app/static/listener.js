@@ -416,9 +416,12 @@ function waitToResend() {
   state.retryMs = state.retryMs ? Math.min(RETRY_MAX_MS, state.retryMs * 2) : RETRY_FIRST_MS;
   clearTimeout(state.retryTimer);
   state.retryTimer = setTimeout(retryLog, state.retryMs);
-  say(`Not saved yet: Openline cannot be reached. The log stays here and is sent again by itself ` +
-    `(next try in ${Math.round(state.retryMs / 1000)} s, and as soon as the connection is back). Keep this page open.`,
-  "error", { stay: true });
+  // Said beside the button the listener just pressed, and in the page's status area.
+  const text = `Not saved yet: Openline cannot be reached. The log stays here and is sent again by itself ` +
+    `(next try in ${Math.round(state.retryMs / 1000)} s, and as soon as the connection is back). Keep this page open.`;
+  $("log-pending").textContent = text;
+  $("log-pending").hidden = false;
+  say(text, "error", { stay: true });
 }
 function retryLog() {
   if (!state.retryMs || state.submitting || !state.logSessionId) return;
@@ -428,6 +431,7 @@ function retryLog() {
 function stopRetry() {
   clearTimeout(state.retryTimer);
   state.retryMs = 0;
+  $("log-pending").hidden = true;
 }
 async function openSavedLog(sessionId) {
   try {

@@ -9,7 +9,9 @@ server's, so a time shows its day exactly when it is not today there."""
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 
 import pytest
 from playwright.async_api import expect
@@ -28,14 +30,23 @@ DECLINE = "We cannot take new money cases this week"
 DAY_AND_TIME = r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d{1,2} [A-Z][a-z]{2}( \d{4})? \d{2}:\d{2}"
 
 
-async def assert_fits(page, name: str, screenshot_path) -> None:
+@pytest.fixture
+def page_shots(tmp_path):
+    """Where the pictures of each page at each width go: a temporary folder, or
+    OPENLINE_PAGE_SHOTS to look at them (not docs/: they are not the README's pictures)."""
+    folder = Path(os.environ.get("OPENLINE_PAGE_SHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return lambda name: str(folder / name)
+
+
+async def assert_fits(page, name: str, shots) -> None:
     """At each width: nothing wider than the window, and a picture to look at."""
     for width in WIDTHS:
         await page.set_viewport_size({"width": width, "height": 900})
         await page.wait_for_timeout(100)  # one layout after the resize
         scroll, inner = await page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
         assert scroll <= inner, f"{name} scrolls sideways at {width} px ({scroll} > {inner})"
-        await page.screenshot(path=screenshot_path(f"every-{name}-{width}.png"), full_page=True)
+        await page.screenshot(path=shots(f"every-{name}-{width}.png"), full_page=True)
 
 
 async def sign_in(browser, base, path, username):
@@ -62,7 +73,7 @@ async def call_with_log(harness):
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-async def test_every_page_fits_a_desk_and_a_phone_without_a_console_error(make_harness, browser, screenshot_path):
+async def test_every_page_fits_a_desk_and_a_phone_without_a_console_error(make_harness, browser, page_shots):
     harness = await make_harness(public_url="http://127.0.0.1")
     organisations = await load_demo_directory(harness)
     await harness.add_user("jo", "supervisor", display_name="Jo")
@@ -82,12 +93,12 @@ async def test_every_page_fits_a_desk_and_a_phone_without_a_console_error(make_h
     assert answer.status_code == 200, answer.text
 
     try:
-        await visit_every_page(harness, browser, screenshot_path, accepted=accepted, declined=declined)
+        await visit_every_page(harness, browser, page_shots, accepted=accepted, declined=declined)
     finally:
         await sim.close()
 
 
-async def visit_every_page(harness, browser, screenshot_path, *, accepted, declined):
+async def visit_every_page(harness, browser, shots, *, accepted, declined):
     async with serving(harness.app) as base:
         # Signed out: the login page.
         context = await browser.new_context(base_url=base, viewport={"width": 1440, "height": 900})
@@ -99,7 +110,7 @@ async def visit_every_page(harness, browser, screenshot_path, *, accepted, decli
             # Controls need 3:1 against the panel they sit on (WCAG 1.4.11).
             ratio = await page.evaluate(CONTRAST, "#username")
             assert ratio >= 3, f"the input's border is {ratio:.2f}:1 against its panel"
-            await assert_fits(page, "login", screenshot_path)
+            await assert_fits(page, "login", shots)
             assert problems == [], problems
         finally:
             await context.close()
@@ -123,7 +134,7 @@ async def visit_every_page(harness, browser, screenshot_path, *, accepted, decli
             await page.keyboard.press("n")
             await expect(page.locator("#status")).to_contain_text("You are with a caller now")
             assert asked == []
-            await assert_fits(page, "listener", screenshot_path)
+            await assert_fits(page, "listener", shots)
             assert problems == [], problems
         finally:
             await context.close()
@@ -135,7 +146,7 @@ async def visit_every_page(harness, browser, screenshot_path, *, accepted, decli
             await expect(summary).to_contain_text("median time to accept 6 min 00 s", timeout=WAIT)
             await expect(summary).to_contain_text("1 accepted")
             await expect(summary).to_contain_text("1 follow-up open")
-            await assert_fits(page, "board", screenshot_path)
+            await assert_fits(page, "board", shots)
             assert problems == [], problems
         finally:
             await context.close()
@@ -150,7 +161,7 @@ async def visit_every_page(harness, browser, screenshot_path, *, accepted, decli
             # Today on the server's clock is a time alone; the contact target days away has its day.
             await expect(page.locator(f'tr[data-ticket="{accepted}"]')).to_contain_text("arrived 20:00")
             await expect(detail).to_contain_text(re.compile(rf"Contact by\s*{DAY_AND_TIME}"))
-            await assert_fits(page, "partner", screenshot_path)
+            await assert_fits(page, "partner", shots)
             assert problems == [], problems
         finally:
             await context.close()
@@ -158,7 +169,7 @@ async def visit_every_page(harness, browser, screenshot_path, *, accepted, decli
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 async def test_a_log_recorded_while_openline_is_unreachable_is_kept_and_sent_when_it_answers(
-    make_harness, browser, screenshot_path
+    make_harness, browser, page_shots
 ):
     harness = await make_harness(public_url="http://127.0.0.1")
     await load_demo_directory(harness)
@@ -177,9 +188,12 @@ async def test_a_log_recorded_while_openline_is_unreachable_is_kept_and_sent_whe
             status = page.locator("#status")
             await expect(status).to_contain_text("Not saved yet: Openline cannot be reached", timeout=WAIT)
             await expect(status).to_contain_text("sent again by itself")
+            # Beside the button too: the status area is out of sight at the foot of the log.
+            await expect(page.locator("#log-pending")).to_be_in_viewport()
+            await expect(page.locator("#log-pending")).to_contain_text("Not saved yet")
             await expect(page.get_by_label("Title")).to_have_value("Could not sleep again")  # nothing lost
             await expect(page.get_by_label("Title")).to_be_editable()
-            await page.screenshot(path=screenshot_path("log-waiting-to-send.png"))
+            await page.screenshot(path=page_shots("log-waiting-to-send.png"))
             assert (await listener.get(f"/api/listener/sessions/{session_id}/log")).status_code == 404
 
             # Openline answers again: the page sends the log by itself and says plainly it is saved.
@@ -188,6 +202,7 @@ async def test_a_log_recorded_while_openline_is_unreachable_is_kept_and_sent_whe
                 "Log recorded: Openline answered again and it is saved", timeout=20_000
             )
             await expect(page.locator("#log-done")).to_be_visible()
+            await expect(page.locator("#log-pending")).to_be_hidden()
             saved = await listener.get(f"/api/listener/sessions/{session_id}/log")
             assert saved.status_code == 200 and saved.json()["title"] == "Could not sleep again"
         finally:
