@@ -125,6 +125,26 @@ export function statusArea(box, { fade = false } = {}) {
   };
 }
 
+// ---- field errors (a 422's detail: [{field, message}]) -----------------------------------------
+// Each message goes in errorBox(field) (the form's catch-all box when the field has none), and
+// input(field) is marked aria-invalid; the first marked control gets the focus. clearFieldErrors
+// empties a form's .field-error boxes and marks.
+export function showFieldErrors(detail, { errorBox, input }) {
+  let first = null;
+  for (const item of detail) {
+    const field = String(item.field || "body").split(".")[0];
+    const box = errorBox(field);
+    if (box) box.textContent = (box.textContent ? box.textContent + " " : "") + item.message;
+    const control = input(field);
+    if (control) { control.setAttribute("aria-invalid", "true"); first = first || control; }
+  }
+  if (first) first.focus();
+}
+export function clearFieldErrors(form) {
+  for (const box of form.querySelectorAll(".field-error")) box.textContent = "";
+  for (const control of form.querySelectorAll("[aria-invalid]")) control.removeAttribute("aria-invalid");
+}
+
 // A single-key shortcut must not fire while the person is typing in a field.
 export function typing(target) {
   if (!target || !target.tagName) return false;

@@ -12,7 +12,8 @@
 //   page.onLive(type, handler)     handler(data, event) for each live event of that type
 //   page.currentSession()          the call card shown now (or null)
 //   document event "openline:session"  detail: the call card, or null when none is shown
-import { api, csrf, duration, el, live, plainError, serverClock, statusArea, ticketStatus, typing, when } from "/static/core.js";
+import { api, clearFieldErrors, csrf, duration, el, live, plainError, serverClock, showFieldErrors, statusArea, ticketStatus, typing,
+  when } from "/static/core.js";
 
 const $ = (id) => document.getElementById(id);
 const WARNING_PROMPT = "Start wrapping up, or offer a warm transfer.";
@@ -253,24 +254,12 @@ async function loadRepeat(sessionId) {
 // ---- the call log -------------------------------------------------------------------------
 
 const form = $("log-form");
-const FIELDS = ["contact_type", "needs", "risk_level", "consent_to_share", "consent_covers", "title", "summary",
-                "notes", "outcome", "correction_reason", "body"];
-
-function clearErrors() {
-  for (const f of FIELDS) { const p = $(`err-${f}`); if (p) p.textContent = ""; }
-  for (const input of form.querySelectorAll("[aria-invalid]")) input.removeAttribute("aria-invalid");
-}
-function showFieldErrors(detail) {
-  let first = null;
-  for (const item of detail) {
-    const field = String(item.field || "body").split(".")[0];
-    const p = $(`err-${field}`) || $("err-body");
-    p.textContent = (p.textContent ? p.textContent + " " : "") + item.message;
-    const input = form.querySelector(`[name="${field}"]`);
-    if (input) { input.setAttribute("aria-invalid", "true"); first = first || input; }
-  }
-  if (first) first.focus();
-}
+// The log's fields' error boxes are err-<field>; err-body takes the rest.
+const clearErrors = () => clearFieldErrors(form);
+const showErrors = (detail) => showFieldErrors(detail, {
+  errorBox: (field) => $(`err-${field}`) || $("err-body"),
+  input: (field) => form.querySelector(`[name="${field}"]`),
+});
 
 function readForm() {
   const fd = new FormData(form);
@@ -372,7 +361,7 @@ async function submitLog(event) {
   if (state.submitting || !state.logSessionId) return;
   clearErrors();
   const body = readForm();
-  if (!body.title) { showFieldErrors([{ field: "title", message: "Give the call a short title." }]); return; }
+  if (!body.title) { showErrors([{ field: "title", message: "Give the call a short title." }]); return; }
   const correcting = state.correcting;
   if (correcting) body.correction_reason = (form.elements.correction_reason.value || "").trim();
   const sessionId = state.logSessionId;
@@ -400,7 +389,7 @@ async function submitLog(event) {
       say("The log needs a few changes: see the fields marked below.", "error");
       state.submitting = false;
       drawLogMode();
-      showFieldErrors(e.detail);
+      showErrors(e.detail);
       return;
     }
     say(plainError(e), "error");

@@ -2,7 +2,7 @@
 // PATCH /api/helpline/safeguarding/{id}, field errors shown), and a crisis line dialled into the
 // call as a warm transfer, then handed over. Listens for the "openline:risk" event (shift-help.js)
 // with the record just flagged.
-import { api, clock, el, plainError, when } from "/static/core.js";
+import { api, clearFieldErrors, clock, el, plainError, showFieldErrors, when } from "/static/core.js";
 import { page as ol } from "/static/listener.js";
 
 const form = document.getElementById("sg-form");
@@ -22,21 +22,11 @@ let pendingAlerted = [];
 // record yet) cannot arrive after it and hide the form the listener has just opened.
 let shown = 0;
 
-function clearErrors() {
-  for (const p of form.querySelectorAll(".field-error")) p.textContent = "";
-  for (const i of form.querySelectorAll("[aria-invalid]")) i.removeAttribute("aria-invalid");
-}
-function showErrors(detail) {
-  let first = null;
-  for (const item of detail) {
-    const field = String(item.field || "body").split(".")[0];
-    const p = $(`sg-err-${field}`) || $("sg-err-body");
-    p.textContent = (p.textContent ? p.textContent + " " : "") + item.message;
-    const input = field === "alerted" ? $("sg-alerted-who") : form.querySelector(`[name="${field}"]`);
-    if (input) { input.setAttribute("aria-invalid", "true"); first = first || input; }
-  }
-  if (first) first.focus();
-}
+const clearErrors = () => clearFieldErrors(form);
+const showErrors = (detail) => showFieldErrors(detail, {
+  errorBox: (field) => $(`sg-err-${field}`) || $("sg-err-body"),
+  input: (field) => (field === "alerted" ? $("sg-alerted-who") : form.querySelector(`[name="${field}"]`)),
+});
 function fill(r, { keepTyping } = {}) {
   shown += 1;
   record = r;
