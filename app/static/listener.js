@@ -11,9 +11,10 @@
 //   page.say(text, kind)           a message in the page's status area
 //   page.onLive(type, handler)     handler(data, event) for each live event of that type
 //   page.currentSession()          the call card shown now (or null)
+//   page.when(iso)                 core.js when(), "today" on the server's clock
 //   document event "openline:session"  detail: the call card, or null when none is shown
 import { api, clearFieldErrors, csrf, duration, el, live, plainError, serverClock, showFieldErrors, statusArea, ticketStatus, typing,
-  when } from "/static/core.js";
+  when as whenAt } from "/static/core.js";
 
 const $ = (id) => document.getElementById(id);
 const WARNING_PROMPT = "Start wrapping up, or offer a warm transfer.";
@@ -46,6 +47,8 @@ function mmss(totalSeconds) {
   const s = Math.max(0, Math.floor(totalSeconds));
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
 }
+// "Today" is the server's day, as the countdown's time is the server's.
+const when = (iso) => whenAt(iso, new Date(server.now()));
 function words(value) { return value ? String(value).replace(/-/g, " ") : "–"; }
 function onLive(type, handler) { stream.on(type, handler); }
 
@@ -571,7 +574,7 @@ $("log-cancel-correction").addEventListener("click", async () => {
   drawLogMode();
 });
 
-export const page = { csrf: csrf(), api, say, onLive, currentSession: () => state.card };
+export const page = { csrf: csrf(), api, say, onLive, when, currentSession: () => state.card };
 window.openline = page;
 
 drawLogMode();

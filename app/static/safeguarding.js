@@ -2,7 +2,7 @@
 // PATCH /api/helpline/safeguarding/{id}, field errors shown), and a crisis line dialled into the
 // call as a warm transfer, then handed over. Listens for the "openline:risk" event (shift-help.js)
 // with the record just flagged.
-import { api, clearFieldErrors, clock, el, plainError, showFieldErrors, when } from "/static/core.js";
+import { api, clearFieldErrors, clock, el, plainError, showFieldErrors } from "/static/core.js";
 import { page as ol } from "/static/listener.js";
 
 const form = document.getElementById("sg-form");
@@ -37,7 +37,7 @@ function fill(r, { keepTyping } = {}) {
   }
   if (!keepTyping) for (const f of FIELDS) $(`sg-${f}`).value = r[f] || "";
   $("sg-alerted-list").replaceChildren(...(r.alerted || []).map((a) =>
-    el("li", { text: `${a.who} at ${when(a.at)}` })));
+    el("li", { text: `${a.who} at ${ol.when(a.at)}` })));
   $("sg-outcome").textContent = r.outcome ? `Outcome: ${r.outcome.replaceAll("-", " ")} (closed by a supervisor).`
     : "Outcome: open until a supervisor closes the flag.";
   drawCrisis(r);

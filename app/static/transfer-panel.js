@@ -1,7 +1,7 @@
 // The warm-transfer panel under the call card: suggestions with their reasons, making a warm
 // transfer (queued, or live while the caller is on the line), and following each one until the
 // partner confirms the handover (or declines it, with the partner's reason).
-import { api, el, plainError, ticketStatus, when } from "/static/core.js";
+import { api, el, plainError, ticketStatus } from "/static/core.js";
 import { page } from "/static/listener.js";
 
 const panel = document.getElementById("transfer-panel");
@@ -79,8 +79,8 @@ function drawTicket(ticket) {
       el("span", { class: "transfer-status", "data-status": ticket.status }, ticketStatus(ticket.status))),
     ticket.urgent ? el("span", { class: "badge urgent" }, "urgent") : null,
     ticket.mode === "live" || ticket.live_state ? el("p", { class: "live-state" }, LIVE_WORDS[ticket.live_state] || "") : null,
-    handed ? el("p", { class: "muted" }, `The partner confirmed contact ${when(ticket.handover_at)}.`)
-      : OPEN.includes(ticket.status) ? el("p", { class: "muted" }, `Accept by ${when(ticket.accept_by)} · contact by ${when(ticket.contact_by)}`) : null,
+    handed ? el("p", { class: "muted" }, `The partner confirmed contact ${page.when(ticket.handover_at)}.`)
+      : OPEN.includes(ticket.status) ? el("p", { class: "muted" }, `Accept by ${page.when(ticket.accept_by)} · contact by ${page.when(ticket.contact_by)}`) : null,
     ticket.status === "rejected" && ticket.status_reason
       ? el("p", { class: "decline-reason" }, el("strong", {}, "The partner's reason: "), ticket.status_reason) : null,
     ticket.rerouted_to_id ? el("p", { class: "muted" }, "Re-routed to the next service (see below).") : null,

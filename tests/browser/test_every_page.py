@@ -4,8 +4,8 @@ what each page says is in the helpline's words: 24-hour times with the day when 
 minutes for a wait of minutes, an area's name rather than its slug, a partner's decline reason.
 
 The server's clock is the harness's fake clock (Monday 23 November, 20:00) while the browser's is
-real: the listener's page compares with the browser's day, the partner's and the board's with the
-server's, so a time shows its day exactly when it is not today there."""
+real: every page judges "today" by the server's clock, so a time shows its day exactly when it is
+not today there."""
 
 from __future__ import annotations
 
@@ -123,6 +123,7 @@ async def visit_every_page(harness, browser, shots, *, accepted, declined):
             handed = panel.locator(f'li.transfer[data-ticket="{accepted}"]')
             await expect(handed).to_contain_text("Accepted: the partner will contact the caller")
             await expect(handed).to_contain_text(re.compile(rf"contact by {DAY_AND_TIME}"))
+            await expect(page.locator("#call-started")).to_have_text("Call started 20:00")  # today, on the server
             assert not re.search(r"\b(AM|PM)\b", await panel.inner_text())
             refused = panel.locator(f'li.transfer[data-ticket="{declined}"]')
             await expect(refused).to_contain_text("Declined by the partner")
