@@ -55,6 +55,11 @@ async def test_a_breached_warm_transfer_is_rerouted_from_the_board(make_harness,
             breached = page.locator("#b-breached tr")
             await expect(breached).to_have_count(1, timeout=WAIT)  # live: the breach event redraws the board
             await expect(breached).to_contain_text(f"#{ticket_id}")
+            # The breached-ticket table scrolls inside its own box on a phone; the board never does.
+            await page.set_viewport_size({"width": 390, "height": 844})
+            scroll, inner = await page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+            assert scroll <= inner, f"the board scrolls sideways at 390 px ({scroll} px)"
+            await page.set_viewport_size({"width": 1440, "height": 1000})
             await breached.get_by_role("button", name=f"Re-route ticket {ticket_id} to the next service").click()
             await expect(page.locator("#b-status")).to_contain_text(f"Ticket #{ticket_id} re-routed", timeout=WAIT)
             await expect(page.locator("#b-breached tr")).to_have_count(0, timeout=WAIT)
