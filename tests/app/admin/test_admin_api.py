@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from app.core.audit import AuditEvent
 from app.core.db import session_scope
-from app.core.security import User
+from app.core.security import User, create_api_key
 from tests.app.test_contracts import api_routes
 from tests.conftest import PASSWORD, load_demo_directory, login
 from transfers.tickets.models import PartnerNotification
@@ -36,6 +36,10 @@ def _admin_routes(app) -> list[tuple[str, str]]:
     )
 
 
+def _url(path: str) -> str:
+    return re.sub(r"\{(\w+)\}", lambda m: "money" if m.group(1) == "slug" else "1", path)
+
+
 @pytest.mark.parametrize("role", ["listener", "supervisor", "partner"])
 async def test_every_admin_route_is_403_for_everyone_else(harness, role):
     organisations = await load_demo_directory(harness)
@@ -45,9 +49,14 @@ async def test_every_admin_route_is_403_for_everyone_else(harness, role):
     routes = _admin_routes(harness.app)
     assert len(routes) >= 20
     for method, path in routes:
-        url = re.sub(r"\{(\w+)\}", lambda m: "money" if m.group(1) == "slug" else "1", path)
-        response = await client.request(method, url, json={})
+        response = await client.request(method, _url(path), json={})
         assert response.status_code == 403, (method, path, response.text)
+    # A partner system's API key is not an admin either: 401 (it is no signed-in person).
+    async with session_scope(harness.runtime) as session:
+        issued = await create_api_key(session, organisation_id=organisations["citizens-advice"], name="case system")
+    async with harness.client(headers={"Authorization": f"Bearer {issued.plaintext}"}) as system:
+        for method, path in routes:
+            assert (await system.request(method, _url(path), json={})).status_code == 401, (method, path)
     # ...and a stranger is 401 (the page sends them to sign in).
     async with harness.client() as stranger:
         assert (await stranger.get("/api/admin/users")).status_code == 401
