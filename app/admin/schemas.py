@@ -27,11 +27,15 @@ class UserIn(Strict):
 
 
 class UserChange(Strict):
-    """Only the fields given change; ``organisation_id`` goes with the partner role."""
+    """Only the fields given change, all at once or none; ``organisation_id`` goes with the partner
+    role, ``dial_address`` with the others."""
 
     role: str = Field(None, max_length=16)  # type: ignore[assignment]
     display_name: str = Field(None, min_length=1, max_length=120)  # type: ignore[assignment]
     organisation_id: DbId | None = None
+    dial_address: str | None = Field(
+        None, max_length=200, description="E.164 number or sip: URI; null or blank: the browser headset"
+    )
 
 
 class UserOut(BaseModel):

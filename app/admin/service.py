@@ -18,6 +18,7 @@ from app.core.security import (
     IssuedApiKey,
     Role,
     User,
+    change_dial_address,
     create_api_key,
     create_user,
     hash_password,
@@ -76,7 +77,10 @@ async def add_person(session: AsyncSession, spec: UserIn, *, actor: str) -> tupl
 
 
 async def _active_admins(session: AsyncSession) -> int:
-    return await session.scalar(sa.select(sa.func.count()).where(User.role == Role.admin, User.is_active)) or 0
+    # Row-locked (PostgreSQL): two admins deactivating each other at once are counted one after
+    # the other, so the second sees the first's change and is refused.
+    stmt = sa.select(User.id).where(User.role == Role.admin, User.is_active).with_for_update()
+    return len((await session.scalars(stmt)).all())
 
 
 async def _keep_an_admin(session: AsyncSession, user: User, *, admin: User, doing: str) -> None:
@@ -100,18 +104,21 @@ async def change_person(session: AsyncSession, user_id: int, change: UserChange,
         await find_organisation(session, organisation_id)
     if role != user.role and user.role == Role.admin:
         await _keep_an_admin(session, user, admin=admin, doing="change the role of")
+    actor = f"user:{admin.username}"
     before = {"role": user.role, "organisation_id": user.organisation_id, "display_name": user.display_name}
     user.role, user.organisation_id = role, organisation_id
     if "display_name" in given:
         user.display_name = given["display_name"]
     if role == Role.partner:
         user.dial_address = None  # partner workers are never rung by the line
+    elif "dial_address" in given:
+        await change_dial_address(session, user_id=user.id, dial_address=given["dial_address"], actor=actor)
     after = {"role": user.role, "organisation_id": user.organisation_id, "display_name": user.display_name}
     changed = {k: {"from": before[k], "to": after[k]} for k in after if before[k] != after[k]}
     if changed:
         await record_audit(
             session,
-            actor=f"user:{admin.username}",
+            actor=actor,
             action="change_person",
             subject_type="user",
             subject_id=user.id,
@@ -120,7 +127,7 @@ async def change_person(session: AsyncSession, user_id: int, change: UserChange,
         if "role" in changed or "organisation_id" in changed:
             # What a signed-in browser may do follows the new role from its next request, but a
             # partner moved between organisations should not keep a page open on the old one.
-            await end_user_sessions(session, user_id=user.id, actor=f"user:{admin.username}")
+            await end_user_sessions(session, user_id=user.id, actor=actor)
     await session.flush()
     return user
 

@@ -3,7 +3,7 @@
 import { api, el, when, plainError, plural, ApiError } from "/static/core.js";
 
 const $ = (sel, root = document) => root.querySelector(sel);
-const state = { organisations: [], needs: [], localities: [], people: [], services: [], auditPage: 1 };
+const state = { me: null, organisations: [], needs: [], localities: [], people: [], services: [], auditPage: 1 };
 const ROLE = { listener: "Listener", supervisor: "Supervisor", partner: "Partner worker", admin: "Admin" };
 
 // ---- status line and field errors -------------------------------------------------------------
@@ -101,7 +101,8 @@ async function loadPeople() {
     el("td", {}, el("div", { class: "actions" },
       el("button", { type: "button", text: "Change", "aria-label": `Change ${p.username}`, onclick: () => editPerson(p) }),
       el("button", { type: "button", text: "Reset password", "aria-label": `Reset the password of ${p.username}`, onclick: () => resetPassword(p) }),
-      p.is_active
+      p.username === (state.me && state.me.username) ? ""
+        : p.is_active
         ? el("button", { type: "button", class: "danger", text: "Deactivate", "aria-label": `Deactivate ${p.username}`, onclick: () => setActive(p, false) })
         : el("button", { type: "button", text: "Reactivate", "aria-label": `Reactivate ${p.username}`, onclick: () => setActive(p, true) }))))));
 }
@@ -148,11 +149,12 @@ async function savePerson(v) {
   const partner = v.role === "partner";
   if (v.id) {
     const id = Number(v.id);
+    // One request, so a refused field leaves nothing half-changed.
     await api("PATCH", `/api/admin/users/${id}`, {
       role: v.role, display_name: v.display_name || undefined,
       organisation_id: partner ? numberOrNull(v.organisation_id) : null,
+      dial_address: partner ? undefined : orNull(v.dial_address),
     });
-    if (!partner) await api("PUT", `/api/admin/users/${id}/dial-address`, { dial_address: orNull(v.dial_address) });
     say(`Saved the changes to ${v.display_name || "this person"}.`);
   } else {
     const added = await api("POST", "/api/admin/users", {
@@ -380,6 +382,7 @@ async function start() {
   wire($("#audit-form"), async () => { state.auditPage = 1; await loadAudit(); });
   personFormMode();
   await act(async () => {
+    state.me = await api("GET", "/api/me");
     await loadOrganisations();
     state.localities = await api("GET", "/api/directory/localities");
     checks($("#service-areas"), "areas", state.localities);
