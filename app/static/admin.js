@@ -217,7 +217,7 @@ async function loadDeliveries() {
     el("td", { text: d.id }),
     el("td", { text: d.event + (d.ticket_id ? ` · ticket ${d.ticket_id}` : "") }),
     el("td", { text: when(d.created_at) }),
-    el("td", {}, el("span", { class: `badge ${d.status === "delivered" ? "ok" : d.status === "dead" ? "danger" : "warn"}`, text: STATUS_WORD[d.status] || d.status }),
+    el("td", {}, el("span", { class: `badge ${d.status === "delivered" ? "ok" : d.status === "dead" ? "danger" : "warn"}`, text: d.status === "pending" && d.last_error ? "Retrying" : STATUS_WORD[d.status] || d.status }),
       d.last_error ? el("small", { class: "muted", text: ` ${d.last_error}` }) : ""),
     el("td", { text: d.attempts }),
     el("td", {}, d.status === "dead" ? el("button", { type: "button", text: "Retry", "aria-label": `Retry delivery ${d.id}`,

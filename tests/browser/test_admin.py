@@ -121,7 +121,7 @@ async def test_an_admin_adds_a_listener_who_signs_in_and_lands_on_the_listener_p
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-async def test_a_service_the_admin_adds_is_offered_to_a_listener(make_harness, browser):
+async def test_a_service_the_admin_adds_is_offered_to_a_listener(make_harness, browser, tmp_path):
     harness = await make_harness(public_url="http://127.0.0.1")
     await load_demo_directory(harness)
     await harness.add_user("root", "admin")
@@ -146,6 +146,7 @@ async def test_a_service_the_admin_adds_is_offered_to_a_listener(make_harness, b
             await expect(page.locator('#services tr[data-service="ca-food"]')).to_contain_text(
                 "Food bank vouchers", timeout=WAIT
             )
+            await page.screenshot(path=str(tmp_path / "admin-directory.png"), full_page=True)
             assert not problems, problems
         finally:
             await context.close()
@@ -181,7 +182,7 @@ class Receiver:
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-async def test_a_rotated_webhook_secret_signs_the_test_delivery(make_harness, browser):
+async def test_a_rotated_webhook_secret_signs_the_test_delivery(make_harness, browser, screenshot_path, tmp_path):
     harness = await make_harness(public_url="http://127.0.0.1")
     await load_demo_directory(harness)
     await harness.add_user("root", "admin")
@@ -213,6 +214,10 @@ async def test_a_rotated_webhook_secret_signs_the_test_delivery(make_harness, br
             await expect(page.locator("#status")).to_contain_text("was delivered", timeout=WAIT)
             assert len(receiver.verified) == 1 and b'"event":"webhook.test"' in receiver.verified[0]
             await expect(page.locator("#deliveries tbody tr").first).to_contain_text("Delivered")
+            await page.screenshot(path=screenshot_path("admin-webhooks.png"), full_page=True)
+            await page.set_viewport_size({"width": 390, "height": 900})
+            await _no_sideways_scroll(page)
+            await page.screenshot(path=str(tmp_path / "admin-webhooks-phone.png"), full_page=True)
             assert not problems, problems
         finally:
             await context.close()
