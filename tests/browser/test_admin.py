@@ -1,5 +1,5 @@
 """/admin in a real browser: an admin lands there after signing in, adds a listener who then signs
-in and lands on /listener, adds a service that a listener is then offered for a warm transfer,
+in, lands on /listener and takes a practice call, adds a service that a listener is then offered for a warm transfer,
 and rotates a partner's webhook secret and sends a test delivery that a real receiver on
 127.0.0.1 verifies with the new secret. Field errors are named; no console error; no sideways
 scroll at 390 px."""
@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from tests.conftest import PASSWORD, load_demo_directory
 from tests.servers import serving
+from tests.telephony.conftest import simulator_for
 from tests.transfers.test_tickets import logged_session
 from transfers.notifications import verify_delivery
 
@@ -69,6 +70,7 @@ async def test_an_admin_adds_a_listener_who_signs_in_and_lands_on_the_listener_p
     harness = await make_harness(public_url="http://127.0.0.1")
     await load_demo_directory(harness)
     await harness.add_user("root", "admin", display_name="Ada Admin")
+    sim = simulator_for(harness)
     async with serving(harness.app) as base:
         context, page, problems = await _admin_page(harness, browser, base)
         try:
@@ -108,6 +110,19 @@ async def test_an_admin_adds_a_listener_who_signs_in_and_lands_on_the_listener_p
             await _sign_in(kim, base, "kim")
             await expect(kim).to_have_url(f"{base}/listener", timeout=WAIT)
             await expect(kim.locator(".topbar .who")).to_contain_text("Kim Lee")
+            # ...and takes a practice call there. Her desk phone is where she is rung; the caller's
+            # card is on her dashboard either way.
+            await kim.keyboard.press("a")
+            await expect(kim.locator('input[name="presence"][value="available"]')).to_be_checked(timeout=WAIT)
+            caller = sim.caller("+447700900321")
+            await caller.arrive()
+            await sim.deliver()
+            await expect(kim.locator("#q-waiting")).to_have_text("1", timeout=WAIT)
+            async with kim.expect_response("**/api/listener/calls/next") as taken:
+                await kim.get_by_role("button", name="Take next caller").click()
+            assert (await taken.value).status == 200
+            await sim.deliver()
+            await expect(kim.locator("#caller-number")).to_contain_text("321", timeout=WAIT)
             await kim_context.close()
 
             # The audit shows who added her.
