@@ -279,6 +279,7 @@ function editService(s) {
   f.hours.value = s.hours.map((h) => `${h.days} ${h.opens} ${h.closes}`).join("\n");
   for (const box of form.querySelectorAll('input[type="checkbox"]')) box.checked = (box.name === "needs" ? s.needs : s.areas).includes(box.value);
   f.slug.disabled = true; f.organisation_id.disabled = true;
+  state.editing = s;
   $("#service-form-title").textContent = `Change ${s.name}`;
   $("#service-save").textContent = "Save changes";
   $("#service-cancel").hidden = false;
@@ -289,6 +290,7 @@ function resetServiceForm() {
   const form = $("#service-form");
   form.reset();
   form.elements.id.value = "";
+  state.editing = null;
   form.elements.slug.disabled = false; form.elements.organisation_id.disabled = false;
   clearErrors(form);
   $("#service-form-title").textContent = "Add a service";
@@ -304,7 +306,9 @@ async function saveService() {
     name: f.name.value.trim(), status: f.status.value, needs: picked("needs"), areas: picked("areas"),
     min_age: numberOrNull(f.min_age.value), max_age: numberOrNull(f.max_age.value), capacity: numberOrNull(f.capacity.value),
     live_phone: orNull(f.live_phone.value.trim()), hours: parseHours(f.hours.value),
-    targets: { accept_hours: Number(f.accept_hours.value || 24), contact_hours: Number(f.contact_hours.value || 72) },
+    // A PATCH replaces the whole targets object: keep the urgent targets this form does not show.
+    targets: { ...(state.editing ? state.editing.targets : {}),
+      accept_hours: Number(f.accept_hours.value || 24), contact_hours: Number(f.contact_hours.value || 72) },
   };
   if (f.id.value) {
     await api("PATCH", `/api/directory/services/${Number(f.id.value)}`, body);

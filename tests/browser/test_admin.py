@@ -162,12 +162,20 @@ async def test_a_service_the_admin_adds_is_offered_to_a_listener(make_harness, b
                 "Food bank vouchers", timeout=WAIT
             )
             await page.screenshot(path=str(tmp_path / "admin-directory.png"), full_page=True)
+
+            # Changing a service keeps what the form does not show (its urgent targets).
+            await page.get_by_role("button", name="Change Money and benefits casework").click()
+            await form.get_by_label("Capacity").fill("150")
+            await form.get_by_role("button", name="Save changes").click()
+            await expect(page.locator('#services tr[data-service="ca-money"]')).to_contain_text("150", timeout=WAIT)
             assert not problems, problems
         finally:
             await context.close()
     offered = await listener.get(f"/api/listener/sessions/{session_id}/suggestions", params={"needs": "food"})
     assert offered.status_code == 200, offered.text
     assert "Food bank vouchers" in [s["name"] for s in offered.json()]
+    money = [s for s in (await listener.get("/api/directory/services")).json() if s["slug"] == "ca-money"][0]
+    assert money["capacity"] == 150 and money["targets"]["urgent_accept_hours"] == 4
 
 
 class Receiver:
