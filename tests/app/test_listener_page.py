@@ -65,7 +65,7 @@ async def test_a_partner_gets_the_forbidden_page(harness):
 
 @pytest.mark.parametrize(
     ("role", "home"),
-    [("listener", "/listener"), ("supervisor", "/listener"), ("partner", "/partner"), ("admin", "/docs")],
+    [("listener", "/listener"), ("supervisor", "/board"), ("partner", "/partner"), ("admin", "/admin")],
 )
 async def test_the_root_sends_each_person_to_their_own_page(harness, role, home):
     await _add(harness, "someone", role)
