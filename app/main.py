@@ -95,6 +95,9 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     from app.shiftlead.crisis import register as register_crisis_lines
 
     register_crisis_lines(runtime)
+    from app.privacy.retention import register as register_retention
+
+    register_retention(runtime)  # the hourly purge of what is past its retention
     return runtime
 
 
