@@ -28,6 +28,17 @@ from transfers.tickets.models import PartnerNotification, TicketEvent, TransferT
 FINISHED_TICKETS = ("completed", "rejected", "failed", "cancelled")
 ERASED = "erased"
 RETENTION_EVERY = timedelta(hours=1)
+# What anonymising clears, kind by kind: the same for a purge and for a caller's erasure. What is
+# left (times, counts, needs, risk, outcomes) is what the reports count.
+CALL_ERASED = {"from_encrypted": None, "from_hash": None, "from_masked": ERASED}
+LOG_ERASED = {"summary_encrypted": None, "notes_encrypted": None, "correction_reason": None}
+RECORDING_ERASED = {"recording_url_encrypted": None}
+TICKET_ERASED = {
+    "caller_name_encrypted": None,
+    "contact_number_encrypted": None,
+    "shared_summary_encrypted": None,
+    "preferred_times": None,
+}
 
 
 def held_call_ids() -> sa.Select[Any]:
@@ -67,7 +78,7 @@ def _call_log_revisions_due(cutoff: datetime) -> sa.ColumnElement[bool]:
     )
 
 
-def _ticket_trail(ids: list[int]) -> list[sa.Executable]:
+def ticket_trail_erased(ids: list[int]) -> list[sa.Executable]:
     return [
         sa.update(TicketEvent).where(TicketEvent.ticket_id.in_(ids)).values(reason=None),
         sa.delete(PartnerNotification).where(
@@ -86,13 +97,13 @@ KINDS: tuple[Kind, ...] = (
             sa.or_(Call.from_encrypted.is_not(None), Call.from_hash.is_not(None)),
             _not_held(Call.id),
         ),
-        anonymise={"from_encrypted": None, "from_hash": None, "from_masked": ERASED},
+        anonymise=CALL_ERASED,
     ),
     Kind(
         "call_logs",
         CallLogRevision,
         _call_log_revisions_due,
-        anonymise={"summary_encrypted": None, "notes_encrypted": None, "correction_reason": None},
+        anonymise=LOG_ERASED,
     ),
     Kind(
         "safeguarding",
@@ -111,7 +122,7 @@ KINDS: tuple[Kind, ...] = (
             CallbackRequest.recording_url_encrypted.is_not(None),
             _not_held(CallbackRequest.call_id),
         ),
-        anonymise={"recording_url_encrypted": None},
+        anonymise=RECORDING_ERASED,
     ),
     Kind(
         "tickets",
@@ -127,13 +138,8 @@ KINDS: tuple[Kind, ...] = (
             ),
             _not_held(TransferTicket.call_id),
         ),
-        anonymise={
-            "caller_name_encrypted": None,
-            "contact_number_encrypted": None,
-            "shared_summary_encrypted": None,
-            "preferred_times": None,
-        },
-        also=_ticket_trail,
+        anonymise=TICKET_ERASED,
+        also=ticket_trail_erased,
     ),
     Kind("webhook_deliveries", WebhookDelivery, lambda cutoff: WebhookDelivery.received_at < cutoff),
     Kind("live_events", LiveEvent, lambda cutoff: LiveEvent.created_at < cutoff),
