@@ -126,6 +126,7 @@ def _install(app: FastAPI, runtime: Runtime) -> None:
     from app.helpline.router import helpline_router as tickets_router
     from app.helpline.router import router as helpline_router
     from app.live_stream import router as live_router
+    from app.privacy.router import pages as privacy_pages
     from app.privacy.router import router as privacy_router
     from app.shiftlead.router import router as shiftlead_router
 
@@ -153,6 +154,7 @@ def _install(app: FastAPI, runtime: Runtime) -> None:
     app.include_router(tickets_router)
     app.include_router(live_router)
     app.include_router(privacy_router)
+    app.include_router(privacy_pages)
     app.include_router(directory_router)
     app.include_router(partner_router)
     app.include_router(partner_pages_router)

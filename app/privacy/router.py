@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse
 
 from app.core.deps import CurrentAdmin, SessionDep
@@ -25,6 +25,8 @@ from app.privacy.schemas import (
     RestrictionOut,
 )
 
+# The printable export is a page (a form's POST from an admin's browser), outside the JSON API.
+pages = APIRouter(include_in_schema=False)
 router = APIRouter(
     prefix="/api/admin",
     tags=["privacy"],
@@ -40,12 +42,6 @@ async def find_caller(body: CallerIn, session: SessionDep, admin: CurrentAdmin):
 @router.post("/callers/export", response_model=CallerExportOut)
 async def export_caller(body: CallerIn, session: SessionDep, admin: CurrentAdmin):
     return await service.export_caller_records(session, number=body.number, user=admin)
-
-
-@router.post("/callers/export/page", response_class=HTMLResponse)
-async def export_caller_page(request: Request, body: CallerIn, session: SessionDep, admin: CurrentAdmin):
-    export = await service.export_caller_records(session, number=body.number, user=admin)
-    return render(request, "privacy_export.html", export=export, when=printable_time)
 
 
 @router.post("/callers/erase", response_model=ErasureOut)
@@ -69,3 +65,14 @@ async def search_personal_data_reads(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ):
     return await service.search_personal_reads(session, actor=actor, number=caller_number, limit=limit)
+
+
+@pages.post("/admin/callers/export", response_class=HTMLResponse)
+async def export_caller_page(
+    request: Request,
+    number: Annotated[str, Form(min_length=3, max_length=32)],
+    session: SessionDep,
+    admin: CurrentAdmin,
+):
+    export = await service.export_caller_records(session, number=number, user=admin)
+    return render(request, "privacy_export.html", export=export, when=printable_time)
