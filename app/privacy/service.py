@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.audit import PERSONAL_DATA_ACTIONS, AuditEvent, record_audit
-from app.core.crypto import is_withheld
+from app.core.crypto import is_withheld, normalise_number
 from app.core.db import runtime_of
 from app.core.errors import NotFound, Unprocessable
 from app.core.security import User
@@ -173,7 +173,7 @@ async def export_caller_records(session: AsyncSession, *, number: str, user: Use
     trail = await _trails(session, [t.id for t in records.tickets])
     await _audit(session, user, "export_caller_data", records)
     return {
-        "number": number,
+        "number": normalise_number(number),
         "exported_at": runtime_of(session).clock.now(),
         "calls": [
             _call_summary(c) | {"number": crypto.decrypt(c.from_encrypted), "wait_seconds": c.wait_seconds}
