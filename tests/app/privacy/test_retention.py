@@ -14,13 +14,15 @@ from app.cli import cli
 from app.core.audit import AuditEvent
 from app.core.db import session_scope
 from app.core.events import LiveEvent
+from app.core.security import LoginAttempt
 from app.core.settings import development_settings
 from app.helpline.models import CallLogRevision
 from app.privacy.retention import run_retention
 from app.shiftlead.models import SafeguardingRecord
 from telephony.models import Call, WebhookDelivery
 from tests.conftest import load_demo_directory
-from tests.scenarios import logged_session
+from tests.scenarios import logged_session, service_id, transfer
+from transfers.tickets.models import TicketEvent, TransferTicket
 
 SAFEGUARDED, HELD, ORDINARY = "+447700900401", "+447700900402", "+447700900403"
 
@@ -93,6 +95,7 @@ async def test_the_purge_anonymises_calls_keeps_the_held_and_is_audited(make_har
         assert await session.scalar(sa.select(sa.func.count()).select_from(Call)) == 3
         assert await session.scalar(sa.select(sa.func.count()).select_from(WebhookDelivery)) == 0
         assert await session.scalar(sa.select(sa.func.count()).select_from(LiveEvent)) == 0
+        assert await session.scalar(sa.select(sa.func.count()).select_from(LoginAttempt)) == 0  # 90 days
         revision = await session.scalar(sa.select(CallLogRevision))
         assert revision.summary_encrypted is None and revision.needs == ["money", "housing"]
         record = await session.scalar(sa.select(SafeguardingRecord))
@@ -145,3 +148,22 @@ async def test_the_cli_reports_a_dry_run_and_refuses_a_short_setting(harness, db
     monkeypatch.setenv("OPENLINE_RETAIN_AUDIT_DAYS", "30")
     refused = await asyncio.to_thread(runner.invoke, cli, ["retention"])
     assert refused.exit_code == 2 and "OPENLINE_RETAIN_AUDIT_DAYS=30 is below the minimum" in refused.output
+
+
+async def test_a_finished_warm_transfer_is_anonymised_after_its_days_an_open_one_never(harness):
+    await load_demo_directory(harness)
+    session_id, client = await logged_session(harness)
+    money = await service_id(harness, "ca-money")
+    finished = (await transfer(client, session_id, money)).json()["ticket_id"]
+    still_open = (await transfer(client, session_id, await service_id(harness, "mind-safe-space"))).json()["ticket_id"]
+    cancelled = await client.post(f"/api/helpline/tickets/{finished}/cancel", json={"reason": "Jamie asked us to stop"})
+    assert cancelled.status_code == 200, cancelled.text
+    harness.clock.advance(days=harness.runtime.settings.retain_tickets_days + 1)
+    assert (await run_retention(harness.runtime))["tickets"] == 1
+    async with session_scope(harness.runtime) as session:
+        gone, kept = (await session.get(TransferTicket, finished)), (await session.get(TransferTicket, still_open))
+        reasons = (await session.scalars(sa.select(TicketEvent.reason).where(TicketEvent.ticket_id == finished))).all()
+    assert (gone.caller_name_encrypted, gone.contact_number_encrypted, gone.shared_summary_encrypted) == (None,) * 3
+    assert gone.status == "cancelled" and gone.needs == ["money", "housing"]  # what the reports count
+    assert set(reasons) == {None}
+    assert harness.runtime.crypto.decrypt(kept.caller_name_encrypted) == "Jamie"
