@@ -148,8 +148,7 @@ class Settings(BaseSettings):
     @property
     def encryption_keys(self) -> list[str]:
         """The data keys, newest first."""
-        keys = [k.get_secret_value() for k in self.data_keys] or [self.data_key.get_secret_value()]
-        return keys
+        return [k.get_secret_value() for k in self.data_keys] or [self.data_key.get_secret_value()]
 
     @property
     def hash_key(self) -> str:

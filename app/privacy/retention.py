@@ -22,7 +22,7 @@ from app.core.security import LoginAttempt
 from app.core.settings import RETENTION_FLOORS
 from app.helpline.models import CallLog, CallLogRevision, SupportSession
 from app.shiftlead.models import SafeguardingRecord
-from telephony.models import Call, CallbackRequest, WebhookDelivery
+from telephony.models import FINAL_CALL_STATUSES, Call, CallbackRequest, WebhookDelivery
 from transfers.tickets.models import PartnerNotification, TicketEvent, TransferTicket
 
 FINISHED_TICKETS = ("completed", "rejected", "failed", "cancelled")
@@ -93,7 +93,7 @@ KINDS: tuple[Kind, ...] = (
         Call,
         lambda cutoff: sa.and_(
             Call.created_at < cutoff,
-            Call.queue_state == "ended",
+            sa.or_(Call.ended_at.is_not(None), Call.status.in_(FINAL_CALL_STATUSES)),
             sa.or_(Call.from_encrypted.is_not(None), Call.from_hash.is_not(None)),
             _not_held(Call.id),
         ),

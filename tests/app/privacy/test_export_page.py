@@ -45,7 +45,10 @@ async def test_the_printable_export_reads_at_desk_and_phone_widths(make_harness,
             await page.get_by_label("Password").fill(PASSWORD)
             await page.get_by_role("button", name="Sign in").click()
             await page.wait_for_load_state()
-            await page.goto("/api/me")  # off the admin's landing page (the API docs), on the same site
+            # Off the admin's landing page (the API docs, which load from a CDN), onto the same site,
+            # and settled (its favicon asked for) before the export page is watched.
+            await page.goto("/api/me")
+            await page.wait_for_load_state("networkidle")
             page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
             page.on("console", lambda m: problems.append(f"console: {m.text}") if m.type == "error" else None)
             # What an admin's form does: the number and the session's CSRF token, posted.
