@@ -18,10 +18,12 @@ db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
 directory_cli = typer.Typer(help="The partner directory.", no_args_is_help=True)
 user_cli = typer.Typer(help="Accounts.", no_args_is_help=True)
 apikey_cli = typer.Typer(help="Partner API keys.", no_args_is_help=True)
+keys_cli = typer.Typer(help="Data keys (personal data at rest).", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 cli.add_typer(directory_cli, name="directory")
 cli.add_typer(user_cli, name="user")
 cli.add_typer(apikey_cli, name="apikey")
+cli.add_typer(keys_cli, name="keys")
 
 
 def _settings() -> Settings:
@@ -65,6 +67,21 @@ def _run(coro_factory: Any) -> Any:
         try:
             async with session_scope(runtime) as session:
                 return await coro_factory(session)
+        finally:
+            await runtime.close()
+
+    return asyncio.run(main())
+
+
+def _run_runtime(work: Any) -> Any:
+    """Run work that opens its own short transactions (a batch at a time) against the configured database."""
+    from app.core.clock import Clock
+    from app.core.runtime import Runtime
+
+    async def main() -> Any:
+        runtime = Runtime(settings=_settings(), clock=Clock())
+        try:
+            return await work(runtime)
         finally:
             await runtime.close()
 
@@ -192,6 +209,41 @@ def apikey_create(
     if issued is None:
         _fail(f"no organisation {organisation!r}")
     typer.echo(f"API key for {organisation} (shown once, store it now):\n{issued.plaintext}")
+
+
+@cli.command()
+def retention(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="only say what is due, per kind; change nothing")] = False,
+) -> None:
+    """Delete or anonymise what is past its retention (never what is held); audited."""
+    from app.privacy.retention import run_retention
+
+    counts = _run_runtime(lambda runtime: run_retention(runtime, dry_run=dry_run))
+    verb = "due" if dry_run else "purged"
+    for kind, count in counts.items():
+        typer.echo(f"{kind}: {count} {verb}")
+
+
+@keys_cli.command("rotate")
+def keys_rotate(
+    batch_size: Annotated[int, typer.Option(min=1, max=5000, help="rows per transaction")] = 200,
+) -> None:
+    """Re-encrypt personal data under the newest of OPENLINE_DATA_KEYS, a batch per transaction;
+    safe to stop and run again while the line stays up."""
+    from app.privacy.keys import rotate_keys
+
+    counts = _run_runtime(lambda runtime: rotate_keys(runtime, batch_size=batch_size))
+    for table, count in counts.items():
+        typer.echo(f"{table}: {count} re-encrypted")
+
+
+@keys_cli.command("status")
+def keys_status() -> None:
+    """Rows per table still holding a ciphertext under an older key."""
+    from app.privacy.keys import count_stale
+
+    for table, count in _run(count_stale).items():
+        typer.echo(f"{table}: {count} under an older key")
 
 
 @cli.command()

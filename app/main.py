@@ -100,6 +100,9 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     from app.shiftlead.crisis import register as register_crisis_lines
 
     register_crisis_lines(runtime)
+    from app.privacy.retention import register as register_retention
+
+    register_retention(runtime)  # the hourly purge of what is past its retention
     return runtime
 
 
@@ -130,6 +133,8 @@ def _install(app: FastAPI, runtime: Runtime) -> None:
     from app.helpline.router import helpline_router as tickets_router
     from app.helpline.router import router as helpline_router
     from app.live_stream import router as live_router
+    from app.privacy.router import pages as privacy_pages
+    from app.privacy.router import router as privacy_router
     from app.shiftlead.router import router as shiftlead_router
 
     # telephony: Twilio's webhooks and the listener API.
@@ -156,6 +161,8 @@ def _install(app: FastAPI, runtime: Runtime) -> None:
     app.include_router(pages_router)
     app.include_router(tickets_router)
     app.include_router(live_router)
+    app.include_router(privacy_router)
+    app.include_router(privacy_pages)
     app.include_router(directory_router)
     app.include_router(partner_router)
     app.include_router(partner_pages_router)

@@ -66,6 +66,9 @@ class Call(Base):
     conference_sequence: Mapped[int] = mapped_column(default=-1, server_default="-1")
     # The queue position the caller last heard announced: they hear it again when it changes.
     announced_position: Mapped[int | None]
+    # Held (restricted) by an admin: kept past its retention and never erased until lifted.
+    held_at: Mapped[datetime | None]
+    held_reason: Mapped[str | None] = mapped_column(sa.String(200))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

@@ -15,7 +15,10 @@ from app.core.db import Base, runtime_of
 
 class AuditEvent(Base):
     __tablename__ = "audit_events"
-    __table_args__ = (sa.Index("ix_audit_events_subject", "subject_type", "subject_id"),)
+    __table_args__ = (
+        sa.Index("ix_audit_events_subject", "subject_type", "subject_id"),
+        sa.Index("ix_audit_events_actor", "actor", "at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime]
@@ -49,3 +52,27 @@ async def list_audit(session: AsyncSession, subject_type: str, subject_id: int) 
         .order_by(AuditEvent.id)
     )
     return list((await session.scalars(stmt)).all())
+
+
+# Every audit action that is someone reading a caller's decrypted personal data (or an admin
+# acting on it): the personal-data audit search looks only at these.
+READ_PERSONAL_DATA = "read_personal_data"
+PERSONAL_DATA_ACTIONS = (
+    READ_PERSONAL_DATA,
+    "read_caller_details",
+    "read_safeguarding_record",
+    "voicemail.played",
+    "find_caller_records",
+    "export_caller_data",
+    "erase_caller_data",
+    "restrict_caller_data",
+)
+
+
+async def record_personal_read(
+    session: AsyncSession, *, actor: str, subject_type: str, subject_id: int, **detail: Any
+) -> AuditEvent:
+    """One row per request that shows decrypted personal data (never one per field)."""
+    return await record_audit(
+        session, actor=actor, action=READ_PERSONAL_DATA, subject_type=subject_type, subject_id=subject_id, **detail
+    )

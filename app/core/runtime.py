@@ -30,7 +30,7 @@ class Runtime:
     def __post_init__(self) -> None:
         self.engine = make_engine(self.settings.database_url)
         self.sessionmaker = make_sessionmaker(self.engine, self)
-        self.crypto = Crypto(self.settings.data_key.get_secret_value())
+        self.crypto = Crypto(self.settings.encryption_keys, hash_key=self.settings.hash_key)
         self.bus.runtime = self
 
     async def close(self) -> None:

@@ -50,6 +50,26 @@ class Settings(BaseSettings):
 
     secret_key: SecretStr = SecretStr(PLACEHOLDER)
     data_key: SecretStr = SecretStr(PLACEHOLDER)
+    # Key rotation: every data key in use, newest first (the newest encrypts, all decrypt). Empty:
+    # OPENLINE_DATA_KEY alone. JSON, e.g. ["new-key…", "old-key…"].
+    data_keys: list[SecretStr] = Field(default_factory=list, max_length=10)
+    # The caller hash's own key; empty: OPENLINE_DATA_KEY's, as before rotation existed. It must
+    # never change, or repeat callers and subject access requests stop matching earlier calls.
+    caller_hash_key: SecretStr = SecretStr("")
+
+    # Retention, in days, per kind of data (README "Personal data" says why each default). A value
+    # below the kind's floor (RETENTION_FLOORS) is refused at start-up.
+    retain_call_records_days: int = Field(395, ge=1)
+    retain_call_logs_days: int = Field(395, ge=1)
+    retain_safeguarding_days: int = Field(2920, ge=1)
+    retain_recordings_days: int = Field(30, ge=1)
+    retain_tickets_days: int = Field(730, ge=1)
+    retain_webhook_deliveries_days: int = Field(30, ge=1)
+    retain_live_events_days: int = Field(2, ge=1)
+    retain_jobs_days: int = Field(30, ge=1)
+    retain_signin_attempts_days: int = Field(90, ge=1)
+    retain_audit_days: int = Field(2555, ge=1)
+    retention_batch_size: int = Field(500, ge=1, le=10_000)
 
     session_minutes: int = Field(30, ge=1, le=240)
     session_warning_minutes: int = Field(5, ge=0, le=60)
@@ -91,6 +111,9 @@ class Settings(BaseSettings):
     def _refuse_unsafe(self) -> "Settings":
         if self.session_warning_minutes >= self.session_minutes:
             raise SettingsError("OPENLINE_SESSION_WARNING_MINUTES must be less than OPENLINE_SESSION_MINUTES")
+        too_short = retention_too_short(self)
+        if too_short:
+            raise SettingsError("refusing to start: " + "; ".join(too_short))
         if self.environment == "development":
             if not self.twilio_caller_id:
                 self.twilio_caller_id = DEMO_LINE_NUMBER
@@ -105,6 +128,10 @@ class Settings(BaseSettings):
             for name in ("secret_key", "data_key", "twilio_auth_token")
             if _is_placeholder(getattr(self, name))
         ]
+        if any(_is_placeholder(key) for key in self.data_keys):
+            weak.append("OPENLINE_DATA_KEYS")
+        if self.caller_hash_key.get_secret_value() and _is_placeholder(self.caller_hash_key):
+            weak.append("OPENLINE_CALLER_HASH_KEY")
         if weak:
             raise SettingsError(
                 "refusing to start outside development with missing or placeholder secrets: "
@@ -119,6 +146,18 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def encryption_keys(self) -> list[str]:
+        """The data keys, newest first."""
+        return [k.get_secret_value() for k in self.data_keys] or [self.data_key.get_secret_value()]
+
+    @property
+    def hash_key(self) -> str:
+        return self.caller_hash_key.get_secret_value() or self.data_key.get_secret_value()
+
+    def retention_days(self, kind: str) -> int:
+        return getattr(self, f"retain_{kind}_days")
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
@@ -129,6 +168,31 @@ class Settings(BaseSettings):
     @cached_property
     def public_base(self) -> str:
         return self.public_url.rstrip("/")
+
+
+# The shortest each kind may be kept, and why: below these the line breaks a legal duty or its own
+# working (Twilio retries a webhook for up to a day; the sign-in throttle looks back an hour).
+RETENTION_FLOORS: dict[str, tuple[int, str]] = {
+    "call_records": (30, "a complaint or an incident review needs the month's calls"),
+    "call_logs": (30, "a complaint or an incident review needs the month's logs"),
+    "safeguarding": (2190, "safeguarding records are kept at least 6 years (limitation period, Limitation Act 1980)"),
+    "recordings": (1, "the listener who claimed a voicemail must be able to play it"),
+    "tickets": (90, "a partner may still be reporting an outcome on a warm transfer"),
+    "webhook_deliveries": (2, "Twilio retries a delivery for up to a day; the stored reply answers it"),
+    "live_events": (1, "a dashboard reconnecting catches up on the last day's events"),
+    "jobs": (1, "a finished job's row stops it running twice"),
+    "signin_attempts": (1, "the sign-in throttle counts the last hour's failures"),
+    "audit": (2190, "the audit trail is evidence for 6 years (Limitation Act 1980)"),
+}
+
+
+def retention_too_short(settings: "Settings") -> list[str]:
+    """What is set below its floor, each said with the floor and why."""
+    return [
+        f"OPENLINE_RETAIN_{kind.upper()}_DAYS={settings.retention_days(kind)} is below the minimum of {floor} days ({why})"
+        for kind, (floor, why) in RETENTION_FLOORS.items()
+        if settings.retention_days(kind) < floor
+    ]
 
 
 def _is_placeholder(secret: SecretStr) -> bool:

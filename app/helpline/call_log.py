@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.audit import record_audit
+from app.core.audit import record_audit, record_personal_read
 from app.core.db import insert_ignore, runtime_of
 from app.core.errors import NotFound, Unprocessable
 from app.core.events import publish_live
@@ -143,6 +143,15 @@ async def correct_call_log(
         reason=entry.correction_reason,
     )
     return await describe_call_log(session, support=support)
+
+
+async def read_call_log(session: AsyncSession, *, support: SupportSession, user: User) -> dict[str, Any]:
+    """The log as its reader sees it, decrypted: the read is audited, by staff as by partners."""
+    body = await describe_call_log(session, support=support)
+    await record_personal_read(
+        session, actor=f"user:{user.username}", subject_type="support_session", subject_id=support.id
+    )
+    return body
 
 
 async def describe_call_log(session: AsyncSession, *, support: SupportSession) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, Query, Response
 
 from app.core.deps import ClockDep, CurrentListener, SessionDep
 from app.core.responses import SIGNED_IN, PathId, error_responses
-from app.helpline.call_log import CallLogIn, CorrectionIn, correct_call_log, describe_call_log, record_call_log
+from app.helpline.call_log import CallLogIn, CorrectionIn, correct_call_log, read_call_log, record_call_log
 from app.helpline.deps import OwnSession, OwnTicket
 from app.helpline.history import (
     describe_call_card,
@@ -98,8 +98,8 @@ async def submit_correction(support: OwnSession, entry: CorrectionIn, session: S
 
 
 @router.get("/sessions/{session_id}/log", response_model=CallLogOut)
-async def show_call_log(support: OwnSession, session: SessionDep):
-    return await describe_call_log(session, support=support)
+async def show_call_log(support: OwnSession, session: SessionDep, listener: CurrentListener):
+    return await read_call_log(session, support=support, user=listener)
 
 
 @router.get("/sessions/{session_id}/suggestions", response_model=list[SuggestionOut])
