@@ -2,8 +2,8 @@
 never erased until the hold is lifted, e.g. for a complaint or the police), and the audit trail is
 searchable by what was read (the subject) and by whom.
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 """
 
 import sqlalchemy as sa
@@ -11,8 +11,8 @@ from alembic import op
 
 import app.core.db
 
-revision = "0013"
-down_revision = "0012"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
