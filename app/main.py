@@ -118,6 +118,7 @@ async def run_worker(settings: Settings) -> None:
 def _install(app: FastAPI, runtime: Runtime) -> None:
     from app import auth, ops
     from app.board.router import router as board_router
+    from app.capacity.router import router as capacity_router
     from app.errors_http import install_error_handlers
     from app.helpline.pages import router as pages_router
     from app.helpline.router import helpline_router as tickets_router
@@ -143,6 +144,7 @@ def _install(app: FastAPI, runtime: Runtime) -> None:
     app.include_router(auth.router)
     app.include_router(auth.admin_router)
     app.include_router(board_router)
+    app.include_router(capacity_router)
     app.include_router(shiftlead_router)
     app.include_router(helpline_router)
     app.include_router(pages_router)

@@ -1,0 +1,125 @@
+"""The capacity model from recorded data, checked against a hand-counted month on both databases."""
+
+import pytest
+
+from app.capacity.erlang import listeners_for_targets, rota_size
+from tests.app.capacity.fixtures import MONDAY_8PM, record_a_month, record_transfers
+from tests.conftest import load_demo_directory
+
+
+@pytest.fixture
+async def month(harness):
+    ana = await harness.add_user("ana", "listener")
+    ben = await harness.add_user("ben", "listener")
+    await harness.add_user("jo", "supervisor")
+    await record_a_month(harness, ana.id, ben.id)
+    return harness
+
+
+async def test_the_model_counts_the_month_by_hour_of_the_week(month):
+    model = (await (await month.signed_in("jo")).get("/api/capacity")).json()
+    assert len(model["hours"]) == 168
+    monday_8pm = model["hours"][MONDAY_8PM]
+    assert (monday_8pm["day"], monday_8pm["hour"]) == ("mon", 20)
+    # 12 calls over 4 Mondays; 4 gave up; 2 sessions a week of 20 min + 2 min wrap-up.
+    assert monday_8pm["calls_per_hour"] == 3.0
+    assert monday_8pm["abandoned_share"] == pytest.approx(4 / 12, abs=0.001)
+    assert model["handle_seconds"] == 22 * 60
+    # Patience: 4 x (30 + 30 + 120) s waited, over the 4 who gave up.
+    assert model["patience_seconds"] == 180.0
+    # Ana all month, Ben on at half past eight every Monday.
+    assert monday_8pm["available"] == 2.0
+    assert model["hours"][MONDAY_8PM + 1]["available"] == 1.0
+    assert model["hours"][MONDAY_8PM + 1]["calls_per_hour"] == 0
+
+    needed = listeners_for_targets(3.0, 22 * 60, 180.0)
+    # 1.1 erlangs, yet 95% within 60 s with callers who give up after 3 minutes takes four.
+    assert monday_8pm["needed"] == needed.listeners == 4
+    assert monday_8pm["needed_erlang_c"] >= monday_8pm["needed"]
+    assert monday_8pm["rota"] == rota_size(4, 0.30) == 6
+    assert monday_8pm["gap"] == -2.0
+    assert model["week"]["hours_under"] == 1
+    assert model["week"]["calls_per_week"] == 3.0
+
+
+async def test_adding_two_listeners_on_monday_evening_meets_the_targets(month):
+    client = await month.signed_in("jo")
+    before = (await client.get("/api/capacity")).json()
+    after = (
+        await client.get("/api/capacity", params={"add_listeners": 2, "add_days": "mon", "add_from": 20, "add_to": 21})
+    ).json()
+    assert after["hours"][MONDAY_8PM]["gap"] == 0
+    assert after["hours"][MONDAY_8PM + 1]["added"] == 0
+    assert after["what_if"]["week"]["hours_under"] == 0
+    assert after["what_if"]["week"]["service_level"] > before["week"]["service_level"]
+    assert after["what_if"]["week"]["abandonment"] < before["week"]["abandonment"]
+    assert after["hours"][MONDAY_8PM]["predicted"]["service_level"] >= 0.95
+
+
+async def test_the_partners_side_counts_warm_transfers_per_service(month):
+    await load_demo_directory(month)
+    creator = await month.add_user("sam", "listener")
+    service_id = await record_transfers(month, creator.id, "ca-money")
+    client = await month.signed_in("jo")
+    model = (await client.get("/api/capacity")).json()
+    load = next(s for s in model["services"] if s["service_id"] == service_id)
+    assert (load["arriving_per_week"], load["accepted_per_week"], load["completed_per_week"]) == (1.0, 0.5, 0.25)
+    # Open now: the accepted one, both requested, and the one from before the month.
+    assert load["open_now"] == 4
+    # Open at the end of each week: the old one, plus each new one until the partner reached them.
+    assert load["open_by_week"] == [2, 2, 3, 4]
+    # Little's law: 4 open over 1/7 of a ticket a day.
+    assert load["expected_wait_days"] == 28.0
+    assert load["beyond_capacity"] is True
+    assert load["name"] in model["pinch_points"]["beyond_capacity"]
+    # Taunton: 2 days to handover, and 14 d 8 h still waiting; Yeovil: 7 d 8 h and 6 d 8 h.
+    assert model["pinch_points"]["longest_waiting_localities"] == [
+        {"locality": "taunton", "tickets": 2, "mean_wait_days": 8.17},
+        {"locality": "yeovil", "tickets": 2, "mean_wait_days": 6.83},
+    ]
+
+
+async def test_pausing_a_service_reroutes_its_warm_transfers(month):
+    await load_demo_directory(month)
+    creator = await month.add_user("sam", "listener")
+    service_id = await record_transfers(month, creator.id, "ca-money")
+    client = await month.signed_in("jo")
+    model = (await client.get("/api/capacity", params={"pause": service_id})).json()
+    paused = next(s for s in model["services"] if s["service_id"] == service_id)
+    assert paused["paused"] is True and paused["arriving_per_week"] == 0
+    moves = model["what_if"]["rerouted"]
+    assert moves and all(m["from_service"] == paused["name"] for m in moves)
+    assert sum(m["per_week"] for m in moves) == pytest.approx(1.0, abs=0.02)
+    assert {m["need"] for m in moves} == {"money", "debt", "employment"}
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"add_listeners": -1}, "add_listeners"),
+        ({"add_listeners": 51}, "add_listeners"),
+        ({"add_days": "someday"}, "add_days"),
+        ({"add_from": 22, "add_to": 20}, "add_to"),
+        ({"add_to": 25}, "add_to"),
+        ({"pause": 0}, "pause"),
+        ({"pause": 999999}, "pause"),
+        ({"weeks": 0}, "weeks"),
+        ({"shrinkage": 0.95}, "shrinkage"),
+    ],
+)
+async def test_bad_what_if_input_is_a_422_naming_the_field(month, params, field):
+    response = await (await month.signed_in("jo")).get("/api/capacity", params=params)
+    assert response.status_code == 422
+    assert any(field in item["field"] for item in response.json()["detail"]), response.json()
+
+
+async def test_only_supervisors_and_admins_see_capacity(month):
+    listener = await month.signed_in("ana")
+    assert (await listener.get("/api/capacity")).status_code == 403
+    assert (await listener.get("/reports/capacity")).status_code == 403
+    async with month.client() as anonymous:
+        assert (await anonymous.get("/api/capacity")).status_code == 401
+        page = await anonymous.get("/reports/capacity")
+        assert page.status_code == 303 and page.headers["location"].startswith("/login")
+    await month.add_user("ada", "admin")
+    assert (await (await month.signed_in("ada")).get("/api/capacity")).status_code == 200
