@@ -159,7 +159,7 @@ def find_unserved_hours(
                 continue
             at = sample_week_start + timedelta(hours=index, minutes=30)
             if not any(is_open(*schedules[s.service_id], at) for s in offering):
-                closed.append(f"{DAY_NAMES[index // 24]} {index % 24:02d}:00")
+                closed.append(f"{DAY_NAMES[index // 24].capitalize()} {index % 24:02d}:00")
         if closed:
             pinches.append({"need": slug, "label": label, "services": len(offering), "hours": closed})
     return pinches

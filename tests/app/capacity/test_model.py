@@ -114,12 +114,17 @@ async def test_bad_what_if_input_is_a_422_naming_the_field(month, params, field)
 
 
 async def test_only_supervisors_and_admins_see_capacity(month):
-    listener = await month.signed_in("ana")
-    assert (await listener.get("/api/capacity")).status_code == 403
-    assert (await listener.get("/reports/capacity")).status_code == 403
+    organisations = await load_demo_directory(month)
+    await month.add_user("ca-worker", "partner", organisation_id=organisations["citizens-advice"])
+    for outsider in ("ana", "ca-worker"):
+        client = await month.signed_in(outsider)
+        assert (await client.get("/api/capacity")).status_code == 403
+        assert (await client.get("/reports/capacity")).status_code == 403
     async with month.client() as anonymous:
         assert (await anonymous.get("/api/capacity")).status_code == 401
         page = await anonymous.get("/reports/capacity")
         assert page.status_code == 303 and page.headers["location"].startswith("/login")
     await month.add_user("ada", "admin")
     assert (await (await month.signed_in("ada")).get("/api/capacity")).status_code == 200
+    page = await (await month.signed_in("jo")).get("/reports/capacity")
+    assert page.status_code == 200 and 'role="img"' in page.text and page.text.count("<tr>") > 168
