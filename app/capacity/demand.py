@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-import sqlalchemy.orm
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import UTCDateTime, is_postgres
@@ -125,22 +124,22 @@ async def _listeners_by_hour(session: AsyncSession, start: datetime, end: dateti
         .data([(hour + SAMPLE_AT,) for hour in utc_hours(start, end)])
         .cte("samples")
     )
-    later = sa.orm.aliased(PresenceChange)
-    superseded = (
-        sa.select(later.id)
-        .where(
-            later.user_id == PresenceChange.user_id,
-            later.at <= samples.c.at,
-            sa.or_(later.at > PresenceChange.at, sa.and_(later.at == PresenceChange.at, later.id > PresenceChange.id)),
-        )
-        .exists()
+    listeners = sa.select(PresenceChange.user_id).distinct().cte("listeners")
+    # Per sample and listener, one index seek on (user_id, at) for their latest change by then.
+    status_then = (
+        sa.select(PresenceChange.status)
+        .where(PresenceChange.user_id == listeners.c.user_id, PresenceChange.at <= samples.c.at)
+        .order_by(PresenceChange.at.desc(), PresenceChange.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    statuses = (
+        sa.select(samples.c.at.label("at"), status_then.label("status"))
+        .select_from(samples.join(listeners, sa.true()))
+        .subquery()
     )
     rows = await session.execute(
-        sa.select(samples.c.at, sa.func.count(sa.distinct(PresenceChange.user_id)))
-        .select_from(samples)
-        .join(PresenceChange, PresenceChange.at <= samples.c.at)
-        .where(PresenceChange.status.in_(ON_LINE), ~superseded)
-        .group_by(samples.c.at)
+        sa.select(statuses.c.at, sa.func.count()).where(statuses.c.status.in_(ON_LINE)).group_by(statuses.c.at)
     )
     return {at - SAMPLE_AT: HourTotals(listeners_on=n) for at, n in rows}
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable
 
 
@@ -103,6 +104,8 @@ def listeners_needed(
     return staffing, rota_size(staffing.listeners, shrinkage)
 
 
+# Pure and asked again for the same hour (as recorded, then with a what-if): remembered.
+@lru_cache(maxsize=4096)
 def listeners_for_targets_without_abandonment(
     calls_per_hour: float, handle_seconds: float, targets: Targets = LINE_TARGETS
 ) -> Staffing:
@@ -148,10 +151,10 @@ def _answered_by(rates: list[float], within_seconds: float) -> list[float]:
     stage = [0.0] * (len(rates) + 1)
     stage[0] = 1.0
     passed = [0.0] * len(rates)
-    poisson = math.exp(-mean_jumps)
     for j in range(jumps + 1):
+        # In logs: e^-m underflows once a busy hour makes m (jumps expected within t) large.
+        poisson = math.exp(j * math.log(mean_jumps) - mean_jumps - math.lgamma(j + 1)) if mean_jumps else float(j == 0)
         if j:
-            poisson *= mean_jumps / j
             nxt = [0.0] * len(stage)
             for i, p in enumerate(stage):
                 if not p:
@@ -218,6 +221,7 @@ def assess_with_abandonment(
     )
 
 
+@lru_cache(maxsize=4096)
 def listeners_for_targets(
     calls_per_hour: float,
     handle_seconds: float,
