@@ -1,8 +1,13 @@
 """The capacity model from recorded data, checked against a hand-counted month on both databases."""
 
+from datetime import UTC, datetime
+
 import pytest
 
+from app.capacity.demand import HourTotals, fold_by_hour_of_week
 from app.capacity.erlang import listeners_for_targets, rota_size
+from app.capacity.simulate import recorded_demand
+from app.core.db import session_scope
 from tests.app.capacity.fixtures import MONDAY_8PM, record_a_month, record_transfers
 from tests.conftest import load_demo_directory
 
@@ -128,3 +133,26 @@ async def test_only_supervisors_and_admins_see_capacity(month):
     assert (await (await month.signed_in("ada")).get("/api/capacity")).status_code == 200
     page = await (await month.signed_in("jo")).get("/reports/capacity")
     assert page.status_code == 200 and 'role="img"' in page.text and page.text.count("<tr>") > 168
+
+
+def test_the_clock_going_back_makes_one_hour_of_the_week_twice():
+    # 25 Oct 2026, 02:00 BST becomes 01:00 GMT: Sunday 01:00-02:00 happens twice that week,
+    # and a week of UTC hours from Monday 00:00 UTC starts at 01:00 local, missing Monday 00:00.
+    start, end = datetime(2026, 10, 19, tzinfo=UTC), datetime(2026, 10, 26, tzinfo=UTC)
+    calls = {
+        datetime(2026, 10, 25, 0, tzinfo=UTC): HourTotals(offered=1),
+        datetime(2026, 10, 25, 1, tzinfo=UTC): HourTotals(offered=1),
+    }
+    week = fold_by_hour_of_week(calls, start, end)
+    sunday_1am = 6 * 24 + 1
+    assert (week[sunday_1am].hours, week[sunday_1am].offered) == (2, 2)
+    assert week[0].hours == 0
+    assert sum(h.hours for h in week) == 168
+
+
+async def test_the_simulation_can_learn_from_the_records(month):
+    async with session_scope(month.runtime) as session:
+        rates, handle, patience = await recorded_demand(session)
+    assert rates[MONDAY_8PM] == 3.0 and sum(rates) == 3.0
+    # SQLite measures time in fractional days: a few microseconds either way.
+    assert (handle, patience) == (pytest.approx(22 * 60, abs=0.01), 180.0)
