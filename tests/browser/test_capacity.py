@@ -7,7 +7,7 @@ import pytest
 from playwright.async_api import expect
 
 from tests.app.capacity.fixtures import record_a_month, record_transfers
-from tests.browser.conftest import sign_in_at
+from tests.browser.conftest import sign_in_at, watch_console
 from tests.conftest import load_demo_directory
 from tests.servers import serving
 
@@ -26,9 +26,7 @@ async def test_a_supervisor_reads_the_capacity_model_and_tries_a_what_if(make_ha
     async with serving(harness.app) as base:
         context = await browser.new_context(base_url=base, viewport={"width": 1440, "height": 1100})
         page = await context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+        problems = watch_console(page)
         try:
             await sign_in_at(page, base, "/reports/capacity", "jo")
             await expect(page.get_by_role("heading", name="Capacity and demand")).to_be_visible()
@@ -74,6 +72,6 @@ async def test_a_supervisor_reads_the_capacity_model_and_tries_a_what_if(make_ha
             await expect(rows.nth(20)).to_be_visible()
             width = await page.evaluate("document.documentElement.scrollWidth")
             assert width <= 390, f"the hour-by-hour table makes the page scroll sideways ({width} px)"
-            assert errors == []
+            assert problems == []
         finally:
             await context.close()

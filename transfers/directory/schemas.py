@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from app.core.responses import DB_INT_MAX, DbId
 from transfers.hours import parse_schedule
 
-Slug = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=80)
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
+Slug = Field(pattern=SLUG_PATTERN, max_length=80)
 ServiceStatus = Literal["active", "inactive", "defunct", "temporarily closed"]
 
 
