@@ -352,8 +352,13 @@ def _stop_simulator(process: Any) -> None:
         process.wait()
 
 
-@cli.command()
+simulate_cli = typer.Typer(help="The Twilio simulator, and a simulated week of calls.")
+cli.add_typer(simulate_cli, name="simulate")
+
+
+@simulate_cli.callback(invoke_without_command=True)
 def simulate(
+    ctx: typer.Context,
     port: Annotated[int | None, typer.Option(help="default: OPENLINE_SIMULATOR_PORT (8010)")] = None,
     host: str = "127.0.0.1",
     app_url: Annotated[str | None, typer.Option(help="where to send webhooks (default: OPENLINE_PUBLIC_URL)")] = None,
@@ -362,6 +367,8 @@ def simulate(
     max_gap: Annotated[float, typer.Option(help="seconds between callers, at most")] = 60.0,
 ) -> None:
     """Run the Twilio simulator: Twilio's REST API for OPENLINE_TWILIO_API_BASE, and callers."""
+    if ctx.invoked_subcommand is not None:
+        return
     from app.core.observability import configure_logging
     from telephony.simulator.practice import run_simulator
 
@@ -372,6 +379,31 @@ def simulate(
             settings, host=host, port=port, app_url=app_url, callers=callers, min_gap=min_gap, max_gap=max_gap
         )
     )
+
+
+@simulate_cli.command("week")
+def simulate_week(
+    calls_per_week: Annotated[float, typer.Option(min=0, max=100_000, help="Somerset's line: about 650")] = 650,
+    handle_minutes: Annotated[float, typer.Option(min=0.5, max=240, help="handle plus wrap-up")] = 20,
+    patience_minutes: Annotated[float, typer.Option(min=0.1, max=120, help="mean time before a caller gives up")] = 3,
+    weeks: Annotated[int, typer.Option(min=1, max=52, help="weeks played and folded into one")] = 1,
+    seed: Annotated[int, typer.Option(help="the same seed gives the same week")] = 1,
+    from_records: Annotated[bool, typer.Option(help="calls, handle time and patience from the database")] = False,
+) -> None:
+    """Play a week of calls against the capacity model's rota and print each hour's service levels."""
+    from app.capacity.simulate import describe_simulated_week, recorded_demand, rota_for, weekly_profile
+
+    if from_records:
+        rates, handle, patience = _run(recorded_demand)
+        if handle is None or patience is None:
+            _fail("too little recorded to simulate: no finished sessions or nobody has given up waiting")
+    else:
+        rates, handle, patience = weekly_profile(calls_per_week), handle_minutes * 60, patience_minutes * 60
+    rota = rota_for(rates, handle, patience)
+    for line in describe_simulated_week(
+        rates, rota, handle_seconds=handle, patience_seconds=patience, weeks=weeks, seed=seed
+    ):
+        typer.echo(line)
 
 
 def main() -> None:

@@ -128,6 +128,7 @@ def _install(app: FastAPI, runtime: Runtime) -> None:
     from app.admin.router import pages as admin_pages
     from app.admin.router import router as admin_router
     from app.board.router import router as board_router
+    from app.capacity.router import router as capacity_router
     from app.errors_http import install_error_handlers
     from app.helpline.pages import router as pages_router
     from app.helpline.router import helpline_router as tickets_router
@@ -156,6 +157,7 @@ def _install(app: FastAPI, runtime: Runtime) -> None:
     app.include_router(admin_router)
     app.include_router(admin_pages)
     app.include_router(board_router)
+    app.include_router(capacity_router)
     app.include_router(shiftlead_router)
     app.include_router(helpline_router)
     app.include_router(pages_router)

@@ -123,6 +123,21 @@ class ListenerPresence(Base):
     current_call_id: Mapped[int | None] = mapped_column(sa.ForeignKey("calls.id", ondelete="SET NULL"))
 
 
+class PresenceChange(Base):
+    """Each time a listener's presence changed: the capacity model counts who was on each hour."""
+
+    __tablename__ = "presence_changes"
+    __table_args__ = (
+        sa.Index("ix_presence_changes_user_at", "user_id", "at"),
+        sa.Index("ix_presence_changes_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(sa.String(16))
+    at: Mapped[datetime]
+
+
 class CallbackRequest(Base):
     """A voicemail left by a caller who could not be answered: a listener rings them back."""
 

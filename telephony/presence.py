@@ -17,7 +17,7 @@ from app.core.errors import Conflict, Unprocessable
 from app.core.events import publish_live
 from telephony.calls import ACTIVE_STATES
 from telephony.events import LIVE_PRESENCE
-from telephony.models import PRESENCE, Call, ListenerPresence
+from telephony.models import PRESENCE, Call, ListenerPresence, PresenceChange
 
 # on-call is the system's to set: it follows the listener actually joining a caller's conference.
 CHOOSABLE = ("available", "wrap-up", "break", "offline")
@@ -100,6 +100,10 @@ async def _write(session: AsyncSession, user_id: int, *, status: str | None, **m
             status=status, since=sa.case((ListenerPresence.status != status, now), else_=ListenerPresence.since)
         )
     insert_values = {"user_id": user_id, "status": status or "offline", "since": now, **more}
+    if status is not None:
+        before = await session.scalar(sa.select(ListenerPresence.status).where(ListenerPresence.user_id == user_id))
+        if before != status:
+            session.add(PresenceChange(user_id=user_id, status=status, at=now))
     stmt = (
         dialect_insert(session, ListenerPresence)
         .values(**insert_values)

@@ -10,8 +10,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.board.erlang import listeners_needed
 from app.board.people import list_listeners, list_open_transfers, list_waiting
+from app.capacity.erlang import listeners_needed
 from app.core.db import runtime_of
 from app.core.jobs import DEAD, Job
 from app.core.security import User

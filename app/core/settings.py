@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     # This line's crisis lines, as JSON: [{"name": "Somerset crisis team", "number": "+44…"}].
     crisis_lines: list[CrisisLine] = Field(default_factory=list, max_length=10)
     crisis_ring_seconds: int = Field(45, ge=5, le=300)
+    # The capacity model: how many past weeks it learns from, and the share of a rota lost to
+    # breaks, training and sickness.
+    capacity_weeks: int = Field(4, ge=1, le=52)
+    capacity_shrinkage: float = Field(0.30, ge=0, le=0.8)
 
     # Sign-in throttle: failures first cost nothing, then each further attempt waits a doubling
     # delay. Never a lock-out: a stranger slows only themselves (see app/core/throttle.py).
