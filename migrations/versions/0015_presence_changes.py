@@ -1,8 +1,8 @@
 """Presence history: each change of a listener's presence, so the capacity model can set the
 listeners needed against those who were actually on. Seeded with everyone's presence now.
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 """
 
 import sqlalchemy as sa
@@ -10,8 +10,8 @@ from alembic import op
 
 import app.core.db
 
-revision = "0014"
-down_revision = "0013"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
