@@ -13,7 +13,13 @@ from app.core.deps import csrf_token_for
 # The pages live in app/templates; every package renders through this one environment.
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parents[1] / "templates"))
 
-HOME_BY_ROLE = {"listener": "/listener", "supervisor": "/listener", "partner": "/partner", "admin": "/docs"}
+HOME_BY_ROLE = {
+    "listener": "/listener",
+    "supervisor": "/listener",
+    "partner": "/partner",
+    "admin": "/docs",
+    "commissioner": "/reports",
+}
 
 
 def render(request: Request, name: str, status_code: int = 200, **context: Any):
