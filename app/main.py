@@ -123,6 +123,7 @@ def _install(app: FastAPI, runtime: Runtime) -> None:
     from app.helpline.router import helpline_router as tickets_router
     from app.helpline.router import router as helpline_router
     from app.live_stream import router as live_router
+    from app.reports.router import router as reports_router
     from app.shiftlead.router import router as shiftlead_router
 
     # telephony: Twilio's webhooks and the listener API.
@@ -143,6 +144,7 @@ def _install(app: FastAPI, runtime: Runtime) -> None:
     app.include_router(auth.router)
     app.include_router(auth.admin_router)
     app.include_router(board_router)
+    app.include_router(reports_router)
     app.include_router(shiftlead_router)
     app.include_router(helpline_router)
     app.include_router(pages_router)
