@@ -12,7 +12,7 @@ TEXT, MUTED, LINE = "#e6edf3", "#9aa7b4", "#30363d"
 SERIES = ("#3aa0ff", "#9aa7b4")  # this period, the period before
 # Low hours recede into the panel; the busiest glow amber so the evening peak stands out.
 COLD, WARM, HOT = (0x1F, 0x26, 0x30), (0x1F, 0x6F, 0xB5), (0xF0, 0xB4, 0x29)
-WIDTH, LABEL_W, BAR_W, ROW_H = 720, 300, 340, 20
+WIDTH, BAR_W, BAR_H = 420, 330, 16
 
 
 def _number(cell: Cell) -> float | None:
@@ -29,7 +29,7 @@ def _said(cell: Cell) -> str:
 
 def _label(row: list[Cell], columns: int) -> str:
     text = " · ".join(str(c) for c in row[:columns] if c)
-    return text if len(text) <= 44 else text[:43] + "…"
+    return text if len(text) <= 56 else text[:55] + "…"
 
 
 def _frame(title: str, width: int, height: int, body: list[str]) -> str:
@@ -40,42 +40,50 @@ def _frame(title: str, width: int, height: int, body: list[str]) -> str:
     )
 
 
+def _legend(table: Table) -> list[str]:
+    names = [table.columns[i] for i in table.value_columns]
+    return [
+        f'<rect x="{n * 210}" y="6" width="12" height="12" fill="{SERIES[n]}"/>'
+        f'<text x="{n * 210 + 18}" y="17" fill="{MUTED}">{escape(name if len(name) <= 28 else name[:27] + "…")}</text>'
+        for n, name in enumerate(names)
+    ]
+
+
 def draw_bars(table: Table, cells: list[list[Cell]], *, per_row: bool) -> str:
-    """Horizontal bars, this period above the period before; ``per_row`` scales each row to itself
-    (its figures are in different units), otherwise the whole chart shares one scale."""
+    """Horizontal bars under each row's name, this period above the period before; ``per_row``
+    scales each row to itself (its figures are in different units), otherwise one scale for all.
+    Narrow on purpose: it stays legible when a phone shrinks it."""
     rows = [r for r in cells if any(_number(r[i]) is not None or r[i] == SUPPRESSED for i in table.value_columns)]
     series = len(table.value_columns)
-    top = 28
-    band = ROW_H * series + 10
-    body = [f'<text x="{LABEL_W}" y="16" fill="{SERIES[0]}">■ {escape(table.columns[table.value_columns[0]])}</text>']
-    if series > 1:
-        body.append(
-            f'<text x="{LABEL_W + 200}" y="16" fill="{SERIES[1]}">■ {escape(table.columns[table.value_columns[1]])}</text>'
-        )
+    top, label_h = 30, 18
+    band = label_h + BAR_H * series + 10
+    body = _legend(table)
     everything = [_number(r[i]) or 0 for r in rows for i in table.value_columns]
     for n, row in enumerate(rows):
         y = top + n * band
         values = [row[i] for i in table.value_columns]
         scale = max([_number(v) or 0 for v in values] if per_row else everything, default=0) or 1
-        body.append(
-            f'<text x="{LABEL_W - 8}" y="{y + ROW_H * series / 2 + 4}" fill="{TEXT}" text-anchor="end">{escape(_label(row, table.label_columns))}</text>'
-        )
+        # The calls table's second column is the unit: it follows the number, not the name.
+        label_columns, unit = (1, f" {row[1]}") if table.key == "calls" else (table.label_columns, "")
+        body.append(f'<text x="0" y="{y + 13}" fill="{TEXT}">{escape(_label(row, label_columns))}</text>')
         for s, value in enumerate(values):
+            by = y + label_h + s * BAR_H
             width = round(BAR_W * (_number(value) or 0) / scale)
-            by = y + s * ROW_H
             if value == SUPPRESSED:
+                width = 16
                 body.append(
-                    f'<rect x="{LABEL_W}" y="{by + 3}" width="18" height="{ROW_H - 6}" fill="none" stroke="{SERIES[s]}" stroke-dasharray="3 2"/>'
+                    f'<rect x="0" y="{by + 2}" width="{width}" height="{BAR_H - 4}" fill="none" '
+                    f'stroke="{SERIES[s]}" stroke-dasharray="3 2"/>'
                 )
-                width = 18
             elif width:
                 body.append(
-                    f'<rect x="{LABEL_W}" y="{by + 3}" width="{width}" height="{ROW_H - 6}" rx="2" fill="{SERIES[s]}"/>'
+                    f'<rect x="0" y="{by + 2}" width="{width}" height="{BAR_H - 4}" rx="2" fill="{SERIES[s]}"/>'
                 )
-            body.append(f'<text x="{LABEL_W + width + 6}" y="{by + 15}" fill="{TEXT}">{escape(_said(value))}</text>')
+            said = _said(value) + (unit if _number(value) is not None else "")
+            body.append(f'<text x="{width + 6}" y="{by + BAR_H - 4}" fill="{TEXT}">{escape(said)}</text>')
         body.append(f'<line x1="0" x2="{WIDTH}" y1="{y + band - 4}" y2="{y + band - 4}" stroke="{LINE}"/>')
     if not rows:
-        body.append(f'<text x="{LABEL_W}" y="{top + 16}" fill="{MUTED}">Nothing recorded in this period.</text>')
+        body.append(f'<text x="0" y="{top + 16}" fill="{MUTED}">Nothing recorded in this period.</text>')
     return _frame(table.title, WIDTH, top + max(len(rows), 1) * band + 4, body)
 
 

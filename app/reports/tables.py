@@ -112,44 +112,34 @@ async def _transfers(session: AsyncSession, period: Period, now: datetime) -> Ta
     )
 
 
-def _spread_row(measure: str, which: str, s: Spread) -> list[Figure | Cell]:
-    return [measure, which, Figure.count(s.count), *(Figure(v, s.count) for v in (s.mean, s.median, s.p90, s.longest))]
+def _spread_row(measure: str, which: str, s: Spread, within: Figure | None = None) -> list[Figure | Cell]:
+    times = (Figure(v, s.count) for v in (s.mean, s.median, s.p90, s.longest))
+    return [measure, which, Figure.count(s.count), *times, within]
 
 
 async def _handovers(session: AsyncSession, period: Period, now: datetime) -> Table:
     this = await figures.measure_handovers(session, period, now)
     before = await figures.measure_handovers(session, period.before(), now)
     rows: list[list[Figure | Cell]] = []
-    for measure, pick in (("Time to accept", "to_accept"), ("Time to handover", "to_handover")):
-        rows += [_spread_row(measure, THIS, getattr(this, pick)), _spread_row(measure, BEFORE, getattr(before, pick))]
-    rows.append(
-        [
-            "Alliance's figure: contact to support",
-            "",
-            None,
-            figures.ALLIANCE_MEAN_HOURS,
-            None,
-            None,
-            figures.ALLIANCE_LONGEST_HOURS,
-        ]
-    )
     for which, f in ((THIS, this), (BEFORE, before)):
-        handed = f.to_handover.count
-        rows.append(
-            [
-                "Handed over within 4 weeks (%)",
-                which,
-                Figure.count(handed),
-                share(f.handed_over_within_four_weeks, handed),
-                None,
-                None,
-                None,
-            ]
-        )
-        rows.append(
-            ["Still waiting past 4 weeks", which, Figure.count(f.waiting_past_four_weeks), None, None, None, None]
-        )
-    columns = ["measure", "period", "transfers", "mean (h)", "median (h)", "90th percentile (h)", "longest (h)"]
+        rows.append(_spread_row("Time to accept", which, f.to_accept))
+    for which, f in ((THIS, this), (BEFORE, before)):
+        within = share(f.handed_over_within_four_weeks, f.to_handover.count)
+        rows.append(_spread_row("Time to handover", which, f.to_handover, within))
+    alliance = [figures.ALLIANCE_MEAN_HOURS, None, None, figures.ALLIANCE_LONGEST_HOURS, 100.0]
+    rows.append(["Alliance's figure: contact to support", "", None, *alliance])
+    for which, f in ((THIS, this), (BEFORE, before)):
+        rows.append(["Still waiting past 4 weeks", which, Figure.count(f.waiting_past_four_weeks), *[None] * 5])
+    columns = [
+        "measure",
+        "period",
+        "transfers",
+        "mean (h)",
+        "median (h)",
+        "90th percentile (h)",
+        "longest (h)",
+        "within 4 weeks (%)",
+    ]
     return Table("handovers", "Time to accept and to handover", columns, rows, label_columns=2, value_columns=(3,))
 
 
