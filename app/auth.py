@@ -14,10 +14,10 @@ from app.core.deps import (
     SESSION_KEY,
     CurrentAdmin,
     CurrentSupervisor,
-    CurrentUser,
     OptionalUser,
     RuntimeDep,
     SessionDep,
+    SignedInUser,
     check_csrf,
     csrf_token_for,
 )
@@ -116,7 +116,7 @@ class MeOut(BaseModel):
 
 
 @router.get("/api/me", response_model=MeOut)
-async def show_me(request: Request, user: CurrentUser):
+async def show_me(request: Request, user: SignedInUser):
     return MeOut(
         id=user.id,
         username=user.username,
