@@ -96,8 +96,14 @@ def test_a_period_is_bounded_by_local_midnights_and_has_one_before_it():
 
 @pytest.mark.parametrize(
     ("first", "last", "field"),
-    [("22/11/2026", "16/11/2026", "from"), ("01/01/2025", "16/11/2026", "to"), ("32/01/2026", None, "from"),
-     (None, "soon", "to"), ("1999-12-31", None, "from"), (None, "2101-01-01", "to")],
+    [
+        ("22/11/2026", "16/11/2026", "from"),
+        ("01/01/2025", "16/11/2026", "to"),
+        ("32/01/2026", None, "from"),
+        (None, "soon", "to"),
+        ("1999-12-31", None, "from"),
+        (None, "2101-01-01", "to"),
+    ],
 )
 def test_bad_ranges_name_their_field(first, last, field):
     with pytest.raises(Unprocessable) as raised:
@@ -114,7 +120,9 @@ def _svg(markup: str) -> ElementTree.Element:
 
 
 def test_bars_are_well_formed_name_themselves_and_mark_suppressed_values():
-    table = Table("repeat-callers", "Repeat <callers>", ["figure", "this period", "period before"], [], value_columns=(1, 2))
+    table = Table(
+        "repeat-callers", "Repeat <callers>", ["figure", "this period", "period before"], [], value_columns=(1, 2)
+    )
     svg = _svg(draw_chart(table, [["Callers & friends", 10, "<5"], ["None", None, None]]))
     assert svg.get("role") == "img" and "Repeat <callers>" in svg.get("aria-label")
     texts = [t.text for t in svg.iter("{http://www.w3.org/2000/svg}text")]
@@ -130,7 +138,11 @@ def test_the_heatmaps_busiest_hour_is_the_hottest_cell():
     rows[2][1 + 21] = "<5"
     table = Table("hours", "Calls by hour", ["day", *(f"{h:02d}" for h in range(24))], [], chart="heatmap")
     svg = _svg(draw_chart(table, rows))
-    cells = {r.find("{http://www.w3.org/2000/svg}title").text: r.get("fill") for r in svg.iter("{http://www.w3.org/2000/svg}rect") if r.find("{http://www.w3.org/2000/svg}title") is not None}
+    cells = {
+        r.find("{http://www.w3.org/2000/svg}title").text: r.get("fill")
+        for r in svg.iter("{http://www.w3.org/2000/svg}rect")
+        if r.find("{http://www.w3.org/2000/svg}title") is not None
+    }
     assert len(cells) == 7 * 24
     assert cells["Wed 20:00 30"] == "#f0b429"
     assert cells["Wed 21:00 <5"] == "url(#few)"
