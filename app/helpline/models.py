@@ -52,7 +52,7 @@ class CallLog(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int] = mapped_column(sa.ForeignKey("support_sessions.id", ondelete="RESTRICT"), unique=True)
-    created_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(index=True)
     created_by: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"))
     current_revision: Mapped[int] = mapped_column(default=1)
     risk_flagged_at: Mapped[datetime | None] = mapped_column(index=True)

@@ -30,9 +30,11 @@ def upgrade() -> None:
     )
     op.create_index("ix_transfer_tickets_created_at", "transfer_tickets", ["created_at"])
     op.create_index("ix_call_logs_risk_flagged_at", "call_logs", ["risk_flagged_at"])
+    op.create_index("ix_call_logs_created_at", "call_logs", ["created_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_call_logs_created_at", "call_logs")
     op.drop_index("ix_call_logs_risk_flagged_at", "call_logs")
     op.drop_index("ix_transfer_tickets_created_at", "transfer_tickets")
     op.drop_index("ix_support_sessions_running", "support_sessions")
