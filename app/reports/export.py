@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import datetime
 
-from app.reports.periods import Period
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.reports.periods import Period, choose_period
 from app.reports.schemas import ReportTableOut
-from app.reports.tables import Table
+from app.reports.tables import Table, build_report_table
 
 
 def describe_table(table: Table, period: Period, *, exact: bool) -> ReportTableOut:
@@ -31,3 +34,16 @@ def write_csv(report: ReportTableOut) -> str:
     writer.writerow(report.columns)
     writer.writerows(["" if cell is None else cell for cell in row] for row in report.rows)
     return out.getvalue()
+
+
+async def export_report_table(
+    session: AsyncSession, *, section: str, first: str | None, last: str | None, now: datetime, exact: bool
+) -> ReportTableOut:
+    """One part of the report for the range asked (the last 7 days by default), as this reader may see it."""
+    period = choose_period(first, last, now)
+    table = await build_report_table(session, section=section, period=period, now=now)
+    return describe_table(table, period, exact=exact)
+
+
+def csv_name(report: ReportTableOut) -> str:
+    return f"openline-{report.section}-{report.first}-to-{report.last}.csv"

@@ -13,11 +13,10 @@ from app.core.errors import AppError
 from app.core.responses import SIGNED_IN, error_responses
 from app.core.security import Role, User
 from app.core.web import render
-from app.reports.export import describe_table, write_csv
+from app.reports.export import csv_name, export_report_table, write_csv
 from app.reports.page import compose_report_page
 from app.reports.periods import choose_period
 from app.reports.schemas import Format, ReportTableOut, Section
-from app.reports.tables import build_report_table
 
 READERS = (Role.supervisor, Role.admin, Role.commissioner)
 CurrentReader = Annotated[User, Depends(require_role(*READERS))]
@@ -48,14 +47,12 @@ async def download_report(
     format: Format = "json",
 ):
     """One part of the report for a date range (the last 7 days by default), with the period before."""
-    period = choose_period(first, last, clock.now())
-    table = await build_report_table(session, section=section, period=period, now=clock.now())
-    report = describe_table(table, period, exact=sees_exact_numbers(reader))
+    report = await export_report_table(
+        session, section=section, first=first, last=last, now=clock.now(), exact=sees_exact_numbers(reader)
+    )
     if format == "csv":
-        name = f"openline-{section}-{period.first}-to-{period.last}.csv"
-        return Response(
-            write_csv(report), media_type="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"'}
-        )
+        disposition = f'attachment; filename="{csv_name(report)}"'
+        return Response(write_csv(report), media_type="text/csv", headers={"Content-Disposition": disposition})
     return report
 
 

@@ -77,3 +77,24 @@ async def test_a_commissioner_lands_on_the_reports_and_others_cannot_read_them(h
     signed_out = harness.client()
     assert (await signed_out.get("/api/reports/calls")).status_code == 401
     assert (await signed_out.get("/reports", follow_redirects=False)).headers["location"] == "/login?next=/reports"
+
+
+async def test_the_cli_adds_a_commissioner(harness, db_url, monkeypatch):
+    import asyncio
+
+    from typer.testing import CliRunner
+
+    from app.cli import cli
+
+    monkeypatch.setenv("OPENLINE_DATABASE_URL", db_url)
+    monkeypatch.setenv("OPENLINE_ENVIRONMENT", "development")
+    runner = CliRunner()
+    args = ["user", "add", "kim", "--role", "commissioner", "--password", "long enough pw"]
+    # The CLI runs its own event loop: in a thread beside the test's.
+    added = await asyncio.to_thread(runner.invoke, cli, args)
+    assert added.exit_code == 0, added.output
+    assert "added commissioner kim" in added.output
+    kim = harness.client()
+    from tests.conftest import login
+
+    assert (await login(kim, "kim", "long enough pw")).headers["location"] == "/reports"
