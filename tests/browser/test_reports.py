@@ -3,8 +3,6 @@ charts and their tables, no caller's details anywhere, no sideways scrolling, no
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from playwright.async_api import expect
 
@@ -78,11 +76,6 @@ async def test_reports_for_a_supervisor_and_a_commissioner(make_harness, browser
                     await page.screenshot(
                         path=screenshot_path(f"{name}{'-phone' if width == 390 else ''}.png"), full_page=True
                     )
-                    if os.environ.get("OPENLINE_REPORT_PARTS"):
-                        for section in SECTIONS:
-                            await page.locator(f"#r-{section}").screenshot(
-                                path=screenshot_path(f"part-{username}-{width}-{section}.png")
-                            )
                     assert problems == []
                 finally:
                     await context.close()
