@@ -10,10 +10,10 @@ from app.core.db import session_scope
 from app.core.deps import (
     SESSION_KEY,
     CurrentSupervisor,
-    CurrentUser,
     OptionalUser,
     RuntimeDep,
     SessionDep,
+    SignedInUser,
     check_csrf,
     csrf_token_for,
 )
@@ -106,7 +106,7 @@ class MeOut(BaseModel):
 
 
 @router.get("/api/me", response_model=MeOut)
-async def show_me(request: Request, user: CurrentUser):
+async def show_me(request: Request, user: SignedInUser):
     return MeOut(
         id=user.id,
         username=user.username,

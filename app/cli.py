@@ -120,7 +120,7 @@ def directory_import(path: Annotated[Path, typer.Argument(exists=True, dir_okay=
 @user_cli.command("add")
 def user_add(
     username: str,
-    role: Annotated[str, typer.Option(help="listener, partner, supervisor or admin")],
+    role: Annotated[str, typer.Option(help="listener, partner, supervisor, admin or commissioner")],
     organisation: Annotated[str | None, typer.Option(help="the partner organisation's slug (partners only)")] = None,
     display_name: Annotated[str | None, typer.Option()] = None,
     password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)] = "",

@@ -136,6 +136,7 @@ def _install(app: FastAPI, runtime: Runtime) -> None:
     from app.live_stream import router as live_router
     from app.privacy.router import pages as privacy_pages
     from app.privacy.router import router as privacy_router
+    from app.reports.router import router as reports_router
     from app.shiftlead.router import router as shiftlead_router
 
     # telephony: Twilio's webhooks and the listener API.
@@ -158,6 +159,7 @@ def _install(app: FastAPI, runtime: Runtime) -> None:
     app.include_router(admin_pages)
     app.include_router(board_router)
     app.include_router(capacity_router)
+    app.include_router(reports_router)
     app.include_router(shiftlead_router)
     app.include_router(helpline_router)
     app.include_router(pages_router)

@@ -35,6 +35,8 @@ class Call(Base):
     __tablename__ = "calls"
     __table_args__ = (
         sa.Index("ix_calls_queue", "queue_state", "waiting_since"),
+        # Reports and the board read a bounded window of calls by when they arrived.
+        sa.Index("ix_calls_created_at", "created_at"),
         sa.CheckConstraint(f"queue_state IN {QUEUE_STATES}", name="queue_state_known"),
         sa.CheckConstraint(f"ended_by IS NULL OR ended_by IN {ENDED_BY}", name="ended_by_known"),
     )

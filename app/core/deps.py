@@ -105,13 +105,26 @@ async def get_current_user(request: Request, user: OptionalUser) -> User:
     return user
 
 
-CurrentUser = Annotated[User, Depends(get_current_user)]
+# Anyone signed in, a commissioner too: only for routes that name who may use them (require_role)
+# or that show people their own account.
+SignedInUser = Annotated[User, Depends(get_current_user)]
+
+
+async def get_staff_user(user: SignedInUser) -> User:
+    """Denied unless allowed: a commissioner reads the reports' aggregates and nothing else, so a
+    route open to "anyone signed in" is still closed to them."""
+    if user.role == Role.commissioner:
+        raise Forbidden("a commissioner's account reads the reports only")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_staff_user)]
 
 
 def require_role(*roles: Role):
     allowed = {str(r) for r in roles}
 
-    async def dependency(user: CurrentUser) -> User:
+    async def dependency(user: SignedInUser) -> User:
         if user.role not in allowed:
             raise Forbidden(f"this needs the {' or '.join(sorted(allowed))} role")
         return user

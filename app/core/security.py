@@ -27,12 +27,14 @@ class Role(StrEnum):
     partner = "partner"
     supervisor = "supervisor"
     admin = "admin"
+    # Reports only: aggregates, never a caller's number, notes or name (small counts shown as "<5").
+    commissioner = "commissioner"
 
 
 class User(Base):
     __tablename__ = "users"
     __table_args__ = (
-        sa.CheckConstraint("role IN ('listener', 'partner', 'supervisor', 'admin')", name="role_known"),
+        sa.CheckConstraint(f"role IN {tuple(r.value for r in Role)}", name="role_known"),
         # A partner user belongs to exactly one organisation; helpline staff belong to none.
         sa.CheckConstraint(
             "(role = 'partner' AND organisation_id IS NOT NULL) OR (role <> 'partner' AND organisation_id IS NULL)",

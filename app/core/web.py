@@ -14,7 +14,13 @@ from app.core.deps import csrf_token_for
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parents[1] / "templates"))
 
 # Where each role works: a sign-in without a ``next`` lands there (and so does ``/``).
-HOME_BY_ROLE = {"listener": "/listener", "supervisor": "/board", "partner": "/partner", "admin": "/admin"}
+HOME_BY_ROLE = {
+    "listener": "/listener",
+    "supervisor": "/board",
+    "partner": "/partner",
+    "admin": "/admin",
+    "commissioner": "/reports",
+}
 
 
 def render(request: Request, name: str, status_code: int = 200, **context: Any):

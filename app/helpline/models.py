@@ -18,6 +18,18 @@ class SupportSession(Base):
     """The timed emotional-support session. Server-authoritative: the browser only displays it."""
 
     __tablename__ = "support_sessions"
+    # A listener's current session and tonight's, and the reports' window, without reading them all.
+    __table_args__ = (
+        sa.Index("ix_support_sessions_listener_ended", "listener_id", "ended_at"),
+        sa.Index("ix_support_sessions_listener_started", "listener_id", "started_at"),
+        sa.Index("ix_support_sessions_started_at", "started_at"),
+        sa.Index(
+            "ix_support_sessions_running",
+            "listener_id",
+            sqlite_where=sa.text("ended_at IS NULL"),
+            postgresql_where=sa.text("ended_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     call_id: Mapped[int | None] = mapped_column(sa.ForeignKey("calls.id", ondelete="SET NULL"), unique=True)
@@ -40,10 +52,10 @@ class CallLog(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int] = mapped_column(sa.ForeignKey("support_sessions.id", ondelete="RESTRICT"), unique=True)
-    created_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(index=True)
     created_by: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="RESTRICT"))
     current_revision: Mapped[int] = mapped_column(default=1)
-    risk_flagged_at: Mapped[datetime | None]
+    risk_flagged_at: Mapped[datetime | None] = mapped_column(index=True)
 
 
 class CallLogRevision(Base):

@@ -24,6 +24,7 @@ class TransferTicket(Base):
         sa.CheckConstraint(f"live_state IS NULL OR live_state IN {LIVE_STATES}", name="live_state_known"),
         sa.UniqueConstraint("created_by", "idempotency_key"),
         sa.Index("ix_transfer_tickets_queue", "service_id", "status"),
+        sa.Index("ix_transfer_tickets_created_at", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
