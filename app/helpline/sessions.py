@@ -21,7 +21,8 @@ from app.core.runtime import Runtime
 from app.core.security import User
 from app.helpline.models import SupportSession
 from telephony.events import CALL_ANSWERED, CALL_ENDED, PARTICIPANT_LEFT
-from telephony.models import ListenerPresence
+from telephony.lifecycle import ended_by_so_far
+from telephony.models import Call, ListenerPresence
 from telephony.presence import change_presence
 
 WARNING, DUE, WRAP_UP = "session.warning", "session.due", "session.wrap_up_ends"
@@ -33,7 +34,7 @@ def session_times(started_at: datetime, minutes: int, warning_minutes: int) -> t
     return due - timedelta(minutes=warning_minutes), due
 
 
-def describe_session(support: SupportSession, now: datetime) -> dict[str, Any]:
+def describe_session(support: SupportSession, now: datetime, *, ended_by: str | None = None) -> dict[str, Any]:
     return {
         "id": support.id,
         "call_id": support.call_id,
@@ -44,6 +45,7 @@ def describe_session(support: SupportSession, now: datetime) -> dict[str, Any]:
         "ended_at": support.ended_at and support.ended_at.isoformat(),
         "overrun_seconds": support.overrun_seconds,
         "overrunning": support.ended_at is None and now >= support.due_at,
+        "ended_by": ended_by,
         "now": now.isoformat(),
     }
 
@@ -117,7 +119,11 @@ async def end_session(session: AsyncSession, *, support: SupportSession, ended_a
         run_at=support.wrap_up_until,
         payload={"session_id": support.id, "listener_id": support.listener_id},
     )
-    await publish_live(session, f"user:{support.listener_id}", "session.ended", describe_session(support, ended_at))
+    call = await session.get(Call, support.call_id) if support.call_id is not None else None
+    ended_by = await ended_by_so_far(session, call) if call is not None else None
+    await publish_live(
+        session, f"user:{support.listener_id}", "session.ended", describe_session(support, ended_at, ended_by=ended_by)
+    )
 
 
 async def own_session(session: AsyncSession, session_id: int, user: User) -> SupportSession:

@@ -11,6 +11,9 @@
   const OUTCOMES = { "emergency-services-attended": "Emergency services attended", "crisis-team-took-over": "Crisis team took over",
     "safe-plan-agreed": "Safe plan agreed", "caller-ended-call": "Caller ended the call", "no-further-action": "No further action", other: "Other" };
   let latest = null;
+  // Who ended a listener's last call, in core.js's words (a module; drawn once it has loaded).
+  let endedWords = null;
+  import("/static/core.js").then((core) => { endedWords = core.endedBy; }, () => {});
   const heard = new Set();
   let crisisLines = [];
   // Safeguarding records opened on this board (each read is audited once, when opened).
@@ -170,6 +173,8 @@
       if (call.help_asked_at) line.append(" ", el("span", { className: "badge warn", textContent: `asked for help ${time(call.help_asked_at)}` }));
       if (s && s.overrun_seconds > 0) li.classList.add("overrun");
       li.append(line, monitorControls(p));
+    } else if (p.last_call && p.last_call.ended_by && endedWords) {
+      li.append(el("p", { className: "person-call muted", textContent: `Last call: ${endedWords(p.last_call.ended_by, p.last_call.ended_at)}` }));
     }
     return li;
   }

@@ -105,6 +105,18 @@ export const TICKET_STATUS = {
 };
 export const ticketStatus = (status) => TICKET_STATUS[status] || String(status || "–").replace(/-/g, " ");
 
+// ---- who ended a call (calls.ended_by) ------------------------------------------------------
+export const ENDED_BY = {
+  caller: "Caller hung up",
+  listener: "Listener ended the call",
+  transfer: "Handed over",
+  dropped: "Line dropped",
+  voicemail: "Ended at voicemail",
+  system: "Closed by the system",
+};
+// "Caller hung up 21:14"; "" when nobody has ended it yet.
+export const endedBy = (code, iso) => (code ? `${ENDED_BY[code] || code} ${when(iso)}` : "");
+
 // ---- the live stream -------------------------------------------------------------------------
 // live({ "ticket.changed": fn, hello: fn }, { onState }) opens /api/live once and calls fn(data,
 // event) for each event of that type (data parsed from JSON, or null). onState("live" |

@@ -24,6 +24,11 @@
   const WARNING_PROMPT = "Start wrapping up, or offer a warm transfer.";
   const RING_LENGTH = 2 * Math.PI * 52;
 
+  // Who ended a call, in core.js's words (loaded as a module; plain words until it arrives).
+  let endedWords = null;
+  import("/static/core.js").then((core) => { endedWords = core.endedBy; loadTonight(); }, () => {});
+  const endedText = (c) => (endedWords && c.ended_by ? endedWords(c.ended_by, c.ended_at) : `Call ended ${clockTime(c.ended_at)}`);
+
   const state = {
     offsetMs: 0,           // server now - browser now
     card: null,            // the session being shown (GET /sessions/current, or kept after it ended)
@@ -228,7 +233,7 @@
     $("end-callback").hidden = !(card.callback && !card.ended_at);
     const ended = $("call-ended");
     ended.hidden = !card.ended_at;
-    ended.textContent = card.ended_at ? `Call ended ${clockTime(card.ended_at)}. Finish the log when you are ready.` : "";
+    ended.textContent = card.ended_at ? `${endedText(card)}. Finish the log when you are ready.` : "";
     if (changed) {
       state.prompt = null;
       loadRepeat(card.id);
@@ -499,7 +504,7 @@
         el("td", { text: length + (c.overrun_seconds ? ` (+${mmss(c.overrun_seconds)})` : "") }),
         el("td", { class: "mono", text: c.caller }),
         title,
-        el("td", { text: words(c.outcome) }),
+        el("td", { text: [c.ended_by && endedText(c), words(c.outcome)].filter((w) => w && w !== "–").join("; ") || "–" }),
         el("td", { text: t ? `${t.service}: ${TRANSFER_WORDS[t.status] || words(t.status)}` : "–" }));
     }));
   }
@@ -552,7 +557,7 @@
   onLive("session.ended", (d) => {
     onSessionEvent(d);
     if (state.card && d && state.card.id === d.id) {
-      state.card.ended_at = d.ended_at;
+      Object.assign(state.card, { ended_at: d.ended_at, ended_by: d.ended_by });
       // Logged already: nothing left to do on this call. Otherwise keep it on screen for the log.
       showCard(state.logRecorded && state.logSessionId === d.id ? null : state.card);
     }
