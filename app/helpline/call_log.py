@@ -15,7 +15,9 @@ from app.core.db import insert_ignore, runtime_of
 from app.core.errors import NotFound, Unprocessable
 from app.core.events import publish_live
 from app.core.security import User
+from app.helpline.history import call_of
 from app.helpline.models import CallLog, CallLogRevision, SupportSession
+from app.shiftlead.safeguarding import ensure_flag
 from transfers.directory.service import known_need_slugs
 
 EMERGENCY_PROTOCOL = (
@@ -103,8 +105,17 @@ async def _add_revision(
             "risk.immediate",
             {"session_id": log.session_id, "listener": user.display_name, "title": entry.title},
         )
+        await _flag_from_log(session, log, user)
     await session.flush()
     return revision
+
+
+async def _flag_from_log(session: AsyncSession, log: CallLog, user: User) -> None:
+    """Immediate risk chosen in the log, without the call card's button, still opens the call's
+    safeguarding record and alerts supervisors; when the button was pressed this finds that record."""
+    call = await call_of(session, await session.get(SupportSession, log.session_id))
+    if call is not None:
+        await ensure_flag(session, call=call, user=user, via="call_log")
 
 
 async def record_call_log(
