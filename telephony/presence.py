@@ -7,6 +7,7 @@ callers at once.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,12 +16,29 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.db import dialect_insert, insert_ignore, runtime_of
 from app.core.errors import Conflict, Unprocessable
 from app.core.events import publish_live
+from app.core.runtime import Runtime
 from telephony.calls import ACTIVE_STATES
 from telephony.events import LIVE_PRESENCE
 from telephony.models import PRESENCE, Call, ListenerPresence
 
 # on-call is the system's to set: it follows the listener actually joining a caller's conference.
 CHOOSABLE = ("available", "wrap-up", "break", "offline")
+READY_CHECKS = "telephony.ready_for_next_caller"
+
+ReadyCheck = Callable[[AsyncSession, int], Awaitable[None]]
+
+
+def register_ready_check(runtime: Runtime, check: ReadyCheck) -> None:
+    """What must be done before a listener takes another caller (their last call's log, say):
+    each check raises (a 409 saying what is missing) or returns. Registered by features at start-up,
+    so telephony need not know what a call log is."""
+    runtime.extras.setdefault(READY_CHECKS, []).append(check)
+
+
+async def check_ready_for_next(session: AsyncSession, *, listener_id: int) -> None:
+    """Before taking the next caller, ringing someone back, or starting a callback."""
+    for check in runtime_of(session).extras.get(READY_CHECKS, ()):
+        await check(session, listener_id)
 
 
 def _busy_call_ids() -> sa.Select:

@@ -17,7 +17,7 @@ from app.helpline.sessions import describe_session, end_session, start_session
 from telephony.calls import seconds_between
 from telephony.lifecycle import ended_by_so_far
 from telephony.models import Call, CallbackRequest
-from telephony.presence import mark_on_call, release_listener
+from telephony.presence import check_ready_for_next, mark_on_call, release_listener
 from transfers.directory.models import Service
 from transfers.tickets.models import TransferTicket
 from transfers.tickets.states import ACTIVE_STATES
@@ -196,6 +196,7 @@ async def start_callback_session(session: AsyncSession, *, callback_id: int, use
     )
     if existing is not None and existing.ended_at is None:
         return existing
+    await check_ready_for_next(session, listener_id=user.id)
     support = await start_session(
         session,
         call_id=None,

@@ -23,7 +23,7 @@ from app.helpline.models import SupportSession
 from telephony.events import CALL_ANSWERED, CALL_ENDED, PARTICIPANT_LEFT
 from telephony.lifecycle import ended_by_so_far
 from telephony.models import Call, ListenerPresence
-from telephony.presence import change_presence
+from telephony.presence import change_presence, register_ready_check
 
 WARNING, DUE, WRAP_UP = "session.warning", "session.due", "session.wrap_up_ends"
 
@@ -213,6 +213,9 @@ async def _on_listener_left(session: AsyncSession, job: Job) -> None:
 
 
 def register(runtime: Runtime) -> None:
+    from app.helpline.call_log import require_log_before_next  # the log imports sessions
+
+    register_ready_check(runtime, require_log_before_next)
     runtime.jobs.register(WARNING, _fire_warning)
     runtime.jobs.register(DUE, _fire_due)
     runtime.jobs.register(WRAP_UP, _end_wrap_up)

@@ -83,6 +83,16 @@
     say.timer = setTimeout(() => box.replaceChildren(), kind === "error" ? 15000 : 6000);
   }
 
+  // 409 log_missing (take next, ring back, start a callback): say so and offer to open that log.
+  async function sayError(e) {
+    say(plainError(e), "error");
+    if (e.error !== "log_missing") return;
+    const rows = await api("GET", "/api/listener/tonight").catch(() => []);
+    const row = rows.find((c) => c.ended_at && !c.log_recorded);
+    if (row) $("status").append(el("button", { type: "button", class: "primary", text: "Open that log",
+      onclick: () => { openLogFor(row.session_id, false); focusLog(); say(""); } }));
+  }
+
   function plainError(err) {
     if (!err) return "Something went wrong.";
     if (err.status === 0) return "Cannot reach Openline: check the connection; it will retry.";
@@ -161,7 +171,7 @@
       say(`Connecting you to ${caller.from_masked}…`, "info");
     } catch (e) {
       if (e.error === "nobody_waiting") say("Nobody is waiting right now.", "info");
-      else say(plainError(e), "error");
+      else await sayError(e);
     } finally {
       button.disabled = false;
       loadQueue();
@@ -215,7 +225,7 @@
     return `${ATTEMPT_WORDS[a.result] || words(a.result)} at ${clockTime(at)}`;
   }
   async function act(method, path, done) {
-    try { await api(method, path); say(done, "ok"); } catch (e) { say(plainError(e), "error"); }
+    try { await api(method, path); say(done, "ok"); } catch (e) { await sayError(e); }
     await Promise.all([loadCallbacks(), loadCard(), loadPresence()]);
   }
 
