@@ -95,6 +95,9 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     from app.shiftlead.crisis import register as register_crisis_lines
 
     register_crisis_lines(runtime)
+    from app.shiftlead.alerts import register as register_timed_alerts
+
+    register_timed_alerts(runtime)
     return runtime
 
 

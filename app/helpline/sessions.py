@@ -20,6 +20,7 @@ from app.core.jobs import Job, cancel_job, schedule_job
 from app.core.runtime import Runtime
 from app.core.security import User
 from app.helpline.models import SupportSession
+from app.shiftlead.alerts import overrun_alert_key, schedule_overrun_alert
 from telephony.events import CALL_ANSWERED, CALL_ENDED, PARTICIPANT_LEFT
 from telephony.lifecycle import ended_by_so_far
 from telephony.models import Call, ListenerPresence
@@ -99,6 +100,7 @@ async def start_session(
     await schedule_job(
         session, kind=DUE, key=f"session-due:{support.id}", run_at=support.due_at, payload={"session_id": support.id}
     )
+    await schedule_overrun_alert(session, session_id=support.id, due_at=support.due_at)
     await publish_live(session, f"user:{listener_id}", "session.started", describe_session(support, started_at))
     return support
 
@@ -112,6 +114,7 @@ async def end_session(session: AsyncSession, *, support: SupportSession, ended_a
     support.wrap_up_until = ended_at + timedelta(seconds=settings.wrap_up_seconds)
     await cancel_job(session, f"session-warning:{support.id}")
     await cancel_job(session, f"session-due:{support.id}")
+    await cancel_job(session, overrun_alert_key(support.id))
     await schedule_job(
         session,
         kind=WRAP_UP,
