@@ -135,7 +135,8 @@
   }
   function headsetHint(leg) {
     const hint = $("b-headset");
-    if (!leg || leg.state !== "dialling") { hint.hidden = true; return; }
+    // The headset card (board-headset.js) answers the leg; this hint is for a page without it.
+    if (!leg || leg.state !== "dialling" || $("headset")) { hint.hidden = true; return; }
     hint.hidden = false;
     hint.replaceChildren(leg.via === "practice" ? "Your practice headset is ringing: " : leg.via === "desk" ? "Your desk phone is ringing." : "Your headset is ringing.");
     if (leg.via === "practice") hint.append(button("Answer", (x) => act(x, "POST", "/api/supervisor/headset/answer", undefined, "On the line."), { className: "primary", ariaLabel: "Answer on the practice headset" }));
