@@ -114,8 +114,8 @@ export const ENDED_BY = {
   voicemail: "Ended at voicemail",
   system: "Closed by the system",
 };
-// "Caller hung up 21:14"; "" when nobody has ended it yet.
-export const endedBy = (code, iso) => (code ? `${ENDED_BY[code] || code} ${when(iso)}` : "");
+// "Caller hung up 21:14"; "" when nobody has ended it yet. ``now``: the server's, where the page keeps it.
+export const endedBy = (code, iso, now = new Date()) => (code ? `${ENDED_BY[code] || code} ${when(iso, now)}` : "");
 
 // ---- the live stream -------------------------------------------------------------------------
 // live({ "ticket.changed": fn, hello: fn }, { onState }) opens /api/live once and calls fn(data,

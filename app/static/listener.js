@@ -27,7 +27,7 @@
   // Who ended a call, in core.js's words (loaded as a module; plain words until it arrives).
   let endedWords = null;
   import("/static/core.js").then((core) => { endedWords = core.endedBy; loadTonight(); }, () => {});
-  const endedText = (c) => (endedWords && c.ended_by ? endedWords(c.ended_by, c.ended_at) : `Call ended ${clockTime(c.ended_at)}`);
+  const endedText = (c) => (endedWords && c.ended_by ? endedWords(c.ended_by, c.ended_at, new Date(serverNow())) : `Call ended ${clockTime(c.ended_at)}`);
 
   const state = {
     offsetMs: 0,           // server now - browser now
