@@ -87,7 +87,7 @@ async def test_a_supervisor_listens_coaches_mutes_and_leaves_on_the_boards_pract
                 "aria-pressed", "true", timeout=WAIT
             )
             assert sim.can_hear(sam_leg, jo_leg) and not sim.can_hear(call.call_sid, jo_leg)  # the caller never does
-            await page.screenshot(path=screenshot_path("board-headset-coaching.png"), full_page=True)
+            await page.screenshot(path=screenshot_path("board-headset.png"), full_page=True)
 
             async with page.expect_response("**/api/supervisor/headset/mute"):
                 await page.locator("#hs-mute").click()
