@@ -175,7 +175,7 @@
       if (s && s.overrun_seconds > 0) li.classList.add("overrun");
       li.append(line, monitorControls(p));
     } else if (p.last_call && p.last_call.ended_by && endedWords) {
-      li.append(el("p", { className: "person-call muted", textContent: `Last call: ${endedWords(p.last_call.ended_by, p.last_call.ended_at)}` }));
+      li.append(el("p", { className: "person-call muted", textContent: `Last call: ${endedWords(p.last_call.ended_by, p.last_call.ended_at, new Date(latest.now))}` }));
     }
     return li;
   }

@@ -35,7 +35,7 @@ async def on_a_practice_call(harness, sim):
     await sim.deliver()
     [call] = await calls(harness)
     assert call.queue_state == "connected"
-    return call
+    return call, caller
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -45,7 +45,7 @@ async def test_a_supervisor_listens_coaches_mutes_and_leaves_on_the_boards_pract
     harness = await make_harness(public_url="http://127.0.0.1", environment="development", telephony="simulated")
     sim = simulator_for(harness)
     sim.headsets_ring = True
-    call = await on_a_practice_call(harness, sim)
+    call, caller = await on_a_practice_call(harness, sim)
     async with serving(harness.app) as base:
         context = await browser.new_context(base_url=base, viewport={"width": 1440, "height": 1000})
         page = await context.new_page()
@@ -108,6 +108,12 @@ async def test_a_supervisor_listens_coaches_mutes_and_leaves_on_the_boards_pract
             await expect(headset).to_have_attribute("data-line", "idle", timeout=WAIT)
             room, sam_leg, jo_leg = legs(sim, call)
             assert jo_leg is None and sim.can_hear(call.call_sid, sam_leg)  # the caller still has their listener
+
+            harness.clock.advance(minutes=4)
+            await caller.hang_up()
+            await sim.deliver()
+            sam_row = page.locator("#b-people li.person").first
+            await expect(sam_row).to_contain_text("Last call: Caller hung up 20:04", timeout=WAIT)
             assert problems == []
         finally:
             await context.close()
