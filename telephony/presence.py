@@ -61,13 +61,19 @@ async def show_presence(session: AsyncSession, *, user_id: int) -> dict[str, Any
     return {"status": row.status, "since": row.since, "current_call_id": row.current_call_id}
 
 
-async def change_presence(session: AsyncSession, *, user_id: int, status: str) -> dict[str, Any]:
-    """A listener sets their own presence; they cannot be 'available' while still on a call."""
+async def change_presence(
+    session: AsyncSession, *, user_id: int, status: str, by_listener: bool = False
+) -> dict[str, Any]:
+    """A listener sets their own presence; they cannot be 'available' while still on a call, nor
+    (``by_listener``) while not ready for the next caller (the ready checks: their last call's
+    log). The end of the wrap-up time makes them available whatever is left."""
     if status not in PRESENCE:
         raise Unprocessable("status", f"one of {', '.join(PRESENCE)}")
     if status not in CHOOSABLE:
         raise Unprocessable("status", "on-call is set when you join a caller")
     await ensure_presence(session, user_id)
+    if by_listener and status == "available":
+        await check_ready_for_next(session, listener_id=user_id)
     if status == "available" and await session.scalar(
         sa.select(ListenerPresence.user_id).where(
             ListenerPresence.user_id == user_id, ListenerPresence.current_call_id.in_(_busy_call_ids())

@@ -135,7 +135,7 @@
       drawPresence(await api("PUT", "/api/listener/presence", { status }));
       say(`You are now ${words(status)}.`, "ok");
     } catch (e) {
-      say(plainError(e), "error");
+      sayError(e);
       loadPresence();
     }
   }

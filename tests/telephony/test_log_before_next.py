@@ -59,6 +59,11 @@ async def test_the_next_caller_waits_for_the_last_ones_log(line):
     }
     [row] = (await client.get("/api/listener/tonight")).json()  # where the page finds the log to open
     assert (row["session_id"], row["log_recorded"]) == (card["id"], False)
+    still = await client.put("/api/listener/presence", json={"status": "available"})
+    assert (still.status_code, still.json()["error"]) == (409, "log_missing")  # wrap-up is for the log
+    assert (await client.put("/api/listener/presence", json={"status": "break"})).status_code == 200
+    assert (await client.put("/api/listener/presence", json={"status": "available"})).status_code == 409
+    assert (await client.put("/api/listener/presence", json={"status": "wrap-up"})).status_code == 200
     queue = (await client.get("/api/listener/queue")).json()
     assert queue["waiting"] == 1  # the caller was not claimed and waits for someone else
 
