@@ -103,6 +103,9 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     from app.privacy.retention import register as register_retention
 
     register_retention(runtime)  # the hourly purge of what is past its retention
+    from app.shiftlead.alerts import register as register_timed_alerts
+
+    register_timed_alerts(runtime)
     return runtime
 
 

@@ -19,6 +19,7 @@ A call first arrives ``waiting`` (or ``voicemail`` while the line is closed). Pu
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -64,3 +65,71 @@ LIVE_STATES = ("waiting", "claimed", "connected", "voicemail")
 def next_step(state: str, move: CallMove) -> Step | None:
     """The step ``move`` takes from ``state``; None when it is not allowed from there."""
     return CALL_MOVES.get((state, move))
+
+
+class EndedBy(StrEnum):
+    """Who ended a call, as the listener's tonight list and the board say it."""
+
+    caller = "caller"  # hung up
+    listener = "listener"  # ended it from their page
+    transfer = "transfer"  # left a partner or crisis worker with the caller (a warm transfer)
+    dropped = "dropped"  # a line was lost: the listener's leg left on its own, or the caller's failed
+    voicemail = "voicemail"  # ended at the voicemail prompt (a message, or hanging up there)
+    system = "system"  # closed by reconciliation: Twilio had finished it without telling us
+
+
+ENDED_BY = tuple(e.value for e in EndedBy)
+
+
+class Leg(NamedTuple):
+    """One leg in the caller's conference, as the conference events left it."""
+
+    role: str
+    joined_at: datetime | None
+    left_at: datetime | None
+
+
+class CallEnd(NamedTuple):
+    was: str  # the call's state when it ended
+    caller_status: str  # Twilio's final status of the caller's own call
+    legs: tuple[Leg, ...] = ()
+    closed_by: EndedBy | None = None  # the end button or reconciliation, which know who they are
+    before_voicemail: bool = False  # hung up while still waiting, before voicemail reached them
+
+
+def left_with(legs: tuple[Leg, ...], role: str) -> bool:
+    """The listener left while someone in ``role`` was on with the caller. Times are compared
+    inclusively: events applied in one instant still count as overlapping."""
+    listener_left = [leg.left_at for leg in legs if leg.role == "listener" and leg.left_at is not None]
+    if not listener_left:
+        return False
+    left = max(listener_left)
+    return any(
+        leg.role == role
+        and leg.joined_at is not None
+        and leg.joined_at <= left
+        and (leg.left_at is None or leg.left_at >= left)
+        for leg in legs
+    )
+
+
+def who_ended(end: CallEnd) -> EndedBy:
+    """Pure: who ended a call, from how it ended and the conference legs applied in sequence order
+    (so a duplicate or out-of-order event cannot change the answer)."""
+    if end.closed_by is not None:
+        return end.closed_by
+    if left_with(end.legs, "partner"):
+        return EndedBy.transfer
+    if left_with(end.legs, "supervisor"):
+        return EndedBy.listener  # they left the caller with a supervisor who had joined
+    if end.before_voicemail:
+        return EndedBy.caller
+    if any(leg.role == "listener" and leg.left_at is not None for leg in end.legs):
+        # The deliberate way off a call is the end button (closed_by); a listener's leg leaving
+        # the caller on their own was their line dropping.
+        return EndedBy.dropped
+    if end.was == "voicemail":
+        return EndedBy.voicemail
+    if end.caller_status == "failed":
+        return EndedBy.dropped
+    return EndedBy.caller

@@ -19,11 +19,21 @@ from app.core.db import runtime_of
 from app.core.errors import Conflict
 from app.core.events import emit
 from app.core.jobs import cancel_job, schedule_job
-from telephony.call_states import CALL_MOVES, CallMove, ListenerChange, Step, next_step
+from telephony.call_states import (
+    CALL_MOVES,
+    CallEnd,
+    CallMove,
+    EndedBy,
+    Leg,
+    ListenerChange,
+    Step,
+    next_step,
+    who_ended,
+)
 from telephony.callbacks import DISCONNECTED, NO_MESSAGE, ensure_callback_request
 from telephony.calls import iso, publish_queue, seconds_between
 from telephony.events import CALL_ANSWERED, CALL_ENDED
-from telephony.models import Call
+from telephony.models import Call, CallParticipant
 from telephony.participants import someone_with_caller
 from telephony.presence import hold_call_for, mark_on_call, release_listener
 
@@ -123,13 +133,20 @@ async def answer_call(session: AsyncSession, call: Call, *, listener_call_sid: s
     return True
 
 
-async def end_call(session: AsyncSession, call: Call, *, before_voicemail: bool = False) -> bool:
+async def end_call(
+    session: AsyncSession, call: Call, *, before_voicemail: bool = False, closed_by: EndedBy | None = None
+) -> bool:
     """The caller's call is over. Idempotent: the first report of the end wins. ``before_voicemail``:
-    they hung up while still waiting, before the move to voicemail reached them (abandoned)."""
+    they hung up while still waiting, before the move to voicemail reached them (abandoned).
+    ``closed_by``: the end button or reconciliation, which know who ended it."""
     was = call.queue_state
     if call.ended_at is not None or await move_call(session, call, CallMove.end) is None:
         return False
     now = runtime_of(session).clock.now()
+    legs = await _legs_of(session, call.id)
+    call.ended_by = who_ended(
+        CallEnd(was, call.status, legs, closed_by=closed_by, before_voicemail=before_voicemail)
+    ).value
     call.abandoned = was in ("waiting", "claimed") or before_voicemail
     if call.wait_seconds is None:
         call.wait_seconds = seconds_between(call.waiting_since, now)
@@ -141,10 +158,36 @@ async def end_call(session: AsyncSession, call: Call, *, before_voicemail: bool 
         # line if it was their listener's line that dropped).
         await ensure_callback_request(session, call, reason=DISCONNECTED if call.answered_at else NO_MESSAGE)
     emit(
-        session, CALL_ENDED, call_id=call.id, listener_id=call.listener_id, ended_at=iso(now), abandoned=call.abandoned
+        session,
+        CALL_ENDED,
+        call_id=call.id,
+        listener_id=call.listener_id,
+        ended_at=iso(now),
+        abandoned=call.abandoned,
+        ended_by=call.ended_by,
     )
-    log.info("call ended", extra={"call_id": call.id, "was": was, "abandoned": call.abandoned})
+    log.info("call ended", extra={"call_id": call.id, "was": was, "ended_by": call.ended_by})
     return True
+
+
+async def ended_by_so_far(session: AsyncSession, call: Call) -> str | None:
+    """Who ended the call; for a call going on without its listener (handed over, or their line
+    dropped), who ended the listener's part of it. None while the listener is still on."""
+    if call.ended_by is not None:
+        return call.ended_by
+    legs = await _legs_of(session, call.id)
+    if not any(leg.role == "listener" and leg.left_at is not None for leg in legs):
+        return None
+    return who_ended(CallEnd(call.queue_state, call.status, legs)).value
+
+
+async def _legs_of(session: AsyncSession, call_id: int) -> tuple[Leg, ...]:
+    rows = await session.execute(
+        sa.select(CallParticipant.role, CallParticipant.joined_at, CallParticipant.left_at).where(
+            CallParticipant.call_id == call_id
+        )
+    )
+    return tuple(Leg(*row) for row in rows)
 
 
 async def release_claim(session: AsyncSession, call: Call, *, reason: str) -> bool:

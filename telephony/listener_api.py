@@ -33,7 +33,7 @@ async def show_own_presence(session: SessionDep, user: CurrentListener):
 
 @router.put("/presence", response_model=PresenceOut)
 async def change_own_presence(body: PresenceIn, session: SessionDep, user: CurrentListener):
-    return await change_presence(session, user_id=user.id, status=body.status)
+    return await change_presence(session, user_id=user.id, status=body.status, by_listener=True)
 
 
 @router.get("/queue", response_model=QueueOut)

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base
+from telephony.call_states import ENDED_BY  # who ended a call: decided in call_states.who_ended
 
 CALL_STATUSES = (
     "queued",
@@ -25,9 +26,6 @@ CALL_STATUSES = (
 FINAL_CALL_STATUSES = ("completed", "busy", "failed", "no-answer", "canceled")
 # Where a call is in the helpline's own flow, as opposed to Twilio's call status.
 QUEUE_STATES = ("waiting", "claimed", "connected", "voicemail", "ended")
-# Who ended a call, from its conference events: the caller hanging up, the listener, a warm
-# transfer (the listener left a partner or crisis worker with the caller), or a dropped line.
-ENDED_BY = ("caller", "listener", "transfer", "dropped")
 PRESENCE = ("available", "on-call", "wrap-up", "break", "offline")
 
 

@@ -7,6 +7,7 @@ callers at once.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,12 +16,29 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.db import dialect_insert, insert_ignore, runtime_of
 from app.core.errors import Conflict, Unprocessable
 from app.core.events import publish_live
+from app.core.runtime import Runtime
 from telephony.calls import ACTIVE_STATES
 from telephony.events import LIVE_PRESENCE
 from telephony.models import PRESENCE, Call, ListenerPresence, PresenceChange
 
 # on-call is the system's to set: it follows the listener actually joining a caller's conference.
 CHOOSABLE = ("available", "wrap-up", "break", "offline")
+READY_CHECKS = "telephony.ready_for_next_caller"
+
+ReadyCheck = Callable[[AsyncSession, int], Awaitable[None]]
+
+
+def register_ready_check(runtime: Runtime, check: ReadyCheck) -> None:
+    """What must be done before a listener takes another caller (their last call's log, say):
+    each check raises (a 409 saying what is missing) or returns. Registered by features at start-up,
+    so telephony need not know what a call log is."""
+    runtime.extras.setdefault(READY_CHECKS, []).append(check)
+
+
+async def check_ready_for_next(session: AsyncSession, *, listener_id: int) -> None:
+    """Before taking the next caller, ringing someone back, or starting a callback."""
+    for check in runtime_of(session).extras.get(READY_CHECKS, ()):
+        await check(session, listener_id)
 
 
 def _busy_call_ids() -> sa.Select:
@@ -43,13 +61,19 @@ async def show_presence(session: AsyncSession, *, user_id: int) -> dict[str, Any
     return {"status": row.status, "since": row.since, "current_call_id": row.current_call_id}
 
 
-async def change_presence(session: AsyncSession, *, user_id: int, status: str) -> dict[str, Any]:
-    """A listener sets their own presence; they cannot be 'available' while still on a call."""
+async def change_presence(
+    session: AsyncSession, *, user_id: int, status: str, by_listener: bool = False
+) -> dict[str, Any]:
+    """A listener sets their own presence; they cannot be 'available' while still on a call, nor
+    (``by_listener``) while not ready for the next caller (the ready checks: their last call's
+    log). The end of the wrap-up time makes them available whatever is left."""
     if status not in PRESENCE:
         raise Unprocessable("status", f"one of {', '.join(PRESENCE)}")
     if status not in CHOOSABLE:
         raise Unprocessable("status", "on-call is set when you join a caller")
     await ensure_presence(session, user_id)
+    if by_listener and status == "available":
+        await check_ready_for_next(session, listener_id=user_id)
     if status == "available" and await session.scalar(
         sa.select(ListenerPresence.user_id).where(
             ListenerPresence.user_id == user_id, ListenerPresence.current_call_id.in_(_busy_call_ids())

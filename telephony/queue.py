@@ -28,7 +28,7 @@ from telephony.lifecycle import (
     claim_waiting_call,
 )
 from telephony.models import Call
-from telephony.presence import ensure_presence
+from telephony.presence import check_ready_for_next, ensure_presence
 
 CLAIM_ATTEMPTS = 5
 SHOWN_CALLERS = 100
@@ -67,6 +67,7 @@ async def take_next_caller(session: AsyncSession, *, listener_id: int) -> dict[s
     (``call.claimed``). 404 ``nobody_waiting``; 409 ``already_on_call``."""
     now = runtime_of(session).clock.now()
     await ensure_presence(session, listener_id)
+    await check_ready_for_next(session, listener_id=listener_id)
     for _ in range(CLAIM_ATTEMPTS):
         call_id = await _next_waiting_id(session)
         if call_id is None:

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from app.core.db import session_scope
 from app.core.errors import NotFound, ServiceUnavailable
 from app.core.runtime import Runtime
+from telephony.call_states import EndedBy
 from telephony.calls import lock_call_by_id
 from telephony.conference import LISTENER_LABEL
 from telephony.lifecycle import end_call, release_listener_from
@@ -58,20 +59,25 @@ async def reconcile_calls(runtime: Runtime) -> int:
             continue
         if status not in FINAL_CALL_STATUSES and status is not None:
             continue
-        closed += await close_finished_call(runtime, call_id, status or "completed")
+        closed += await close_finished_call(runtime, call_id, status or "completed", closed_by=EndedBy.system)
     await free_stranded_listeners(runtime)
     if closed:
         log.warning("closed calls that had ended without their callbacks", extra={"closed": closed})
     return closed
 
 
-async def close_finished_call(runtime: Runtime, call_id: int, status: str) -> int:
+async def close_finished_call(runtime: Runtime, call_id: int, status: str, *, closed_by: EndedBy | None) -> int:
     async with session_scope(runtime) as session:
         call = await lock_call_by_id(session, call_id)
-        if call is None or call.ended_at is not None:
+        if call is None:
+            return 0
+        if call.ended_at is not None:
+            if closed_by is EndedBy.listener and call.ended_by == EndedBy.caller:
+                # The caller's "completed" came in before this, but it was our own hang-up.
+                call.ended_by = closed_by.value
             return 0
         call.status = status
-        await end_call(session, call)
+        await end_call(session, call, closed_by=closed_by)
         return 1
 
 
@@ -121,6 +127,8 @@ async def end_own_call(runtime: Runtime, *, listener_id: int) -> dict[str, objec
         raise ServiceUnavailable(
             "Twilio could not be reached to end the call; try again in a moment", error="provider_unavailable"
         ) from exc
-    await close_finished_call(runtime, call_id, "completed")
+    # Twilio had already finished the call (the caller hung up first): that end stands.
+    closed_by = None if status in FINAL_CALL_STATUSES else EndedBy.listener
+    await close_finished_call(runtime, call_id, "completed", closed_by=closed_by)
     await free_stranded_listeners(runtime)
     return {"call_id": call_id, "ended": True}

@@ -43,7 +43,7 @@ from telephony.events import PARTICIPANT_JOINED
 from telephony.intake import Delivery, claim_delivery, record_outcome
 from telephony.lifecycle import CLAIM_TIMEOUT_JOB, CLAIM_TIMEOUT_SECONDS, claim_stamp, claim_timeout_key, end_call
 from telephony.models import FINAL_CALL_STATUSES, Call, CallbackAttempt, CallbackRequest
-from telephony.presence import hold_call_for
+from telephony.presence import check_ready_for_next, hold_call_for
 from telephony.provider import place_call, retry_when_unavailable
 from telephony.urls import webhook_url
 
@@ -68,6 +68,7 @@ async def ring_back_caller(session: AsyncSession, *, callback_id: int, user: Use
     original = await session.get(Call, callback.call_id)
     if original is None or original.from_withheld or original.from_encrypted is None:
         raise Conflict("this caller withheld their number, so the line cannot ring them back", error="number_withheld")
+    await check_ready_for_next(session, listener_id=user.id)
     runtime = runtime_of(session)
     now = runtime.clock.now()
     provisional = PROVISIONAL + secrets.token_hex(16)

@@ -55,6 +55,9 @@ def test_settings(database_url: str, **overrides: Any) -> Settings:
         # throughout; the sign-in limits themselves are tested with their real values.
         signin_idle_minutes=60 * 24 * 30,
         signin_max_hours=24 * 30,
+        # Most tests take caller after caller without writing logs; the line's default (a log
+        # before the next caller) is tested in tests/telephony/test_log_before_next.py.
+        log_before_next_contact_types=[],
     )
     return Settings(_env_file=None, **(values | overrides))
 

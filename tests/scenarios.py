@@ -142,3 +142,22 @@ def api_routes(app: FastAPI) -> list[RouteContext]:
         for route in iter_route_contexts(app.routes)
         if isinstance(route.original_route, APIRoute) and route.path.startswith("/api/")
     ]
+
+
+async def overflowed_caller(harness: Any, sim: Any) -> Any:
+    """A caller who waited past the longest wait and was sent to voicemail."""
+    caller = sim.caller()
+    await caller.arrive()
+    await sim.deliver()
+    harness.clock.advance(seconds=harness.runtime.settings.max_wait_seconds + 1)
+    assert await run_due_jobs(harness.runtime) >= 1
+    await sim.deliver()
+    return caller
+
+
+async def on_a_call(harness: Any, sim: Any) -> tuple[Any, Any, Any, Any]:
+    """Sam on a call with a caller, and Jo the supervisor signed in: (caller, card, sam, jo)."""
+    await harness.add_user("jo", "supervisor", display_name="Jo")
+    _, sam = await listener(harness, display_name="Sam")
+    caller, card = await answered(harness, sim, sam)
+    return caller, card, sam, await harness.signed_in("jo")

@@ -108,10 +108,34 @@ async def list_listeners(session: AsyncSession, now: datetime) -> list[dict[str,
         ).all()
     }
     extras = await _call_extras(session, list(calls))
+    last = await _last_calls(session, [user.id for user, _ in rows])
     people = [
-        _listener_row(user, presence, calls, sessions.get(user.id), risks, extras, now) for user, presence in rows
+        _listener_row(user, presence, calls, sessions.get(user.id), risks, extras, now)
+        | {"last_call": last.get(user.id)}
+        for user, presence in rows
     ]
     return sorted(people, key=lambda p: (p["call"] is None, p["name"].lower()))
+
+
+async def _last_calls(session: AsyncSession, listener_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Each listener's latest ended call: who ended it and when ("Caller hung up 21:14")."""
+    if not listener_ids:
+        return {}
+    latest = (
+        sa.select(Call.listener_id, sa.func.max(Call.ended_at).label("ended_at"))
+        .where(Call.listener_id.in_(listener_ids), Call.ended_at.is_not(None), Call.answered_at.is_not(None))
+        .group_by(Call.listener_id)
+        .subquery()
+    )
+    rows = await session.execute(
+        sa.select(Call.listener_id, Call.id, Call.ended_at, Call.ended_by)
+        .join(latest, sa.and_(latest.c.listener_id == Call.listener_id, latest.c.ended_at == Call.ended_at))
+        .order_by(Call.id)
+    )
+    return {
+        listener_id: {"id": call_id, "ended_at": ended_at.isoformat(), "ended_by": ended_by}
+        for listener_id, call_id, ended_at, ended_by in rows
+    }
 
 
 def _listener_row(

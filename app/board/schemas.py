@@ -110,6 +110,12 @@ class ListenerCallOut(BaseModel):
     supervisor: SupervisorOnLineOut | None
 
 
+class LastCallOut(BaseModel):
+    id: int
+    ended_at: Timestamp
+    ended_by: str | None = Field(description="caller, listener, transfer, dropped, voicemail or system")
+
+
 class ListenerSessionOut(BaseModel):
     id: int
     started_at: Timestamp
@@ -128,6 +134,7 @@ class ListenerRowOut(BaseModel):
     presence_seconds: int | None
     call: ListenerCallOut | None
     session: ListenerSessionOut | None
+    last_call: LastCallOut | None = Field(None, description="Their latest ended call, while not on one")
 
 
 class WaitingOut(BaseModel):

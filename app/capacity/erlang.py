@@ -65,6 +65,9 @@ def assess(calls_per_hour: float, handle_seconds: float, listeners: int, answer_
     if listeners <= traffic:
         return Staffing(listeners, 1.0, 0.0, math.inf, 1.0)
     p_wait = probability_of_waiting(traffic, listeners)
+    if handle_seconds <= 0:
+        # Calls answered and ended in the same second (tonight's only ones, say): no load yet.
+        return Staffing(listeners, p_wait, 1.0, 0.0, 0.0)
     service_level = 1 - p_wait * math.exp(-(listeners - traffic) * answer_within_seconds / handle_seconds)
     asa = p_wait * handle_seconds / (listeners - traffic)
     return Staffing(listeners, p_wait, service_level, asa, traffic / listeners)

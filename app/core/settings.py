@@ -74,6 +74,14 @@ class Settings(BaseSettings):
     session_minutes: int = Field(30, ge=1, le=240)
     session_warning_minutes: int = Field(5, ge=0, le=60)
     wrap_up_seconds: int = Field(120, ge=0, le=3600)
+    # The contact types whose full log (consent, outcome) must be recorded before the listener takes
+    # the next caller, rings someone back or starts a callback, as JSON: '["support", "abusive"]'.
+    # A call with no log yet counts as one of these (nobody knows it was silent until it is said);
+    # the others (silent, wrong number, hang-up, test) take a short log: type, title, outcome, no
+    # consent question. An empty list turns the check off.
+    log_before_next_contact_types: list[Literal["support", "silent", "wrong-number", "abusive", "hang-up", "test"]] = (
+        Field(default_factory=lambda: ["support", "abusive"], max_length=6)
+    )
     max_wait_seconds: int = Field(600, ge=10)
     live_transfer_ring_seconds: int = Field(30, ge=5, le=300)
     line_open: bool = True

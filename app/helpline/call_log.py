@@ -12,10 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.audit import record_audit, record_personal_read
 from app.core.db import insert_ignore, runtime_of
-from app.core.errors import NotFound, Unprocessable
+from app.core.errors import Conflict, NotFound, Unprocessable
 from app.core.events import publish_live
+from app.core.jobs import cancel_job
 from app.core.security import User
+from app.helpline.history import TONIGHT, call_of
 from app.helpline.models import CallLog, CallLogRevision, SupportSession
+from app.shiftlead.safeguarding import ensure_flag
+from telephony.models import Call, CallbackRequest, ListenerPresence
+from telephony.presence import change_presence
 from transfers.directory.service import known_need_slugs
 
 EMERGENCY_PROTOCOL = (
@@ -57,7 +62,9 @@ async def _check(session: AsyncSession, entry: CallLogIn) -> None:
     problems = []
     known = await known_need_slugs(session)
     problems += [{"field": "needs", "message": f"unknown need {n!r}"} for n in entry.needs if n not in known]
-    if entry.consent_to_share is None:
+    # A silent call, a wrong number, a test: nobody to ask for consent, so it is not asked for.
+    short = entry.contact_type not in runtime_of(session).settings.log_before_next_contact_types
+    if entry.consent_to_share is None and not (short and not entry.needs):
         problems.append({"field": "consent_to_share", "message": "ask the caller and record yes or no"})
     elif entry.consent_to_share and not (entry.consent_covers or "").strip():
         problems.append({"field": "consent_covers", "message": "say what the caller agreed to share"})
@@ -103,8 +110,17 @@ async def _add_revision(
             "risk.immediate",
             {"session_id": log.session_id, "listener": user.display_name, "title": entry.title},
         )
+        await _flag_from_log(session, log, user)
     await session.flush()
     return revision
+
+
+async def _flag_from_log(session: AsyncSession, log: CallLog, user: User) -> None:
+    """Immediate risk chosen in the log, without the call card's button, still opens the call's
+    safeguarding record and alerts supervisors; when the button was pressed this finds that record."""
+    call = await call_of(session, await session.get(SupportSession, log.session_id))
+    if call is not None:
+        await ensure_flag(session, call=call, user=user, via="call_log")
 
 
 async def record_call_log(
@@ -122,7 +138,54 @@ async def record_call_log(
     log = await session.scalar(sa.select(CallLog).where(CallLog.session_id == support.id))
     if created:
         await _add_revision(session, log, 1, entry, user, None)
+        await _end_wrap_up_when_logged(session, support)
     return await describe_call_log(session, support=support)
+
+
+async def find_missing_log(session: AsyncSession, *, listener_id: int) -> tuple[SupportSession, str] | None:
+    """The listener's latest ended session tonight whose log is not recorded yet, with the caller's
+    masked number; None when there is none, or the line asks for no log first."""
+    runtime = runtime_of(session)
+    if not runtime.settings.log_before_next_contact_types:
+        return None
+    row = (
+        await session.execute(
+            sa.select(SupportSession, Call.from_masked)
+            .outerjoin(CallLog, CallLog.session_id == SupportSession.id)
+            .outerjoin(CallbackRequest, CallbackRequest.id == SupportSession.callback_request_id)
+            .outerjoin(Call, Call.id == sa.func.coalesce(SupportSession.call_id, CallbackRequest.call_id))
+            .where(
+                SupportSession.listener_id == listener_id,
+                SupportSession.ended_at >= runtime.clock.now() - TONIGHT,
+                CallLog.id.is_(None),
+            )
+            .order_by(SupportSession.ended_at.desc(), SupportSession.id.desc())
+            .limit(1)
+        )
+    ).first()
+    return (row[0], row[1] or "withheld") if row else None
+
+
+async def require_log_before_next(session: AsyncSession, listener_id: int) -> None:
+    """A ready check (telephony.presence): the last caller's log first, then the next caller."""
+    missing = await find_missing_log(session, listener_id=listener_id)
+    if missing is not None:
+        _, caller = missing
+        raise Conflict(f"record the log of your last call (caller {caller}) before taking another", error="log_missing")
+
+
+async def _end_wrap_up_when_logged(session: AsyncSession, support: SupportSession) -> None:
+    """Wrap-up is for writing the call up: once its log is recorded the listener is free at once,
+    rather than at the end of the wrap-up time."""
+    status = await session.scalar(
+        sa.select(ListenerPresence.status).where(ListenerPresence.user_id == support.listener_id)
+    )
+    if status != "wrap-up" or support.ended_at is None:
+        return
+    if await find_missing_log(session, listener_id=support.listener_id) is not None:
+        return  # another call of theirs still waits for its log
+    await cancel_job(session, f"session-wrap-up:{support.id}")
+    await change_presence(session, user_id=support.listener_id, status="available")
 
 
 async def correct_call_log(

@@ -15,8 +15,9 @@ from app.core.security import User
 from app.helpline.models import CallLog, CallLogRevision, SupportSession
 from app.helpline.sessions import describe_session, end_session, start_session
 from telephony.calls import seconds_between
+from telephony.lifecycle import ended_by_so_far
 from telephony.models import Call, CallbackRequest
-from telephony.presence import mark_on_call, release_listener
+from telephony.presence import check_ready_for_next, mark_on_call, release_listener
 from transfers.directory.models import Service
 from transfers.tickets.models import TransferTicket
 from transfers.tickets.states import ACTIVE_STATES
@@ -36,6 +37,13 @@ async def call_of(session: AsyncSession, support: SupportSession) -> Call | None
     return None
 
 
+async def _ended_by(session: AsyncSession, support: SupportSession, call: Call | None) -> str | None:
+    """Only a session on the call itself: a callback's call is the one that left the message."""
+    if call is None or support.call_id is None or support.ended_at is None:
+        return None
+    return await ended_by_so_far(session, call)
+
+
 def _session_call_id():
     """SQL for the session's call id, whichever way the session reached the caller."""
     return sa.func.coalesce(SupportSession.call_id, CallbackRequest.call_id)
@@ -50,7 +58,7 @@ async def describe_call_card(session: AsyncSession, *, support: SupportSession) 
     now = runtime_of(session).clock.now()
     call = await call_of(session, support)
     logged = await session.scalar(sa.select(CallLog.id).where(CallLog.session_id == support.id))
-    return describe_session(support, now) | {
+    return describe_session(support, now, ended_by=await _ended_by(session, support, call)) | {
         "caller": {
             "number": call.from_masked if call else "withheld",
             "withheld": call.from_withheld if call else True,
@@ -134,6 +142,13 @@ async def list_calls_tonight(session: AsyncSession, *, user: User) -> list[dict[
         )
     ).all()
     tickets = await _latest_transfer_by_call(session, [call_id for *_, call_id in rows if call_id])
+    calls = {
+        call.id: call
+        for call in await session.scalars(
+            sa.select(Call).where(Call.id.in_([s.call_id for s, *_ in rows if s.call_id]))
+        )
+    }
+    ended_by = {s.id: await _ended_by(session, s, calls.get(s.call_id)) for s, *_ in rows}
     return [
         {
             "session_id": support.id,
@@ -146,6 +161,7 @@ async def list_calls_tonight(session: AsyncSession, *, user: User) -> list[dict[
             "outcome": outcome,
             "log_recorded": title is not None,
             "transfer": tickets.get(call_id),
+            "ended_by": ended_by[support.id],
         }
         for support, masked, title, outcome, call_id in rows
     ]
@@ -180,6 +196,7 @@ async def start_callback_session(session: AsyncSession, *, callback_id: int, use
     )
     if existing is not None and existing.ended_at is None:
         return existing
+    await check_ready_for_next(session, listener_id=user.id)
     support = await start_session(
         session,
         call_id=None,

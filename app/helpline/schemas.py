@@ -21,6 +21,9 @@ class SessionOut(BaseModel):
     ended_at: Timestamp | None
     overrun_seconds: int
     overrunning: bool
+    ended_by: str | None = Field(
+        None, description="Who ended the call: caller, listener, transfer, dropped, voicemail or system"
+    )
     now: Timestamp
 
 
@@ -75,6 +78,9 @@ class TonightCallOut(BaseModel):
     outcome: str | None
     log_recorded: bool
     transfer: TransferBriefOut | None
+    ended_by: str | None = Field(
+        description="Who ended the call: caller, listener, transfer, dropped, voicemail or system"
+    )
 
 
 class LogRevisionOut(BaseModel):

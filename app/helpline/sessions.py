@@ -20,9 +20,11 @@ from app.core.jobs import Job, cancel_job, schedule_job
 from app.core.runtime import Runtime
 from app.core.security import User
 from app.helpline.models import SupportSession
+from app.shiftlead.alerts import overrun_alert_key, schedule_overrun_alert
 from telephony.events import CALL_ANSWERED, CALL_ENDED, PARTICIPANT_LEFT
-from telephony.models import ListenerPresence
-from telephony.presence import change_presence
+from telephony.lifecycle import ended_by_so_far
+from telephony.models import Call, ListenerPresence
+from telephony.presence import change_presence, register_ready_check
 
 WARNING, DUE, WRAP_UP = "session.warning", "session.due", "session.wrap_up_ends"
 
@@ -33,7 +35,7 @@ def session_times(started_at: datetime, minutes: int, warning_minutes: int) -> t
     return due - timedelta(minutes=warning_minutes), due
 
 
-def describe_session(support: SupportSession, now: datetime) -> dict[str, Any]:
+def describe_session(support: SupportSession, now: datetime, *, ended_by: str | None = None) -> dict[str, Any]:
     return {
         "id": support.id,
         "call_id": support.call_id,
@@ -44,6 +46,7 @@ def describe_session(support: SupportSession, now: datetime) -> dict[str, Any]:
         "ended_at": support.ended_at and support.ended_at.isoformat(),
         "overrun_seconds": support.overrun_seconds,
         "overrunning": support.ended_at is None and now >= support.due_at,
+        "ended_by": ended_by,
         "now": now.isoformat(),
     }
 
@@ -97,6 +100,7 @@ async def start_session(
     await schedule_job(
         session, kind=DUE, key=f"session-due:{support.id}", run_at=support.due_at, payload={"session_id": support.id}
     )
+    await schedule_overrun_alert(session, session_id=support.id, due_at=support.due_at)
     await publish_live(session, f"user:{listener_id}", "session.started", describe_session(support, started_at))
     return support
 
@@ -110,6 +114,7 @@ async def end_session(session: AsyncSession, *, support: SupportSession, ended_a
     support.wrap_up_until = ended_at + timedelta(seconds=settings.wrap_up_seconds)
     await cancel_job(session, f"session-warning:{support.id}")
     await cancel_job(session, f"session-due:{support.id}")
+    await cancel_job(session, overrun_alert_key(support.id))
     await schedule_job(
         session,
         kind=WRAP_UP,
@@ -117,7 +122,11 @@ async def end_session(session: AsyncSession, *, support: SupportSession, ended_a
         run_at=support.wrap_up_until,
         payload={"session_id": support.id, "listener_id": support.listener_id},
     )
-    await publish_live(session, f"user:{support.listener_id}", "session.ended", describe_session(support, ended_at))
+    call = await session.get(Call, support.call_id) if support.call_id is not None else None
+    ended_by = await ended_by_so_far(session, call) if call is not None else None
+    await publish_live(
+        session, f"user:{support.listener_id}", "session.ended", describe_session(support, ended_at, ended_by=ended_by)
+    )
 
 
 async def own_session(session: AsyncSession, session_id: int, user: User) -> SupportSession:
@@ -205,6 +214,9 @@ async def _on_listener_left(session: AsyncSession, job: Job) -> None:
 
 
 def register(runtime: Runtime) -> None:
+    from app.helpline.call_log import require_log_before_next  # the log imports sessions
+
+    register_ready_check(runtime, require_log_before_next)
     runtime.jobs.register(WARNING, _fire_warning)
     runtime.jobs.register(DUE, _fire_due)
     runtime.jobs.register(WRAP_UP, _end_wrap_up)

@@ -9,7 +9,7 @@ acknowledgement (stored, audited) sticks to it and a condition that clears takes
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,12 +20,19 @@ from app.core.audit import record_audit
 from app.core.db import insert_ignore, runtime_of
 from app.core.errors import NotFound
 from app.core.events import publish_live
+from app.core.jobs import Job, schedule_job
+from app.core.runtime import Runtime
 from app.core.security import User
 from app.shiftlead.models import AlertAcknowledgement, HelpRequest, SafeguardingRecord
+from telephony.events import CALL_WAITING
 from telephony.models import Call
 from transfers.tickets.models import PartnerNotification
 
 ALERT_EVENT = "alert"
+# Timed alerts: a stored job per wait and per session, due the moment the wait passes its target or
+# the session overruns by the set minutes, so the board hears of it then, not at its next refresh.
+WAIT_ALERT_JOB = "shiftlead.wait_alert"
+OVERRUN_ALERT_JOB = "shiftlead.overrun_alert"
 
 
 @dataclass(frozen=True)
@@ -72,7 +79,7 @@ def find_alerts(
     alerts += [
         Alert(f"help:{hid}", "help", f"{name} asks for help", at, call_id, lid) for hid, call_id, lid, at, name in helps
     ]
-    callers = [w for w in waiting if w["kind"] == "caller" and (w["wait_seconds"] or 0) > wait_target_seconds]
+    callers = [w for w in waiting if w["kind"] == "caller" and (w["wait_seconds"] or 0) >= wait_target_seconds]
     if callers:
         longest = max(callers, key=lambda w: w["wait_seconds"])
         alerts.append(
@@ -220,3 +227,63 @@ async def _current(session: AsyncSession, now: datetime) -> list[dict[str, Any]]
     return await describe_alerts(
         session, now=now, listeners=await list_listeners(session, now), waiting=await list_waiting(session, now)
     )
+
+
+def overrun_alert_key(session_id: int) -> str:
+    return f"{OVERRUN_ALERT_JOB}:{session_id}"
+
+
+async def schedule_overrun_alert(session: AsyncSession, *, session_id: int, due_at: datetime) -> None:
+    """When a session starts: its overrun alert, due ``overrun_alert_minutes`` past its due time
+    (cancelled when the session ends; a no-op if it has ended anyway)."""
+    minutes = runtime_of(session).settings.overrun_alert_minutes
+    run_at = due_at + (timedelta(minutes=minutes) if minutes else timedelta(seconds=1))
+    await schedule_job(
+        session,
+        kind=OVERRUN_ALERT_JOB,
+        key=overrun_alert_key(session_id),
+        run_at=run_at,
+        payload={"session_id": session_id},
+    )
+
+
+async def _schedule_wait_alert(session: AsyncSession, job: Job) -> None:
+    """Follows ``call.waiting``: the long-wait alert is due when this caller reaches the target."""
+    call = await session.get(Call, job.payload["call_id"])
+    if call is None or call.waiting_since is None:
+        return
+    run_at = call.waiting_since + timedelta(seconds=runtime_of(session).settings.wait_target_seconds)
+    await schedule_job(
+        session,
+        kind=WAIT_ALERT_JOB,
+        key=f"{WAIT_ALERT_JOB}:{call.id}:{call.waiting_since.isoformat()}",
+        run_at=run_at,
+        payload={"call_id": call.id},
+    )
+
+
+async def _raise_if_showing(session: AsyncSession, key: str) -> None:
+    """Publish the alert to the board if the picture now calls for it (the caller answered, the
+    session ended, or a longer wait already alerted: nothing)."""
+    now = runtime_of(session).clock.now()
+    alert = next((a for a in await _current(session, now) if a["key"] == key), None)
+    if alert is not None:
+        await publish_live(
+            session, "role:supervisor", ALERT_EVENT, {"key": key, "kind": alert["kind"], "text": alert["text"]}
+        )
+
+
+async def _raise_wait_alert(session: AsyncSession, job: Job) -> None:
+    call = await session.get(Call, job.payload["call_id"])
+    if call is not None and call.queue_state == "waiting":
+        await _raise_if_showing(session, f"long-wait:{call.id}")
+
+
+async def _raise_overrun_alert(session: AsyncSession, job: Job) -> None:
+    await _raise_if_showing(session, f"overrun:{job.payload['session_id']}")
+
+
+def register(runtime: Runtime) -> None:
+    runtime.jobs.follow(CALL_WAITING, "shiftlead.schedule_wait_alert", _schedule_wait_alert)
+    runtime.jobs.register(WAIT_ALERT_JOB, _raise_wait_alert)
+    runtime.jobs.register(OVERRUN_ALERT_JOB, _raise_overrun_alert)

@@ -74,9 +74,9 @@ async def leave_listeners_call(call_id: CallId, runtime: RuntimeDep, supervisor:
 
 @router.post("/api/supervisor/headset/{action}", response_model=PracticeActionOut)
 async def press_supervisor_headset(
-    action: Literal["answer", "hangup"], runtime: RuntimeDep, supervisor: CurrentSupervisor
+    action: Literal["answer", "decline", "hangup", "mute", "unmute"], runtime: RuntimeDep, supervisor: CurrentSupervisor
 ):
-    """Practice mode: the supervisor's practice headset answers or hangs up."""
+    """Practice mode: the supervisor's practice headset answers, declines, mutes or hangs up."""
     return await press_practice_headset(
         runtime, user=supervisor, action=action, identity=supervisor_identity(supervisor)
     )

@@ -34,9 +34,10 @@ async def flag_immediate_risk(session: AsyncSession, *, user: User) -> dict[str,
     return describe_record(session, await ensure_flag(session, call=call, user=user))
 
 
-async def ensure_flag(session: AsyncSession, *, call: Call, user: User) -> SafeguardingRecord:
+async def ensure_flag(session: AsyncSession, *, call: Call, user: User, via: str = "flag") -> SafeguardingRecord:
     """The call's safeguarding record, flagged now (audited, supervisors alerted) if it was not yet.
-    A supervisor may flag it too (dialling a crisis line from the board)."""
+    A supervisor may flag it too (dialling a crisis line from the board), and so does a call log
+    recorded with immediate risk (``via="call_log"``): one record per call, however it is reached."""
     now = runtime_of(session).clock.now()
     created = await insert_ignore(
         session,
@@ -60,6 +61,7 @@ async def ensure_flag(session: AsyncSession, *, call: Call, user: User) -> Safeg
             subject_type="safeguarding_record",
             subject_id=record.id,
             call_id=call.id,
+            via=via,
         )
         listener = await session.get(User, call.listener_id) if call.listener_id else None
         await publish_live(

@@ -1,7 +1,7 @@
 // The shift lead's half of the board: alerts (seen, heard, acknowledged by name), every listener
 // with their call and the Listen / Coach / Barge controls, waiting callers and callbacks, open
 // warm transfers counting down. Draws through board.onDraw (board.js).
-import { api, duration, el, plainError, ticketStatus, when } from "/static/core.js";
+import { api, duration, el, endedBy, plainError, ticketStatus, when } from "/static/core.js";
 import { board } from "/static/board.js";
 
 const $ = (id) => document.getElementById(id);
@@ -123,7 +123,8 @@ async function join(b, callId, mode, alertKey) {
 }
 function headsetHint(leg) {
   const hint = $("b-headset");
-  if (!leg || leg.state !== "dialling") { hint.hidden = true; return; }
+  // The headset card (board-headset.js) answers the leg; this hint is for a page without it.
+  if (!leg || leg.state !== "dialling" || $("headset")) { hint.hidden = true; return; }
   hint.hidden = false;
   hint.replaceChildren(leg.via === "practice" ? "Your practice headset is ringing: " : leg.via === "desk" ? "Your desk phone is ringing." : "Your headset is ringing.");
   if (leg.via === "practice") hint.append(button("Answer", (x) => act(x, "POST", "/api/supervisor/headset/answer", undefined, "On the line."), { class: "primary", "aria-label": "Answer on the practice headset" }));
@@ -161,6 +162,8 @@ function personItem(p) {
     if (call.help_asked_at) line.append(" ", el("span", { class: "badge warn", text: `asked for help ${time(call.help_asked_at)}` }));
     if (s && s.overrun_seconds > 0) li.classList.add("overrun");
     li.append(line, monitorControls(p));
+  } else if (p.last_call && p.last_call.ended_by) {
+    li.append(el("p", { class: "person-call muted", text: `Last call: ${endedBy(p.last_call.ended_by, p.last_call.ended_at, now)}` }));
   }
   return li;
 }

@@ -175,6 +175,18 @@ export const TICKET_STATUS_SHORT = {
 export const ticketStatus = (status, { short = false } = {}) =>
   (short ? TICKET_STATUS_SHORT : TICKET_STATUS)[status] || String(status || "–").replace(/-/g, " ");
 
+// ---- who ended a call (calls.ended_by) ------------------------------------------------------
+export const ENDED_BY = {
+  caller: "Caller hung up",
+  listener: "Listener ended the call",
+  transfer: "Handed over",
+  dropped: "Line dropped",
+  voicemail: "Ended at voicemail",
+  system: "Closed by the system",
+};
+// "Caller hung up 21:14"; "" when nobody has ended it yet. ``now``: the server's, where the page keeps it.
+export const endedBy = (code, iso, now = new Date()) => (code ? `${ENDED_BY[code] || code} ${when(iso, now)}` : "");
+
 // ---- the live stream -------------------------------------------------------------------------
 // live({ "ticket.changed": fn, hello: fn }, { onState }) opens /api/live once and calls fn(data,
 // event) for each event of that type (data parsed from JSON, or null). onState("live" |

@@ -8,11 +8,15 @@
 // Every kind offers the same controls (answer, decline, mute, hold, hang up, device choice);
 // ringing is a tone (WebAudio, no file), the tab's title and, if the listener allowed it, a
 // notification. Shortcuts: U answer, D decline, M mute, H hold, X hang up (see the ? overlay).
-// Needs window.openline (listener.js): api(), onLive(), say().
+// Needs window.openline (listener.js): api(), onLive(), say(). Another page (the board) gives its
+// own adapter as window.openlineHeadset: the same three, plus where its headset lives (paths), what
+// hanging up a connected line means there (leave()), and no hold when it has none.
 (function () {
   "use strict";
-  const ol = window.openline;
+  const ol = window.openlineHeadset || window.openline;
   if (!ol || !document.getElementById("headset")) return;
+  const paths = Object.assign({ headset: "/api/listener/headset", token: "/api/listener/voice-token" }, ol.paths);
+  const canHold = !ol.paths || !!ol.paths.hold;
   const $ = (id) => document.getElementById(id);
   const DEVICES_KEY = "openline.headset.devices";
   const TITLE = document.title;
@@ -88,10 +92,10 @@
   // ---- drawing --------------------------------------------------------------------------------
 
   const STATUS = {
-    idle: "Ready. When you take a caller, your headset rings here.",
+    idle: ol.idleWords || "Ready. When you take a caller, your headset rings here.",
     dialling: "Connecting to the caller…",
-    ringing: "A caller is ringing: answer when you are ready.",
-    connected: "You are with the caller.",
+    ringing: ol.ringingWords || "A caller is ringing: answer when you are ready.",
+    connected: ol.connectedWords || "You are with the caller.",
   };
   function draw() {
     const box = $("headset");
@@ -105,6 +109,7 @@
     $("hs-decline").disabled = view.busy || view.line !== "ringing";
     $("hs-mute").disabled = view.busy || !live;
     $("hs-hold").disabled = view.busy || !live;
+    $("hs-hold").hidden = !canHold;
     $("hs-hangup").disabled = view.busy || !(live || view.line === "ringing");
     $("hs-mute").setAttribute("aria-pressed", String(view.muted));
     $("hs-hold").setAttribute("aria-pressed", String(view.held));
@@ -200,7 +205,7 @@
       ol.onLive("headset", (d) => { if (d && d.state) setLine(d.state, d.call_id); });
       $("headset-kind").textContent = "Practice headset";
     }
-    press(action) { return ol.api("POST", `/api/listener/headset/${action}`); }
+    press(action) { return ol.api("POST", `${paths.headset}/${action}`); }
     async answer() { await this.press("answer"); }
     async decline() { await this.press("decline"); setLine("ended"); }
     async mute(on) { view.muted = (await this.press(on ? "mute" : "unmute")).muted; }
@@ -222,7 +227,7 @@
 
   class TwilioHeadset {
     constructor(info) { this.info = info; this.controls = true; this.call = null; this.device = null; }
-    async token() { return (await ol.api("GET", "/api/listener/voice-token")).token; }
+    async token() { return (await ol.api("GET", paths.token)).token; }
     async start() {
       $("headset-kind").textContent = "Browser headset";
       $("headset-status").textContent = "Starting your browser headset…";
@@ -294,7 +299,7 @@
   // ---- hold (the server holds the caller in the conference) ---------------------------------
 
   async function hold(on) {
-    const result = await ol.api("POST", "/api/listener/calls/current/hold", { hold: on });
+    const result = await ol.api("POST", paths.hold || "/api/listener/calls/current/hold", { hold: on });
     view.held = result.hold;
   }
 
@@ -304,12 +309,14 @@
     answer: () => act(() => headset.answer()),
     decline: () => act(() => headset.decline()),
     mute: () => act(() => headset.mute(!view.muted)),
-    hold: () => act(() => hold(!view.held)),
+    hold: () => act(() => (canHold ? hold(!view.held) : null)),
     hangup: () => act(async () => {
       if (view.line !== "connected") return headset.hangUp();
       // Hanging up ends the call for the caller too (with a partner on the line, only the
       // listener leaves): nobody is left on hold music, or told their listener's line dropped.
-      await ol.api("POST", "/api/listener/calls/current/end");
+      // On the board it is the supervisor leaving the call they joined.
+      if (ol.leave) await ol.leave(view.callId);
+      else await ol.api("POST", "/api/listener/calls/current/end");
       view.held = false;
       headset.callEnded();
     }),
@@ -346,14 +353,15 @@
     // A reload or a reconnected stream: the server says whether a caller is ringing or on.
     if (!(headset instanceof PracticeHeadset)) return;
     try {
-      const info = await ol.api("GET", "/api/listener/headset");
+      const info = await ol.api("GET", paths.headset);
+      if (!info.state) return;  // the board's adapter reports the line itself
       setLine(info.state === "dialling" ? "dialling" : info.state, info.call_id);
     } catch (e) { /* the next live event redraws */ }
   }
 
   async function start() {
     let info;
-    try { info = await ol.api("GET", "/api/listener/headset"); } catch (e) {
+    try { info = await ol.api("GET", paths.headset); } catch (e) {
       $("headset-status").textContent = "Your headset could not be checked: reload the page.";
       return;
     }
@@ -365,7 +373,7 @@
       headset.start();
     }
     if (headset.controls) {
-      setLine(info.state === "idle" ? "idle" : info.state, info.call_id);
+      setLine(!info.state || info.state === "idle" ? "idle" : info.state, info.call_id);
       ol.onLive("hello", sync);
       ol.onLive("session.ended", () => { if (view.line !== "idle" && !(headset instanceof TwilioHeadset)) sync(); });
     }

@@ -13,7 +13,7 @@
 //   page.currentSession()          the call card shown now (or null)
 //   page.when(iso)                 core.js when(), "today" on the server's clock
 //   document event "openline:session"  detail: the call card, or null when none is shown
-import { api, clearFieldErrors, csrf, duration, el, live, plainError, serverClock, showFieldErrors, statusArea, ticketStatus, typing,
+import { api, clearFieldErrors, csrf, duration, el, endedBy, live, plainError, serverClock, showFieldErrors, statusArea, ticketStatus, typing,
   when as whenAt } from "/static/core.js";
 
 const $ = (id) => document.getElementById(id);
@@ -49,8 +49,20 @@ function mmss(totalSeconds) {
 }
 // "Today" is the server's day, as the countdown's time is the server's.
 const when = (iso) => whenAt(iso, new Date(server.now()));
+// "Caller hung up 21:14", or plainly when the call ended if the server has not said who ended it.
+const endedText = (c) => (c.ended_by ? endedBy(c.ended_by, c.ended_at, new Date(server.now())) : `Call ended ${when(c.ended_at)}`);
 function words(value) { return value ? String(value).replace(/-/g, " ") : "–"; }
 function onLive(type, handler) { stream.on(type, handler); }
+// 409 log_missing (take next, ring back, start a callback, become available): say so and offer
+// to open that log.
+async function sayError(e) {
+  say(plainError(e), "error");
+  if (e.error !== "log_missing") return;
+  const rows = await api("GET", "/api/listener/tonight").catch(() => []);
+  const row = rows.find((c) => c.ended_at && !c.log_recorded);
+  if (row) $("status").append(el("button", { type: "button", class: "primary", text: "Open that log",
+    onclick: () => { openLogFor(row.session_id, false); focusLog(); say(""); } }));
+}
 
 // ---- presence ---------------------------------------------------------------------------
 
@@ -67,7 +79,7 @@ async function setPresence(status) {
     drawPresence(await api("PUT", "/api/listener/presence", { status }));
     say(`You are now ${words(status)}.`, "ok");
   } catch (e) {
-    say(plainError(e), "error");
+    sayError(e);
     loadPresence();
   }
 }
@@ -105,7 +117,7 @@ async function takeNext() {
     say(`Connecting you to ${caller.from_masked}…`, "info");
   } catch (e) {
     if (e.error === "nobody_waiting") say("Nobody is waiting right now.", "info");
-    else say(plainError(e), "error");
+    else await sayError(e);
   } finally {
     button.disabled = false;
     loadQueue();
@@ -159,7 +171,7 @@ function attemptWords(a) {
   return `${ATTEMPT_WORDS[a.result] || words(a.result)} at ${when(at)}`;
 }
 async function act(method, path, done) {
-  try { await api(method, path); say(done, "ok"); } catch (e) { say(plainError(e), "error"); }
+  try { await api(method, path); say(done, "ok"); } catch (e) { await sayError(e); }
   await Promise.all([loadCallbacks(), loadCard(), loadPresence()]);
 }
 
@@ -177,7 +189,7 @@ function showCard(card) {
   $("end-callback").hidden = !(card.callback && !card.ended_at);
   const ended = $("call-ended");
   ended.hidden = !card.ended_at;
-  ended.textContent = card.ended_at ? `Call ended ${when(card.ended_at)}. Finish the log when you are ready.` : "";
+  ended.textContent = card.ended_at ? `${endedText(card)}. Finish the log when you are ready.` : "";
   if (changed) {
     state.prompt = null;
     loadRepeat(card.id);
@@ -474,7 +486,7 @@ async function loadTonight() {
       el("td", { text: length + (c.overrun_seconds ? ` (+${mmss(c.overrun_seconds)})` : "") }),
       el("td", { class: "mono", text: c.caller }),
       title,
-      el("td", { text: words(c.outcome) }),
+      el("td", { text: [c.ended_by && endedText(c), words(c.outcome)].filter((w) => w && w !== "–").join("; ") || "–" }),
       el("td", { text: t ? `${t.service}: ${ticketStatus(t.status)}` : "–" }));
   }));
 }
@@ -505,7 +517,7 @@ onLive("session.due", (d) => onSessionEvent(d));
 onLive("session.ended", (d) => {
   onSessionEvent(d);
   if (state.card && d && state.card.id === d.id) {
-    state.card.ended_at = d.ended_at;
+    Object.assign(state.card, { ended_at: d.ended_at, ended_by: d.ended_by });
     // Logged already: nothing left to do on this call. Otherwise keep it on screen for the log.
     showCard(state.logRecorded && state.logSessionId === d.id ? null : state.card);
   }

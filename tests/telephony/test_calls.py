@@ -57,6 +57,7 @@ async def test_a_whole_call_arrives_waits_is_taken_and_ends(harness, sim, publis
         "listener_id": sam.id,
         "ended_at": call.ended_at.isoformat(),
         "abandoned": False,
+        "ended_by": "caller",
     }
     roles = sorted((n, p["role"]) for n, p in published if n.startswith("participant."))
     assert roles == [
@@ -128,7 +129,13 @@ async def test_a_caller_who_hangs_up_while_waiting_is_abandoned(harness, sim, pu
     assert call.ended_at == call.waiting_since + timedelta(seconds=30)
     ended = [p for n, p in published if n == "call.ended"]
     assert ended == [
-        {"call_id": call.id, "listener_id": None, "ended_at": call.ended_at.isoformat(), "abandoned": True}
+        {
+            "call_id": call.id,
+            "listener_id": None,
+            "ended_at": call.ended_at.isoformat(),
+            "abandoned": True,
+            "ended_by": "caller",
+        }
     ]
     _, client = await listener(harness)
     response = await client.post("/api/listener/calls/next")

@@ -4,17 +4,8 @@ listener claims."""
 import asyncio
 
 from app.core.jobs import run_due_jobs
+from tests.scenarios import overflowed_caller
 from tests.telephony.conftest import callbacks, calls, listener, simulator_for
-
-
-async def overflowed_caller(harness, sim):
-    caller = sim.caller()
-    await caller.arrive()
-    await sim.deliver()
-    harness.clock.advance(seconds=harness.runtime.settings.max_wait_seconds + 1)
-    assert await run_due_jobs(harness.runtime) >= 1
-    await sim.deliver()
-    return caller
 
 
 async def test_a_long_wait_overflows_to_voicemail_and_a_callback_request(harness, sim, published):

@@ -40,6 +40,11 @@ def test_too_few_listeners_means_everyone_waits():
 
 def test_a_quiet_hour_needs_nobody():
     assert listeners_needed(0, 720, 20, 0.8)[1] == 0
+
+
+def test_calls_that_took_no_time_need_one_listener_and_do_not_divide_by_zero():
+    staffing, rota = listeners_needed(2, 0, 20, 0.8)
+    assert (staffing.listeners, staffing.service_level, rota) == (1, 1.0, 1)
     assert listeners_for_targets(0, 720, 300).listeners == 0
 
 

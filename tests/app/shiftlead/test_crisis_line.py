@@ -10,7 +10,7 @@ from app.core.audit import AuditEvent
 from app.core.db import session_scope
 from app.core.jobs import run_due_jobs
 from app.core.settings import Settings
-from tests.scenarios import answered
+from tests.scenarios import answered, on_a_call
 from tests.telephony.conftest import listener, simulator_for
 
 CRISIS_TEAM = "+441823000999"
@@ -31,13 +31,6 @@ async def sim(harness):
     simulator = simulator_for(harness)
     yield simulator
     await simulator.close()
-
-
-async def on_a_call(harness, sim):
-    await harness.add_user("jo", "supervisor", display_name="Jo")
-    _, sam = await listener(harness, display_name="Sam")
-    caller, card = await answered(harness, sim, sam)
-    return caller, card, sam, await harness.signed_in("jo")
 
 
 def legs(sim, caller):

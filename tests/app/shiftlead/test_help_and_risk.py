@@ -6,15 +6,8 @@ import sqlalchemy as sa
 from app.core.audit import AuditEvent
 from app.core.db import session_scope
 from app.shiftlead.models import SafeguardingRecord
-from tests.scenarios import answered
+from tests.scenarios import on_a_call
 from tests.telephony.conftest import listener, sim  # noqa: F401 - the simulator fixture
-
-
-async def on_a_call(harness, sim):
-    await harness.add_user("jo", "supervisor", display_name="Jo")
-    _, sam = await listener(harness, display_name="Sam")
-    caller, card = await answered(harness, sim, sam)
-    return caller, card, sam, await harness.signed_in("jo")
 
 
 async def test_asking_for_help_alerts_supervisors_and_one_click_joins_as_coach(harness, sim):

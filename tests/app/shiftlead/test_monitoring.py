@@ -6,15 +6,8 @@ import sqlalchemy as sa
 from app.core.audit import AuditEvent
 from app.core.db import session_scope
 from telephony.monitoring_models import SupervisorLeg
-from tests.scenarios import answered, hang_up
+from tests.scenarios import answered, hang_up, on_a_call
 from tests.telephony.conftest import listener, sim  # noqa: F401 - the simulator fixture
-
-
-async def on_a_call(harness, sim):
-    await harness.add_user("jo", "supervisor", display_name="Jo")
-    sam_user, sam = await listener(harness, display_name="Sam")
-    caller, card = await answered(harness, sim, sam)
-    return caller, card, sam, await harness.signed_in("jo")
 
 
 def legs(sim, caller):
