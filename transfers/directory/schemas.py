@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from app.core.responses import DB_INT_MAX, DbId
+from app.core.responses import DB_INT_MAX, DbId, Timestamp
+from app.core.settings import E164
 from transfers.hours import parse_schedule
 
 Slug = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=80)
@@ -152,3 +154,65 @@ class LocalityOut(BaseModel):
 
     slug: str
     name: str
+
+
+# What a partner keeps up to date itself (``/api/partner/v1/services/{id}``).
+
+Availability = Literal["open", "paused", "holiday"]
+MAX_SPACES = 1000
+
+
+class ClosureSpec(Strict):
+    """A planned closure, e.g. a bank holiday: closed from ``starts`` to ``ends``, both days included."""
+
+    starts: date
+    ends: date
+    note: str | None = Field(None, max_length=120)
+
+    @model_validator(mode="after")
+    def _in_order(self) -> "ClosureSpec":
+        if self.ends < self.starts:
+            raise ValueError(f"the closure ends ({self.ends}) before it starts ({self.starts})")
+        return self
+
+
+class AvailabilityUpdate(Strict):
+    """A partial change: only the fields given change. Setting ``open`` clears the reopening day
+    and the note unless they are given too."""
+
+    availability: Availability = Field(None, description="open, paused, or holiday (closed for a holiday)")  # type: ignore[assignment]
+    reopens_on: date | None = Field(None, description="Paused or on holiday until the start of this day")
+    note: str | None = Field(None, max_length=300, description="Why, for the helpline (no personal data)")
+    spaces: int | None = Field(
+        None,
+        ge=0,
+        le=MAX_SPACES,
+        description="How many more warm transfers you can take now: 0 = full, null = no limit",
+    )
+    hours: list[HoursSpec] = Field(None, max_length=28)  # type: ignore[assignment]
+    closures: list[ClosureSpec] = Field(None, max_length=52)  # type: ignore[assignment]
+    live_phone: str | None = Field(
+        None, pattern=E164.pattern, description="The live line, E.164 (e.g. +441823000111); null: no live line"
+    )
+
+    @field_validator("hours")
+    @classmethod
+    def _hours_parse(cls, value: list[HoursSpec]) -> list[HoursSpec]:
+        parse_schedule([h.model_dump() for h in value])
+        return value
+
+
+class AvailabilityOut(BaseModel):
+    state: Availability
+    reopens_on: date | None
+    note: str | None
+    spaces: int | None
+    closures: list[ClosureSpec]
+    available_now: bool
+    unavailable_reason: str | None = Field(description="Why routing leaves the service out now, if it does")
+    updated_at: Timestamp | None
+    updated_by: str | None
+
+
+class PartnerServiceOut(ServiceOut):
+    availability: AvailabilityOut

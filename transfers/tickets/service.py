@@ -17,6 +17,7 @@ from app.core.errors import NotFound, Unprocessable
 from app.core.events import emit, publish_live
 from app.core.jobs import cancel_job, schedule_job
 from transfers.directory.models import Service
+from transfers.directory.service import availability_of, service_unavailable
 from transfers.hours import add_open_hours, is_open, parse_schedule
 from transfers.routing import CallerCircumstances, ServiceOption, Suggestion, rank_services
 from transfers.tickets.models import FollowUp, TicketEvent, TransferTicket
@@ -138,6 +139,7 @@ def service_option(service: Service, waiting: int) -> ServiceOption:
         waiting=waiting,
         live_phone=service.live_phone,
         locality_team_for=service.locality_team_for,
+        availability=availability_of(service),
     )
 
 
@@ -182,6 +184,8 @@ async def create_ticket(session: AsyncSession, *, request: TransferRequest, acto
     if service.status != "active":
         raise Unprocessable("service_id", f"{service.name} is {service.status}: choose another service")
     now = runtime.clock.now()
+    if reason := service_unavailable(service, now):
+        raise Unprocessable("service_id", f"{service.name} is {reason}: choose another service")
     accept_by, contact_by = _targets(service, now, request.urgent)
     values = dict(
         service_id=service.id,
@@ -225,6 +229,13 @@ async def create_ticket(session: AsyncSession, *, request: TransferRequest, acto
         ticket = TransferTicket(**values)
         session.add(ticket)
         await session.flush()
+    # Each warm transfer takes one of the spaces the partner said it has (never below none).
+    await session.execute(
+        sa.update(Service)
+        .where(Service.id == service.id, Service.spaces > 0)
+        .values(spaces=Service.spaces - 1)
+        .execution_options(synchronize_session="fetch")
+    )
     await _record_event(
         session,
         ticket,
