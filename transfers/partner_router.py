@@ -112,6 +112,8 @@ ACTIONS = {
     PartnerAction.complete: TicketAction.complete,
     PartnerAction.give_up: TicketAction.give_up,
 }
+# A 409 names what the partner may do now as its own paths; "cancel" is the helpline's.
+PATHS = {ticket_action: path.value for path, ticket_action in ACTIONS.items()}
 
 
 class ActionIn(BaseModel):
@@ -147,7 +149,12 @@ async def act_on_ticket(
         session,
         ticket=ticket,
         change=ActionInput(
-            ACTIONS[action], partner.actor, reason=entry.reason, outcome=entry.outcome, reroute=entry.reroute
+            ACTIONS[action],
+            partner.actor,
+            reason=entry.reason,
+            outcome=entry.outcome,
+            reroute=entry.reroute,
+            names=PATHS,
         ),
     )
     return await describe_for_partner(session, ticket=ticket, actor=partner.actor, audit=False)

@@ -62,6 +62,8 @@ class TransferBriefOut(BaseModel):
     ticket_id: int
     status: str
     service: str
+    status_reason: str | None = Field(description="Why it was declined, given up or cancelled, in the partner's words")
+    what_next: str | None
 
 
 class TonightCallOut(BaseModel):
@@ -74,7 +76,8 @@ class TonightCallOut(BaseModel):
     title: str | None
     outcome: str | None
     log_recorded: bool
-    transfer: TransferBriefOut | None
+    transfer: TransferBriefOut | None = Field(description="The call's latest warm transfer (kept for older pages)")
+    transfers: list[TransferBriefOut] = Field(description="Every warm transfer of the call, oldest first")
 
 
 class LogRevisionOut(BaseModel):
@@ -118,4 +121,8 @@ class HelplineTicketOut(TicketStatusOut):
     contact_number: str | None = Field(description="Masked")
     rerouted_to_id: int | None
     follow_up: str | None = Field(description="Why the caller is back with the helpline, if they are")
+    declined_reason: str | None = Field(
+        description="The reason the partner gave for declining: this ticket's, or the one it was re-routed from"
+    )
+    what_next: str | None = Field(description="What happened to the caller after a decline, give-up or cancel")
     events: list[TicketEventOut]

@@ -174,16 +174,19 @@ async def test_only_the_partners_own_services_and_bad_input_is_named_and_changes
     _, listener = await logged_session(harness)
     assert (await listener.patch(f"/api/partner/v1/services/{ca}", json={"spaces": 1})).status_code == 403
 
-    bad = {
-        "live_phone": {"live_phone": "01823 000555"},
-        "spaces": {"spaces": -1},
-        "availability": {"availability": "shut"},
-        "reopens_on": {"availability": "paused", "reopens_on": "2026-11-23"},
-        "closures.0": {"closures": [{"starts": "2026-12-26", "ends": "2026-12-24"}]},
-        "hours": {"hours": [{"days": "someday", "opens": "09:00", "closes": "17:00"}]},
-        "colour": {"spaces": 2, "colour": "red"},
-    }
-    for field, body in bad.items():
+    bad = [
+        ("live_phone", {"live_phone": "01823 000555"}),
+        ("spaces", {"spaces": -1}),
+        ("availability", {"availability": "shut"}),
+        ("availability", {"availability": None}),
+        ("reopens_on", {"availability": "paused", "reopens_on": "2026-11-23"}),
+        ("closures.0", {"closures": [{"starts": "2026-12-26", "ends": "2026-12-24"}]}),
+        ("closures", {"closures": None}),
+        ("hours", {"hours": [{"days": "someday", "opens": "09:00", "closes": "17:00"}]}),
+        ("note", {"note": "x" * 301}),
+        ("colour", {"spaces": 2, "colour": "red"}),
+    ]
+    for field, body in bad:
         answer = await worker.patch(f"/api/partner/v1/services/{ca}", json=body)
         assert answer.status_code == 422, field
         assert any(f["field"].startswith(field) for f in answer.json()["detail"]), (field, answer.json())

@@ -3,6 +3,7 @@ table, every move audited in its own transaction. Service functions never commit
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -29,6 +30,7 @@ from transfers.tickets.states import (
     TicketStateError,
     next_state,
 )
+from transfers.tickets.words import what_next
 
 ACCEPT_BREACH, CONTACT_BREACH = "ticket.accept_breach", "ticket.contact_breach"
 TEXT_CALLER = "ticket.text_caller"
@@ -319,6 +321,8 @@ class ActionInput:
     reason: str | None = None
     outcome: str | None = None
     reroute: str = REROUTE_NEXT
+    # The actor's own words for the actions it may take, for a 409 (see ``next_state``).
+    names: Mapping[TicketAction, str] | None = None
 
 
 def _check_input(change: ActionInput) -> None:
@@ -333,7 +337,7 @@ async def apply_action(session: AsyncSession, *, ticket: TransferTicket, change:
     matches while the ticket is still in the state this transition was checked against."""
     _check_input(change)
     before = ticket.status
-    after = next_state(before, change.action)
+    after = next_state(before, change.action, names=change.names)
     now = runtime_of(session).clock.now()
     values: dict[str, Any] = {"status": str(after), "updated_at": now}
     match change.action:
@@ -437,6 +441,8 @@ async def reroute_ticket(
 
 
 async def _services_tried(session: AsyncSession, ticket: TransferTicket) -> set[int]:
+    """Services this caller has already been handed to: the re-route chain, and every other
+    warm transfer made for the same call (one that has just helped them is not "next")."""
     tried, current = {ticket.service_id}, ticket
     while current.rerouted_from_id is not None:
         previous = await session.get(TransferTicket, current.rerouted_from_id)
@@ -444,6 +450,14 @@ async def _services_tried(session: AsyncSession, ticket: TransferTicket) -> set[
             break
         tried.add(previous.service_id)
         current = previous
+    if ticket.call_id is not None:
+        tried |= set(
+            (
+                await session.scalars(
+                    sa.select(TransferTicket.service_id).where(TransferTicket.call_id == ticket.call_id)
+                )
+            ).all()
+        )
     return tried
 
 
@@ -548,6 +562,20 @@ def describe_ticket_status(ticket: TransferTicket, service: Service) -> dict[str
         "created_at": _iso(ticket.created_at),
         "updated_at": _iso(ticket.updated_at),
     }
+
+
+async def rerouted_to(session: AsyncSession, ticket: TransferTicket) -> TransferTicket | None:
+    """The warm transfer this one was re-routed to, if it was."""
+    return await session.scalar(sa.select(TransferTicket).where(TransferTicket.rerouted_from_id == ticket.id))
+
+
+async def describe_what_next(session: AsyncSession, ticket: TransferTicket) -> str | None:
+    """``words.what_next`` for this ticket, with the name of the service the caller went on to."""
+    onward = await rerouted_to(session, ticket)
+    onward_service = await session.get(Service, onward.service_id) if onward is not None else None
+    return what_next(
+        ticket.status, reason=ticket.status_reason, rerouted_to=onward_service.name if onward_service else None
+    )
 
 
 def open_now(service: Service, now: datetime) -> bool:
