@@ -6,6 +6,7 @@ from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from app.core.responses import DB_INT_MAX, DbId, Timestamp
 from app.core.settings import E164
@@ -172,7 +173,11 @@ class ClosureSpec(Strict):
     @model_validator(mode="after")
     def _in_order(self) -> "ClosureSpec":
         if self.ends < self.starts:
-            raise ValueError(f"the closure ends ({self.ends}) before it starts ({self.starts})")
+            raise PydanticCustomError(
+                "closure_order",
+                "the closure ends ({ends}) before it starts ({starts})",
+                {"ends": str(self.ends), "starts": str(self.starts)},
+            )
         return self
 
 
@@ -192,13 +197,26 @@ class AvailabilityUpdate(Strict):
     hours: list[HoursSpec] = Field(None, max_length=28)  # type: ignore[assignment]
     closures: list[ClosureSpec] = Field(None, max_length=52)  # type: ignore[assignment]
     live_phone: str | None = Field(
-        None, pattern=E164.pattern, description="The live line, E.164 (e.g. +441823000111); null: no live line"
+        None, max_length=16, description="The live line, E.164 (e.g. +441823000111); null: no live line"
     )
 
+    # Messages for the person at the form, without pydantic's "Value error, " in front.
     @field_validator("hours")
     @classmethod
     def _hours_parse(cls, value: list[HoursSpec]) -> list[HoursSpec]:
-        parse_schedule([h.model_dump() for h in value])
+        try:
+            parse_schedule([h.model_dump() for h in value])
+        except ValueError as exc:
+            raise PydanticCustomError("hours", str(exc)) from None
+        return value
+
+    @field_validator("live_phone")
+    @classmethod
+    def _e164(cls, value: str | None) -> str | None:
+        if value is not None and not E164.match(value):
+            raise PydanticCustomError(
+                "e164", "use the international form: + then the country code and number, e.g. +441823000101"
+            )
         return value
 
 

@@ -269,7 +269,7 @@ async def update_availability(
     what changed (no personal data: these are the service's own details)."""
     now = runtime_of(session).clock.now()
     today = now.astimezone(ZoneInfo(service.timezone)).date()
-    if change.reopens_on is not None and change.reopens_on <= today:
+    if change.reopens_on is not None and change.reopens_on != service.reopens_on and change.reopens_on <= today:
         raise Unprocessable("reopens_on", "the day the service reopens must be after today")
     columns = _availability_columns(service, change)
     changed = {
