@@ -52,6 +52,8 @@ class Suggestion:
     live_transfer_possible: bool
     matched_needs: tuple[str, ...]
     fallback: bool
+    # False only for a locality team kept as the last resort while its partner says it is out.
+    available: bool = True
 
 
 def _join(words: Sequence[str]) -> str:
@@ -83,6 +85,8 @@ def _reasons(
     service: ServiceOption, matched: tuple[str, ...], open_now: bool, now: datetime, fallback: bool
 ) -> tuple[str, ...]:
     reasons = []
+    if unavailable := unavailable_reason(service.availability, service.timezone, now):
+        reasons.append(f"unavailable now: {unavailable}")
     if fallback:
         reasons.append("locality team: the fallback, so no one meets a wrong door")
     if matched:
@@ -104,6 +108,7 @@ def _suggest(
 ) -> Suggestion:
     matched = tuple(sorted(service.needs_met & caller.needs))
     open_now = is_open(service.schedule, service.timezone, now)
+    available = unavailable_reason(service.availability, service.timezone, now) is None
     return Suggestion(
         service.id,
         service.name,
@@ -111,9 +116,10 @@ def _suggest(
         rank,
         _reasons(service, matched, open_now, now, fallback),
         open_now,
-        bool(service.live_phone) and open_now,
+        bool(service.live_phone) and open_now and available,
         matched,
         fallback,
+        available,
     )
 
 

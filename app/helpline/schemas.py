@@ -113,6 +113,9 @@ class SuggestionOut(BaseModel):
     live_transfer_possible: bool
     matched_needs: list[str]
     fallback: bool = Field(description="The caller's locality team, always offered last")
+    available: bool = Field(
+        description="False only for a locality team kept as the last resort while its partner says it is out"
+    )
 
 
 class HelplineTicketOut(TicketStatusOut):

@@ -224,4 +224,5 @@ def describe_suggestion(suggestion: Suggestion) -> dict[str, Any]:
         "live_transfer_possible": suggestion.live_transfer_possible,
         "matched_needs": list(suggestion.matched_needs),
         "fallback": suggestion.fallback,
+        "available": suggestion.available,
     }

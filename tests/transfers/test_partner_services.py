@@ -194,3 +194,21 @@ async def test_only_the_partners_own_services_and_bad_input_is_named_and_changes
         service = await session.get(Service, ca)
         assert (service.availability, service.spaces, service.reopens_on, service.closures) == ("open", None, None, [])
     assert await audit_rows(harness, ca) == []
+
+
+async def test_a_declined_caller_is_not_re_routed_to_a_paused_service(harness):
+    await load_demo_directory(harness)
+    session_id, listener = await logged_session(harness)
+    first, second, third = (await suggested(listener, session_id))[:3]
+    async with session_scope(harness.runtime) as session:
+        paused = await session.get(Service, second)
+        paused.availability = "paused"
+        declining = await session.scalar(sa.select(Service.slug).where(Service.id == first))
+    ticket = (await transfer(listener, session_id, first)).json()["ticket_id"]
+    async with session_scope(harness.runtime) as session:
+        organisation = await session.scalar(sa.select(Service.organisation_id).where(Service.slug == declining))
+    await harness.add_user("first-worker", "partner", organisation_id=organisation)
+    worker = await harness.signed_in("first-worker")
+    await worker.post(f"/api/partner/v1/tickets/{ticket}/decline", json={"reason": "no spaces this week"})
+    onward = (await listener.get(f"/api/helpline/tickets/{ticket}")).json()["rerouted_to_id"]
+    assert (await listener.get(f"/api/helpline/tickets/{onward}")).json()["service_id"] == third

@@ -404,7 +404,9 @@ async def _reroute(session: AsyncSession, ticket: TransferTicket, change: Action
         caller = CallerCircumstances(
             needs=frozenset(ticket.needs), age=ticket.age, locality=ticket.locality, urgent=ticket.urgent
         )
-        suggestions = await suggest_services(session, caller=caller, exclude=frozenset(tried))
+        suggestions = [
+            s for s in await suggest_services(session, caller=caller, exclude=frozenset(tried)) if s.available
+        ]
         if suggestions:
             request = _copy_request(ticket, service_id=suggestions[0].service_id, crypto=runtime_of(session).crypto)
             rerouted, _ = await create_ticket(session, request=request, actor="openline:re-route")
@@ -426,9 +428,13 @@ async def reroute_ticket(
         caller = CallerCircumstances(
             needs=frozenset(ticket.needs), age=ticket.age, locality=ticket.locality, urgent=ticket.urgent
         )
-        suggestions = await suggest_services(
-            session, caller=caller, exclude=frozenset(await _services_tried(session, ticket))
-        )
+        suggestions = [
+            s
+            for s in await suggest_services(
+                session, caller=caller, exclude=frozenset(await _services_tried(session, ticket))
+            )
+            if s.available
+        ]
         if not suggestions:
             raise Unprocessable("service_id", "every suitable service has been tried: choose one")
         service_id = suggestions[0].service_id
