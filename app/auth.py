@@ -9,12 +9,14 @@ from fastapi import APIRouter, Form, Request, status
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
+from app.core.db import session_scope
 from app.core.deps import (
     SESSION_KEY,
     CurrentAdmin,
     CurrentSupervisor,
     CurrentUser,
     OptionalUser,
+    RuntimeDep,
     SessionDep,
     check_csrf,
     csrf_token_for,
@@ -28,6 +30,7 @@ from app.core.signin import (
     end_user_session,
     end_user_sessions,
     list_user_sessions,
+    one_attempt_at_a_time,
     start_user_session,
 )
 from app.core.web import HOME_BY_ROLE, render
@@ -55,25 +58,27 @@ def _wants_page(request: Request) -> bool:
 
 @router.post("/login", include_in_schema=False)
 async def sign_in(
-    request: Request, session: SessionDep, username: str = Form(""), password: str = Form(""), next: str = Form("")
+    request: Request, runtime: RuntimeDep, username: str = Form(""), password: str = Form(""), next: str = Form("")
 ):
-    try:
-        await check_csrf(request)
-        user = await authenticate_user(session, username=username, password=password, ip=_client_address(request))
-    except AppError as exc:
-        # Answered, not raised: the request's session then commits the failed attempt (which the
-        # throttle counts) and the audit of a refusal. A browser gets the page, anything else the
-        # project's error body.
-        if not _wants_page(request):
-            return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers)
-        page = render(
-            request, "login.html", status_code=exc.status_code, error=exc.detail, username=username, next=next
-        )
-        page.headers.update(exc.headers or {})
-        return page
-    token = await start_user_session(
-        session, user=user, ip=_client_address(request), user_agent=request.headers.get("user-agent", "")
-    )
+    ip = _client_address(request)
+    # The attempt is counted and committed before the next one for this account or address is
+    # checked (one_attempt_at_a_time), so a parallel burst cannot slip past the throttle.
+    async with session_scope(runtime, lock=one_attempt_at_a_time(username, ip)) as session:
+        try:
+            await check_csrf(request)
+            user = await authenticate_user(session, username=username, password=password, ip=ip)
+        except AppError as exc:
+            # Answered, not raised: the session then commits the failed attempt (which the
+            # throttle counts) and the audit of a refusal. A browser gets the page, anything else
+            # the project's error body.
+            if not _wants_page(request):
+                return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers)
+            page = render(
+                request, "login.html", status_code=exc.status_code, error=exc.detail, username=username, next=next
+            )
+            page.headers.update(exc.headers or {})
+            return page
+        token = await start_user_session(session, user=user, ip=ip, user_agent=request.headers.get("user-agent", ""))
     request.session.clear()
     request.session[SESSION_KEY] = token
     target = next if next.startswith("/") and not next.startswith("//") else HOME_BY_ROLE[user.role]

@@ -24,7 +24,7 @@ from app.core.security import create_api_key
 from app.main import create_app
 from tests.conftest import load_demo_directory
 from tests.conftest import test_settings as settings_for
-from tests.transfers.test_tickets import logged_session, service_id, transfer
+from tests.scenarios import logged_session, service_id, transfer
 
 EXAMPLES_PER_OPERATION = 3
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance, content_type_conformance]

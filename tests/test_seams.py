@@ -15,9 +15,8 @@ from app.core.db import session_scope
 from app.core.jobs import run_due_jobs
 from app.helpline.models import SupportSession
 from telephony.provider import use_transport
+from tests.scenarios import on_the_line, take_call
 from tests.telephony.conftest import calls, listener, sim  # noqa: F401 - the simulator fixture
-from tests.telephony.test_calls import take_call
-from tests.transfers.test_live_transfer import on_the_line
 
 
 @contextmanager

@@ -25,12 +25,17 @@ from app.core.errors import Conflict, Unprocessable
 from app.core.jobs import Job, cancel_job, schedule_job
 from app.core.outbox import CallOut, call_out_after_commit, register_call_out
 from app.core.runtime import Runtime
-from telephony.conference import LISTENER_LABEL
 from telephony.events import LEG_ENDED, PARTICIPANT_JOINED, PARTICIPANT_LEFT
 from telephony.models import Call
-from telephony.participants import hold_in_conference, remove_from_conference
-from telephony.provider import ProviderRejected, add_participant, hang_up_call, retry_when_unavailable
-from telephony.urls import webhook_url
+from telephony.provider import retry_when_unavailable
+from telephony.third_party import (
+    dial_into_call,
+    hand_over_call,
+    labelled,
+    not_connected_state,
+    number_of_label,
+    release_caller,
+)
 from transfers.directory.models import Service
 from transfers.directory.service import service_unavailable
 from transfers.tickets.models import TransferTicket
@@ -45,12 +50,11 @@ PARTNER_LABEL_PREFIX = "partner-"
 
 
 def partner_label(ticket_id: int) -> str:
-    return f"{PARTNER_LABEL_PREFIX}{ticket_id}"
+    return labelled(PARTNER_LABEL_PREFIX, ticket_id)
 
 
-def ticket_of_label(label: str) -> int | None:
-    suffix = label.removeprefix(PARTNER_LABEL_PREFIX)
-    return int(suffix) if label.startswith(PARTNER_LABEL_PREFIX) and suffix.isdigit() else None
+def ticket_of_label(label: str | None) -> int | None:
+    return number_of_label(PARTNER_LABEL_PREFIX, label)
 
 
 async def check_live_transfer(session: AsyncSession, *, service: Service, call_id: int | None) -> Call:
@@ -110,22 +114,14 @@ async def _prepare_dial(session: AsyncSession, payload: dict[str, Any]) -> dict[
 
 async def _dial_partner(runtime: Runtime, payload: dict[str, Any]) -> str:
     """Hold the caller, then ring the partner's line into their conference."""
-    call, label = payload["call"], partner_label(payload["ticket_id"])
-    await hold_in_conference(runtime, call, call.call_sid, hold=True)
-    leg = await add_participant(
+    return await dial_into_call(
         runtime,
-        call.conference_name,
-        to=payload["live_phone"],
-        label=label,
-        # Busy, failed or no answer comes back on this URL at once: the caller is not kept on
-        # hold for the rest of the ring time.
-        status_callback=webhook_url(runtime.settings, "status", leg="partner", call=call.id, label=label),
-        # The partner must not end the caller's call by leaving; the caller still does.
-        start_conference_on_enter=True,
-        end_conference_on_exit=False,
+        payload["call"],
+        number=payload["live_phone"],
+        label=partner_label(payload["ticket_id"]),
         ring_seconds=runtime.settings.live_transfer_ring_seconds,
+        hold_caller=True,
     )
-    return leg.call_sid
 
 
 async def _partner_dialled(session: AsyncSession, payload: dict[str, Any], leg: str) -> None:
@@ -161,20 +157,12 @@ async def fall_back(session: AsyncSession, ticket_id: int, state: str, *, hang_u
 
 
 async def _release_caller(runtime: Runtime, payload: dict[str, Any]) -> None:
-    call = payload["call"]
-    if payload.get("hang_up"):
-        try:
-            await hang_up_call(runtime, payload["hang_up"])
-        except ProviderRejected as exc:  # most often the line had already rung out
-            log.info("partner's leg not hung up", extra={"ticket_id": payload["ticket_id"], "error": str(exc)})
-    await hold_in_conference(runtime, call, call.call_sid, hold=False)
+    await release_caller(runtime, payload["call"], ringing_leg=payload.get("hang_up"))
 
 
 async def _hand_over_call(runtime: Runtime, payload: dict[str, Any]) -> None:
     """The caller off hold, then the listener leaves: the partner has them."""
-    call = payload["call"]
-    await hold_in_conference(runtime, call, call.call_sid, hold=False)
-    await remove_from_conference(runtime, call, LISTENER_LABEL)
+    await hand_over_call(runtime, payload["call"])
 
 
 async def _step_failed(session: AsyncSession, payload: dict[str, Any], exc: Exception) -> None:
@@ -190,17 +178,16 @@ async def end_ringing(session: AsyncSession, job: Job) -> None:
 async def partner_leg_ended(session: AsyncSession, job: Job) -> None:
     """Follows ``call.leg_ended`` for a partner's line: busy, failed or not answered. The caller
     comes off hold at once and is back with the listener; the ticket waits as a callback."""
-    state = {"busy": "busy", "failed": "failed"}.get(job.payload["status"], "no-answer")
-    await fall_back(session, ticket_of_label(job.payload.get("label") or ""), state)
+    await fall_back(session, ticket_of_label(job.payload.get("label")), not_connected_state(job.payload["status"]))
 
 
 def _partner_label(payload: dict) -> bool:
-    return ticket_of_label(payload.get("label") or "") is not None
+    return ticket_of_label(payload.get("label")) is not None
 
 
 async def partner_joined(session: AsyncSession, job: Job) -> None:
     """Follows a partner's ``participant.joined``: their line is in the caller's conference."""
-    ticket_id = ticket_of_label(job.payload.get("label") or "")
+    ticket_id = ticket_of_label(job.payload.get("label"))
     moved = await session.execute(
         sa.update(TransferTicket)
         .where(TransferTicket.id == ticket_id, TransferTicket.live_state == "ringing")

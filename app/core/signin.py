@@ -16,10 +16,14 @@ hammering during a delay does not lengthen it. Every refusal is audited, never w
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import math
 import secrets
+import weakref
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -36,6 +40,26 @@ KNOWN_ADDRESS_DAYS = 30
 # last_seen_at is written at most this often, so busy dashboards do not write on every request.
 TOUCH_EVERY = timedelta(minutes=1)
 USER_AGENT_MAX = 300
+
+
+def normal_username(username: str) -> str:
+    return username.strip().lower()[:80]
+
+
+# SQLite has no row locks and one process serves it: without this, a burst of parallel guesses
+# would all pass the same throttle check before any of them is counted. One attempt per account
+# and per address at a time in this process, held until the attempt is committed (PostgreSQL's row
+# lock in authenticate_user does the same across processes). Weak values: a lock nobody waits on
+# is dropped, so strangers' made-up usernames do not pile up.
+_attempt_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+
+@asynccontextmanager
+async def one_attempt_at_a_time(username: str, ip: str) -> AsyncIterator[None]:
+    account = _attempt_locks.setdefault(f"user:{normal_username(username)}", asyncio.Lock())
+    address = _attempt_locks.setdefault(f"ip:{ip[:64]}", asyncio.Lock())
+    async with account, address:  # always this order, so two attempts never wait on each other
+        yield
 
 
 class SignInThrottled(TooManyRequests):
@@ -121,7 +145,7 @@ async def find_sign_in_throttle(
 
 async def authenticate_user(session: AsyncSession, *, username: str, password: str, ip: str) -> User:
     """Check a sign-in, recording the attempt; raises 429 while throttled and 401 when wrong."""
-    username = username.strip().lower()[:80]
+    username = normal_username(username)
     ip = ip[:64]
     # Row-locked (PostgreSQL) so a burst of parallel guesses is counted one by one, not all let
     # through by the same check; NO KEY UPDATE leaves rows that only refer to the person unblocked.

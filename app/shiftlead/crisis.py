@@ -7,10 +7,10 @@ brief); once the crisis worker has joined and been briefed the listener hands ov
 staying on. A line that is busy, fails or does not answer leaves the caller with the listener,
 and the supervisors are told by an alert.
 
-The machinery is the live warm transfer's (``transfers/live_transfer.py``): every Twilio request is an
-``app.core.outbox`` call-out, the crisis leg reports on the partner leg's status callback
-(``?leg=partner&call=..&label=crisis-<record>``) so busy, failed and no-answer arrive as
-``call.leg_ended``, and a ring timeout stops a line that rings on. Each step is audited and
+The Twilio steps are the live warm transfer's (``telephony/third_party.py`` serves both): every
+Twilio request is an ``app.core.outbox`` call-out, the crisis leg reports on the partner leg's
+status callback (``?leg=partner&call=..&label=crisis-<record>``) so busy, failed and no-answer
+arrive as ``call.leg_ended``, and a ring timeout stops a line that rings on. Each step is audited and
 written on the safeguarding record (who was dialled, by whom, when it joined or failed).
 """
 
@@ -34,12 +34,17 @@ from app.core.security import User
 from app.core.settings import Settings
 from app.shiftlead.models import SafeguardingRecord, alerted_entry
 from app.shiftlead.safeguarding import SAFEGUARDING_EVENT, describe_record, ensure_flag, own_record
-from telephony.conference import LISTENER_LABEL
 from telephony.events import LEG_ENDED, PARTICIPANT_JOINED, PARTICIPANT_LEFT
 from telephony.models import Call
-from telephony.participants import conference_sid_of, hold_in_conference, remove_from_conference
-from telephony.provider import ProviderRejected, add_participant, hang_up_call, retry_when_unavailable
-from telephony.urls import webhook_url
+from telephony.provider import retry_when_unavailable
+from telephony.third_party import (
+    dial_into_call,
+    hand_over_call,
+    labelled,
+    not_connected_state,
+    number_of_label,
+    release_caller,
+)
 
 log = logging.getLogger("openline.shiftlead")
 
@@ -47,16 +52,14 @@ CRISIS_LABEL_PREFIX = "crisis-"
 DIAL, HAND_OVER, RELEASE = "crisis.dial", "crisis.handover", "crisis.release"
 RING_TIMEOUT = "crisis.ring_timeout"
 IN_PROGRESS = ("ringing", "joined")
-NOT_CONNECTED = {"busy": "busy", "failed": "failed"}
 
 
 def crisis_label(record_id: int) -> str:
-    return f"{CRISIS_LABEL_PREFIX}{record_id}"
+    return labelled(CRISIS_LABEL_PREFIX, record_id)
 
 
 def record_of_label(label: str | None) -> int | None:
-    suffix = (label or "").removeprefix(CRISIS_LABEL_PREFIX)
-    return int(suffix) if (label or "").startswith(CRISIS_LABEL_PREFIX) and suffix.isdigit() else None
+    return number_of_label(CRISIS_LABEL_PREFIX, label)
 
 
 def list_crisis_lines(settings: Settings) -> list[dict[str, Any]]:
@@ -169,21 +172,14 @@ async def _prepare_dial(session: AsyncSession, payload: dict[str, Any]) -> dict[
 
 
 async def _dial(runtime: Runtime, payload: dict[str, Any]) -> str:
-    call, label = payload["call"], crisis_label(payload["record_id"])
-    if payload.get("hold"):
-        await hold_in_conference(runtime, call, call.call_sid, hold=True)
-    leg = await add_participant(
-        # By SID: a conference that ended meanwhile is refused, never opened anew for the crisis worker alone.
+    return await dial_into_call(
         runtime,
-        await conference_sid_of(runtime, call),
-        to=payload["number"],
-        label=label,
-        status_callback=webhook_url(runtime.settings, "status", leg="partner", call=call.id, label=label),
-        start_conference_on_enter=True,
-        end_conference_on_exit=False,
+        payload["call"],
+        number=payload["number"],
+        label=crisis_label(payload["record_id"]),
         ring_seconds=runtime.settings.crisis_ring_seconds,
+        hold_caller=bool(payload.get("hold")),
     )
-    return leg.call_sid
 
 
 async def _dialled(session: AsyncSession, payload: dict[str, Any], leg: str) -> None:
@@ -227,20 +223,11 @@ async def crisis_line_not_connected(
 
 
 async def _release_caller(runtime: Runtime, payload: dict[str, Any]) -> None:
-    if payload.get("hang_up"):
-        try:
-            await hang_up_call(runtime, payload["hang_up"])
-        except ProviderRejected as exc:  # most often it had rung out already
-            log.info("crisis leg not hung up", extra={"record_id": payload["record_id"], "error": str(exc)})
-    call = payload["call"]
-    await hold_in_conference(runtime, call, call.call_sid, hold=False)
+    await release_caller(runtime, payload["call"], ringing_leg=payload.get("hang_up"))
 
 
 async def _hand_over(runtime: Runtime, payload: dict[str, Any]) -> None:
-    call = payload["call"]
-    await hold_in_conference(runtime, call, call.call_sid, hold=False)
-    if not payload.get("stay"):
-        await remove_from_conference(runtime, call, LISTENER_LABEL)
+    await hand_over_call(runtime, payload["call"], listener_stays=bool(payload.get("stay")))
 
 
 async def _step_failed(session: AsyncSession, payload: dict[str, Any], exc: Exception) -> None:
@@ -262,7 +249,7 @@ async def end_ringing(session: AsyncSession, job: Job) -> None:
 
 
 async def crisis_leg_ended(session: AsyncSession, job: Job) -> None:
-    state = NOT_CONNECTED.get(job.payload["status"], "no-answer")
+    state = not_connected_state(job.payload["status"])
     await crisis_line_not_connected(session, record_of_label(job.payload.get("label")), state)
 
 

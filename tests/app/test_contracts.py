@@ -14,7 +14,7 @@ from app.core.db import session_scope
 from app.core.deps import get_current_partner, get_current_user
 from tests.conftest import load_demo_directory
 from tests.conftest import test_settings as settings_for
-from tests.transfers.test_tickets import logged_session, partner, service_id, transfer
+from tests.scenarios import logged_session, partner, service_id, transfer
 from transfers.tickets.models import TransferTicket
 
 # /api routes anyone may call without signing in. Keep this short: each one is a door left open.

@@ -12,8 +12,8 @@ from app.core.db import session_scope
 from app.core.jobs import run_due_jobs
 from tests.browser.conftest import sign_in_at
 from tests.conftest import load_demo_directory
+from tests.scenarios import logged_session, service_id, transfer
 from tests.servers import serving
-from tests.transfers.test_tickets import logged_session, service_id, transfer
 from transfers.directory.models import Service
 from transfers.tickets.models import TransferTicket
 

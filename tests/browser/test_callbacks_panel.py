@@ -8,9 +8,10 @@ from playwright.async_api import expect
 
 from app.core.jobs import run_due_jobs
 from tests.browser.conftest import sign_in_at
+from tests.scenarios import CALLER_NUMBER as NUMBER
+from tests.scenarios import voicemail_claimed
 from tests.servers import serving
 from tests.telephony.conftest import simulator_for
-from tests.telephony.test_ringback import NUMBER, voicemail_claimed
 
 WAIT = 10_000
 

@@ -14,8 +14,9 @@ from playwright.async_api import expect
 
 from tests.browser.conftest import sign_in_at
 from tests.conftest import load_demo_directory
+from tests.scenarios import TRANSFER_NUMBER as NUMBER
+from tests.scenarios import logged_session, service_id, transfer
 from tests.servers import serving
-from tests.transfers.test_tickets import NUMBER, logged_session, service_id, transfer
 
 WAIT = 10_000  # ms: generous for a busy CI machine; expect() returns as soon as it holds
 

@@ -12,8 +12,8 @@ from playwright.async_api import expect
 
 from app.core.audit import AuditEvent
 from app.core.db import session_scope
-from tests.app.helpline.test_callers import answered
 from tests.browser.conftest import sign_in_at
+from tests.scenarios import answered
 from tests.servers import serving
 from tests.telephony.conftest import listener, simulator_for
 

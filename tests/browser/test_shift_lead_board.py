@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import expect
 
-from tests.app.helpline.test_callers import answered
 from tests.browser.conftest import sign_in_at
+from tests.scenarios import answered
 from tests.servers import serving
 from tests.telephony.conftest import listener, simulator_for
 

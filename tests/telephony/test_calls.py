@@ -5,13 +5,8 @@ from datetime import timedelta
 
 import pytest
 
+from tests.scenarios import take_call
 from tests.telephony.conftest import calls, deliveries, listener, presence_of, simulator_for
-
-
-async def take_call(client):
-    response = await client.post("/api/listener/calls/next")
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 async def run_whole_call(harness, sim, client, *, duplicate=False, shuffle=False, wait=90, talk=600):

@@ -5,9 +5,8 @@ is known from the conference events alone."""
 from app.core.jobs import run_due_jobs
 from telephony.conference import GAP_SECONDS
 from telephony.lifecycle import CALLER_ALONE_GRACE_SECONDS
+from tests.scenarios import listener_leg, take_call
 from tests.telephony.conftest import calls, listener, presence_of, sim  # noqa: F401 - the simulator fixture
-from tests.telephony.test_calls import take_call
-from tests.telephony.test_dropped_listener import listener_leg
 
 CONFERENCE = "/telephony/conference/events"
 

@@ -4,13 +4,8 @@ partner on the line, changes nothing."""
 
 from app.core.jobs import run_due_jobs
 from telephony.lifecycle import CALLER_ALONE_GRACE_SECONDS
-from tests.app.helpline.test_callers import answered
+from tests.scenarios import answered, listener_leg
 from tests.telephony.conftest import callbacks, calls, listener, sim  # noqa: F401 - the simulator fixture
-
-
-def listener_leg(sim, caller):
-    room = next(r for r in sim.conferences.values() if caller.call.sid in r.participants)
-    return next(sim.calls[sid] for sid, p in room.participants.items() if p.label == "listener")
 
 
 async def test_a_caller_whose_listener_drops_is_offered_a_message_and_an_urgent_callback(harness, sim):

@@ -2,11 +2,10 @@
 queue as listeners see it, and the browser headset's access token."""
 
 import asyncio
-import base64
-import json
 
 from app.core.jobs import run_due_jobs
 from telephony.provider import use_transport
+from tests.scenarios import claims_of
 from tests.telephony.conftest import calls, listener, presence_of, simulator_for
 
 
@@ -152,11 +151,6 @@ async def test_the_listener_api_needs_a_signed_in_listener(harness):
     await harness.add_user("admin", "admin")
     admin = await harness.signed_in("admin")
     assert (await admin.get("/api/listener/queue")).status_code == 403
-
-
-def claims_of(jwt: str) -> dict:
-    payload = jwt.split(".")[1]
-    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
 
 
 async def test_the_headset_token_carries_the_identity_and_voice_grant(make_harness):

@@ -2,7 +2,7 @@
 Twilio: ended ones are closed and their listeners freed; and a listener can always end their call."""
 
 from telephony.reconcile import reconcile_calls
-from tests.app.helpline.test_callers import answered
+from tests.scenarios import answered
 from tests.telephony.conftest import calls, listener, presence_of, sim  # noqa: F401 - the simulator fixture
 
 
@@ -57,7 +57,7 @@ async def test_ending_a_call_twilio_already_finished_still_frees_the_listener(ha
 
 
 async def test_ending_the_call_with_a_partner_on_the_line_leaves_the_caller_with_them(harness, sim):
-    from tests.transfers.test_live_transfer import conference_of, on_the_line
+    from tests.scenarios import conference_of, on_the_line
 
     _, client, caller, card, safe_space = await on_the_line(harness, sim)
     ticket = (

@@ -6,26 +6,10 @@ from datetime import datetime
 
 from app.core.jobs import run_due_jobs
 from telephony.simulator import Outgoing
+from tests.scenarios import take_call, voicemail_claimed
 from tests.telephony.conftest import calls, listener, presence_of, sim  # noqa: F401 - the simulator fixture
-from tests.telephony.test_calls import take_call
 
 NUMBER = "+447700900321"
-
-
-async def voicemail_claimed(harness, sim, number=NUMBER, username="sam"):
-    """A caller overflows to voicemail and leaves a message; a listener claims the callback."""
-    caller = sim.caller(number)
-    await caller.arrive()
-    await sim.deliver()
-    harness.clock.advance(seconds=harness.runtime.settings.max_wait_seconds + 1)
-    await run_due_jobs(harness.runtime)
-    await sim.deliver()
-    await caller.leave_message(seconds=20)
-    await sim.deliver()
-    user, client = await listener(harness, username, display_name=username.title())
-    [callback] = (await client.get("/api/listener/callbacks")).json()
-    assert (await client.post(f"/api/listener/callbacks/{callback['id']}/claim")).status_code == 200
-    return user, client, callback["id"]
 
 
 async def ring(harness, client, callback_id):
@@ -46,7 +30,7 @@ async def shown(client, callback_id):
 
 async def test_a_listener_rings_a_caller_back_into_a_session_with_a_warm_transfer(harness, sim):
     from tests.conftest import load_demo_directory
-    from tests.transfers.test_live_transfer import CRISIS_LOG
+    from tests.scenarios import CRISIS_LOG
 
     await load_demo_directory(harness)
     user, client, callback_id = await voicemail_claimed(harness, sim)

@@ -10,28 +10,11 @@ import sqlalchemy as sa
 from app.core.db import session_scope
 from app.core.jobs import run_due_jobs
 from app.helpline.models import SupportSession
-from tests.app.helpline.test_call_log import GOOD
-from tests.app.helpline.test_callers import answered
-from tests.conftest import load_demo_directory
+from tests.scenarios import conference_of, on_the_line
 from tests.telephony.conftest import listener, sim  # noqa: F401 - the simulator fixture
 from transfers.directory.models import Service
 
 SAFE_SPACE_LINE = "+441823000101"
-CRISIS_LOG = GOOD | {"needs": ["crisis", "distress"], "title": "Crisis tonight", "risk_level": "high"}
-
-
-async def on_the_line(harness, sim):
-    organisations = await load_demo_directory(harness)
-    _, client = await listener(harness, display_name="Sam")
-    caller, card = await answered(harness, sim, client)
-    assert (await client.post(f"/api/listener/sessions/{card['id']}/log", json=CRISIS_LOG)).status_code == 201
-    async with session_scope(harness.runtime) as session:
-        safe_space = await session.scalar(sa.select(Service.id).where(Service.slug == "mind-safe-space"))
-    return organisations, client, caller, card, safe_space
-
-
-def conference_of(sim, caller):
-    return next(room for room in sim.conferences.values() if caller.call.sid in room.participants)
 
 
 async def test_a_live_transfer_ends_in_a_confirmed_handover(harness, sim):

@@ -3,10 +3,10 @@
 from datetime import UTC, datetime
 
 from app.core.jobs import run_due_jobs
-from tests.app.helpline.test_call_log import GOOD
 from tests.conftest import load_demo_directory
+from tests.scenarios import GOOD, logged_session, partner, service_id, transfer
+from tests.scenarios import TRANSFER_NUMBER as NUMBER
 from tests.telephony.conftest import sim  # noqa: F401 - the simulator fixture
-from tests.transfers.test_tickets import NUMBER, logged_session, partner, service_id, transfer
 from transfers.tickets.texts import compose_text
 
 

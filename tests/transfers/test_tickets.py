@@ -14,44 +14,12 @@ from app.core.db import session_scope
 from app.core.events import LiveEvent
 from app.core.jobs import run_due_jobs
 from app.core.security import create_api_key
-from app.helpline.sessions import start_session
-from tests.app.helpline.test_call_log import GOOD
 from tests.conftest import load_demo_directory
+from tests.scenarios import GOOD, logged_session, partner, service_id, transfer
 from transfers.directory.models import Service
 from transfers.tickets.models import FollowUp, PartnerNotification, TicketEvent, TransferTicket
 
 NUMBER = "+447700900123"
-
-
-async def service_id(harness, slug):
-    async with session_scope(harness.runtime) as session:
-        return await session.scalar(sa.select(Service.id).where(Service.slug == slug))
-
-
-async def logged_session(harness, username="sam", log=GOOD):
-    """A listener with a running session whose log records the caller's consent."""
-    user = await harness.add_user(username, "listener", display_name=username.title())
-    async with session_scope(harness.runtime) as session:
-        support = await start_session(session, call_id=None, listener_id=user.id, started_at=harness.clock.now())
-    client = await harness.signed_in(username)
-    if log is not None:
-        assert (await client.post(f"/api/listener/sessions/{support.id}/log", json=log)).status_code == 201
-    return support.id, client
-
-
-async def partner(harness, organisations, slug="citizens-advice", username="ca-worker"):
-    await harness.add_user(username, "partner", organisation_id=organisations[slug])
-    return await harness.signed_in(username)
-
-
-async def transfer(client, session_id, service, **extra):
-    body = {
-        "service_id": service,
-        "contact_number": NUMBER,
-        "preferred_times": "evenings after 6",
-        "caller_name": "Jamie",
-    } | extra
-    return await client.post(f"/api/listener/sessions/{session_id}/transfers", json=body)
 
 
 async def live(harness, type_):

@@ -7,18 +7,8 @@ from app.core.db import session_scope
 from app.helpline.call_log import current_consent
 from app.helpline.models import CallLog, CallLogRevision
 from app.helpline.sessions import start_session
+from tests.scenarios import GOOD
 from transfers.directory.models import NeedCategory
-
-GOOD = {
-    "contact_type": "support",
-    "needs": ["money", "housing"],
-    "risk_level": "low",
-    "consent_to_share": True,
-    "consent_covers": "needs, summary and number",
-    "title": "Rent arrears worry",
-    "summary": "Behind on rent since May",
-    "outcome": "warm-transfer",
-}
 
 
 async def _setup(harness, username="sam"):

@@ -3,31 +3,13 @@
 import sqlalchemy as sa
 
 from app.core.db import session_scope
-from tests.app.helpline.test_call_log import GOOD
 from tests.conftest import load_demo_directory
+from tests.scenarios import GOOD, answered, hang_up
 from tests.telephony.conftest import callbacks, listener, sim  # noqa: F401 - the simulator fixture
-from tests.telephony.test_calls import take_call
 from transfers.directory.models import Service
 from transfers.tickets.models import TransferTicket
 
 NUMBER = "+447700900321"
-
-
-async def answered(harness, sim, client, number=NUMBER):
-    caller = sim.caller(number)
-    await caller.arrive()
-    await sim.deliver()
-    harness.clock.advance(seconds=20)
-    await take_call(client)
-    await sim.deliver()
-    card = await client.get("/api/listener/sessions/current")
-    assert card.status_code == 200, card.text
-    return caller, card.json()
-
-
-async def hang_up(sim, caller):
-    await caller.hang_up()
-    await sim.deliver()
 
 
 async def test_the_call_card_masks_the_number_and_a_first_caller_has_no_history(harness, sim):

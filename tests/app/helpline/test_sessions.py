@@ -9,8 +9,8 @@ from app.core.db import session_scope
 from app.core.events import LiveEvent
 from app.core.jobs import run_due_jobs
 from app.helpline.models import SupportSession
+from tests.scenarios import take_call
 from tests.telephony.conftest import listener, presence_of, sim  # noqa: F401 - the simulator fixture
-from tests.telephony.test_calls import take_call
 
 
 async def _answered_call(harness, sim, client):

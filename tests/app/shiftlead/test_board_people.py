@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from app.core.audit import AuditEvent
 from app.core.db import session_scope
 from app.shiftlead.alerts import find_alerts
-from tests.app.helpline.test_callers import answered
+from tests.scenarios import answered
 from tests.telephony.conftest import listener, sim  # noqa: F401 - the simulator fixture
 
 NOW = datetime(2026, 11, 25, 21, 0, tzinfo=UTC)

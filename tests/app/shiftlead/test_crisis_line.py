@@ -10,7 +10,7 @@ from app.core.audit import AuditEvent
 from app.core.db import session_scope
 from app.core.jobs import run_due_jobs
 from app.core.settings import Settings
-from tests.app.helpline.test_callers import answered
+from tests.scenarios import answered
 from tests.telephony.conftest import listener, simulator_for
 
 CRISIS_TEAM = "+441823000999"

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from app.core.audit import AuditEvent
 from app.core.db import session_scope
 from app.shiftlead.models import SafeguardingRecord
-from tests.app.helpline.test_callers import answered
+from tests.scenarios import answered
 from tests.telephony.conftest import listener, sim  # noqa: F401 - the simulator fixture
 
 

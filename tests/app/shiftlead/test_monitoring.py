@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from app.core.audit import AuditEvent
 from app.core.db import session_scope
 from telephony.monitoring_models import SupervisorLeg
-from tests.app.helpline.test_callers import answered, hang_up
+from tests.scenarios import answered, hang_up
 from tests.telephony.conftest import listener, sim  # noqa: F401 - the simulator fixture
 
 
@@ -150,7 +150,7 @@ async def test_a_supervisor_on_a_desk_phone_is_rung_there(harness, sim):
 async def test_a_supervisor_gets_a_voice_token_for_the_identity_the_monitoring_leg_rings(make_harness):
     import re
 
-    from tests.telephony.test_listeners import claims_of
+    from tests.scenarios import claims_of
 
     harness = await make_harness(twilio_api_key_sid="SK" + "2" * 32, twilio_api_key_secret="k" * 32)
     jo_user = await harness.add_user("jo", "supervisor", display_name="Jo")
