@@ -10,19 +10,8 @@ from app.core.audit import AuditEvent
 from app.core.db import session_scope
 from app.core.security import create_api_key
 from tests.conftest import load_demo_directory
-from tests.transfers.test_tickets import logged_session, partner, service_id, transfer
+from tests.scenarios import CRISIS_LOG, logged_session, partner, service_id, transfer
 from transfers.directory.models import Service
-
-CRISIS_LOG = {
-    "contact_type": "support",
-    "needs": ["crisis", "distress"],
-    "risk_level": "moderate",
-    "consent_to_share": True,
-    "consent_covers": "needs, summary and number",
-    "title": "Evening crisis",
-    "summary": "Needs somewhere safe tonight",
-    "outcome": "warm-transfer",
-}
 
 
 async def suggested(listener, session_id) -> list[int]:

@@ -8,38 +8,18 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from app.core.db import session_scope
-from app.helpline.sessions import start_session
-from telephony.models import Call
-from tests.app.helpline.test_call_log import GOOD
 from tests.conftest import load_demo_directory
-from tests.transfers.test_tickets import NUMBER, partner, service_id, transfer
+from tests.scenarios import GOOD, answered, partner, service_id, transfer
+from tests.telephony.conftest import listener, sim  # noqa: F401 - the simulator fixture
 from transfers.directory.models import Organisation, Service
 
 
-async def session_on_a_call(harness, username="sam"):
-    """A listener's logged session on a real call (the call ties its warm transfers together)."""
-    user = await harness.add_user(username, "listener", display_name=username.title())
-    now = harness.clock.now()
-    async with session_scope(harness.runtime) as session:
-        call = Call(
-            call_sid="CA" + "1" * 32,
-            direction="inbound",
-            status="in-progress",
-            from_encrypted=harness.runtime.crypto.encrypt(NUMBER),
-            from_masked="+44 7700 ••• 123",
-            queue_state="connected",
-            waiting_since=now,
-            answered_at=now,
-            listener_id=user.id,
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(call)
-        await session.flush()
-        support = await start_session(session, call_id=call.id, listener_id=user.id, started_at=now)
-    client = await harness.signed_in(username)
-    assert (await client.post(f"/api/listener/sessions/{support.id}/log", json=GOOD)).status_code == 201
-    return support.id, client
+async def session_on_a_call(harness, sim):  # noqa: F811 - the fixture, handed on
+    """Sam's logged session on a real (simulated) call: the call ties its warm transfers together."""
+    _, client = await listener(harness, display_name="Sam")
+    _, card = await answered(harness, sim, client)
+    assert (await client.post(f"/api/listener/sessions/{card['id']}/log", json=GOOD)).status_code == 201
+    return card["id"], client
 
 
 async def worker_for(harness, service, username):
@@ -49,9 +29,9 @@ async def worker_for(harness, service, username):
     return await partner(harness, {slug: organisation_id}, slug=slug, username=username)
 
 
-async def test_a_decline_skips_a_service_that_already_helped_the_same_caller(harness):
+async def test_a_decline_skips_a_service_that_already_helped_the_same_caller(harness, sim):  # noqa: F811
     await load_demo_directory(harness)
-    session_id, listener = await session_on_a_call(harness)
+    session_id, listener = await session_on_a_call(harness, sim)
     first, second, third = [
         s["service_id"] for s in (await listener.get(f"/api/listener/sessions/{session_id}/suggestions")).json()[:3]
     ]
@@ -70,9 +50,9 @@ async def test_a_decline_skips_a_service_that_already_helped_the_same_caller(har
     assert rerouted["service_id"] == third  # not back to the service that has just helped this caller
 
 
-async def test_the_declining_partner_and_the_listener_read_what_actually_happened(harness):
+async def test_the_declining_partner_and_the_listener_read_what_actually_happened(harness, sim):  # noqa: F811
     await load_demo_directory(harness)
-    session_id, listener = await session_on_a_call(harness)
+    session_id, listener = await session_on_a_call(harness, sim)
     ca = await service_id(harness, "ca-money")
     worker = await worker_for(harness, ca, "ca-worker")
 
@@ -98,9 +78,9 @@ async def test_the_declining_partner_and_the_listener_read_what_actually_happene
     assert ".." not in words
 
 
-async def test_the_listeners_night_carries_every_ticket_of_a_call_and_the_partners_reason(harness):
+async def test_the_listeners_night_carries_every_ticket_of_a_call_and_the_partners_reason(harness, sim):  # noqa: F811
     await load_demo_directory(harness)
-    session_id, listener = await session_on_a_call(harness)
+    session_id, listener = await session_on_a_call(harness, sim)
     ca = await service_id(harness, "ca-money")
     worker = await worker_for(harness, ca, "ca-worker")
     first = (await transfer(listener, session_id, ca)).json()["ticket_id"]
@@ -121,9 +101,9 @@ async def test_the_listeners_night_carries_every_ticket_of_a_call_and_the_partne
     assert tonight[0]["transfer"]["ticket_id"] == onward
 
 
-async def test_a_partners_409_lists_the_partners_own_actions_allowed_now(harness):
+async def test_a_partners_409_lists_the_partners_own_actions_allowed_now(harness, sim):  # noqa: F811
     await load_demo_directory(harness)
-    session_id, listener = await session_on_a_call(harness)
+    session_id, listener = await session_on_a_call(harness, sim)
     ca = await service_id(harness, "ca-money")
     worker = await worker_for(harness, ca, "ca-worker")
     ticket = (await transfer(listener, session_id, ca)).json()["ticket_id"]
