@@ -82,10 +82,15 @@ def _load(service: ServiceOption) -> float:
 
 
 def _reasons(
-    service: ServiceOption, matched: tuple[str, ...], open_now: bool, now: datetime, fallback: bool
+    service: ServiceOption,
+    matched: tuple[str, ...],
+    open_now: bool,
+    now: datetime,
+    fallback: bool,
+    unavailable: str | None,
 ) -> tuple[str, ...]:
     reasons = []
-    if unavailable := unavailable_reason(service.availability, service.timezone, now):
+    if unavailable:
         reasons.append(f"unavailable now: {unavailable}")
     if fallback:
         reasons.append("locality team: the fallback, so no one meets a wrong door")
@@ -108,18 +113,18 @@ def _suggest(
 ) -> Suggestion:
     matched = tuple(sorted(service.needs_met & caller.needs))
     open_now = is_open(service.schedule, service.timezone, now)
-    available = unavailable_reason(service.availability, service.timezone, now) is None
+    unavailable = unavailable_reason(service.availability, service.timezone, now)
     return Suggestion(
         service.id,
         service.name,
         service.organisation,
         rank,
-        _reasons(service, matched, open_now, now, fallback),
+        _reasons(service, matched, open_now, now, fallback, unavailable),
         open_now,
-        bool(service.live_phone) and open_now and available,
+        bool(service.live_phone) and open_now and unavailable is None,
         matched,
         fallback,
-        available,
+        unavailable is None,
     )
 
 

@@ -236,7 +236,7 @@ def partner_service_out(service: Service, now: datetime) -> PartnerServiceOut:
     )
 
 
-def _availability_columns(service: Service, change: AvailabilityUpdate) -> dict[str, Any]:
+def _availability_columns(change: AvailabilityUpdate) -> dict[str, Any]:
     given = change.model_dump(exclude_unset=True, mode="json")
     columns: dict[str, Any] = {}
     if "availability" in given:
@@ -271,7 +271,7 @@ async def update_availability(
     today = now.astimezone(ZoneInfo(service.timezone)).date()
     if change.reopens_on is not None and change.reopens_on != service.reopens_on and change.reopens_on <= today:
         raise Unprocessable("reopens_on", "the day the service reopens must be after today")
-    columns = _availability_columns(service, change)
+    columns = _availability_columns(change)
     changed = {
         name: {"from": _plain(getattr(service, name)), "to": _plain(value)}
         for name, value in columns.items()

@@ -400,13 +400,7 @@ async def _reroute(session: AsyncSession, ticket: TransferTicket, change: Action
     """A declined caller goes to the next suggestion (a new ticket linked to this one), or to the
     helpline team's follow-up queue when the partner asks the helpline to choose or nothing is left."""
     if change.reroute != REROUTE_HELPLINE:
-        tried = await _services_tried(session, ticket)
-        caller = CallerCircumstances(
-            needs=frozenset(ticket.needs), age=ticket.age, locality=ticket.locality, urgent=ticket.urgent
-        )
-        suggestions = [
-            s for s in await suggest_services(session, caller=caller, exclude=frozenset(tried)) if s.available
-        ]
+        suggestions = await _next_services(session, ticket)
         if suggestions:
             request = _copy_request(ticket, service_id=suggestions[0].service_id, crypto=runtime_of(session).crypto)
             rerouted, _ = await create_ticket(session, request=request, actor="openline:re-route")
@@ -425,16 +419,7 @@ async def reroute_ticket(
             f"only a ticket waiting to be accepted can be re-routed; this one is {ticket.status}", state=ticket.status
         )
     if service_id is None:
-        caller = CallerCircumstances(
-            needs=frozenset(ticket.needs), age=ticket.age, locality=ticket.locality, urgent=ticket.urgent
-        )
-        suggestions = [
-            s
-            for s in await suggest_services(
-                session, caller=caller, exclude=frozenset(await _services_tried(session, ticket))
-            )
-            if s.available
-        ]
+        suggestions = await _next_services(session, ticket)
         if not suggestions:
             raise Unprocessable("service_id", "every suitable service has been tried: choose one")
         service_id = suggestions[0].service_id
@@ -444,6 +429,16 @@ async def reroute_ticket(
     )
     rerouted, _ = await create_ticket(session, request=request, actor=actor)
     return rerouted
+
+
+async def _next_services(session: AsyncSession, ticket: TransferTicket) -> list[Suggestion]:
+    """Where this caller could go next: the suggestions for the same circumstances, leaving out
+    every service already tried for them and any its partner says cannot take them now."""
+    caller = CallerCircumstances(
+        needs=frozenset(ticket.needs), age=ticket.age, locality=ticket.locality, urgent=ticket.urgent
+    )
+    tried = frozenset(await _services_tried(session, ticket))
+    return [s for s in await suggest_services(session, caller=caller, exclude=tried) if s.available]
 
 
 async def _services_tried(session: AsyncSession, ticket: TransferTicket) -> set[int]:
