@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import sqlalchemy as sa
 import typer
 
-from app.core.settings import Settings, SettingsError
+from app.core.settings import DEFAULT_DATABASE_URL, Settings, SettingsError, development_settings
 
 cli = typer.Typer(help="Openline: call handling and warm transfers for a support line.", no_args_is_help=True)
 db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -32,6 +32,28 @@ def _settings() -> Settings:
         raise typer.Exit(2) from None
 
 
+# ``openline demo``'s own database: the default SQLite file under var/.
+DEMO_DATABASE_URL = DEFAULT_DATABASE_URL
+
+
+def _database_settings() -> Settings:
+    """Settings for commands that only change the database (accounts, keys, the directory).
+
+    Against the demo's database, with no OPENLINE_ENVIRONMENT given, they use the demo's
+    development settings, so ``openline apikey create citizens-advice`` works beside ``make run``
+    as the README says: adding a key needs none of the server's secrets. Anything else (another
+    database, or an environment said out loud) is checked exactly as the server checks it."""
+    if not os.environ.get("OPENLINE_ENVIRONMENT"):
+        try:
+            demo = development_settings()
+        except (SettingsError, ValueError):
+            demo = None
+        if demo is not None and demo.database_url == DEMO_DATABASE_URL:
+            typer.secho("using the demo database (development settings)", fg="yellow", err=True)
+            return demo
+    return _settings()
+
+
 def _run(coro_factory: Any) -> Any:
     """Run an async unit of work against the configured database, committing on success."""
     from app.core.clock import Clock
@@ -39,7 +61,7 @@ def _run(coro_factory: Any) -> Any:
     from app.core.runtime import Runtime
 
     async def main() -> Any:
-        runtime = Runtime(settings=_settings(), clock=Clock())
+        runtime = Runtime(settings=_database_settings(), clock=Clock())
         try:
             async with session_scope(runtime) as session:
                 return await coro_factory(session)
@@ -59,7 +81,7 @@ def db_upgrade() -> None:
     """Migrate the database to the newest schema."""
     from app.db_admin import upgrade_database
 
-    upgrade_database(_settings().database_url)
+    upgrade_database(_database_settings().database_url)
     typer.echo("database is at the newest migration")
 
 

@@ -27,9 +27,9 @@ class DemoUser:
 
 
 DEMO_USERS = (
-    DemoUser("sam", "Sam (listener)", "listener"),
-    DemoUser("alex", "Alex (listener)", "listener"),
-    DemoUser("jo", "Jo (supervisor)", "supervisor"),
+    DemoUser("sam", "Sam", "listener"),
+    DemoUser("alex", "Alex", "listener"),
+    DemoUser("jo", "Jo", "supervisor"),
     DemoUser("admin", "Admin", "admin"),
     DemoUser("ca-worker", "Priya, Citizens Advice", "partner", "citizens-advice"),
     DemoUser("mind-worker", "Tom, Mind in Somerset", "partner", "mind-in-somerset"),

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from starlette.middleware.sessions import SessionMiddleware
 
 from app.core.clock import Clock
@@ -46,8 +47,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                 await listener.stop()
             await runtime.close()
 
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from the installed package, never a CDN: the
+    # documentation works on a closed network, and no third party's script runs on our origin.
+    app = FastAPIOffline(
         title="Openline",
+        static_url="/static-docs",
+        favicon_url="/static/favicon.svg",
         version="0.1.0",
         lifespan=lifespan,
         description="Call handling and warm transfers for a 24/7 mental-health support line.",
@@ -117,6 +122,8 @@ async def run_worker(settings: Settings) -> None:
 
 def _install(app: FastAPI, runtime: Runtime) -> None:
     from app import auth, ops
+    from app.admin.router import pages as admin_pages
+    from app.admin.router import router as admin_router
     from app.board.router import router as board_router
     from app.errors_http import install_error_handlers
     from app.helpline.pages import router as pages_router
@@ -141,7 +148,8 @@ def _install(app: FastAPI, runtime: Runtime) -> None:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(ops.router)
     app.include_router(auth.router)
-    app.include_router(auth.admin_router)
+    app.include_router(admin_router)
+    app.include_router(admin_pages)
     app.include_router(board_router)
     app.include_router(shiftlead_router)
     app.include_router(helpline_router)

@@ -1,6 +1,7 @@
 """The steps many tests share, driven through the real API and the simulator: a listener takes a
 caller, a session is logged with the caller's consent, a warm transfer is made, a voicemail is
-claimed. Test modules import them from here, never from one another."""
+claimed; and the app's /api routes as served. Test modules import them from here, never from one
+another."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import json
 from typing import Any
 
 import sqlalchemy as sa
+from fastapi import FastAPI
+from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 
 from app.core.db import session_scope
 from app.core.jobs import run_due_jobs
@@ -130,3 +133,12 @@ async def voicemail_claimed(harness: Any, sim: Any, number: str = CALLER_NUMBER,
     [callback] = (await client.get("/api/listener/callbacks")).json()
     assert (await client.post(f"/api/listener/callbacks/{callback['id']}/claim")).status_code == 200
     return user, client, callback["id"]
+
+
+def api_routes(app: FastAPI) -> list[RouteContext]:
+    """Every /api route as it is served: included routers expanded, their prefixes and dependencies applied."""
+    return [
+        route
+        for route in iter_route_contexts(app.routes)
+        if isinstance(route.original_route, APIRoute) and route.path.startswith("/api/")
+    ]

@@ -35,9 +35,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import runtime_of, session_scope
-from app.core.errors import NotFound, Unprocessable
+from app.core.errors import Conflict, NotFound, Unprocessable
 from app.core.events import DomainEvent, emit, publish_live
-from app.core.jobs import Job, cancel_job, exponential_backoff, schedule_job
+from app.core.jobs import Job, cancel_job, exponential_backoff, queue_job_now, schedule_job
 from transfers.directory.models import Organisation
 from transfers.tickets.models import PartnerNotification, TransferTicket
 
@@ -87,24 +87,25 @@ def verify_delivery(
 
 
 async def queue_partner_notification(
-    session: AsyncSession, *, ticket: TransferTicket, organisation_id: int, event: str, body: dict[str, Any]
+    session: AsyncSession, *, ticket: TransferTicket | None, organisation_id: int, event: str, body: dict[str, Any]
 ) -> PartnerNotification:
     """Write the outbox row in the caller's transaction and schedule its first delivery now.
 
     An organisation without a webhook still gets the row (status ``unconfigured``): the partner
-    reads its queue instead, and no delivery is attempted.
+    reads its queue instead, and no delivery is attempted. Only an admin's test delivery has no
+    ticket.
     """
     runtime = runtime_of(session)
     now = runtime.clock.now()
     organisation = await session.get(Organisation, organisation_id)
     if organisation is None:
         raise NotFound("no such organisation")
-    if ticket.id is None:
+    if ticket is not None and ticket.id is None:
         await session.flush()
     configured = bool(organisation.webhook_url and organisation.webhook_secret_encrypted)
     notification = PartnerNotification(
         organisation_id=organisation_id,
-        ticket_id=ticket.id,
+        ticket_id=ticket.id if ticket is not None else None,
         event=event,
         body=body,
         status=PENDING if configured else UNCONFIGURED,
@@ -330,3 +331,52 @@ async def list_dead_notifications(session: AsyncSession, *, limit: int = 200) ->
         }
         for n, name in rows
     ]
+
+
+TEST_EVENT = "webhook.test"
+
+
+async def send_test_delivery(session: AsyncSession, *, organisation_id: int) -> PartnerNotification:
+    """An admin checks a partner's receiver: a delivery with no ticket and no personal data, sent
+    through the outbox like any other (signed with the current secret, retried, recorded)."""
+    organisation = await session.get(Organisation, organisation_id)
+    if organisation is None:
+        raise NotFound("no such organisation")
+    if not (organisation.webhook_url and organisation.webhook_secret_encrypted):
+        raise Unprocessable("url", "set the webhook URL first")
+    notification = await queue_partner_notification(
+        session,
+        ticket=None,
+        organisation_id=organisation_id,
+        event=TEST_EVENT,
+        body={"test": True, "note": "A test delivery from Openline's admin page: no caller, no ticket."},
+    )
+    # Sent as soon as this commits, so the admin sees at once whether the partner took it.
+    queue_job_now(session, kind=JOB_KIND, payload={"notification_id": notification.id})
+    return notification
+
+
+async def list_deliveries(session: AsyncSession, *, organisation_id: int, limit: int = 50) -> list[PartnerNotification]:
+    """An organisation's recent notifications, newest first (the caller reads no bodies)."""
+    if await session.get(Organisation, organisation_id) is None:
+        raise NotFound("no such organisation")
+    stmt = (
+        sa.select(PartnerNotification)
+        .where(PartnerNotification.organisation_id == organisation_id)
+        .order_by(PartnerNotification.id.desc())
+        .limit(limit)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def retry_dead_notification(session: AsyncSession, *, notification_id: int) -> PartnerNotification:
+    """Send a dead notification once more, now (the partner's receiver is fixed). It stays past
+    its 24 hours, so one more failure makes it dead again rather than starting a new day of retries."""
+    notification = await session.get(PartnerNotification, notification_id, with_for_update=True)
+    if notification is None:
+        raise NotFound("no such notification")
+    if notification.status != DEAD:
+        raise Conflict(f"only a dead delivery is retried; this one is {notification.status}", error="not_dead")
+    notification.status = PENDING
+    queue_job_now(session, kind=JOB_KIND, payload={"notification_id": notification.id})
+    return notification

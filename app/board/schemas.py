@@ -35,6 +35,7 @@ class RiskFlagOut(BaseModel):
 class HoursOut(BaseModel):
     mean_hours: float | None
     median_hours: float | None
+    median_seconds: int | None
     count: int
 
 
@@ -42,6 +43,7 @@ class HandoverWaitsOut(BaseModel):
     to_accept: HoursOut
     to_contact: HoursOut
     longest_open_wait_hours: float | None
+    longest_open_wait_seconds: int | None
     open_past_four_weeks: int
 
 

@@ -13,7 +13,8 @@ from app.core.deps import csrf_token_for
 # The pages live in app/templates; every package renders through this one environment.
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parents[1] / "templates"))
 
-HOME_BY_ROLE = {"listener": "/listener", "supervisor": "/listener", "partner": "/partner", "admin": "/docs"}
+# Where each role works: a sign-in without a ``next`` lands there (and so does ``/``).
+HOME_BY_ROLE = {"listener": "/listener", "supervisor": "/board", "partner": "/partner", "admin": "/admin"}
 
 
 def render(request: Request, name: str, status_code: int = 200, **context: Any):

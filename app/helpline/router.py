@@ -54,11 +54,12 @@ IdempotencyKey = Annotated[
 ]
 
 
-@router.get("/sessions/current", response_model=CallCardOut)
+@router.get("/sessions/current", response_model=CallCardOut | None)
 async def show_current_session(session: SessionDep, listener: CurrentListener):
-    """The listener's running session (404 ``no_session`` if none) with server times, so a reloaded
-    page draws the same countdown, and the caller's number masked."""
-    return await describe_call_card(session, support=await find_current_session(session, listener_id=listener.id))
+    """The listener's running session with server times, so a reloaded page draws the same
+    countdown, and the caller's number masked; ``null`` when no call runs (a normal state)."""
+    support = await find_current_session(session, listener_id=listener.id)
+    return None if support is None else await describe_call_card(session, support=support)
 
 
 @router.get("/sessions/{session_id}/repeat-caller", response_model=RepeatCallerOut)

@@ -129,15 +129,13 @@ async def own_session(session: AsyncSession, session_id: int, user: User) -> Sup
     return support
 
 
-async def find_current_session(session: AsyncSession, *, listener_id: int) -> SupportSession:
-    support = await session.scalar(
+async def find_current_session(session: AsyncSession, *, listener_id: int) -> SupportSession | None:
+    """The listener's running session, or None: no call running is a normal state, not an error."""
+    return await session.scalar(
         sa.select(SupportSession)
         .where(SupportSession.listener_id == listener_id, SupportSession.ended_at.is_(None))
         .order_by(SupportSession.id.desc())
     )
-    if support is None:
-        raise NotFound("no session running", error="no_session")
-    return support
 
 
 async def _fire_warning(session: AsyncSession, job: Job) -> None:

@@ -3,6 +3,10 @@
 // ticket's status, and the live stream with its connection state.
 //
 //   import { api, el, when, live } from "/static/core.js";
+//
+// Also: statusArea() (one message at a time in a page's status box), typing() (a shortcut key is
+// ignored while the person types in a field) and serverClock() (times counted on the server's
+// clock, whatever the browser's says).
 
 export const csrf = () => (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
 
@@ -91,6 +95,65 @@ export function duration(seconds) {
 
 export const plural = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
+// The server's "now" as the page last learnt it: countdowns stay right after a reload and
+// whatever the browser's clock says. learn(iso, plusMs) takes a server time (plus what had
+// already passed on the server by then).
+export function serverClock() {
+  let offset = 0;
+  return {
+    now: () => Date.now() + offset,
+    learn(iso, plusMs = 0) { const t = Date.parse(iso); if (!Number.isNaN(t)) offset = t + plusMs - Date.now(); },
+  };
+}
+
+// ---- the page's status area ------------------------------------------------------------------
+const TONE = { error: "alert", alert: "alert", ok: "good", good: "good", info: "notice", notice: "notice" };
+
+// statusArea(box, { fade }) returns say(text, kind, { link, stay }): one message at a time in the
+// box, styled by kind ("error", "ok", "info"; or the class names "alert", "good", "notice"), with
+// an optional link after it. With fade the message goes after 6 s (15 s for an error) unless
+// stay is set; say("") empties the box.
+export function statusArea(box, { fade = false } = {}) {
+  let timer = null;
+  return function say(text, kind = "info", { link = null, stay = false } = {}) {
+    clearTimeout(timer);
+    if (!box) return;
+    if (!text) { box.replaceChildren(); return; }
+    const tone = TONE[kind] || "notice";
+    box.replaceChildren(el("p", { class: tone }, text, link ? " " : null, link));
+    if (fade && !stay) timer = setTimeout(() => box.replaceChildren(), tone === "alert" ? 15000 : 6000);
+  };
+}
+
+// ---- field errors (a 422's detail: [{field, message}]) -----------------------------------------
+// Each message goes in errorBox(field) (the form's catch-all box when the field has none), and
+// input(field) is marked aria-invalid; the first marked control gets the focus. clearFieldErrors
+// empties a form's .field-error boxes and marks.
+export function showFieldErrors(detail, { errorBox, input }) {
+  let first = null;
+  for (const item of detail) {
+    const field = String(item.field || "body").split(".")[0];
+    const box = errorBox(field);
+    if (box) box.textContent = (box.textContent ? box.textContent + " " : "") + item.message;
+    const control = input(field);
+    if (control) { control.setAttribute("aria-invalid", "true"); first = first || control; }
+  }
+  if (first) first.focus();
+}
+export function clearFieldErrors(form) {
+  for (const box of form.querySelectorAll(".field-error")) box.textContent = "";
+  for (const control of form.querySelectorAll("[aria-invalid]")) control.removeAttribute("aria-invalid");
+}
+
+// A single-key shortcut must not fire while the person is typing in a field.
+export function typing(target) {
+  if (!target || !target.tagName) return false;
+  const tag = target.tagName;
+  if (tag === "TEXTAREA" || tag === "SELECT" || target.isContentEditable) return true;
+  if (tag !== "INPUT") return false;
+  return !["checkbox", "radio", "button", "submit", "reset"].includes((target.type || "").toLowerCase());
+}
+
 // ---- the helpline's words for a ticket's status ---------------------------------------------
 // "in-progress" is the partner's confirmation of the handover.
 export const TICKET_STATUS = {
@@ -103,7 +166,14 @@ export const TICKET_STATUS = {
   failed: "Back with the helpline: the partner could not reach the caller",
   cancelled: "Cancelled by the helpline",
 };
-export const ticketStatus = (status) => TICKET_STATUS[status] || String(status || "–").replace(/-/g, " ");
+// The same in a few words, for counts and narrow columns ("3 waiting to be accepted").
+export const TICKET_STATUS_SHORT = {
+  requested: "waiting to be accepted", accepted: "accepted", "on-hold": "partner still trying",
+  "in-progress": "handover confirmed", completed: "completed", rejected: "declined",
+  failed: "back with the helpline", cancelled: "cancelled",
+};
+export const ticketStatus = (status, { short = false } = {}) =>
+  (short ? TICKET_STATUS_SHORT : TICKET_STATUS)[status] || String(status || "–").replace(/-/g, " ");
 
 // ---- the live stream -------------------------------------------------------------------------
 // live({ "ticket.changed": fn, hello: fn }, { onState }) opens /api/live once and calls fn(data,
@@ -118,7 +188,8 @@ export function live(handlers = {}, { onState } = {}) {
   const attach = (type) => source.addEventListener(type, (event) => {
     let data = null;
     try { data = event.data ? JSON.parse(event.data) : null; } catch (e) { data = null; }
-    for (const fn of table.get(type) || []) fn(data, event);
+    // One failing handler must not starve the others of the event.
+    for (const fn of table.get(type) || []) { try { fn(data, event); } catch (e) { console.error(e); } }
   });
   const on = (type, fn) => {
     if (!table.has(type)) { table.set(type, []); attach(type); }

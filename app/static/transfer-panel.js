@@ -1,202 +1,166 @@
 // The warm-transfer panel under the call card: suggestions with their reasons, making a warm
 // transfer (queued, or live while the caller is on the line), and following each one until the
-// partner confirms the handover. Uses window.openline from listener.js.
-(function () {
-  "use strict";
-  const panel = document.getElementById("transfer-panel");
-  const ol = window.openline;
-  if (!panel || !ol) return;
+// partner confirms the handover (or declines it, with the partner's reason).
+import { api, el, plainError, ticketStatus } from "/static/core.js";
+import { page } from "/static/listener.js";
 
-  const STATUS_WORDS = {
-    requested: "Waiting for the partner to accept",
-    accepted: "Accepted: the partner will contact the caller",
-    "on-hold": "Accepted: the partner is still trying to reach the caller",
-    "in-progress": "Handover confirmed",
-    completed: "Completed by the partner",
-    rejected: "Declined by the partner",
-    failed: "The partner could not reach the caller: back with the helpline",
-    cancelled: "Cancelled",
+const panel = document.getElementById("transfer-panel");
+const LIVE_WORDS = {
+  ringing: "Ringing the partner's line. The caller is on hold.",
+  joined: "The partner is on the line. Brief them, then hand over.",
+  "no-answer": "No answer. The caller is back with you; the warm transfer waits in the partner's queue.",
+  failed: "The partner's line could not be dialled. The warm transfer waits in their queue.",
+};
+// Still with the partner to accept or reach: targets to show, and the transfer may be cancelled.
+const OPEN = ["requested", "accepted", "on-hold"];
+let card = null;
+let transfers = [];
+let suggestions = null;
+let idempotencyKey = null;
+
+const fieldErrors = (err) => plainError(err, { fields: FIELDS });
+const FIELDS = { contact_number: "Contact number", caller_name: "Name", preferred_times: "When to contact them",
+  age: "Age", locality: "Locality", reason: "Reason" };
+
+async function load() {
+  if (!card) { transfers = []; draw(); return; }
+  try { transfers = await api("GET", `/api/listener/sessions/${card.id}/transfers`); } catch (e) { transfers = []; }
+  draw();
+}
+
+async function findServices(form) {
+  const query = new URLSearchParams();
+  if (form.age.value) query.set("age", form.age.value);
+  if (form.locality.value) query.set("locality", form.locality.value);
+  if (form.urgent.checked) query.set("urgent", "true");
+  try {
+    suggestions = await api("GET", `/api/listener/sessions/${card.id}/suggestions?${query}`);
+    idempotencyKey = crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random();
+  } catch (e) { page.say(fieldErrors(e), "error"); }
+  draw();
+}
+
+async function makeTransfer(suggestion, mode, button) {
+  const form = panel.querySelector("#transfer-details");
+  const body = {
+    service_id: suggestion.service_id, mode, urgent: form.urgent.checked,
+    contact_number: form.contact_number.value.trim() || null,
+    caller_name: form.caller_name.value.trim() || null,
+    preferred_times: form.preferred_times.value.trim() || null,
+    age: form.age.value ? Number(form.age.value) : null,
+    locality: form.locality.value || null,
   };
-  const LIVE_WORDS = {
-    ringing: "Ringing the partner's line. The caller is on hold.",
-    joined: "The partner is on the line. Brief them, then hand over.",
-    "no-answer": "No answer. The caller is back with you; the warm transfer waits in the partner's queue.",
-    failed: "The partner's line could not be dialled. The warm transfer waits in their queue.",
-  };
-  let card = null;
-  let transfers = [];
-  let suggestions = null;
-  let idempotencyKey = null;
-
-  function el(tag, attrs, ...children) {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(attrs || {})) {
-      if (key === "class") node.className = value;
-      else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
-      else if (value !== false && value !== null && value !== undefined) node.setAttribute(key, value === true ? "" : value);
-    }
-    for (const child of children.flat()) {
-      if (child !== null && child !== undefined) node.append(child instanceof Node ? child : String(child));
-    }
-    return node;
-  }
-
-  function when(iso) {
-    if (!iso) return "";
-    return new Date(iso).toLocaleString([], { weekday: "short", hour: "2-digit", minute: "2-digit" });
-  }
-
-  function fieldErrors(err) {
-    if (Array.isArray(err.detail)) return err.detail.map((p) => p.message).join("; ");
-    return typeof err.detail === "string" ? err.detail : "That did not work. Try again.";
-  }
-
-  // A POST with an Idempotency-Key: a double click makes one warm transfer.
-  async function post(path, body, key) {
-    const headers = { Accept: "application/json", "Content-Type": "application/json", "X-CSRF-Token": ol.csrf };
-    if (key) headers["Idempotency-Key"] = key;
-    const response = await fetch(path, { method: "POST", credentials: "same-origin", headers, body: JSON.stringify(body) });
-    const data = await response.json().catch(() => null);
-    if (!response.ok) throw Object.assign(new Error("failed"), { status: response.status, detail: data && data.detail });
-    return data;
-  }
-
-  async function load() {
-    if (!card) { transfers = []; draw(); return; }
-    try { transfers = await ol.api("GET", `/api/listener/sessions/${card.id}/transfers`); } catch (e) { transfers = []; }
-    draw();
-  }
-
-  async function findServices(form) {
-    const query = new URLSearchParams();
-    if (form.age.value) query.set("age", form.age.value);
-    if (form.locality.value) query.set("locality", form.locality.value);
-    if (form.urgent.checked) query.set("urgent", "true");
-    try {
-      suggestions = await ol.api("GET", `/api/listener/sessions/${card.id}/suggestions?${query}`);
-      idempotencyKey = crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random();
-    } catch (e) { ol.say(fieldErrors(e), "error"); }
-    draw();
-  }
-
-  async function makeTransfer(suggestion, mode, button) {
-    const form = panel.querySelector("#transfer-details");
-    const body = {
-      service_id: suggestion.service_id, mode, urgent: form.urgent.checked,
-      contact_number: form.contact_number.value.trim() || null,
-      caller_name: form.caller_name.value.trim() || null,
-      preferred_times: form.preferred_times.value.trim() || null,
-      age: form.age.value ? Number(form.age.value) : null,
-      locality: form.locality.value || null,
-    };
-    button.disabled = true;
-    try {
-      await post(`/api/listener/sessions/${card.id}/transfers`, body, `${idempotencyKey}:${suggestion.service_id}`);
-      ol.say(mode === "live" ? `Ringing ${suggestion.name}…` : `Warm transfer sent to ${suggestion.name}.`, "ok");
-      suggestions = null;
-      await load();
-    } catch (e) {
-      button.disabled = false;
-      ol.say(fieldErrors(e), "error");
-    }
-  }
-
-  async function act(ticket, path, body, done) {
-    try {
-      await ol.api("POST", `/api/helpline/tickets/${ticket.ticket_id}/${path}`, body);
-      ol.say(done, "ok");
-    } catch (e) { ol.say(fieldErrors(e), "error"); }
+  button.disabled = true;
+  try {
+    // An Idempotency-Key: a double click makes one warm transfer.
+    await api("POST", `/api/listener/sessions/${card.id}/transfers`, body,
+      { idempotencyKey: `${idempotencyKey}:${suggestion.service_id}` });
+    page.say(mode === "live" ? `Ringing ${suggestion.name}…` : `Warm transfer sent to ${suggestion.name}.`, "ok");
+    suggestions = null;
     await load();
+  } catch (e) {
+    button.disabled = false;
+    page.say(fieldErrors(e), "error");
   }
+}
 
-  function drawTicket(ticket) {
-    const handed = ticket.handover_confirmed;
-    const item = el("li", { class: "transfer" + (handed ? " handed" : ""), "data-ticket": ticket.ticket_id },
-      el("p", { class: "transfer-head" }, el("strong", {}, ticket.service), " · ",
-        el("span", { class: "transfer-status", "data-status": ticket.status }, STATUS_WORDS[ticket.status] || ticket.status)),
-      ticket.urgent ? el("span", { class: "badge urgent" }, "urgent") : null,
-      ticket.mode === "live" || ticket.live_state ? el("p", { class: "live-state" }, LIVE_WORDS[ticket.live_state] || "") : null,
-      handed ? el("p", { class: "muted" }, `The partner confirmed contact ${when(ticket.handover_at)}.`)
-        : el("p", { class: "muted" }, `Accept by ${when(ticket.accept_by)} · contact by ${when(ticket.contact_by)}`),
-      ticket.rerouted_to_id ? el("p", { class: "muted" }, "Re-routed to the next service (see below).") : null,
-      ticket.follow_up ? el("p", { class: "warn" }, `Follow-up for the team: ${ticket.follow_up}`) : null);
-    if (ticket.live_state === "joined" && ticket.status === "requested") {
-      item.append(el("button", { type: "button", class: "primary", onclick: () =>
-        act(ticket, "handover", undefined, "Handing over: the caller is off hold and you are leaving the call.") },
-        "Hand over and leave the call"));
-    }
-    if (["requested", "accepted", "on-hold"].includes(ticket.status)) {
-      const reasonId = `cancel-reason-${ticket.ticket_id}`;
-      const cancel = el("details", { class: "cancel" }, el("summary", {}, "Cancel this warm transfer"),
-        el("label", { for: reasonId }, "Reason (e.g. the caller withdrew consent)"),
-        el("textarea", { id: reasonId, rows: 2, required: true }),
-        el("button", { type: "button", onclick: () => {
-          const reason = document.getElementById(reasonId).value.trim();
-          if (reason.length < 3) { ol.say("Give a reason to cancel.", "error"); return; }
-          act(ticket, "cancel", { reason }, "Warm transfer cancelled; the partner has been told.");
-        } }, "Cancel warm transfer"));
-      item.append(cancel);
-    }
-    return item;
+async function act(ticket, path, body, done) {
+  try {
+    await api("POST", `/api/helpline/tickets/${ticket.ticket_id}/${path}`, body);
+    page.say(done, "ok");
+  } catch (e) { page.say(fieldErrors(e), "error"); }
+  await load();
+}
+
+function drawTicket(ticket) {
+  const handed = ticket.handover_confirmed;
+  const item = el("li", { class: "transfer" + (handed ? " handed" : ""), "data-ticket": ticket.ticket_id },
+    el("p", { class: "transfer-head" }, el("strong", {}, ticket.service), " · ",
+      el("span", { class: "transfer-status", "data-status": ticket.status }, ticketStatus(ticket.status))),
+    ticket.urgent ? el("span", { class: "badge urgent" }, "urgent") : null,
+    ticket.mode === "live" || ticket.live_state ? el("p", { class: "live-state" }, LIVE_WORDS[ticket.live_state] || "") : null,
+    handed ? el("p", { class: "muted" }, `The partner confirmed contact ${page.when(ticket.handover_at)}.`)
+      : OPEN.includes(ticket.status) ? el("p", { class: "muted" }, `Accept by ${page.when(ticket.accept_by)} · contact by ${page.when(ticket.contact_by)}`) : null,
+    ticket.status === "rejected" && ticket.status_reason
+      ? el("p", { class: "decline-reason" }, el("strong", {}, "The partner's reason: "), ticket.status_reason) : null,
+    ticket.rerouted_to_id ? el("p", { class: "muted" }, "Re-routed to the next service (see below).") : null,
+    ticket.follow_up ? el("p", { class: "warn" }, `Follow-up for the team: ${ticket.follow_up}`) : null);
+  if (ticket.live_state === "joined" && ticket.status === "requested") {
+    item.append(el("button", { type: "button", class: "primary", onclick: () =>
+      act(ticket, "handover", undefined, "Handing over: the caller is off hold and you are leaving the call.") },
+      "Hand over and leave the call"));
   }
-
-  function drawSuggestion(s) {
-    return el("li", { class: "suggestion" + (s.fallback ? " fallback" : "") },
-      el("p", {}, el("strong", {}, s.name), " ", el("span", { class: "muted" }, s.organisation)),
-      el("ul", { class: "reasons" }, s.reasons.map((r) => el("li", {}, r))),
-      el("div", { class: "row" },
-        el("button", { type: "button", onclick: (e) => makeTransfer(s, "queue", e.currentTarget) }, "Warm transfer to their queue"),
-        s.live_transfer_possible ? el("button", { type: "button", class: "primary",
-          onclick: (e) => makeTransfer(s, "live", e.currentTarget) }, "Transfer live now") : null));
+  if (OPEN.includes(ticket.status)) {
+    const reasonId = `cancel-reason-${ticket.ticket_id}`;
+    const cancel = el("details", { class: "cancel" }, el("summary", {}, "Cancel this warm transfer"),
+      el("label", { for: reasonId }, "Reason (e.g. the caller withdrew consent)"),
+      el("textarea", { id: reasonId, rows: 2, required: true }),
+      el("button", { type: "button", onclick: () => {
+        const reason = document.getElementById(reasonId).value.trim();
+        if (reason.length < 3) { page.say("Give a reason to cancel.", "error"); return; }
+        act(ticket, "cancel", { reason }, "Warm transfer cancelled; the partner has been told.");
+      } }, "Cancel warm transfer"));
+    item.append(cancel);
   }
+  return item;
+}
 
-  function detailsForm(previous) {
-    const v = (name) => (previous && previous[name]) || "";
-    return el("form", { id: "transfer-details", class: "transfer-form", onsubmit: (e) => { e.preventDefault(); findServices(e.target); } },
-      el("div", { class: "grid2" },
-        el("label", {}, "Age (if known)", el("input", { name: "age", type: "number", min: 0, max: 120, value: v("age") })),
-        el("label", {}, "Locality", el("select", { name: "locality" }, el("option", { value: "" }, "Not known"),
-          ...localities.map((l) => el("option", { value: l.slug, selected: v("locality") === l.slug }, l.name)))),
-        el("label", {}, "Contact number", el("input", { name: "contact_number", type: "tel", autocomplete: "off",
-          placeholder: "the number they rang from", value: v("contact_number") })),
-        el("label", {}, "Name the caller gave", el("input", { name: "caller_name", autocomplete: "off", value: v("caller_name") })),
-        el("label", { class: "span2" }, "When to contact them", el("input", { name: "preferred_times", placeholder: "e.g. weekdays after 6pm", value: v("preferred_times") })),
-        el("label", { class: "check" }, el("input", { name: "urgent", type: "checkbox", checked: Boolean(previous && previous.urgent) }), " Urgent")),
-      el("button", { type: "submit" }, suggestions ? "Refresh suggestions" : "Find services"));
+function drawSuggestion(s) {
+  return el("li", { class: "suggestion" + (s.fallback ? " fallback" : "") },
+    el("p", {}, el("strong", {}, s.name), " ", el("span", { class: "muted" }, s.organisation)),
+    el("ul", { class: "reasons" }, s.reasons.map((r) => el("li", {}, r))),
+    el("div", { class: "row" },
+      el("button", { type: "button", onclick: (e) => makeTransfer(s, "queue", e.currentTarget) }, "Warm transfer to their queue"),
+      s.live_transfer_possible ? el("button", { type: "button", class: "primary",
+        onclick: (e) => makeTransfer(s, "live", e.currentTarget) }, "Transfer live now") : null));
+}
+
+function detailsForm(previous) {
+  const v = (name) => (previous && previous[name]) || "";
+  return el("form", { id: "transfer-details", class: "transfer-form", onsubmit: (e) => { e.preventDefault(); findServices(e.target); } },
+    el("div", { class: "grid2" },
+      el("label", {}, "Age (if known)", el("input", { name: "age", type: "number", min: 0, max: 120, value: v("age") })),
+      el("label", {}, "Locality", el("select", { name: "locality" }, el("option", { value: "" }, "Not known"),
+        ...localities.map((l) => el("option", { value: l.slug, selected: v("locality") === l.slug }, l.name)))),
+      el("label", {}, "Contact number", el("input", { name: "contact_number", type: "tel", autocomplete: "off",
+        placeholder: "the number they rang from", value: v("contact_number") })),
+      el("label", {}, "Name the caller gave", el("input", { name: "caller_name", autocomplete: "off", value: v("caller_name") })),
+      el("label", { class: "span2" }, "When to contact them", el("input", { name: "preferred_times", placeholder: "e.g. weekdays after 6pm", value: v("preferred_times") })),
+      el("label", { class: "check" }, el("input", { name: "urgent", type: "checkbox", checked: Boolean(previous && previous.urgent) }), " Urgent")),
+    el("button", { type: "submit" }, suggestions ? "Refresh suggestions" : "Find services"));
+}
+
+let localities = [];
+function remember() {
+  const form = panel.querySelector("#transfer-details");
+  if (!form) return null;
+  return { age: form.age.value, locality: form.locality.value, contact_number: form.contact_number.value,
+           caller_name: form.caller_name.value, preferred_times: form.preferred_times.value, urgent: form.urgent.checked };
+}
+
+function draw() {
+  const previous = remember();
+  panel.replaceChildren();
+  if (!card) { panel.hidden = true; return; }
+  panel.hidden = false;
+  panel.append(el("h2", {}, "Warm transfer"));
+  if (transfers.length) panel.append(el("ul", { class: "plain transfers", "aria-live": "polite" }, transfers.map(drawTicket)));
+  panel.append(el("p", { class: "muted" }, "Record the caller's consent in the log first. What you logged travels with the transfer."));
+  panel.append(detailsForm(previous));
+  if (suggestions) {
+    panel.append(suggestions.length ? el("ol", { class: "plain suggestions" }, suggestions.map(drawSuggestion))
+      : el("p", { class: "warn" }, "No services found. Ask your supervisor."));
   }
+}
 
-  let localities = [];
-  function remember() {
-    const form = panel.querySelector("#transfer-details");
-    if (!form) return null;
-    return { age: form.age.value, locality: form.locality.value, contact_number: form.contact_number.value,
-             caller_name: form.caller_name.value, preferred_times: form.preferred_times.value, urgent: form.urgent.checked };
-  }
-
-  function draw() {
-    const previous = remember();
-    panel.replaceChildren();
-    if (!card) { panel.hidden = true; return; }
-    panel.hidden = false;
-    panel.append(el("h2", {}, "Warm transfer"));
-    if (transfers.length) panel.append(el("ul", { class: "plain transfers", "aria-live": "polite" }, transfers.map(drawTicket)));
-    panel.append(el("p", { class: "muted" }, "Record the caller's consent in the log first. What you logged travels with the transfer."));
-    panel.append(detailsForm(previous));
-    if (suggestions) {
-      panel.append(suggestions.length ? el("ol", { class: "plain suggestions" }, suggestions.map(drawSuggestion))
-        : el("p", { class: "warn" }, "No services found. Ask your supervisor."));
-    }
-  }
-
-  document.addEventListener("openline:session", (e) => {
-    const next = e.detail;
-    if (!next || !card || next.id !== card.id) suggestions = null;
-    card = next;
-    load();
-  });
-  for (const type of ["ticket.changed", "follow-up.created", "hello"]) ol.onLive(type, () => load());
-
-  ol.api("GET", "/api/directory/localities").then((rows) => { localities = rows; draw(); }).catch(() => {});
-  card = ol.currentSession();
+document.addEventListener("openline:session", (e) => {
+  const next = e.detail;
+  if (!next || !card || next.id !== card.id) suggestions = null;
+  card = next;
   load();
-})();
+});
+for (const type of ["ticket.changed", "follow-up.created", "hello"]) page.onLive(type, () => load());
+
+api("GET", "/api/directory/localities").then((rows) => { localities = rows; draw(); }).catch(() => {});
+card = page.currentSession();
+load();

@@ -8,13 +8,13 @@ import re
 
 import sqlalchemy as sa
 from fastapi import FastAPI
-from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
+from fastapi.routing import RouteContext
 
 from app.core.db import session_scope
 from app.core.deps import get_current_partner, get_current_user
 from tests.conftest import load_demo_directory
 from tests.conftest import test_settings as settings_for
-from tests.scenarios import logged_session, partner, service_id, transfer
+from tests.scenarios import api_routes, logged_session, partner, service_id, transfer
 from transfers.tickets.models import TransferTicket
 
 # /api routes anyone may call without signing in. Keep this short: each one is a door left open.
@@ -27,15 +27,6 @@ def _calls(dependant) -> set:
     for sub in dependant.dependencies:
         found |= _calls(sub)
     return found
-
-
-def api_routes(app: FastAPI) -> list[RouteContext]:
-    """Every /api route as it is served: included routers expanded, their prefixes and dependencies applied."""
-    return [
-        route
-        for route in iter_route_contexts(app.routes)
-        if isinstance(route.original_route, APIRoute) and route.path.startswith("/api/")
-    ]
 
 
 def unguarded_api_routes(app: FastAPI) -> list[tuple[str, str]]:

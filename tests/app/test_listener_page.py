@@ -24,11 +24,14 @@ async def test_the_dashboard_renders_for_a_listener_with_its_csrf_token_and_the_
     token = re.search(r'<meta name="csrf-token" content="([^"]+)">', page.text)
     assert token and token.group(1) == client.headers["X-CSRF-Token"]
     assert '<section id="transfer-panel" aria-label="Warm transfer"></section>' in page.text
-    assert '<script src="/static/listener.js" defer></script>' in page.text
-    assert page.text.index("/static/listener.js") < page.text.index("/static/transfer-panel.js")
+    assert '<script type="module" src="/static/listener.js"></script>' in page.text
+    # headset.js, a classic deferred script, runs after listener.js has set window.openline.
+    assert page.text.index("/static/listener.js") < page.text.index("/static/headset.js")
     assert "Sam" in page.text and 'action="/logout"' in page.text
-    for path in ("/static/listener.js", "/static/transfer-panel.js", "/static/openline.css"):
+    for path in ("/static/core.js", "/static/listener.js", "/static/transfer-panel.js", "/static/openline.css"):
         assert (await client.get(path)).status_code == 200, path
+    # A module is only run when served as JavaScript.
+    assert "javascript" in (await client.get("/static/core.js")).headers["content-type"]
 
 
 async def test_every_log_field_has_a_label(harness):
@@ -62,7 +65,7 @@ async def test_a_partner_gets_the_forbidden_page(harness):
 
 @pytest.mark.parametrize(
     ("role", "home"),
-    [("listener", "/listener"), ("supervisor", "/listener"), ("partner", "/partner"), ("admin", "/docs")],
+    [("listener", "/listener"), ("supervisor", "/board"), ("partner", "/partner"), ("admin", "/admin")],
 )
 async def test_the_root_sends_each_person_to_their_own_page(harness, role, home):
     await _add(harness, "someone", role)

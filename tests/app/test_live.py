@@ -12,6 +12,10 @@ from tests.conftest import BACKENDS, PASSWORD, load_demo_directory, login
 from tests.conftest import test_settings as settings_for
 from tests.servers import EventReader, server_process, serving
 
+# The reads wait as long as EventReader.next allows (its own timeout says what was missed);
+# httpx's 5 s default would fail a stream that is merely slow on a loaded machine.
+STREAM_TIMEOUT = httpx.Timeout(5.0, read=30.0)
+
 
 async def publish(harness, *events: tuple[str, str, dict]) -> None:
     async with session_scope(harness.runtime) as session:
@@ -27,7 +31,7 @@ async def test_a_listener_receives_their_own_and_their_roles_events_in_order(har
     sam = await harness.add_user("sam", "listener")
     alex = await harness.add_user("alex", "listener")
     signed_in = await harness.signed_in("sam")
-    async with serving(harness.app) as base, httpx.AsyncClient(base_url=base) as http:
+    async with serving(harness.app) as base, httpx.AsyncClient(base_url=base, timeout=STREAM_TIMEOUT) as http:
         async with http.stream("GET", "/api/live", headers=session_cookie(signed_in)) as stream:
             live = EventReader(stream)
             assert stream.status_code == 200
@@ -57,7 +61,7 @@ async def test_a_reconnect_with_last_event_id_misses_nothing(harness):
     signed_in = await harness.signed_in("sam")
     async with (
         serving(harness.app) as base,
-        httpx.AsyncClient(base_url=base, headers=session_cookie(signed_in)) as http,
+        httpx.AsyncClient(base_url=base, headers=session_cookie(signed_in), timeout=STREAM_TIMEOUT) as http,
     ):
         async with http.stream("GET", "/api/live") as stream:
             live = EventReader(stream)
@@ -85,7 +89,7 @@ async def test_signing_out_ends_an_open_stream(harness):
     signed_in = await harness.signed_in("sam")
     async with (
         serving(harness.app) as base,
-        httpx.AsyncClient(base_url=base, headers=session_cookie(signed_in)) as http,
+        httpx.AsyncClient(base_url=base, headers=session_cookie(signed_in), timeout=STREAM_TIMEOUT) as http,
     ):
         async with http.stream("GET", "/api/live") as stream:
             live = EventReader(stream)
@@ -110,7 +114,7 @@ async def test_a_partner_receives_their_organisations_events_only(harness):
     ca, mind = organisations["citizens-advice"], organisations["mind-in-somerset"]
     await harness.add_user("ca-worker", "partner", organisation_id=ca)
     signed_in = await harness.signed_in("ca-worker")
-    async with serving(harness.app) as base, httpx.AsyncClient(base_url=base) as http:
+    async with serving(harness.app) as base, httpx.AsyncClient(base_url=base, timeout=STREAM_TIMEOUT) as http:
         async with http.stream("GET", "/api/live", headers=session_cookie(signed_in)) as stream:
             live = EventReader(stream)
             await live.next(1)

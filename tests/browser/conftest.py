@@ -43,6 +43,16 @@ async def browser() -> AsyncIterator[Any]:
             await launched.close()
 
 
+def watch_console(page: Any) -> list[str]:
+    """What a person would never see in normal use: page errors, console errors, and any error
+    answer (4xx/5xx) to the page's own requests. A test asserts the list stays empty."""
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    page.on("console", lambda m: problems.append(f"console: {m.text}") if m.type == "error" else None)
+    page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    return problems
+
+
 async def sign_in_at(page: Any, base: str, path: str, username: str) -> None:
     """Open a page signed out, sign in on the login page it sends you to, and land back on it."""
     from playwright.async_api import expect

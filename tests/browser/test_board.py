@@ -10,7 +10,7 @@ from playwright.async_api import expect
 
 from app.core.db import session_scope
 from app.core.jobs import run_due_jobs
-from tests.browser.conftest import sign_in_at
+from tests.browser.conftest import sign_in_at, watch_console
 from tests.conftest import load_demo_directory
 from tests.scenarios import logged_session, service_id, transfer
 from tests.servers import serving
@@ -46,16 +46,20 @@ async def test_a_breached_warm_transfer_is_rerouted_from_the_board(make_harness,
     async with serving(harness.app) as base:
         context = await browser.new_context(base_url=base, viewport={"width": 1440, "height": 1000})
         page = await context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        errors = watch_console(page)
         try:
             await sign_in_at(page, base, "/board", "jo")
-            await expect(page.locator("#b-transfers")).to_contain_text("1 requested", timeout=WAIT)
+            await expect(page.locator("#b-transfers")).to_contain_text("1 waiting to be accepted", timeout=WAIT)
             harness.clock.set(datetime(2026, 11, 25, 17, 0, tzinfo=UTC))  # the accept-by passes
             await run_due_jobs(harness.runtime)
             breached = page.locator("#b-breached tr")
             await expect(breached).to_have_count(1, timeout=WAIT)  # live: the breach event redraws the board
             await expect(breached).to_contain_text(f"#{ticket_id}")
+            # The breached-ticket table scrolls inside its own box on a phone; the board never does.
+            await page.set_viewport_size({"width": 390, "height": 844})
+            scroll, inner = await page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+            assert scroll <= inner, f"the board scrolls sideways at 390 px ({scroll} px)"
+            await page.set_viewport_size({"width": 1440, "height": 1000})
             await breached.get_by_role("button", name=f"Re-route ticket {ticket_id} to the next service").click()
             await expect(page.locator("#b-status")).to_contain_text(f"Ticket #{ticket_id} re-routed", timeout=WAIT)
             await expect(page.locator("#b-breached tr")).to_have_count(0, timeout=WAIT)

@@ -7,7 +7,7 @@ import pytest
 from playwright.async_api import expect
 
 from app.core.jobs import run_due_jobs
-from tests.browser.conftest import sign_in_at
+from tests.browser.conftest import sign_in_at, watch_console
 from tests.scenarios import CALLER_NUMBER as NUMBER
 from tests.scenarios import voicemail_claimed
 from tests.servers import serving
@@ -23,8 +23,7 @@ async def test_a_claimed_callback_plays_its_voicemail_and_rings_back(make_harnes
     _, _, callback_id = await voicemail_claimed(harness, sim)
     async with serving(harness.app) as base:
         page = await (await browser.new_context(base_url=base, viewport={"width": 1280, "height": 900})).new_page()
-        problems: list[str] = []
-        page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+        problems = watch_console(page)
         try:
             await sign_in_at(page, base, "/listener", "sam")
             voicemail = page.locator("#callbacks audio")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import expect
 
-from tests.browser.conftest import sign_in_at
+from tests.browser.conftest import sign_in_at, watch_console
 from tests.conftest import load_demo_directory
 from tests.servers import serving
 from tests.telephony.conftest import calls, simulator_for
@@ -27,23 +27,7 @@ async def test_a_listener_answers_mutes_holds_and_hangs_up_on_the_practice_heads
     async with serving(harness.app) as base:
         context = await browser.new_context(base_url=base, viewport={"width": 1440, "height": 1000})
         page = await context.new_page()
-        problems: list[str] = []
-        page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-        # A failed fetch is logged by the browser itself; those are checked by their responses below.
-        page.on(
-            "console",
-            lambda msg: (
-                problems.append(f"console: {msg.text}")
-                if msg.type == "error" and not msg.text.startswith("Failed to load resource")
-                else None
-            ),
-        )
-        page.on(
-            "response",
-            lambda r: (
-                problems.append(f"{r.status} {r.url}") if r.status >= 400 and not _expected_refusal(r.url) else None
-            ),
-        )
+        problems = watch_console(page)
         headset = page.locator("#headset")
         try:
             await sign_in_at(page, base, "/listener", "sam")
@@ -128,8 +112,3 @@ async def test_a_listener_answers_mutes_holds_and_hangs_up_on_the_practice_heads
             await context.close()
             await sim.close()
     assert sam.headset_identity == f"listener_{sam.id}"
-
-
-def _expected_refusal(url: str) -> bool:
-    # The dashboard asks for the current session and is told "none" (404) while no caller is on.
-    return url.endswith("/api/listener/sessions/current")

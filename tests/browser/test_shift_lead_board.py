@@ -59,10 +59,10 @@ async def test_the_board_shows_people_and_an_alert_is_acknowledged_by_name(make_
             await page.screenshot(path=screenshot_path("board-phone.png"), full_page=True)
 
             await page.route("**/api/supervisor/board", lambda route: route.abort())  # the server is unreachable
-            await page.evaluate("window.openlineBoard.refresh()")
+            await page.evaluate("import('/static/board.js').then((m) => m.board.refresh())")
             await expect(page.locator("#b-connection")).to_contain_text("Reconnecting", timeout=WAIT)
             await page.unroute("**/api/supervisor/board")
-            await page.evaluate("window.openlineBoard.refresh()")
+            await page.evaluate("import('/static/board.js').then((m) => m.board.refresh())")
             await expect(page.locator("#b-connection")).to_have_text("Live", timeout=15_000)
             assert errors == []
         finally:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import expect
 
-from tests.browser.conftest import sign_in_at
+from tests.browser.conftest import sign_in_at, watch_console
 from tests.conftest import load_demo_directory
 from tests.servers import serving
 from tests.telephony.conftest import simulator_for
@@ -17,8 +17,7 @@ WAIT = 10_000
 
 async def sign_in(context, base, path, username):
     page = await context.new_page()
-    problems: list[str] = []
-    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    problems = watch_console(page)
     await sign_in_at(page, base, path, username)
     return page, problems
 
@@ -84,7 +83,7 @@ async def test_a_warm_transfer_from_call_to_confirmed_handover(make_harness, bro
 
             await expect(panel.locator("li.transfer")).to_contain_text("Handover confirmed", timeout=WAIT)
             await expect(panel.locator("li.transfer.handed")).to_have_count(1)
-            await expect(listener.locator("#tonight")).to_contain_text("handover confirmed", timeout=WAIT)
+            await expect(listener.locator("#tonight")).to_contain_text("Handover confirmed", timeout=WAIT)
             assert listener_problems == [] and partner_problems == []
         finally:
             await helpline.close()

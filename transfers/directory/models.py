@@ -22,6 +22,9 @@ class NeedCategory(Base):
     slug: Mapped[str] = mapped_column(sa.String(40), unique=True)
     label: Mapped[str] = mapped_column(sa.String(80))
     sort_order: Mapped[int] = mapped_column(default=0)
+    # A retired need is no longer offered to listeners or services, but stays valid on the
+    # call logs and services that already name it.
+    retired_at: Mapped[datetime | None]
 
 
 class Locality(Base):

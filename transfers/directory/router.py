@@ -40,20 +40,20 @@ async def show_organisations(session: SessionDep, _user: CurrentUser):
 
 
 @router.post("/organisations", response_model=OrganisationOut, status_code=status.HTTP_201_CREATED)
-async def add_organisation(spec: OrganisationFields, session: SessionDep, _admin: CurrentAdmin):
-    return await directory.create_organisation(session, spec)
+async def add_organisation(spec: OrganisationFields, session: SessionDep, admin: CurrentAdmin):
+    return await directory.create_organisation(session, spec, actor=f"user:{admin.username}")
 
 
 @router.patch("/organisations/{organisation_id}", response_model=OrganisationOut)
 async def change_organisation(
-    organisation_id: PathId, change: OrganisationUpdate, session: SessionDep, _admin: CurrentAdmin
+    organisation_id: PathId, change: OrganisationUpdate, session: SessionDep, admin: CurrentAdmin
 ):
-    return await directory.update_organisation(session, organisation_id, change)
+    return await directory.update_organisation(session, organisation_id, change, actor=f"user:{admin.username}")
 
 
 @router.delete("/organisations/{organisation_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def remove_organisation(organisation_id: PathId, session: SessionDep, _admin: CurrentAdmin) -> None:
-    await directory.delete_organisation(session, organisation_id)
+async def remove_organisation(organisation_id: PathId, session: SessionDep, admin: CurrentAdmin) -> None:
+    await directory.delete_organisation(session, organisation_id, actor=f"user:{admin.username}")
 
 
 @router.get("/services", response_model=list[ServiceOut])
@@ -69,15 +69,17 @@ async def show_service(service_id: PathId, session: SessionDep, _user: CurrentUs
 
 
 @router.post("/services", response_model=ServiceOut, status_code=status.HTTP_201_CREATED)
-async def add_service(spec: ServiceCreate, session: SessionDep, _admin: CurrentAdmin):
-    return directory.service_out(await directory.create_service(session, spec))
+async def add_service(spec: ServiceCreate, session: SessionDep, admin: CurrentAdmin):
+    return directory.service_out(await directory.create_service(session, spec, actor=f"user:{admin.username}"))
 
 
 @router.patch("/services/{service_id}", response_model=ServiceOut)
-async def change_service(service_id: PathId, change: ServiceUpdate, session: SessionDep, _admin: CurrentAdmin):
-    return directory.service_out(await directory.update_service(session, service_id, change))
+async def change_service(service_id: PathId, change: ServiceUpdate, session: SessionDep, admin: CurrentAdmin):
+    return directory.service_out(
+        await directory.update_service(session, service_id, change, actor=f"user:{admin.username}")
+    )
 
 
 @router.delete("/services/{service_id}", response_model=ServiceOut)
-async def retire_service(service_id: PathId, session: SessionDep, _admin: CurrentAdmin):
-    return directory.service_out(await directory.retire_service(session, service_id))
+async def retire_service(service_id: PathId, session: SessionDep, admin: CurrentAdmin):
+    return directory.service_out(await directory.retire_service(session, service_id, actor=f"user:{admin.username}"))

@@ -12,7 +12,8 @@ from app.core.responses import DB_INT_MAX, DbId, Timestamp
 from app.core.settings import E164
 from transfers.hours import parse_schedule
 
-Slug = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=80)
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
+Slug = Field(pattern=SLUG_PATTERN, max_length=80)
 ServiceStatus = Literal["active", "inactive", "defunct", "temporarily closed"]
 
 

@@ -29,10 +29,11 @@ from transfers.directory.schemas import (
 )
 
 
-async def list_need_categories(session: AsyncSession) -> list[NeedCategory]:
-    return list(
-        (await session.scalars(sa.select(NeedCategory).order_by(NeedCategory.sort_order, NeedCategory.slug))).all()
-    )
+async def list_need_categories(session: AsyncSession, *, include_retired: bool = False) -> list[NeedCategory]:
+    stmt = sa.select(NeedCategory).order_by(NeedCategory.sort_order, NeedCategory.slug)
+    if not include_retired:
+        stmt = stmt.where(NeedCategory.retired_at.is_(None))
+    return list((await session.scalars(stmt)).all())
 
 
 async def known_need_slugs(session: AsyncSession) -> set[str]:
@@ -141,32 +142,46 @@ def service_columns(spec: ServiceFields) -> dict[str, Any]:
     )
 
 
-async def create_organisation(session: AsyncSession, spec: OrganisationFields) -> Organisation:
+async def _audit(
+    session: AsyncSession, actor: str, action: str, subject: Organisation | Service, **detail: Any
+) -> None:
+    """Every change to the directory says who made it (the audit the admin page searches)."""
+    kind = "organisation" if isinstance(subject, Organisation) else "service"
+    await record_audit(session, actor=actor, action=action, subject_type=kind, subject_id=subject.id, **detail)
+
+
+async def create_organisation(session: AsyncSession, spec: OrganisationFields, *, actor: str) -> Organisation:
     if await session.scalar(sa.select(Organisation.id).where(Organisation.slug == spec.slug)):
         raise Conflict(f"an organisation with slug {spec.slug!r} exists", error="duplicate_slug")
     now = runtime_of(session).clock.now()
     organisation = Organisation(**spec.model_dump(), created_at=now, updated_at=now)
     session.add(organisation)
     await session.flush()
+    await _audit(session, actor, "add_organisation", organisation, slug=organisation.slug)
     return organisation
 
 
-async def update_organisation(session: AsyncSession, organisation_id: int, change: OrganisationUpdate) -> Organisation:
+async def update_organisation(
+    session: AsyncSession, organisation_id: int, change: OrganisationUpdate, *, actor: str
+) -> Organisation:
     organisation = await find_organisation(session, organisation_id)
-    for field, value in change.model_dump(exclude_unset=True).items():
+    given = change.model_dump(exclude_unset=True)
+    await _audit(session, actor, "change_organisation", organisation, fields=sorted(given))
+    for field, value in given.items():
         setattr(organisation, field, value)
     organisation.updated_at = runtime_of(session).clock.now()
     return organisation
 
 
-async def delete_organisation(session: AsyncSession, organisation_id: int) -> None:
+async def delete_organisation(session: AsyncSession, organisation_id: int, *, actor: str) -> None:
     organisation = await find_organisation(session, organisation_id)
     if await session.scalar(sa.select(Service.id).where(Service.organisation_id == organisation_id).limit(1)):
         raise Conflict("this organisation still has services; mark them defunct instead", error="has_services")
+    await _audit(session, actor, "remove_organisation", organisation, slug=organisation.slug)
     await session.delete(organisation)
 
 
-async def create_service(session: AsyncSession, spec: ServiceCreate) -> Service:
+async def create_service(session: AsyncSession, spec: ServiceCreate, *, actor: str) -> Service:
     if await session.get(Organisation, spec.organisation_id) is None:
         raise Unprocessable("organisation_id", f"no organisation with id {spec.organisation_id}")
     if problems := await check_service_references(session, spec):
@@ -177,24 +192,27 @@ async def create_service(session: AsyncSession, spec: ServiceCreate) -> Service:
     service = Service(organisation_id=spec.organisation_id, **service_columns(spec), created_at=now, updated_at=now)
     session.add(service)
     await session.flush()
+    await _audit(session, actor, "add_service", service, slug=service.slug)
     return await find_service(session, service.id)
 
 
-async def update_service(session: AsyncSession, service_id: int, change: ServiceUpdate) -> Service:
+async def update_service(session: AsyncSession, service_id: int, change: ServiceUpdate, *, actor: str) -> Service:
     service = await find_service(session, service_id)
     current = service_out(service).model_dump(exclude={"id", "organisation", "organisation_id"})
     merged = ServiceFields.model_validate(current | change.model_dump(exclude_unset=True))
     if problems := await check_service_references(session, merged):
         raise Unprocessable(fields=problems)
+    await _audit(session, actor, "change_service", service, fields=sorted(change.model_dump(exclude_unset=True)))
     for column, value in service_columns(merged).items():
         setattr(service, column, value)
     service.updated_at = runtime_of(session).clock.now()
     return service
 
 
-async def retire_service(session: AsyncSession, service_id: int) -> Service:
+async def retire_service(session: AsyncSession, service_id: int, *, actor: str) -> Service:
     """Services are never deleted: warm transfers point at them. A retired service is defunct."""
     service = await find_service(session, service_id)
+    await _audit(session, actor, "retire_service", service, status={"from": service.status, "to": "defunct"})
     service.status = "defunct"
     service.updated_at = runtime_of(session).clock.now()
     return service

@@ -88,7 +88,8 @@ class PartnerNotification(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     organisation_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
-    ticket_id: Mapped[int] = mapped_column(sa.ForeignKey("transfer_tickets.id", ondelete="CASCADE"), index=True)
+    # None only for an admin's test delivery (event ``webhook.test``).
+    ticket_id: Mapped[int | None] = mapped_column(sa.ForeignKey("transfer_tickets.id", ondelete="CASCADE"), index=True)
     event: Mapped[str] = mapped_column(sa.String(40))
     body: Mapped[dict[str, Any]]
     status: Mapped[str] = mapped_column(sa.String(12), default="pending")

@@ -20,10 +20,13 @@ class TicketTimes:
     open: bool
 
 
-def _hours(values: list[float]) -> dict[str, float | None]:
+def _hours(seconds: list[float]) -> dict[str, float | None]:
+    # Seconds beside the hours: a board shows a wait of minutes as minutes, not as "0 h".
+    values = [s / 3600 for s in seconds]
     return {
         "mean_hours": round(mean(values), 1) if values else None,
         "median_hours": round(median(values), 1) if values else None,
+        "median_seconds": round(median(seconds)) if seconds else None,
         "count": len(values),
     }
 
@@ -32,12 +35,13 @@ def measure_handovers(tickets: Iterable[TicketTimes], now: datetime) -> dict[str
     """Pure: time to accept and to contact over tickets that got there; the longest wait still
     open, and how many open tickets are past four weeks."""
     tickets = list(tickets)
-    to_accept = [(t.accepted_at - t.created_at).total_seconds() / 3600 for t in tickets if t.accepted_at]
-    to_contact = [(t.handover_at - t.created_at).total_seconds() / 3600 for t in tickets if t.handover_at]
+    to_accept = [(t.accepted_at - t.created_at).total_seconds() for t in tickets if t.accepted_at]
+    to_contact = [(t.handover_at - t.created_at).total_seconds() for t in tickets if t.handover_at]
     waiting = [now - t.created_at for t in tickets if t.open]
     return {
         "to_accept": _hours(to_accept),
         "to_contact": _hours(to_contact),
         "longest_open_wait_hours": round(max(waiting).total_seconds() / 3600, 1) if waiting else None,
+        "longest_open_wait_seconds": round(max(waiting).total_seconds()) if waiting else None,
         "open_past_four_weeks": sum(1 for w in waiting if w > LONGEST_ACCEPTABLE_WAIT),
     }

@@ -100,7 +100,7 @@ async def test_ending_the_call_ends_the_session_then_wrap_up_returns_to_availabl
     await run_due_jobs(harness.runtime)
     assert await _live(harness, "session.warning") == []  # its jobs went with the call
     assert (await presence_of(harness, sam.id)).status == "available"
-    assert (await client.get("/api/listener/sessions/current")).status_code == 404
+    assert (await client.get("/api/listener/sessions/current")).json() is None
     own = [e.data["status"] for e in await _live(harness, "presence") if e.audience == f"user:{sam.id}"]
     assert own[-2:] == ["wrap-up", "available"]  # the listener's page hears it, not only supervisors
 

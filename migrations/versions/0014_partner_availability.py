@@ -1,8 +1,8 @@
 """Partners keep their own services up to date: open, paused or closed for a holiday (with the
 day it reopens and a note), how many more warm transfers it can take now, and planned closures.
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 """
 
 import sqlalchemy as sa
@@ -10,8 +10,8 @@ from alembic import op
 
 import app.core.db
 
-revision = "0013"
-down_revision = "0012"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
