@@ -32,6 +32,8 @@ async def listener_on_a_logged_call(context, base, sim):
     page = await context.new_page()
     problems = watch(page)
     await sign_in_at(page, base, "/listener", "sam")
+    # Presence drawn means listener.js has run, so its keyboard shortcut is listening.
+    await expect(page.locator('input[name="presence"]:checked')).to_have_count(1, timeout=WAIT)
     await page.keyboard.press("a")
     await expect(page.locator('input[name="presence"][value="available"]')).to_be_checked(timeout=WAIT)
     await sim.caller("+447700900444").arrive()
