@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NPM := $(shell command -v npm)
+# `make run PORT=8080` serves the demo on another port.
+PORT ?= 8000
 
 .PHONY: install run test bench screenshots clean
 
@@ -23,7 +25,7 @@ endif
 	touch $(STAMP)
 
 run: install
-	$(BIN)/openline demo
+	$(BIN)/openline demo --port $(PORT)
 
 test: install
 	$(BIN)/ruff check .

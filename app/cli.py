@@ -292,10 +292,15 @@ def demo(
     os.environ.setdefault("OPENLINE_TELEPHONY", "simulated")
     os.environ.setdefault("OPENLINE_PUBLIC_URL", f"http://{host}:{port}")
     os.environ.setdefault("OPENLINE_SIMULATE_CALLERS", "true" if callers else "false")
-    # telephony: the app's Twilio REST calls go to the simulator.
-    os.environ.setdefault(
-        "OPENLINE_TWILIO_API_BASE", f"http://127.0.0.1:{os.environ.get('OPENLINE_SIMULATOR_PORT', '8010')}"
-    )
+    if "OPENLINE_TWILIO_API_BASE" not in os.environ:
+        from app.demo import choose_simulator_port
+
+        simulator_port, moved = choose_simulator_port(int(os.environ.get("OPENLINE_SIMULATOR_PORT", "8010")))
+        if moved:
+            typer.secho(moved, fg="yellow", bold=True)
+        os.environ["OPENLINE_SIMULATOR_PORT"] = str(simulator_port)
+        # telephony: the app's Twilio REST calls go to the simulator.
+        os.environ["OPENLINE_TWILIO_API_BASE"] = f"http://127.0.0.1:{simulator_port}"
     settings = _settings()
     upgrade_database(settings.database_url)
     summary = _run(load_demo)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,3 +56,29 @@ async def load_demo(session: AsyncSession) -> ImportSummary:
             organisation_id=organisation_id,
         )
     return summary
+
+
+def _bindable(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                return False
+            raise
+    return True
+
+
+def choose_simulator_port(preferred: int, host: str = "127.0.0.1") -> tuple[int, str | None]:
+    """The port for the demo's Twilio simulator, and what to tell the person running it when that
+    is not the one asked for. A taken port used to bring the demo up with no callers and no word
+    why; now another free port is used and named."""
+    if _bindable(host, preferred):
+        return preferred, None
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        port = probe.getsockname()[1]
+    return port, (
+        f"port {preferred} is already in use on {host} (another demo or simulator?): "
+        f"the Twilio simulator uses port {port} instead (set OPENLINE_SIMULATOR_PORT to choose one)"
+    )

@@ -37,6 +37,7 @@ from telephony.third_party import (
     release_caller,
 )
 from transfers.directory.models import Service
+from transfers.directory.service import service_unavailable
 from transfers.tickets.models import TransferTicket
 from transfers.tickets.service import ActionInput, announce, apply_action, open_now
 from transfers.tickets.states import TicketAction
@@ -60,8 +61,11 @@ async def check_live_transfer(session: AsyncSession, *, service: Service, call_i
     """A live transfer needs a caller still on the line and a partner line open now."""
     if not service.live_phone:
         raise Unprocessable("mode", f"{service.name} has no live line: make a queued warm transfer")
-    if service.status != "active" or not open_now(service, runtime_of(session).clock.now()):
+    now = runtime_of(session).clock.now()
+    if service.status != "active" or not open_now(service, now):
         raise Unprocessable("mode", f"{service.name}'s live line is closed now: make a queued warm transfer")
+    if reason := service_unavailable(service, now):
+        raise Unprocessable("mode", f"{service.name} is {reason}: choose another service")
     call = await session.get(Call, call_id) if call_id else None
     if call is None or call.queue_state != "connected" or not call.conference_name:
         raise Unprocessable("mode", "the caller is not on the line: make a queued warm transfer")

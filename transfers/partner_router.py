@@ -13,11 +13,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
+from app.core.db import runtime_of
 from app.core.deps import CurrentPartner, SessionDep
 from app.core.errors import NotFound
 from app.core.responses import PathId, error_responses
 from transfers.directory import service as directory
-from transfers.directory.schemas import ServiceOut
+from transfers.directory.schemas import AvailabilityUpdate, PartnerServiceOut, ServiceOut
 from transfers.tickets.models import TransferTicket
 from transfers.tickets.schemas import PartnerTicketOut
 from transfers.tickets.service import REROUTE_NEXT, ActionInput, apply_action, find_ticket, list_queue
@@ -28,19 +29,37 @@ from transfers.tickets.states import TicketAction
 router = APIRouter(prefix="/api/partner/v1", tags=["partner"], responses=error_responses(401, 403, 404, 409, 413, 422))
 
 
-async def own_service(session, partner, service_id: int):
+async def own_service(service_id: PathId, session: SessionDep, partner: CurrentPartner) -> directory.Service:
+    """A service of the partner's own organisation; any other id is "no such service" (404)."""
     service = await session.get(directory.Service, service_id)
     if service is None or service.organisation_id != partner.organisation_id:
         raise NotFound("no such service")
     return await directory.find_service(session, service_id)
 
 
-@router.get("/services", response_model=list[ServiceOut])
+OwnService = Annotated[directory.Service, Depends(own_service)]
+
+
+@router.get("/services", response_model=list[PartnerServiceOut])
 async def show_own_services(session: SessionDep, partner: CurrentPartner):
+    """Your organisation's services, each with what you said of it today (open, paused, on
+    holiday, spaces left) and whether routing is suggesting it now."""
+    now = runtime_of(session).clock.now()
     return [
-        directory.service_out(s)
+        directory.partner_service_out(s, now)
         for s in await directory.list_services(session, organisation_id=partner.organisation_id)
     ]
+
+
+@router.patch("/services/{service_id}", response_model=PartnerServiceOut)
+async def change_own_service(
+    service: OwnService, change: AvailabilityUpdate, session: SessionDep, partner: CurrentPartner
+):
+    """Open, pause or close for a holiday (until a day, with a note); spaces for more warm
+    transfers (0 = full); opening hours and planned closures; the live line. Routing uses it at
+    once: a paused, closed or full service is not suggested and its live line is never dialled."""
+    service = await directory.update_availability(session, service=service, change=change, actor=partner.actor)
+    return directory.partner_service_out(service, runtime_of(session).clock.now())
 
 
 class QueuedTicket(BaseModel):
@@ -59,9 +78,8 @@ class ServiceQueue(BaseModel):
 
 
 @router.get("/services/{service_id}/queue", response_model=ServiceQueue)
-async def show_service_queue(service_id: PathId, session: SessionDep, partner: CurrentPartner):
+async def show_service_queue(service: OwnService, session: SessionDep):
     """The service's enhanced-support queue: open tickets, urgent first, then newest."""
-    service = await own_service(session, partner, service_id)
     tickets = await list_queue(session, service_id=service.id)
     return ServiceQueue(
         service=directory.service_out(service),
@@ -94,6 +112,8 @@ ACTIONS = {
     PartnerAction.complete: TicketAction.complete,
     PartnerAction.give_up: TicketAction.give_up,
 }
+# A 409 names what the partner may do now as its own paths; "cancel" is the helpline's.
+PATHS = {ticket_action: path.value for path, ticket_action in ACTIONS.items()}
 
 
 class ActionIn(BaseModel):
@@ -129,7 +149,12 @@ async def act_on_ticket(
         session,
         ticket=ticket,
         change=ActionInput(
-            ACTIONS[action], partner.actor, reason=entry.reason, outcome=entry.outcome, reroute=entry.reroute
+            ACTIONS[action],
+            partner.actor,
+            reason=entry.reason,
+            outcome=entry.outcome,
+            reroute=entry.reroute,
+            names=PATHS,
         ),
     )
     return await describe_for_partner(session, ticket=ticket, actor=partner.actor, audit=False)

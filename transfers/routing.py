@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from transfers.availability import Availability, unavailable_reason
 from transfers.hours import OpeningSlot, describe_next_opening, is_open
 
 
@@ -29,6 +30,7 @@ class ServiceOption:
     live_phone: str | None
     locality_team_for: str | None
     accepts_urgent: bool = True
+    availability: Availability = Availability()
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,8 @@ class Suggestion:
     live_transfer_possible: bool
     matched_needs: tuple[str, ...]
     fallback: bool
+    # False only for a locality team kept as the last resort while its partner says it is out.
+    available: bool = True
 
 
 def _join(words: Sequence[str]) -> str:
@@ -78,9 +82,16 @@ def _load(service: ServiceOption) -> float:
 
 
 def _reasons(
-    service: ServiceOption, matched: tuple[str, ...], open_now: bool, now: datetime, fallback: bool
+    service: ServiceOption,
+    matched: tuple[str, ...],
+    open_now: bool,
+    now: datetime,
+    fallback: bool,
+    unavailable: str | None,
 ) -> tuple[str, ...]:
     reasons = []
+    if unavailable:
+        reasons.append(f"unavailable now: {unavailable}")
     if fallback:
         reasons.append("locality team: the fallback, so no one meets a wrong door")
     if matched:
@@ -102,30 +113,40 @@ def _suggest(
 ) -> Suggestion:
     matched = tuple(sorted(service.needs_met & caller.needs))
     open_now = is_open(service.schedule, service.timezone, now)
+    unavailable = unavailable_reason(service.availability, service.timezone, now)
     return Suggestion(
         service.id,
         service.name,
         service.organisation,
         rank,
-        _reasons(service, matched, open_now, now, fallback),
+        _reasons(service, matched, open_now, now, fallback, unavailable),
         open_now,
-        bool(service.live_phone) and open_now,
+        bool(service.live_phone) and open_now and unavailable is None,
         matched,
         fallback,
+        unavailable is None,
     )
 
 
 def rank_services(caller: CallerCircumstances, services: Sequence[ServiceOption], now: datetime) -> list[Suggestion]:
     """Rank eligible services; the caller's locality team (all teams when the locality is unknown)
     comes last. Raises ValueError when the directory has no locality team at all."""
+    # What the partner says of today (paused, on holiday, no spaces) leaves a service out; a
+    # locality team too, unless every team is out, since the last resort must stay.
+    available = {s.id for s in services if unavailable_reason(s.availability, s.timezone, now) is None}
     teams = sorted((s for s in services if s.locality_team_for and s.status == "active"), key=lambda s: (s.name, s.id))
+    teams = [s for s in teams if s.id in available] or teams
     fallbacks = [s for s in teams if s.locality_team_for == caller.locality] if caller.locality else teams
     if not fallbacks:
         fallbacks = teams
     if not fallbacks:
         raise ValueError("the directory has no active locality team: every caller needs a last resort")
     fallback_ids = {s.id for s in fallbacks}
-    candidates = [s for s in services if s.id not in fallback_ids and not s.locality_team_for and _eligible(s, caller)]
+    candidates = [
+        s
+        for s in services
+        if s.id not in fallback_ids and not s.locality_team_for and s.id in available and _eligible(s, caller)
+    ]
 
     def order(service: ServiceOption) -> tuple:
         open_now = is_open(service.schedule, service.timezone, now)

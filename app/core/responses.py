@@ -31,6 +31,7 @@ class ErrorOut(BaseModel):
 
 class ConflictOut(ErrorOut):
     state: str | None = Field(None, description="invalid_transition only: the ticket's current state")
+    allowed: list[str] | None = Field(None, description="invalid_transition only: the actions you may take now")
 
 
 class FieldError(BaseModel):

@@ -21,6 +21,7 @@ from telephony.presence import check_ready_for_next, mark_on_call, release_liste
 from transfers.directory.models import Service
 from transfers.tickets.models import TransferTicket
 from transfers.tickets.states import ACTIVE_STATES
+from transfers.tickets.words import what_next
 
 # A listener's night: a shift is at most twelve hours, so "tonight" is the last twelve.
 TONIGHT = timedelta(hours=12)
@@ -141,7 +142,7 @@ async def list_calls_tonight(session: AsyncSession, *, user: User) -> list[dict[
             .order_by(SupportSession.started_at.desc(), SupportSession.id.desc())
         )
     ).all()
-    tickets = await _latest_transfer_by_call(session, [call_id for *_, call_id in rows if call_id])
+    tickets = await _transfers_by_call(session, [call_id for *_, call_id in rows if call_id])
     calls = {
         call.id: call
         for call in await session.scalars(
@@ -160,25 +161,40 @@ async def list_calls_tonight(session: AsyncSession, *, user: User) -> list[dict[
             "title": title,
             "outcome": outcome,
             "log_recorded": title is not None,
-            "transfer": tickets.get(call_id),
+            "transfer": (tickets.get(call_id) or [None])[-1],
+            "transfers": tickets.get(call_id, []),
             "ended_by": ended_by[support.id],
         }
         for support, masked, title, outcome, call_id in rows
     ]
 
 
-async def _latest_transfer_by_call(session: AsyncSession, call_ids: list[int]) -> dict[int, dict[str, Any]]:
+async def _transfers_by_call(session: AsyncSession, call_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """Every warm transfer of each call, oldest first: a declined one and the one it was
+    re-routed to are both part of the caller's night."""
     if not call_ids:
         return {}
     rows = (
         await session.execute(
-            sa.select(TransferTicket.call_id, TransferTicket.id, TransferTicket.status, Service.name)
+            sa.select(TransferTicket, Service.name)
             .join(Service, Service.id == TransferTicket.service_id)
             .where(TransferTicket.call_id.in_(call_ids))
             .order_by(TransferTicket.id)
         )
     ).all()
-    return {call_id: {"ticket_id": t_id, "status": status, "service": name} for call_id, t_id, status, name in rows}
+    onward = {ticket.rerouted_from_id: name for ticket, name in rows if ticket.rerouted_from_id}
+    out: dict[int, list[dict[str, Any]]] = {}
+    for ticket, name in rows:
+        out.setdefault(ticket.call_id, []).append(
+            {
+                "ticket_id": ticket.id,
+                "status": ticket.status,
+                "service": name,
+                "status_reason": ticket.status_reason,
+                "what_next": what_next(ticket.status, reason=ticket.status_reason, rerouted_to=onward.get(ticket.id)),
+            }
+        )
+    return out
 
 
 async def start_callback_session(session: AsyncSession, *, callback_id: int, user: User) -> SupportSession:

@@ -65,6 +65,8 @@ class TransferBriefOut(BaseModel):
     ticket_id: int
     status: str
     service: str
+    status_reason: str | None = Field(description="Why it was declined, given up or cancelled, in the partner's words")
+    what_next: str | None
 
 
 class TonightCallOut(BaseModel):
@@ -77,7 +79,8 @@ class TonightCallOut(BaseModel):
     title: str | None
     outcome: str | None
     log_recorded: bool
-    transfer: TransferBriefOut | None
+    transfer: TransferBriefOut | None = Field(description="The call's latest warm transfer (kept for older pages)")
+    transfers: list[TransferBriefOut] = Field(description="Every warm transfer of the call, oldest first")
     ended_by: str | None = Field(
         description="Who ended the call: caller, listener, transfer, dropped, voicemail or system"
     )
@@ -116,6 +119,9 @@ class SuggestionOut(BaseModel):
     live_transfer_possible: bool
     matched_needs: list[str]
     fallback: bool = Field(description="The caller's locality team, always offered last")
+    available: bool = Field(
+        description="False only for a locality team kept as the last resort while its partner says it is out"
+    )
 
 
 class HelplineTicketOut(TicketStatusOut):
@@ -124,4 +130,8 @@ class HelplineTicketOut(TicketStatusOut):
     contact_number: str | None = Field(description="Masked")
     rerouted_to_id: int | None
     follow_up: str | None = Field(description="Why the caller is back with the helpline, if they are")
+    declined_reason: str | None = Field(
+        description="The reason the partner gave for declining: this ticket's, or the one it was re-routed from"
+    )
+    what_next: str | None = Field(description="What happened to the caller after a decline, give-up or cancel")
     events: list[TicketEventOut]

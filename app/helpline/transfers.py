@@ -27,9 +27,11 @@ from transfers.tickets.service import (
     apply_action,
     create_ticket,
     describe_ticket_status,
+    describe_what_next,
     find_ticket,
     list_call_tickets,
     reroute_ticket,
+    rerouted_to,
     suggest_services,
 )
 from transfers.tickets.sharing import ticket_trail
@@ -183,14 +185,25 @@ async def describe_for_helpline(session: AsyncSession, *, ticket: TransferTicket
     service = await session.get(Service, ticket.service_id)
     assert service is not None
     crypto = runtime_of(session).crypto
-    rerouted_to = await session.scalar(sa.select(TransferTicket.id).where(TransferTicket.rerouted_from_id == ticket.id))
+    onward = await rerouted_to(session, ticket)
     follow_up = await session.scalar(sa.select(FollowUp.reason).where(FollowUp.ticket_id == ticket.id))
     return describe_ticket_status(ticket, service) | {
         "contact_number": mask_number(crypto.decrypt(ticket.contact_number_encrypted)),
-        "rerouted_to_id": rerouted_to,
+        "rerouted_to_id": onward.id if onward else None,
         "follow_up": follow_up,
+        "declined_reason": await _declined_reason(session, ticket),
+        "what_next": await describe_what_next(session, ticket),
         "events": await ticket_trail(session, ticket.id),
     }
+
+
+async def _declined_reason(session: AsyncSession, ticket: TransferTicket) -> str | None:
+    """The reason the partner gave for declining this caller: on this ticket, or on the one it
+    was re-routed from (the listener follows the new ticket and must still see why)."""
+    if ticket.status == "rejected":
+        return ticket.status_reason
+    previous = await session.get(TransferTicket, ticket.rerouted_from_id) if ticket.rerouted_from_id else None
+    return previous.status_reason if previous is not None and previous.status == "rejected" else None
 
 
 async def list_session_transfers(session: AsyncSession, *, support: SupportSession) -> list[dict[str, Any]]:
@@ -211,4 +224,5 @@ def describe_suggestion(suggestion: Suggestion) -> dict[str, Any]:
         "live_transfer_possible": suggestion.live_transfer_possible,
         "matched_needs": list(suggestion.matched_needs),
         "fallback": suggestion.fallback,
+        "available": suggestion.available,
     }

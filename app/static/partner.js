@@ -242,7 +242,7 @@ function drawDetail(t) {
       h("strong", { text: "Handover confirmed" }), ` ${when(t.handover_at)}. The caller is now with ${t.service}.`));
   }
   if (t.status === "cancelled") parts.push(h("p", { class: "notice", text: `The helpline cancelled this warm transfer${t.status_reason ? ": " + t.status_reason : ""}. Please do not contact the caller.` }));
-  if (t.status === "rejected" || t.status === "failed") parts.push(h("p", { class: "notice", text: `${statusLabel(t.status)}${t.status_reason ? ": " + t.status_reason : ""}. The helpline team has it now.` }));
+  if (t.status === "rejected" || t.status === "failed") parts.push(h("p", { class: "notice", text: t.what_next }));
   if (t.outcome) parts.push(h("p", { class: "good", text: `Outcome: ${t.outcome}` }));
 
   parts.push(h("div", { class: "partner-actions-area", id: "actions-area" }, actionButtons(t)));
@@ -339,8 +339,7 @@ const DONE = {
   "contact-attempt": (t) => `Failed contact attempt recorded (${t.contact_attempts} so far). Try again, or give up and hand back to the helpline.`,
   "confirm-contact": (t) => `Handover confirmed for ticket #${t.ticket_id}. Record the outcome when the support ends.`,
   "complete": (t) => `Ticket #${t.ticket_id} completed. Thank you.`,
-  "decline": (t, body) => `Ticket #${t.ticket_id} declined. ` + (body.reroute === "helpline"
-    ? "The helpline team will choose another service with the caller." : "The caller is being sent to the next suggested service."),
+  "decline": (t) => t.what_next,
   "give-up": (t) => `Ticket #${t.ticket_id} handed back to the helpline team's follow-up queue.`,
 };
 

@@ -1,8 +1,10 @@
 import random
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, date, datetime
 
 import pytest
 
+from transfers.availability import Availability, Closure
 from transfers.hours import always_open, parse_schedule
 from transfers.routing import CallerCircumstances, ServiceOption, rank_services
 
@@ -133,3 +135,33 @@ def test_ranking_is_deterministic_whatever_the_input_order():
         shuffled = services[:]
         random.Random(seed).shuffle(shuffled)
         assert [s.service_id for s in rank_services(caller(["money"]), shuffled, MONDAY_10)] == expected
+
+
+PAUSED = Availability(state="paused", note="staff training")
+
+
+def test_what_the_partner_says_of_today_leaves_a_service_out_but_never_the_last_resort():
+    money = svc(1, "Money advice", ["money"], schedule=always_open())
+    debt = svc(2, "Debt line", ["money"], schedule=always_open())
+    full = replace(debt, id=3, name="Full line", availability=Availability(spaces=0))
+    closed = replace(
+        debt,
+        id=4,
+        name="Closed line",
+        availability=Availability(closures=(Closure(date(2026, 11, 23), date(2026, 11, 24)),)),
+    )
+    ranked = rank_services(
+        caller(["money"]), [replace(money, availability=PAUSED), debt, full, closed, *TEAMS], MONDAY_10
+    )
+    assert names(ranked) == ["Debt line", "Mendip team"]
+
+    # The caller's own team paused: the other team is the last resort, and says nothing odd.
+    teams = [replace(TEAMS[0], availability=PAUSED), TEAMS[1]]
+    ranked = rank_services(caller(["money"]), [debt, *teams], MONDAY_10)
+    assert names(ranked) == ["Debt line", "Sedgemoor team"] and ranked[-1].available
+
+    # Every team out: still offered last (no wrong door), marked unavailable with the reason.
+    teams = [replace(t, availability=PAUSED) for t in TEAMS]
+    last = rank_services(caller(["money"]), teams, MONDAY_10)[-1]
+    assert last.name == "Mendip team" and last.available is False and last.live_transfer_possible is False
+    assert last.reasons[0] == "unavailable now: paused by the partner (staff training)"

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -9,6 +9,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.core.db import Base
 
 SERVICE_STATUSES = ("active", "inactive", "defunct", "temporarily closed")
+# The partner's own day-to-day word, beside the directory's status (which the admin keeps).
+AVAILABILITY = ("open", "paused", "holiday")
 
 
 class NeedCategory(Base):
@@ -60,6 +62,8 @@ class Service(Base):
         sa.CheckConstraint("min_age IS NULL OR max_age IS NULL OR min_age <= max_age", name="age_range_ordered"),
         sa.CheckConstraint("status IN ('active', 'inactive', 'defunct', 'temporarily closed')", name="status_known"),
         sa.CheckConstraint("capacity IS NULL OR capacity >= 0", name="capacity_not_negative"),
+        sa.CheckConstraint("availability IN ('open', 'paused', 'holiday')", name="availability_known"),
+        sa.CheckConstraint("spaces IS NULL OR spaces >= 0", name="spaces_not_negative"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -83,6 +87,16 @@ class Service(Base):
     urgent_accept_target_hours: Mapped[float] = mapped_column(default=2.0)
     urgent_contact_target_hours: Mapped[float] = mapped_column(default=24.0)
     locality_team_for: Mapped[str | None] = mapped_column(sa.String(40))
+    # Kept by the partner: paused or on holiday until ``reopens_on`` (in the service's zone), how
+    # many more warm transfers it can take now (each new ticket takes one; None = not limited),
+    # and planned closures ``[{"starts": "YYYY-MM-DD", "ends": "YYYY-MM-DD", "note": ...}]``.
+    availability: Mapped[str] = mapped_column(sa.String(10), default="open", server_default="open")
+    reopens_on: Mapped[date | None]
+    availability_note: Mapped[str | None] = mapped_column(sa.String(300))
+    spaces: Mapped[int | None]
+    closures: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list, server_default="[]")
+    availability_updated_at: Mapped[datetime | None]
+    availability_updated_by: Mapped[str | None] = mapped_column(sa.String(120))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
-from app.core.responses import DB_INT_MAX, DbId
+from app.core.responses import DB_INT_MAX, DbId, Timestamp
+from app.core.settings import E164
 from transfers.hours import parse_schedule
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
@@ -153,3 +156,82 @@ class LocalityOut(BaseModel):
 
     slug: str
     name: str
+
+
+# What a partner keeps up to date itself (``/api/partner/v1/services/{id}``).
+
+Availability = Literal["open", "paused", "holiday"]
+MAX_SPACES = 1000
+
+
+class ClosureSpec(Strict):
+    """A planned closure, e.g. a bank holiday: closed from ``starts`` to ``ends``, both days included."""
+
+    starts: date
+    ends: date
+    note: str | None = Field(None, max_length=120)
+
+    @model_validator(mode="after")
+    def _in_order(self) -> "ClosureSpec":
+        if self.ends < self.starts:
+            raise PydanticCustomError(
+                "closure_order",
+                "the closure ends ({ends}) before it starts ({starts})",
+                {"ends": str(self.ends), "starts": str(self.starts)},
+            )
+        return self
+
+
+class AvailabilityUpdate(Strict):
+    """A partial change: only the fields given change. Setting ``open`` clears the reopening day
+    and the note unless they are given too."""
+
+    availability: Availability = Field(None, description="open, paused, or holiday (closed for a holiday)")  # type: ignore[assignment]
+    reopens_on: date | None = Field(None, description="Paused or on holiday until the start of this day")
+    note: str | None = Field(None, max_length=300, description="Why, for the helpline (no personal data)")
+    spaces: int | None = Field(
+        None,
+        ge=0,
+        le=MAX_SPACES,
+        description="How many more warm transfers you can take now: 0 = full, null = no limit",
+    )
+    hours: list[HoursSpec] = Field(None, max_length=28)  # type: ignore[assignment]
+    closures: list[ClosureSpec] = Field(None, max_length=52)  # type: ignore[assignment]
+    live_phone: str | None = Field(
+        None, max_length=16, description="The live line, E.164 (e.g. +441823000111); null: no live line"
+    )
+
+    # Messages for the person at the form, without pydantic's "Value error, " in front.
+    @field_validator("hours")
+    @classmethod
+    def _hours_parse(cls, value: list[HoursSpec]) -> list[HoursSpec]:
+        try:
+            parse_schedule([h.model_dump() for h in value])
+        except ValueError as exc:
+            raise PydanticCustomError("hours", str(exc)) from None
+        return value
+
+    @field_validator("live_phone")
+    @classmethod
+    def _e164(cls, value: str | None) -> str | None:
+        if value is not None and not E164.match(value):
+            raise PydanticCustomError(
+                "e164", "use the international form: + then the country code and number, e.g. +441823000101"
+            )
+        return value
+
+
+class AvailabilityOut(BaseModel):
+    state: Availability
+    reopens_on: date | None
+    note: str | None
+    spaces: int | None
+    closures: list[ClosureSpec]
+    available_now: bool
+    unavailable_reason: str | None = Field(description="Why routing leaves the service out now, if it does")
+    updated_at: Timestamp | None
+    updated_by: str | None
+
+
+class PartnerServiceOut(ServiceOut):
+    availability: AvailabilityOut

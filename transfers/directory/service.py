@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,10 +13,14 @@ from sqlalchemy.orm import selectinload
 from app.core.audit import record_audit
 from app.core.db import runtime_of
 from app.core.errors import Conflict, NotFound, Unprocessable
+from transfers.availability import Availability, parse_closures, unavailable_reason
 from transfers.directory.models import Locality, NeedCategory, Organisation, Service
 from transfers.directory.schemas import (
+    AvailabilityOut,
+    AvailabilityUpdate,
     OrganisationFields,
     OrganisationUpdate,
+    PartnerServiceOut,
     ServiceCreate,
     ServiceFields,
     ServiceOut,
@@ -209,4 +215,93 @@ async def retire_service(session: AsyncSession, service_id: int, *, actor: str) 
     await _audit(session, actor, "retire_service", service, status={"from": service.status, "to": "defunct"})
     service.status = "defunct"
     service.updated_at = runtime_of(session).clock.now()
+    return service
+
+
+# What the partner keeps up to date itself
+
+
+def availability_of(service: Service) -> Availability:
+    return Availability(
+        state=service.availability,
+        reopens_on=service.reopens_on,
+        note=service.availability_note,
+        spaces=service.spaces,
+        closures=parse_closures(service.closures or []),
+    )
+
+
+def service_unavailable(service: Service, now: datetime) -> str | None:
+    """Why the partner says this service cannot take a warm transfer now, or None."""
+    return unavailable_reason(availability_of(service), service.timezone, now)
+
+
+def partner_service_out(service: Service, now: datetime) -> PartnerServiceOut:
+    reason = service_unavailable(service, now)
+    return PartnerServiceOut(
+        **service_out(service).model_dump(),
+        availability=AvailabilityOut(
+            state=service.availability,
+            reopens_on=service.reopens_on,
+            note=service.availability_note,
+            spaces=service.spaces,
+            closures=service.closures or [],
+            available_now=reason is None,
+            unavailable_reason=reason,
+            updated_at=service.availability_updated_at,
+            updated_by=service.availability_updated_by,
+        ),
+    )
+
+
+def _availability_columns(change: AvailabilityUpdate) -> dict[str, Any]:
+    given = change.model_dump(exclude_unset=True, mode="json")
+    columns: dict[str, Any] = {}
+    if "availability" in given:
+        columns["availability"] = change.availability
+        if change.availability == "open":
+            columns |= {"reopens_on": None, "availability_note": None}
+    if "reopens_on" in given:
+        columns["reopens_on"] = change.reopens_on
+    if "note" in given:
+        columns["availability_note"] = (change.note or "").strip() or None
+    if "spaces" in given:
+        columns["spaces"] = change.spaces
+    if "hours" in given:
+        columns["schedule"] = given["hours"]
+    if "closures" in given:
+        columns["closures"] = sorted(given["closures"], key=lambda c: c["starts"])
+    if "live_phone" in given:
+        columns["live_phone"] = change.live_phone
+    return columns
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+async def update_availability(
+    session: AsyncSession, *, service: Service, change: AvailabilityUpdate, actor: str
+) -> Service:
+    """The partner's own word on its service, in force for routing at once; audited with who and
+    what changed (no personal data: these are the service's own details)."""
+    now = runtime_of(session).clock.now()
+    today = now.astimezone(ZoneInfo(service.timezone)).date()
+    if change.reopens_on is not None and change.reopens_on != service.reopens_on and change.reopens_on <= today:
+        raise Unprocessable("reopens_on", "the day the service reopens must be after today")
+    columns = _availability_columns(change)
+    changed = {
+        name: {"from": _plain(getattr(service, name)), "to": _plain(value)}
+        for name, value in columns.items()
+        if getattr(service, name) != value
+    }
+    if not changed:
+        return service
+    for name, value in columns.items():
+        setattr(service, name, value)
+    service.availability_updated_at = service.updated_at = now
+    service.availability_updated_by = actor
+    await record_audit(
+        session, actor=actor, action="update_service", subject_type="service", subject_id=service.id, changes=changed
+    )
     return service

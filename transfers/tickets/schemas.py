@@ -65,6 +65,7 @@ class PartnerTicketOut(TicketStatusOut):
     contact_attempts: int
     outcome: str | None
     allowed_actions: list[str]
+    what_next: str | None = Field(description="What happened to the caller after a decline, give-up or cancel")
     events: list[TicketEventOut]
 
 

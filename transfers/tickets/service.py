@@ -3,6 +3,7 @@ table, every move audited in its own transaction. Service functions never commit
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,6 +18,7 @@ from app.core.errors import NotFound, Unprocessable
 from app.core.events import emit, publish_live
 from app.core.jobs import cancel_job, schedule_job
 from transfers.directory.models import Service
+from transfers.directory.service import availability_of, service_unavailable
 from transfers.hours import add_open_hours, is_open, parse_schedule
 from transfers.routing import CallerCircumstances, ServiceOption, Suggestion, rank_services
 from transfers.tickets.models import FollowUp, TicketEvent, TransferTicket
@@ -28,6 +30,7 @@ from transfers.tickets.states import (
     TicketStateError,
     next_state,
 )
+from transfers.tickets.words import what_next
 
 ACCEPT_BREACH, CONTACT_BREACH = "ticket.accept_breach", "ticket.contact_breach"
 TEXT_CALLER = "ticket.text_caller"
@@ -138,6 +141,7 @@ def service_option(service: Service, waiting: int) -> ServiceOption:
         waiting=waiting,
         live_phone=service.live_phone,
         locality_team_for=service.locality_team_for,
+        availability=availability_of(service),
     )
 
 
@@ -182,6 +186,8 @@ async def create_ticket(session: AsyncSession, *, request: TransferRequest, acto
     if service.status != "active":
         raise Unprocessable("service_id", f"{service.name} is {service.status}: choose another service")
     now = runtime.clock.now()
+    if reason := service_unavailable(service, now):
+        raise Unprocessable("service_id", f"{service.name} is {reason}: choose another service")
     accept_by, contact_by = _targets(service, now, request.urgent)
     values = dict(
         service_id=service.id,
@@ -225,6 +231,13 @@ async def create_ticket(session: AsyncSession, *, request: TransferRequest, acto
         ticket = TransferTicket(**values)
         session.add(ticket)
         await session.flush()
+    # Each warm transfer takes one of the spaces the partner said it has (never below none).
+    await session.execute(
+        sa.update(Service)
+        .where(Service.id == service.id, Service.spaces > 0)
+        .values(spaces=Service.spaces - 1)
+        .execution_options(synchronize_session="fetch")
+    )
     await _record_event(
         session,
         ticket,
@@ -308,6 +321,8 @@ class ActionInput:
     reason: str | None = None
     outcome: str | None = None
     reroute: str = REROUTE_NEXT
+    # The actor's own words for the actions it may take, for a 409 (see ``next_state``).
+    names: Mapping[TicketAction, str] | None = None
 
 
 def _check_input(change: ActionInput) -> None:
@@ -322,7 +337,7 @@ async def apply_action(session: AsyncSession, *, ticket: TransferTicket, change:
     matches while the ticket is still in the state this transition was checked against."""
     _check_input(change)
     before = ticket.status
-    after = next_state(before, change.action)
+    after = next_state(before, change.action, names=change.names)
     now = runtime_of(session).clock.now()
     values: dict[str, Any] = {"status": str(after), "updated_at": now}
     match change.action:
@@ -385,11 +400,7 @@ async def _reroute(session: AsyncSession, ticket: TransferTicket, change: Action
     """A declined caller goes to the next suggestion (a new ticket linked to this one), or to the
     helpline team's follow-up queue when the partner asks the helpline to choose or nothing is left."""
     if change.reroute != REROUTE_HELPLINE:
-        tried = await _services_tried(session, ticket)
-        caller = CallerCircumstances(
-            needs=frozenset(ticket.needs), age=ticket.age, locality=ticket.locality, urgent=ticket.urgent
-        )
-        suggestions = await suggest_services(session, caller=caller, exclude=frozenset(tried))
+        suggestions = await _next_services(session, ticket)
         if suggestions:
             request = _copy_request(ticket, service_id=suggestions[0].service_id, crypto=runtime_of(session).crypto)
             rerouted, _ = await create_ticket(session, request=request, actor="openline:re-route")
@@ -408,12 +419,7 @@ async def reroute_ticket(
             f"only a ticket waiting to be accepted can be re-routed; this one is {ticket.status}", state=ticket.status
         )
     if service_id is None:
-        caller = CallerCircumstances(
-            needs=frozenset(ticket.needs), age=ticket.age, locality=ticket.locality, urgent=ticket.urgent
-        )
-        suggestions = await suggest_services(
-            session, caller=caller, exclude=frozenset(await _services_tried(session, ticket))
-        )
+        suggestions = await _next_services(session, ticket)
         if not suggestions:
             raise Unprocessable("service_id", "every suitable service has been tried: choose one")
         service_id = suggestions[0].service_id
@@ -425,7 +431,19 @@ async def reroute_ticket(
     return rerouted
 
 
+async def _next_services(session: AsyncSession, ticket: TransferTicket) -> list[Suggestion]:
+    """Where this caller could go next: the suggestions for the same circumstances, leaving out
+    every service already tried for them and any its partner says cannot take them now."""
+    caller = CallerCircumstances(
+        needs=frozenset(ticket.needs), age=ticket.age, locality=ticket.locality, urgent=ticket.urgent
+    )
+    tried = frozenset(await _services_tried(session, ticket))
+    return [s for s in await suggest_services(session, caller=caller, exclude=tried) if s.available]
+
+
 async def _services_tried(session: AsyncSession, ticket: TransferTicket) -> set[int]:
+    """Services this caller has already been handed to: the re-route chain, and every other
+    warm transfer made for the same call (one that has just helped them is not "next")."""
     tried, current = {ticket.service_id}, ticket
     while current.rerouted_from_id is not None:
         previous = await session.get(TransferTicket, current.rerouted_from_id)
@@ -433,6 +451,14 @@ async def _services_tried(session: AsyncSession, ticket: TransferTicket) -> set[
             break
         tried.add(previous.service_id)
         current = previous
+    if ticket.call_id is not None:
+        tried |= set(
+            (
+                await session.scalars(
+                    sa.select(TransferTicket.service_id).where(TransferTicket.call_id == ticket.call_id)
+                )
+            ).all()
+        )
     return tried
 
 
@@ -537,6 +563,20 @@ def describe_ticket_status(ticket: TransferTicket, service: Service) -> dict[str
         "created_at": _iso(ticket.created_at),
         "updated_at": _iso(ticket.updated_at),
     }
+
+
+async def rerouted_to(session: AsyncSession, ticket: TransferTicket) -> TransferTicket | None:
+    """The warm transfer this one was re-routed to, if it was."""
+    return await session.scalar(sa.select(TransferTicket).where(TransferTicket.rerouted_from_id == ticket.id))
+
+
+async def describe_what_next(session: AsyncSession, ticket: TransferTicket) -> str | None:
+    """``words.what_next`` for this ticket, with the name of the service the caller went on to."""
+    onward = await rerouted_to(session, ticket)
+    onward_service = await session.get(Service, onward.service_id) if onward is not None else None
+    return what_next(
+        ticket.status, reason=ticket.status_reason, rerouted_to=onward_service.name if onward_service else None
+    )
 
 
 def open_now(service: Service, now: datetime) -> bool:

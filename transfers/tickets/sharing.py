@@ -12,7 +12,7 @@ from app.core.audit import record_audit
 from app.core.db import runtime_of
 from transfers.directory.models import Service
 from transfers.tickets.models import TicketEvent, TransferTicket
-from transfers.tickets.service import describe_ticket_status
+from transfers.tickets.service import describe_ticket_status, describe_what_next
 from transfers.tickets.states import allowed_actions
 
 
@@ -59,5 +59,6 @@ async def describe_for_partner(
         "contact_attempts": ticket.contact_attempts,
         "outcome": ticket.outcome,
         "allowed_actions": [a.value for a in allowed_actions(ticket.status)],
+        "what_next": await describe_what_next(session, ticket),
         "events": await ticket_trail(session, ticket.id),
     }

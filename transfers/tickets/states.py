@@ -9,6 +9,7 @@ requested|accepted|on-hold --cancel(reason)--> cancelled
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 
 from app.core.errors import Conflict
@@ -63,28 +64,38 @@ TERMINAL_STATES = frozenset({S.rejected, S.failed, S.completed, S.cancelled})
 
 
 class TicketStateError(Conflict):
-    """409 naming the ticket's current state, so a client can show what happened instead."""
+    """409 naming the ticket's current state (and what may be done now), so a client can show
+    what happened instead."""
 
     error = "invalid_transition"
 
-    def __init__(self, detail: str, *, state: str):
+    def __init__(self, detail: str, *, state: str, allowed: list[str] | None = None):
         super().__init__(detail)
         self.state = state
+        self.allowed = allowed
 
-    def body(self) -> dict[str, str]:
-        return super().body() | {"state": self.state}
+    def body(self) -> dict[str, object]:
+        extra = {} if self.allowed is None else {"allowed": self.allowed}
+        return super().body() | {"state": self.state} | extra
 
 
 def allowed_actions(state: str) -> tuple[TicketAction, ...]:
     return tuple(action for action in TicketAction if (TicketState(state), action) in TRANSITIONS)
 
 
-def next_state(state: str, action: str) -> TicketState:
+def next_state(state: str, action: str, *, names: Mapping[TicketAction, str] | None = None) -> TicketState:
+    """The state ``action`` leads to. ``names`` are the caller's own words for the actions it may
+    take (a partner's API paths, say): a 409 then lists only those, in those words."""
     try:
         key = (TicketState(state), TicketAction(action))
     except ValueError:
         raise TicketStateError(f"cannot {action} a ticket that is {state}", state=state) from None
     if key not in TRANSITIONS:
-        allowed = ", ".join(allowed_actions(state)) or "nothing: it is closed"
-        raise TicketStateError(f"cannot {action} a ticket that is {state} (allowed now: {allowed})", state=state)
+        actions = allowed_actions(state)
+        allowed = [names[a] for a in actions if a in names] if names is not None else [str(a) for a in actions]
+        word = names.get(key[1], str(action)) if names is not None else str(action)
+        listed = ", ".join(allowed) or "nothing: it is closed"
+        raise TicketStateError(
+            f"cannot {word} a ticket that is {state} (allowed now: {listed})", state=state, allowed=allowed
+        )
     return TRANSITIONS[key]
