@@ -10,14 +10,12 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import runtime_of
-from app.core.errors import Conflict, NotFound
 from app.core.security import User
 from app.helpline.models import CallLog, CallLogRevision, SupportSession
-from app.helpline.sessions import describe_session, end_session, start_session
+from app.helpline.sessions import describe_session
 from telephony.calls import seconds_between
 from telephony.lifecycle import ended_by_so_far
 from telephony.models import Call, CallbackRequest
-from telephony.presence import check_ready_for_next, mark_on_call, release_listener
 from transfers.directory.models import Service
 from transfers.tickets.models import TransferTicket
 from transfers.tickets.states import ACTIVE_STATES
@@ -195,41 +193,3 @@ async def _transfers_by_call(session: AsyncSession, call_ids: list[int]) -> dict
             }
         )
     return out
-
-
-async def start_callback_session(session: AsyncSession, *, callback_id: int, user: User) -> SupportSession:
-    """A listener rings back someone who left a message (or whose line dropped): a session of its
-    own, linked to the callback; starting it twice gives the one already running."""
-    callback = await session.get(CallbackRequest, callback_id)
-    if callback is None:
-        raise NotFound("no such callback")
-    if callback.claimed_by != user.id or callback.status != "claimed":
-        raise Conflict("claim the callback before starting its session")
-    existing = await session.scalar(
-        sa.select(SupportSession)
-        .where(SupportSession.callback_request_id == callback.id)
-        .order_by(SupportSession.id.desc())
-    )
-    if existing is not None and existing.ended_at is None:
-        return existing
-    await check_ready_for_next(session, listener_id=user.id)
-    support = await start_session(
-        session,
-        call_id=None,
-        listener_id=user.id,
-        started_at=runtime_of(session).clock.now(),
-        callback_request_id=callback.id,
-    )
-    await mark_on_call(session, user_id=user.id, call_id=callback.call_id)
-    return support
-
-
-async def end_callback_session(session: AsyncSession, *, support: SupportSession) -> SupportSession:
-    """Calls through the line end when Twilio says so; a callback ends when the listener says so."""
-    if support.callback_request_id is None:
-        raise Conflict("this session ends when the call does")
-    if support.ended_at is None:
-        callback = await session.get(CallbackRequest, support.callback_request_id)
-        await end_session(session, support=support, ended_at=runtime_of(session).clock.now())
-        await release_listener(session, user_id=support.listener_id, call_id=callback.call_id, status="wrap-up")
-    return support

@@ -10,13 +10,7 @@ from app.core.deps import ClockDep, CurrentListener, SessionDep
 from app.core.responses import SIGNED_IN, PathId, error_responses
 from app.helpline.call_log import CallLogIn, CorrectionIn, correct_call_log, read_call_log, record_call_log
 from app.helpline.deps import OwnSession, OwnTicket
-from app.helpline.history import (
-    describe_call_card,
-    describe_repeat_caller,
-    end_callback_session,
-    list_calls_tonight,
-    start_callback_session,
-)
+from app.helpline.history import describe_call_card, describe_repeat_caller, list_calls_tonight
 from app.helpline.schemas import (
     CallCardOut,
     CallLogOut,
@@ -26,7 +20,7 @@ from app.helpline.schemas import (
     SuggestionOut,
     TonightCallOut,
 )
-from app.helpline.sessions import describe_session, find_current_session
+from app.helpline.sessions import describe_session, end_callback_session, find_current_session, start_callback_session
 from app.helpline.transfers import (
     CancelIn,
     RerouteIn,

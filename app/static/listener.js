@@ -480,14 +480,15 @@ async function loadTonight() {
       }
     }
     const length = c.ended_at ? `${c.minutes} min` : "on now";
-    const t = c.transfer;
+    // Every warm transfer of the call (a decline re-routed makes a second), oldest first.
+    const transfers = c.transfers || (c.transfer ? [c.transfer] : []);
     return el("tr", { class: c.ended_at ? "" : "live" },
       el("td", { text: when(c.started_at) }),
       el("td", { text: length + (c.overrun_seconds ? ` (+${mmss(c.overrun_seconds)})` : "") }),
       el("td", { class: "mono", text: c.caller }),
       title,
       el("td", { text: [c.ended_by && endedText(c), words(c.outcome)].filter((w) => w && w !== "–").join("; ") || "–" }),
-      el("td", { text: t ? `${t.service}: ${ticketStatus(t.status)}` : "–" }));
+      el("td", { text: transfers.map((t) => `${t.service}: ${ticketStatus(t.status)}`).join("; ") || "–" }));
   }));
 }
 

@@ -106,12 +106,16 @@ function drawTicket(ticket) {
 }
 
 function drawSuggestion(s) {
-  return el("li", { class: "suggestion" + (s.fallback ? " fallback" : "") },
-    el("p", {}, el("strong", {}, s.name), " ", el("span", { class: "muted" }, s.organisation)),
+  // A service its partner has paused, closed or filled is still shown (the locality team as the
+  // last resort) with the reason, but cannot take a warm transfer until it reopens.
+  const closed = s.available === false;
+  return el("li", { class: "suggestion" + (s.fallback ? " fallback" : "") + (closed ? " unavailable" : "") },
+    el("p", {}, el("strong", {}, s.name), " ", el("span", { class: "muted" }, s.organisation),
+      closed ? [" ", el("span", { class: "badge warn" }, "not taking warm transfers now")] : null),
     el("ul", { class: "reasons" }, s.reasons.map((r) => el("li", {}, r))),
     el("div", { class: "row" },
-      el("button", { type: "button", onclick: (e) => makeTransfer(s, "queue", e.currentTarget) }, "Warm transfer to their queue"),
-      s.live_transfer_possible ? el("button", { type: "button", class: "primary",
+      el("button", { type: "button", disabled: closed, onclick: (e) => makeTransfer(s, "queue", e.currentTarget) }, "Warm transfer to their queue"),
+      s.live_transfer_possible && !closed ? el("button", { type: "button", class: "primary",
         onclick: (e) => makeTransfer(s, "live", e.currentTarget) }, "Transfer live now") : null));
 }
 
