@@ -43,6 +43,14 @@ async def browser() -> AsyncIterator[Any]:
             await launched.close()
 
 
+async def listener_page_ready(page: Any) -> None:
+    """Wait until listener.js has drawn presence: a module script may still be loading just after
+    sign-in, and a shortcut pressed before it listens does nothing."""
+    from playwright.async_api import expect
+
+    await expect(page.locator('input[name="presence"]:checked')).to_have_count(1, timeout=10_000)
+
+
 def watch_console(page: Any) -> list[str]:
     """What a person would never see in normal use: page errors, console errors, and any error
     answer (4xx/5xx) to the page's own requests. A test asserts the list stays empty."""

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tests.browser.conftest import listener_page_ready
 from tests.conftest import PASSWORD, load_demo_directory
 from tests.scenarios import logged_session
 from tests.servers import serving
@@ -112,6 +113,7 @@ async def test_an_admin_adds_a_listener_who_signs_in_and_lands_on_the_listener_p
             await expect(kim.locator(".topbar .who")).to_contain_text("Kim Lee")
             # ...and takes a practice call there. Her desk phone is where she is rung; the caller's
             # card is on her dashboard either way.
+            await listener_page_ready(kim)
             await kim.keyboard.press("a")
             await expect(kim.locator('input[name="presence"][value="available"]')).to_be_checked(timeout=WAIT)
             caller = sim.caller("+447700900321")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import expect
 
-from tests.browser.conftest import sign_in_at, watch_console
+from tests.browser.conftest import listener_page_ready, sign_in_at, watch_console
 from tests.conftest import load_demo_directory
 from tests.servers import serving
 from tests.telephony.conftest import calls, simulator_for
@@ -34,6 +34,7 @@ async def test_a_listener_answers_mutes_holds_and_hangs_up_on_the_practice_heads
             await expect(page.locator("#headset-kind")).to_have_text("Practice headset", timeout=WAIT)
             await expect(page.locator("#headset-status")).to_contain_text("Ready")
             await expect(page.locator("#hs-answer")).to_be_disabled()
+            await listener_page_ready(page)
             await page.keyboard.press("a")
             await expect(page.locator('input[name="presence"][value="available"]')).to_be_checked(timeout=WAIT)
 

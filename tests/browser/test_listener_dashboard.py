@@ -12,7 +12,7 @@ import pytest
 from playwright.async_api import expect
 
 from app.core.jobs import run_due_jobs
-from tests.browser.conftest import sign_in_at, watch_console
+from tests.browser.conftest import listener_page_ready, sign_in_at, watch_console
 from tests.conftest import load_demo_directory
 from tests.servers import serving
 from tests.telephony.conftest import simulator_for
@@ -38,6 +38,7 @@ async def test_a_listeners_call_from_queue_to_tonights_list(make_harness, browse
             await sign_in_at(page, base, "/listener", "sam")
             await expect(page.locator(".topbar .who")).to_contain_text("Sam Okafor")
 
+            await listener_page_ready(page)
             await page.keyboard.press("a")  # shortcut: available
             await expect(page.locator('input[name="presence"][value="available"]')).to_be_checked(timeout=WAIT)
             await expect(page.locator("#needs-list input")).not_to_have_count(0)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import expect
 
-from tests.browser.conftest import sign_in_at
+from tests.browser.conftest import listener_page_ready, sign_in_at
 from tests.conftest import load_demo_directory
 from tests.servers import serving
 from tests.telephony.conftest import simulator_for
@@ -32,8 +32,7 @@ async def listener_on_a_logged_call(context, base, sim):
     page = await context.new_page()
     problems = watch(page)
     await sign_in_at(page, base, "/listener", "sam")
-    # Presence drawn means listener.js has run, so its keyboard shortcut is listening.
-    await expect(page.locator('input[name="presence"]:checked')).to_have_count(1, timeout=WAIT)
+    await listener_page_ready(page)
     await page.keyboard.press("a")
     await expect(page.locator('input[name="presence"][value="available"]')).to_be_checked(timeout=WAIT)
     await sim.caller("+447700900444").arrive()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import expect
 
-from tests.browser.conftest import sign_in_at, watch_console
+from tests.browser.conftest import listener_page_ready, sign_in_at, watch_console
 from tests.conftest import load_demo_directory
 from tests.servers import serving
 from tests.telephony.conftest import simulator_for
@@ -36,6 +36,7 @@ async def test_a_warm_transfer_from_call_to_confirmed_handover(make_harness, bro
         charity = await browser.new_context(base_url=base, viewport={"width": 1440, "height": 1000})
         try:
             listener, listener_problems = await sign_in(helpline, base, "/listener", "sam")
+            await listener_page_ready(listener)
             await listener.keyboard.press("a")
             await expect(listener.locator('input[name="presence"][value="available"]')).to_be_checked(timeout=WAIT)
             caller = sim.caller("+447700900444")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import expect
 
-from tests.browser.conftest import sign_in_at
+from tests.browser.conftest import listener_page_ready, sign_in_at
 from tests.servers import serving
 from tests.telephony.conftest import simulator_for
 
@@ -40,6 +40,7 @@ async def test_the_last_callers_log_before_the_next_caller(make_harness, browser
         )
         try:
             await sign_in_at(page, base, "/listener", "sam")
+            await listener_page_ready(page)
             await page.keyboard.press("a")
             await expect(page.locator('input[name="presence"][value="available"]')).to_be_checked(timeout=WAIT)
             first = sim.caller("+447700900321")
