@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.capacity.demand import HourTotals, seconds_between
-from transfers.directory.models import NeedCategory, Service
+from transfers.directory.models import Locality, NeedCategory, Service
 from transfers.hours import DAY_NAMES, is_open, parse_schedule
 from transfers.tickets.models import TicketEvent, TransferTicket
 from transfers.tickets.states import OPEN_STATES
@@ -125,7 +125,16 @@ async def measure_locality_waits(session: AsyncSession, *, start: datetime, end:
         .order_by(sa.func.avg(waited).desc())
         .limit(LONGEST_WAITING_LOCALITIES)
     )
-    return [{"locality": name, "tickets": n, "mean_wait_days": round(float(w) / 86400, 2)} for name, n, w in rows]
+    # People read the locality's name ("South Somerset"), never its slug.
+    names = dict((await session.execute(sa.select(Locality.slug, Locality.name))).all())
+    return [
+        {
+            "locality": names.get(slug, "not known" if slug == "unknown" else slug),
+            "tickets": n,
+            "mean_wait_days": round(float(w) / 86400, 2),
+        }
+        for slug, n, w in rows
+    ]
 
 
 async def list_need_slugs(session: AsyncSession) -> list[tuple[str, str]]:

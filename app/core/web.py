@@ -22,6 +22,21 @@ HOME_BY_ROLE = {
     "commissioner": "/reports",
 }
 
+# The pages each role can open, in the top bar of every page (a role with one page gets none).
+PAGES_BY_ROLE: dict[str, list[tuple[str, str]]] = {
+    "listener": [("/listener", "Listener")],
+    "supervisor": [
+        ("/listener", "Listener"),
+        ("/board", "Board"),
+        ("/reports", "Reports"),
+        ("/reports/capacity", "Capacity"),
+    ],
+    "admin": [("/admin", "Admin"), ("/board", "Board"), ("/reports", "Reports"), ("/reports/capacity", "Capacity")],
+    "partner": [("/partner", "Warm transfers")],
+    "commissioner": [("/reports", "Reports")],
+}
+templates.env.globals["pages_for"] = lambda role: PAGES_BY_ROLE.get(str(role), [])
+
 
 def render(request: Request, name: str, status_code: int = 200, **context: Any):
     context.setdefault("user", None)

@@ -77,3 +77,27 @@ async def test_the_root_sends_each_person_to_their_own_page(harness, role, home)
 async def test_the_root_sends_strangers_to_sign_in(client):
     response = await client.get("/")
     assert response.status_code == 303 and response.headers["location"] == "/login"
+
+
+@pytest.mark.parametrize(
+    "role, home, pages",
+    [
+        ("listener", "/listener", []),
+        ("supervisor", "/board", ["/listener", "/board", "/reports", "/reports/capacity"]),
+        ("admin", "/admin", ["/admin", "/board", "/reports", "/reports/capacity"]),
+        ("partner", "/partner", []),
+        ("commissioner", "/reports", []),
+    ],
+)
+async def test_the_top_bar_offers_each_person_the_pages_they_can_open(harness, role, home, pages):
+    await _add(harness, "someone", role)
+    client = await harness.signed_in("someone")
+    page = await client.get(home)
+    assert page.status_code == 200
+    nav = re.search(r'<nav class="nav" aria-label="Pages">(.*?)</nav>', page.text, re.S)
+    links = re.findall(r'<a href="([^"]+)"', nav.group(1)) if nav else []
+    assert links == pages
+    if pages:
+        assert f'<a href="{home}" aria-current="page">' in nav.group(1)
+    for path in links:  # never a link to a page that refuses them
+        assert (await client.get(path)).status_code == 200, path

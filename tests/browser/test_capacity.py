@@ -43,7 +43,7 @@ async def test_a_supervisor_reads_the_capacity_model_and_tries_a_what_if(make_ha
             money = services.filter(has_text="Money and benefits casework")
             await expect(money).to_contain_text("beyond capacity")
             await expect(money).to_contain_text("28.0 days")
-            await expect(page.locator("#c-localities li").first).to_contain_text("taunton: 8.17 days")
+            await expect(page.locator("#c-localities li").first).to_contain_text("Somerset West & Taunton: 8.17 days")
             await page.screenshot(path=screenshot_path("capacity.png"), full_page=True)
 
             await page.get_by_label("Listeners to add").fill("2")

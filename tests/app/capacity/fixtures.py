@@ -78,11 +78,11 @@ async def record_transfers(harness, creator_id: int, slug: str) -> int:
         service_id = await session.scalar(sa.select(Service.id).where(Service.slug == slug))
         made = datetime(2026, 11, 2, 12, tzinfo=UTC)
         plans = [
-            (made, "completed", "taunton"),
-            (made + timedelta(days=7), "accepted", "taunton"),
-            (made + timedelta(days=14), "requested", "yeovil"),
-            (made + timedelta(days=15), "requested", "yeovil"),
-            (datetime(2026, 10, 10, tzinfo=UTC), "requested", "frome"),
+            (made, "completed", "somerset-west-taunton"),
+            (made + timedelta(days=7), "accepted", "somerset-west-taunton"),
+            (made + timedelta(days=14), "requested", "south-somerset"),
+            (made + timedelta(days=15), "requested", "south-somerset"),
+            (datetime(2026, 10, 10, tzinfo=UTC), "requested", "mendip"),
         ]
         for at, status, locality in plans:
             ticket = TransferTicket(
