@@ -152,6 +152,44 @@ def test_the_cli_exports_and_imports_hsds_all_or_nothing(tmp_path, monkeypatch):
     refused = runner.invoke(cli.cli, ["directory", "import-hsds", str(broken)])
     assert refused.exit_code == 1 and "unknown organization 'nobody'" in refused.output
     assert "nothing imported" in refused.output
+    (tmp_path / "not.json").write_text("{organizations: [")
+    not_json = runner.invoke(cli.cli, ["directory", "import-hsds", str(tmp_path / "not.json")])
+    assert not_json.exit_code == 1 and "not valid JSON" in not_json.output
     unchanged = tmp_path / "unchanged.json"
     assert runner.invoke(cli.cli, ["directory", "export-hsds", str(unchanged)]).exit_code == 0
     assert "Renamed" not in unchanged.read_text()
+
+
+async def test_a_councils_file_without_our_extension_loads_with_slugs_from_its_names(harness):
+    council = {
+        "service_areas": [{"id": "a1", "name": "Mendip"}],
+        "taxonomy_terms": [{"id": "t1", "name": "Housing", "description": "Somewhere to live"}],
+        "organizations": [{"id": "o1", "name": "Mendip Housing Trust", "description": ""}],
+        "services": [
+            {
+                "id": "s1",
+                "organization_id": "o1",
+                "name": "Housing Advice Line",
+                "status": "active",
+                "attributes": [{"id": "x1", "taxonomy_term_id": "t1"}],
+                "service_areas": [{"id": "sa1", "name": "Mendip"}],
+                "schedules": [{"id": "h1", "byday": "MO,TU,WE,TH,FR", "opens_at": "09:00:00", "closes_at": "17:00:00"}],
+            }
+        ],
+    }
+    async with session_scope(harness.runtime) as session:
+        await import_directory(session, hsds_to_directory(council))
+    exported = await _export(harness)
+    (service,) = exported["services"]
+    assert service["x-openline"]["slug"] == "housing-advice-line"
+    assert service["service_areas"][0]["uri"] == "urn:openline:locality:mendip"
+    assert service["schedules"][0] | {"id": None} == {
+        "id": None,
+        "service_id": service["id"],
+        "freq": "WEEKLY",
+        "wkst": "MO",
+        "byday": "MO,TU,WE,TH,FR",
+        "opens_at": "09:00",
+        "closes_at": "17:00",
+    }
+    assert [t["code"] for t in exported["taxonomy_terms"]] == ["housing"]
