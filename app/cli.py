@@ -117,6 +117,38 @@ def directory_import(path: Annotated[Path, typer.Argument(exists=True, dir_okay=
     typer.echo(f"imported {path}: {summary}")
 
 
+@directory_cli.command("export-hsds")
+def directory_export_hsds(path: Annotated[Path, typer.Argument(dir_okay=False, writable=True)]) -> None:
+    """Write the directory as Open Referral HSDS 3 JSON."""
+    import json
+
+    from transfers.directory.service import export_directory_hsds
+
+    document = _run(export_directory_hsds)
+    path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    typer.echo(f"wrote {path}: {len(document['organizations'])} organizations, {len(document['services'])} services")
+
+
+@directory_cli.command("import-hsds")
+def directory_import_hsds(path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)]) -> None:
+    """Load or update a whole directory from Open Referral HSDS 3 JSON (all or nothing)."""
+    import json
+
+    from transfers.directory.hsds import hsds_to_directory
+    from transfers.directory.importer import DirectoryFileError, import_directory
+
+    try:
+        directory = hsds_to_directory(json.loads(path.read_text()))
+    except json.JSONDecodeError as exc:
+        _fail(f"{path}: nothing imported: not valid JSON: {exc}")
+    except DirectoryFileError as exc:
+        _fail(
+            f"{path}: nothing imported, {len(exc.problems)} problem(s):\n" + "\n".join(f"  {p}" for p in exc.problems)
+        )
+    summary = _run(lambda session: import_directory(session, directory))
+    typer.echo(f"imported {path}: {summary}")
+
+
 @user_cli.command("add")
 def user_add(
     username: str,

@@ -107,15 +107,27 @@ def parse_directory(text: str) -> DirectoryFile:
         raise DirectoryFileError([f"line {mark.line + 1 if mark else '?'}: not valid YAML: {exc}"]) from None
     if not isinstance(document, dict):
         raise DirectoryFileError(["line 1: expected a mapping with need_categories, localities and organisations"])
+    return check_directory(document)
+
+
+def _at(document: Any, loc: tuple[Any, ...]) -> str:
+    """Where a problem is: its line in a YAML file, else (a document built from HSDS) its path."""
+    if isinstance(document, _Node):
+        return f"line {_line_of(document, loc)}"
+    return ".".join(map(str, loc))
+
+
+def check_directory(document: dict[str, Any]) -> DirectoryFile:
+    """The checks every directory import goes through, whatever the file's format."""
     try:
         directory = DirectoryFile.model_validate(document)
     except ValidationError as exc:
-        raise DirectoryFileError(
-            [
-                f"line {_line_of(document, err['loc'])}: {'.'.join(map(str, err['loc']))}: {err['msg']}"
-                for err in exc.errors()
-            ]
-        ) from None
+        problems = []
+        for err in exc.errors():
+            path = ".".join(map(str, err["loc"]))
+            where = f"line {_line_of(document, err['loc'])}: {path}" if isinstance(document, _Node) else path
+            problems.append(f"{where}: {err['msg']}")
+        raise DirectoryFileError(problems) from None
     problems = _cross_check(directory, document)
     if problems:
         raise DirectoryFileError(problems)
@@ -130,21 +142,19 @@ def _cross_check(directory: DirectoryFile, document: Any) -> list[str]:
     seen_orgs: set[str] = set()
     for o, org in enumerate(directory.organisations):
         if org.slug in seen_orgs:
-            problems.append(
-                f"line {_line_of(document, ('organisations', o, 'slug'))}: organisation {org.slug!r} appears twice"
-            )
+            problems.append(f"{_at(document, ('organisations', o, 'slug'))}: organisation {org.slug!r} appears twice")
         seen_orgs.add(org.slug)
         for s, svc in enumerate(org.services):
             where = ("organisations", o, "services", s)
             if svc.slug in seen_services:
-                problems.append(f"line {_line_of(document, (*where, 'slug'))}: service {svc.slug!r} appears twice")
+                problems.append(f"{_at(document, (*where, 'slug'))}: service {svc.slug!r} appears twice")
             seen_services.add(svc.slug)
             for need in svc.needs:
                 if need not in needs:
-                    problems.append(f"line {_line_of(document, (*where, 'needs'))}: unknown need {need!r}")
+                    problems.append(f"{_at(document, (*where, 'needs'))}: unknown need {need!r}")
             for area in [*svc.areas, *([svc.locality_team_for] if svc.locality_team_for else [])]:
                 if area not in areas:
-                    problems.append(f"line {_line_of(document, (*where, 'areas'))}: unknown locality {area!r}")
+                    problems.append(f"{_at(document, (*where, 'areas'))}: unknown locality {area!r}")
     return problems
 
 

@@ -6,10 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from app.core.deps import CurrentAdmin, CurrentUser, SessionDep
+from app.core.deps import CurrentAdmin, CurrentSupervisor, CurrentUser, SessionDep
 from app.core.responses import DB_INT_MAX, SIGNED_IN, PathId, error_responses
 from transfers.directory import service as directory
 from transfers.directory.schemas import (
+    HsdsDocument,
     LocalityOut,
     NeedCategoryOut,
     OrganisationFields,
@@ -32,6 +33,12 @@ async def show_need_categories(session: SessionDep, _user: CurrentUser):
 @router.get("/localities", response_model=list[LocalityOut])
 async def show_localities(session: SessionDep, _user: CurrentUser):
     return await directory.list_localities(session)
+
+
+@router.get("/hsds", response_model=HsdsDocument)
+async def show_directory_hsds(session: SessionDep, _user: CurrentSupervisor):
+    """The directory as Open Referral HSDS 3 JSON (what ``openline directory export-hsds`` writes)."""
+    return await directory.export_directory_hsds(session)
 
 
 @router.get("/organisations", response_model=list[OrganisationOut])

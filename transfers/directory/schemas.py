@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -142,6 +142,17 @@ class ServiceOut(BaseModel):
     live_phone: str | None
     targets: TargetsSpec
     locality_team_for: str | None
+
+
+class HsdsDocument(BaseModel):
+    """Open Referral HSDS 3: the objects as the specification names them (transfers/directory/hsds.py)."""
+
+    hsds_version: str
+    taxonomies: list[dict[str, Any]]
+    taxonomy_terms: list[dict[str, Any]]
+    service_areas: list[dict[str, Any]]
+    organizations: list[dict[str, Any]]
+    services: list[dict[str, Any]]
 
 
 class NeedCategoryOut(BaseModel):

@@ -48,6 +48,17 @@ async def list_organisations(session: AsyncSession) -> list[Organisation]:
     return list((await session.scalars(sa.select(Organisation).order_by(Organisation.name))).all())
 
 
+async def export_directory_hsds(session: AsyncSession) -> dict[str, Any]:
+    """The whole directory as one Open Referral HSDS document (transfers/directory/hsds.py)."""
+    from transfers.directory.hsds import directory_to_hsds
+
+    organisations = await session.scalars(
+        sa.select(Organisation).options(selectinload(Organisation.services)).order_by(Organisation.slug)
+    )
+    localities = await session.scalars(sa.select(Locality).order_by(Locality.slug))
+    return directory_to_hsds(await list_need_categories(session), list(localities), list(organisations))
+
+
 async def find_organisation(session: AsyncSession, organisation_id: int) -> Organisation:
     organisation = await session.get(Organisation, organisation_id)
     if organisation is None:
