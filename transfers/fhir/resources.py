@@ -1,0 +1,186 @@
+"""Pure builders: a ticket as a FHIR Task with its ServiceRequest and a minimal Patient, the
+searchset Bundle, the CapabilityStatement and OperationOutcome; each checked by ``fhir.resources``
+(R4B models, which share R4's Task, ServiceRequest and Patient) before it leaves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from app.core.errors import BadRequest
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.capabilitystatement import CapabilityStatement
+from fhir.resources.R4B.operationoutcome import OperationOutcome
+from fhir.resources.R4B.task import Task
+from transfers.tickets.states import TicketState
+
+FHIR_JSON = "application/fhir+json"
+STATE_SYSTEM = "https://openline.invalid/fhir/CodeSystem/ticket-state"
+# Our ticket states are already Task.status words (DESIGN.md): the table keeps that a checked fact.
+TASK_STATUS: dict[str, str] = {state.value: state.value for state in TicketState}
+SEARCH_PARAMS = (
+    ("_lastUpdated", "date", "Changed since: ge or gt then an instant, e.g. ge2026-12-01T00:00:00Z"),
+    ("status", "token", "One or more Task.status codes, comma-separated"),
+    ("owner", "reference", "Organization/{id}: your own organisation"),
+    ("_count", "number", "Tasks per page, 1 to 100 (default 50)"),
+)
+
+
+@dataclass(frozen=True)
+class SharedCaller:
+    """Only what the caller agreed to share (the partner API's own reading of the ticket)."""
+
+    name: str | None
+    contact_number: str | None
+
+
+def _instant(moment: datetime) -> str:
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
+
+
+def task_of(
+    ticket: Any,
+    *,
+    organisation_id: int,
+    organisation_name: str,
+    service_name: str,
+    caller: SharedCaller,
+    what_next: str | None,
+) -> dict[str, Any]:
+    """Pure. The Task carries its ServiceRequest and Patient as contained resources, so one read
+    is the whole handover and no other endpoint has to hand out a caller's details."""
+    patient: dict[str, Any] = {"resourceType": "Patient", "id": "caller"}
+    if caller.name:
+        patient["name"] = [{"text": caller.name}]
+    if caller.contact_number:
+        patient["telecom"] = [{"system": "phone", "value": caller.contact_number, "use": "mobile"}]
+    request = {
+        "resourceType": "ServiceRequest",
+        "id": "request",
+        "status": "active" if ticket.status in ("requested", "accepted", "in-progress", "on-hold") else "completed",
+        "intent": "order",
+        "priority": "urgent" if ticket.urgent else "routine",
+        "code": {"text": f"Warm transfer to {service_name}"},
+        "category": [{"text": need} for need in ticket.needs],
+        "subject": {"reference": "#caller"},
+        "authoredOn": _instant(ticket.created_at),
+    }
+    if ticket.status == "cancelled":
+        request["status"] = "revoked"
+    business = {"coding": [{"system": STATE_SYSTEM, "code": ticket.status}], "text": ticket.status}
+    if ticket.handover_at is not None and ticket.status in ("in-progress", "completed"):
+        business["text"] = f"{ticket.status}: handover confirmed"
+    task: dict[str, Any] = {
+        "resourceType": "Task",
+        "id": str(ticket.id),
+        "meta": {"lastUpdated": _instant(ticket.updated_at)},
+        "contained": [request, patient],
+        "status": TASK_STATUS[ticket.status],
+        "businessStatus": business,
+        "intent": "order",
+        "priority": "urgent" if ticket.urgent else "routine",
+        "description": f"Warm transfer to {service_name}",
+        "focus": {"reference": "#request"},
+        "for": {"reference": "#caller"},
+        "authoredOn": _instant(ticket.created_at),
+        "lastModified": _instant(ticket.updated_at),
+        "owner": {"reference": f"Organization/{organisation_id}", "display": organisation_name},
+        "restriction": {"period": {"end": _instant(ticket.contact_by)}},
+    }
+    if ticket.status_reason or what_next:
+        task["statusReason"] = {"text": what_next or ticket.status_reason}
+    if ticket.outcome and ticket.status == "completed":
+        task["output"] = [{"type": {"text": "outcome"}, "valueString": ticket.outcome}]
+    return checked(Task, task)
+
+
+def searchset(tasks: list[dict[str, Any]], *, base: str) -> dict[str, Any]:
+    return checked(
+        Bundle,
+        {
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "total": len(tasks),
+            "entry": [{"fullUrl": f"{base}/Task/{t['id']}", "resource": t, "search": {"mode": "match"}} for t in tasks],
+        },
+    )
+
+
+def capability_statement(*, now: datetime, base: str) -> dict[str, Any]:
+    return checked(
+        CapabilityStatement,
+        {
+            "resourceType": "CapabilityStatement",
+            "status": "active",
+            "date": _instant(now),
+            "kind": "instance",
+            "fhirVersion": "4.0.1",
+            "format": [FHIR_JSON],
+            "implementation": {"description": "Openline warm-transfer tickets as Tasks", "url": base},
+            "rest": [
+                {
+                    "mode": "server",
+                    "security": {
+                        "description": "A partner's API key (Authorization: Bearer) or a signed-in partner; "
+                        "only your own organisation's Tasks"
+                    },
+                    "resource": [
+                        {
+                            "type": "Task",
+                            "interaction": [{"code": "read"}, {"code": "search-type"}],
+                            "searchParam": [
+                                {"name": name, "type": kind, "documentation": doc} for name, kind, doc in SEARCH_PARAMS
+                            ],
+                        }
+                    ],
+                }
+            ],
+        },
+    )
+
+
+def operation_outcome(code: str, diagnostics: str) -> dict[str, Any]:
+    return checked(
+        OperationOutcome,
+        {
+            "resourceType": "OperationOutcome",
+            "issue": [{"severity": "error", "code": code, "diagnostics": diagnostics}],
+        },
+    )
+
+
+def checked(model: type, resource: dict[str, Any]) -> dict[str, Any]:
+    """The resource as ``fhir.resources`` reads it back: a broken one fails here, never at a partner."""
+    return model.model_validate(resource).model_dump(mode="json", exclude_none=True)
+
+
+def parse_last_updated(value: str) -> tuple[str, datetime]:
+    """Pure. ``ge2026-12-01T10:00:00Z`` → ("ge", that instant); only ge and gt make sense for
+    polling a queue."""
+    prefix, rest = value[:2], value[2:]
+    if prefix not in ("ge", "gt"):
+        raise BadRequest("_lastUpdated takes ge or gt, e.g. ge2026-12-01T00:00:00Z", error="invalid")
+    try:
+        moment = datetime.fromisoformat(rest.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadRequest(f"_lastUpdated: {rest!r} is not an instant", error="invalid") from None
+    if moment.tzinfo is None:
+        raise BadRequest("_lastUpdated needs a time zone, e.g. Z", error="invalid")
+    return prefix, moment.astimezone(UTC)
+
+
+def parse_owner(value: str) -> int:
+    """Pure. ``Organization/12`` or ``12``."""
+    raw = value.removeprefix("Organization/")
+    if not raw.isdigit() or not 1 <= int(raw) <= 2**31 - 1:
+        raise BadRequest("owner is Organization/{id}", error="invalid")
+    return int(raw)
+
+
+def parse_statuses(value: str) -> list[str]:
+    codes = [code.strip() for code in value.split(",") if code.strip()]
+    unknown = [code for code in codes if code not in TASK_STATUS]
+    if unknown or not codes:
+        raise BadRequest(f"status: unknown code {', '.join(unknown) or value!r}", error="invalid")
+    return codes

@@ -1,0 +1,108 @@
+"""``/fhir/R4``: a partner's warm-transfer tickets as FHIR Tasks (read and search) and the
+server's CapabilityStatement.
+
+Kept out of the OpenAPI document (``include_in_schema=False``): its answers are FHIR resources
+in ``application/fhir+json`` and its errors OperationOutcomes, not the project's error body the
+schema fuzz test holds every /api route to; tests/transfers/test_fhir.py drives them directly.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+
+from app.core.db import runtime_of
+from app.core.deps import CurrentPartner, SessionDep
+from app.core.errors import AppError
+from transfers.fhir import resources as fhir
+from transfers.fhir.service import read_task, search_tasks
+
+# The FHIR issue type a partner's system branches on, for each status we answer.
+ISSUE_CODES = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 409: "conflict", 413: "too-long"}
+
+
+class FhirResponse(Response):
+    media_type = fhir.FHIR_JSON
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, separators=(",", ":")).encode()
+
+
+def outcome_response(status: int, diagnostics: str, headers: dict[str, str] | None = None) -> FhirResponse:
+    return FhirResponse(
+        fhir.operation_outcome(ISSUE_CODES.get(status, "processing"), diagnostics), status_code=status, headers=headers
+    )
+
+
+class FhirRoute(APIRoute):
+    """Every failure on these routes, sign-in and bad parameters included, as an OperationOutcome."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except AppError as exc:
+                detail = exc.detail if isinstance(exc.detail, str) else str(exc)
+                return outcome_response(exc.status_code, detail, exc.headers)
+            except RequestValidationError as exc:
+                fields = "; ".join(
+                    f"{'.'.join(str(p) for p in e.get('loc', ())[1:])}: {e.get('msg')}" for e in exc.errors()
+                )
+                return outcome_response(400, fields or "invalid request")
+
+        return handle
+
+
+router = APIRouter(prefix="/fhir/R4", tags=["fhir"], route_class=FhirRoute, include_in_schema=False)
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/") + router.prefix
+
+
+@router.get("/metadata", response_class=FhirResponse)
+async def show_capabilities(request: Request, session: SessionDep):
+    """Open to anyone, as FHIR clients expect: it says what the server does and holds no data."""
+    return FhirResponse(fhir.capability_statement(now=runtime_of(session).clock.now(), base=_base(request)))
+
+
+@router.get("/Task", response_class=FhirResponse)
+async def search_own_tasks(
+    request: Request,
+    session: SessionDep,
+    partner: CurrentPartner,
+    last_updated: str | None = Query(None, alias="_lastUpdated", max_length=40),
+    status: str | None = Query(None, max_length=200),
+    owner: str | None = Query(None, max_length=40),
+    count: int = Query(50, alias="_count", ge=1, le=100),
+):
+    """Your organisation's Tasks, oldest change first. Every one read is audited as the partner
+    API's ticket reads are (it carries what the caller agreed to share)."""
+    tasks = await search_tasks(
+        session,
+        organisation_id=partner.organisation_id,
+        actor=partner.actor,
+        changed=fhir.parse_last_updated(last_updated) if last_updated else None,
+        statuses=fhir.parse_statuses(status) if status is not None else None,
+        owner=fhir.parse_owner(owner) if owner is not None else None,
+        count=count,
+    )
+    return FhirResponse(fhir.searchset(tasks, base=_base(request)))
+
+
+@router.get("/Task/{task_id}", response_class=FhirResponse)
+async def show_own_task(task_id: str, session: SessionDep, partner: CurrentPartner):
+    """One Task of your organisation's; any other id (another organisation's, or none) is 404."""
+    ticket_id = int(task_id) if task_id.isdigit() and 1 <= int(task_id) <= 2**31 - 1 else None
+    if ticket_id is None:
+        return outcome_response(404, "no such ticket")
+    return FhirResponse(
+        await read_task(session, ticket_id=ticket_id, organisation_id=partner.organisation_id, actor=partner.actor)
+    )

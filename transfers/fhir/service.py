@@ -1,0 +1,66 @@
+"""Finding a partner's tickets and reading each as a Task, through the partner API's own sharing
+(so what a case system sees, and the audit of that read, is the same as on /api/partner/v1)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from transfers.directory.models import Organisation, Service
+from transfers.fhir.resources import SharedCaller, task_of
+from transfers.tickets.models import TransferTicket
+from transfers.tickets.service import find_ticket
+from transfers.tickets.sharing import describe_for_partner
+
+
+async def describe_task(session: AsyncSession, *, ticket: TransferTicket, actor: str) -> dict[str, Any]:
+    service = await session.get(Service, ticket.service_id)
+    assert service is not None
+    organisation = await session.get(Organisation, service.organisation_id)
+    assert organisation is not None
+    shared = await describe_for_partner(session, ticket=ticket, actor=actor)
+    return task_of(
+        ticket,
+        organisation_id=organisation.id,
+        organisation_name=organisation.name,
+        service_name=service.name,
+        caller=SharedCaller(shared["caller_name"], shared["contact_number"]),
+        what_next=shared["what_next"],
+    )
+
+
+async def read_task(session: AsyncSession, *, ticket_id: int, organisation_id: int, actor: str) -> dict[str, Any]:
+    ticket = await find_ticket(session, ticket_id, organisation_id=organisation_id)
+    return await describe_task(session, ticket=ticket, actor=actor)
+
+
+async def search_tasks(
+    session: AsyncSession,
+    *,
+    organisation_id: int,
+    actor: str,
+    changed: tuple[str, datetime] | None,
+    statuses: list[str] | None,
+    owner: int | None,
+    count: int,
+) -> list[dict[str, Any]]:
+    """Oldest change first, so a case system polling with ``_lastUpdated=gt{last seen}`` misses none."""
+    if owner is not None and owner != organisation_id:
+        return []
+    stmt = (
+        sa.select(TransferTicket)
+        .join(Service, Service.id == TransferTicket.service_id)
+        .where(Service.organisation_id == organisation_id)
+        .order_by(TransferTicket.updated_at, TransferTicket.id)
+        .limit(count)
+    )
+    if changed is not None:
+        prefix, moment = changed
+        stmt = stmt.where(TransferTicket.updated_at > moment if prefix == "gt" else TransferTicket.updated_at >= moment)
+    if statuses:
+        stmt = stmt.where(TransferTicket.status.in_(statuses))
+    tickets = (await session.scalars(stmt)).all()
+    return [await describe_task(session, ticket=t, actor=actor) for t in tickets]
