@@ -12,10 +12,11 @@ from fhir.resources.R4B.task import Task
 
 from app.core.audit import AuditEvent
 from app.core.db import session_scope
+from app.core.events import LiveEvent
 from app.core.security import User, create_api_key
 from tests.conftest import load_demo_directory
 from tests.scenarios import TRANSFER_NUMBER, logged_session, partner, service_id, transfer
-from transfers.tickets.models import TransferTicket
+from transfers.tickets.models import TicketEvent, TransferTicket
 
 FHIR = "application/fhir+json"
 
@@ -211,5 +212,93 @@ async def test_the_capability_statement_names_the_task_interactions_and_searches
     statement = CapabilityStatement.model_validate(response.json())
     [task] = statement.rest[0].resource
     assert task.type == "Task"
-    assert {i.code for i in task.interaction} == {"read", "search-type"}
+    assert {i.code for i in task.interaction} == {"read", "search-type", "patch"}
     assert {p.name for p in task.searchParam} >= {"_lastUpdated", "status", "owner"}
+
+
+def _patch(status, **extra):
+    ops = [{"op": "replace", "path": "/status", "value": status}]
+    return ops + [{"op": "add", "path": path, "value": value} for path, value in extra.items()]
+
+
+async def test_a_case_system_moves_a_task_through_the_state_table(harness):
+    organisations, _, ours, theirs = await _two_tickets(harness)
+    async with session_scope(harness.runtime) as session:
+        key = await create_api_key(session, organisation_id=organisations["citizens-advice"], name="case system")
+    headers = {"Authorization": f"Bearer {key.plaintext}", "Content-Type": "application/json-patch+json"}
+    async with harness.client(headers=headers) as system:
+        skipped = await system.patch(f"/fhir/R4/Task/{ours}", json=_patch("completed"))
+        assert skipped.status_code == 409 and skipped.headers["content-type"].startswith(FHIR)
+        [issue] = OperationOutcome.model_validate(skipped.json()).issue
+        assert issue.code == "conflict" and "the Task is requested" in issue.diagnostics
+
+        accepted = await system.patch(f"/fhir/R4/Task/{ours}", json=_patch("accepted"))
+        assert accepted.status_code == 200, accepted.text
+        assert Task.model_validate(accepted.json()).status == "accepted"
+        tried = await system.patch(f"/fhir/R4/Task/{ours}", json=_patch("on-hold"))
+        assert Task.model_validate(tried.json()).status == "on-hold"
+        reached = await system.patch(f"/fhir/R4/Task/{ours}", json=_patch("in-progress"))
+        assert Task.model_validate(reached.json()).businessStatus.text == "in-progress: handover confirmed"
+        no_outcome = await system.patch(f"/fhir/R4/Task/{ours}", json=_patch("completed"))
+        assert no_outcome.status_code == 422 and "/output/0/valueString" in no_outcome.text
+        done = await system.patch(
+            f"/fhir/R4/Task/{ours}", json=_patch("completed", **{"/output": [{"valueString": "debt plan agreed"}]})
+        )
+        task = Task.model_validate(done.json())
+        assert task.status == "completed" and task.output[0].valueString == "debt plan agreed"
+        closed = await system.patch(f"/fhir/R4/Task/{ours}", json=_patch("accepted"))
+        assert closed.status_code == 409 and "nothing, it is closed" in closed.text
+
+        # Another organisation's Task cannot be moved, nor is it confirmed to exist.
+        assert (await system.patch(f"/fhir/R4/Task/{theirs}", json=_patch("accepted"))).status_code == 404
+        for bad in [
+            [{"op": "remove", "path": "/status"}],
+            [{"op": "replace", "path": "/owner", "value": "x"}],
+            [{"op": "replace", "path": "/status", "value": "teleported"}],
+            [{"op": "add", "path": "/statusReason/text", "value": "no status"}],
+            {"op": "replace"},
+            _patch("rejected") * 5,
+        ]:
+            response = await system.patch(f"/fhir/R4/Task/{theirs}", json=bad)
+            assert response.status_code == 400, (bad, response.text)
+
+    # The ticket's own trail came with each move, and the listener who made it was told of each.
+    async with session_scope(harness.runtime) as session:
+        trail = (
+            await session.scalars(
+                sa.select(TicketEvent.action).where(TicketEvent.ticket_id == ours).order_by(TicketEvent.id)
+            )
+        ).all()
+        told = (
+            await session.scalars(
+                sa.select(LiveEvent.data)
+                .where(LiveEvent.type == "ticket.changed", LiveEvent.audience.startswith("user:"))
+                .order_by(LiveEvent.id)
+            )
+        ).all()
+    assert trail == ["create", "accept", "attempt_failed", "confirm_contact", "complete"]
+    assert [d["status"] for d in told if d["ticket_id"] == ours] == [
+        "requested",
+        "accepted",
+        "on-hold",
+        "in-progress",
+        "completed",
+    ]
+
+
+async def test_a_declined_task_needs_its_reason_and_the_caller_is_re_routed(harness):
+    organisations, _, ours, _ = await _two_tickets(harness)
+    async with session_scope(harness.runtime) as session:
+        key = await create_api_key(session, organisation_id=organisations["citizens-advice"], name="case system")
+    async with harness.client(headers={"Authorization": f"Bearer {key.plaintext}"}) as system:
+        silent = await system.patch(f"/fhir/R4/Task/{ours}", json=_patch("rejected"))
+        assert silent.status_code == 422 and "/statusReason/text" in silent.text
+        declined = await system.patch(
+            f"/fhir/R4/Task/{ours}", json=_patch("rejected", **{"/statusReason": {"text": "at capacity"}})
+        )
+        assert declined.status_code == 200, declined.text
+        task = Task.model_validate(declined.json())
+        assert task.status == "rejected" and "at capacity" in task.statusReason.text
+    async with session_scope(harness.runtime) as session:
+        onward = await session.scalar(sa.select(TransferTicket).where(TransferTicket.rerouted_from_id == ours))
+    assert onward is not None and onward.status == "requested"

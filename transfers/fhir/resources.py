@@ -13,7 +13,7 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.task import Task
-from transfers.tickets.states import TicketState
+from transfers.tickets.states import PARTNER_ACTIONS, TRANSITIONS, TicketAction, TicketState, TicketStateError
 
 FHIR_JSON = "application/fhir+json"
 STATE_SYSTEM = "https://openline.invalid/fhir/CodeSystem/ticket-state"
@@ -25,6 +25,7 @@ SEARCH_PARAMS = (
     ("owner", "reference", "Organization/{id}: your own organisation"),
     ("_count", "number", "Tasks per page, 1 to 100 (default 50)"),
 )
+PATCHABLE = ("/status", "/statusReason", "/statusReason/text", "/output")
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,15 @@ def capability_statement(*, now: datetime, base: str) -> dict[str, Any]:
                     "resource": [
                         {
                             "type": "Task",
-                            "interaction": [{"code": "read"}, {"code": "search-type"}],
+                            "interaction": [
+                                {"code": "read"},
+                                {"code": "search-type"},
+                                {
+                                    "code": "patch",
+                                    "documentation": "JSON Patch of /status (with /statusReason to reject "
+                                    "or give up, /output to complete), as the ticket state table allows",
+                                },
+                            ],
                             "searchParam": [
                                 {"name": name, "type": kind, "documentation": doc} for name, kind, doc in SEARCH_PARAMS
                             ],
@@ -184,3 +193,70 @@ def parse_statuses(value: str) -> list[str]:
     if unknown or not codes:
         raise BadRequest(f"status: unknown code {', '.join(unknown) or value!r}", error="invalid")
     return codes
+
+
+def moves_to(current: str, target: str) -> TicketAction:
+    """Pure. The partner's action that takes a ticket from ``current`` to Task.status ``target``
+    (the state table's own pairs); a move it does not allow is a 409 naming the current state."""
+    for (state, action), after in TRANSITIONS.items():
+        if state == current and after == target and action in PARTNER_ACTIONS:
+            return action
+    reachable = sorted(
+        {after for (state, action), after in TRANSITIONS.items() if state == current and action in PARTNER_ACTIONS}
+    )
+    raise TicketStateError(
+        f"the Task is {current}: it cannot move to {target} "
+        f"(it can move to: {', '.join(reachable) or 'nothing, it is closed'})",
+        state=current,
+        allowed=list(reachable),
+    )
+
+
+@dataclass(frozen=True)
+class TaskChange:
+    """What a JSON Patch of a Task asks for."""
+
+    status: str
+    reason: str | None
+    outcome: str | None
+
+
+def _text(value: Any, path: str) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > 1000:
+        raise BadRequest(f"{path}: a text of 1 to 1000 characters", error="invalid")
+    return value.strip()
+
+
+def read_patch(operations: list[dict[str, Any]]) -> TaskChange:
+    """Pure. ``[{"op": "replace", "path": "/status", "value": "rejected"}, {"op": "add", "path":
+    "/statusReason/text", "value": "at capacity"}]``: only these paths, and /status always."""
+    if len(operations) > len(PATCHABLE):
+        raise BadRequest(f"at most {len(PATCHABLE)} operations", error="invalid")
+    found: dict[str, Any] = {}
+    for operation in operations:
+        if operation.get("op") not in ("replace", "add"):
+            raise BadRequest("only replace and add operations are taken", error="invalid")
+        if operation.get("path") not in PATCHABLE:
+            raise BadRequest(f"only these paths may be patched: {', '.join(PATCHABLE)}", error="invalid")
+        found[operation["path"]] = operation.get("value")
+    if "/status" not in found:
+        raise BadRequest("a Task patch moves /status", error="invalid")
+    status = found["/status"]
+    if status not in TASK_STATUS.values():
+        raise BadRequest(f"/status: {str(status)[:40]!r} is not a Task.status this server uses", error="invalid")
+    reason = found.get("/statusReason/text")
+    if isinstance(found.get("/statusReason"), dict):
+        reason = found["/statusReason"].get("text")
+    elif "/statusReason" in found:
+        raise BadRequest("/statusReason: a CodeableConcept with text", error="invalid")
+    outcome = None
+    if "/output" in found:
+        output = found["/output"]
+        if not isinstance(output, list) or not output or not isinstance(output[0], dict):
+            raise BadRequest("/output: a list of outputs, the first with valueString", error="invalid")
+        outcome = _text(output[0].get("valueString"), "/output/0/valueString")
+    return TaskChange(
+        status=status,
+        reason=_text(reason, "/statusReason/text") if reason is not None else None,
+        outcome=outcome,
+    )

@@ -10,20 +10,32 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from pydantic import BaseModel, Field
 
 from app.core.db import runtime_of
 from app.core.deps import CurrentPartner, SessionDep
 from app.core.errors import AppError
+from app.core.responses import DB_INT_MAX
 from transfers.fhir import resources as fhir
-from transfers.fhir.service import read_task, search_tasks
+from transfers.fhir.service import change_task, read_task, search_tasks
 
 # The FHIR issue type a partner's system branches on, for each status we answer.
-ISSUE_CODES = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 409: "conflict", 413: "too-long"}
+ISSUE_CODES = {
+    400: "invalid",
+    401: "login",
+    403: "forbidden",
+    404: "not-found",
+    409: "conflict",
+    413: "too-long",
+    422: "required",
+}
+# The ticket service names its inputs; a FHIR client knows them by the Task's paths.
+FIELDS = {"reason": "/statusReason/text", "outcome": "/output/0/valueString"}
 
 
 class FhirResponse(Response):
@@ -49,7 +61,9 @@ class FhirRoute(APIRoute):
             try:
                 return await handler(request)
             except AppError as exc:
-                detail = exc.detail if isinstance(exc.detail, str) else str(exc)
+                detail = exc.detail
+                if isinstance(detail, list):  # Unprocessable's named fields
+                    detail = "; ".join(f"{FIELDS.get(d['field'], d['field'])}: {d['message']}" for d in detail)
                 return outcome_response(exc.status_code, detail, exc.headers)
             except RequestValidationError as exc:
                 fields = "; ".join(
@@ -61,6 +75,11 @@ class FhirRoute(APIRoute):
 
 
 router = APIRouter(prefix="/fhir/R4", tags=["fhir"], route_class=FhirRoute, include_in_schema=False)
+
+
+def _ticket_id(task_id: str) -> int | None:
+    """A Task id is a ticket id; anything else names no Task (404, as FHIR reads do)."""
+    return int(task_id) if task_id.isdigit() and len(task_id) <= 10 and 1 <= int(task_id) <= DB_INT_MAX else None
 
 
 def _base(request: Request) -> str:
@@ -100,9 +119,37 @@ async def search_own_tasks(
 @router.get("/Task/{task_id}", response_class=FhirResponse)
 async def show_own_task(task_id: str, session: SessionDep, partner: CurrentPartner):
     """One Task of your organisation's; any other id (another organisation's, or none) is 404."""
-    ticket_id = int(task_id) if task_id.isdigit() and 1 <= int(task_id) <= 2**31 - 1 else None
+    ticket_id = _ticket_id(task_id)
     if ticket_id is None:
         return outcome_response(404, "no such ticket")
     return FhirResponse(
         await read_task(session, ticket_id=ticket_id, organisation_id=partner.organisation_id, actor=partner.actor)
+    )
+
+
+class PatchOperation(BaseModel):
+    op: str = Field(max_length=10)
+    path: str = Field(max_length=40)
+    value: str | dict[str, Any] | list[dict[str, Any]] | None = None
+
+
+@router.patch("/Task/{task_id}", response_class=FhirResponse)
+async def change_own_task(
+    task_id: str,
+    session: SessionDep,
+    partner: CurrentPartner,
+    operations: Annotated[list[PatchOperation], Body()],
+):
+    """A JSON Patch of /status, as the ticket state table allows: accepted, rejected (with
+    /statusReason), on-hold (a failed contact attempt), in-progress (handover confirmed),
+    completed (with /output), failed (with /statusReason). Any other move is a 409 naming the
+    Task's current status."""
+    ticket_id = _ticket_id(task_id)
+    if ticket_id is None:
+        return outcome_response(404, "no such ticket")
+    change = fhir.read_patch([o.model_dump() for o in operations])
+    return FhirResponse(
+        await change_task(
+            session, ticket_id=ticket_id, organisation_id=partner.organisation_id, actor=partner.actor, change=change
+        )
     )

@@ -10,9 +10,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from transfers.directory.models import Organisation, Service
-from transfers.fhir.resources import SharedCaller, task_of
+from transfers.fhir.resources import SharedCaller, TaskChange, moves_to, task_of
 from transfers.tickets.models import TransferTicket
-from transfers.tickets.service import find_ticket
+from transfers.tickets.service import ActionInput, apply_action, find_ticket
 from transfers.tickets.sharing import describe_for_partner
 
 
@@ -64,3 +64,18 @@ async def search_tasks(
         stmt = stmt.where(TransferTicket.status.in_(statuses))
     tickets = (await session.scalars(stmt)).all()
     return [await describe_task(session, ticket=t, actor=actor) for t in tickets]
+
+
+async def change_task(
+    session: AsyncSession, *, ticket_id: int, organisation_id: int, actor: str, change: TaskChange
+) -> dict[str, Any]:
+    """Through the ticket service, so the move is the state table's, with its trail, timers,
+    re-routing and partner notifications."""
+    ticket = await find_ticket(session, ticket_id, organisation_id=organisation_id)
+    action = moves_to(ticket.status, change.status)
+    ticket = await apply_action(
+        session,
+        ticket=ticket,
+        change=ActionInput(action, actor, reason=change.reason, outcome=change.outcome),
+    )
+    return await describe_task(session, ticket=ticket, actor=actor)
