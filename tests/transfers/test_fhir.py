@@ -299,6 +299,7 @@ async def test_a_declined_task_needs_its_reason_and_the_caller_is_re_routed(harn
         assert declined.status_code == 200, declined.text
         task = Task.model_validate(declined.json())
         assert task.status == "rejected" and "at capacity" in task.statusReason.text
+        assert task.contained[0].status == "revoked"  # the ServiceRequest ended without help
     async with session_scope(harness.runtime) as session:
         onward = await session.scalar(sa.select(TransferTicket).where(TransferTicket.rerouted_from_id == ours))
     assert onward is not None and onward.status == "requested"

@@ -25,6 +25,18 @@ SEARCH_PARAMS = (
     ("owner", "reference", "Organization/{id}: your own organisation"),
     ("_count", "number", "Tasks per page, 1 to 100 (default 50)"),
 )
+# The request stays active while the caller is still on their way to the service; a ticket that
+# ended without help (declined, given up, cancelled) revokes it.
+REQUEST_STATUS = {
+    "requested": "active",
+    "accepted": "active",
+    "on-hold": "active",
+    "in-progress": "active",
+    "completed": "completed",
+    "rejected": "revoked",
+    "failed": "revoked",
+    "cancelled": "revoked",
+}
 PATCHABLE = ("/status", "/statusReason", "/statusReason/text", "/output")
 
 
@@ -59,7 +71,7 @@ def task_of(
     request = {
         "resourceType": "ServiceRequest",
         "id": "request",
-        "status": "active" if ticket.status in ("requested", "accepted", "in-progress", "on-hold") else "completed",
+        "status": REQUEST_STATUS[ticket.status],
         "intent": "order",
         "priority": "urgent" if ticket.urgent else "routine",
         "code": {"text": f"Warm transfer to {service_name}"},
@@ -67,8 +79,6 @@ def task_of(
         "subject": {"reference": "#caller"},
         "authoredOn": _instant(ticket.created_at),
     }
-    if ticket.status == "cancelled":
-        request["status"] = "revoked"
     business = {"coding": [{"system": STATE_SYSTEM, "code": ticket.status}], "text": ticket.status}
     if ticket.handover_at is not None and ticket.status in ("in-progress", "completed"):
         business["text"] = f"{ticket.status}: handover confirmed"

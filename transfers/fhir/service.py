@@ -78,4 +78,5 @@ async def change_task(
         ticket=ticket,
         change=ActionInput(action, actor, reason=change.reason, outcome=change.outcome),
     )
+    # The answer carries the caller's details, so it is audited as a read even after a move.
     return await describe_task(session, ticket=ticket, actor=actor)
