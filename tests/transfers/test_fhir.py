@@ -261,6 +261,13 @@ async def test_a_case_system_moves_a_task_through_the_state_table(harness):
         ]:
             response = await system.patch(f"/fhir/R4/Task/{theirs}", json=bad)
             assert response.status_code == 400, (bad, response.text)
+        not_json = await system.patch(f"/fhir/R4/Task/{ours}", content=b"{status: done")
+        assert not_json.status_code == 400 and OperationOutcome.model_validate(not_json.json())
+        huge = await system.patch(
+            f"/fhir/R4/Task/{ours}", json=_patch("accepted", **{"/statusReason/text": "x" * 2_000_000})
+        )
+        # Refused by the app's body limit before any route runs (so in the project's error body).
+        assert huge.status_code == 413, huge.text
 
     # The ticket's own trail came with each move, and the listener who made it was told of each.
     async with session_scope(harness.runtime) as session:
