@@ -168,7 +168,8 @@ async def test_search_by_last_updated_status_and_owner_with_an_api_key(harness):
 
         own = f"Organization/{organisations['citizens-advice']}"
         assert (await system.get("/fhir/R4/Task", params={"owner": own})).json()["total"] == 2
-        assert (await system.get("/fhir/R4/Task", params={"_count": 1})).json()["total"] == 1
+        first = (await system.get("/fhir/R4/Task", params={"_count": 1})).json()
+        assert len(first["entry"]) == 1 and first["total"] == 2
     # Every Task handed out carried the caller's details: each read audited, as the partner API's are.
     assert {e.actor for e in await _audited_reads(harness, later)} == {f"apikey:{key.key.prefix}"}
 

@@ -106,13 +106,13 @@ def task_of(
     return checked(Task, task)
 
 
-def searchset(tasks: list[dict[str, Any]], *, base: str) -> dict[str, Any]:
+def searchset(tasks: list[dict[str, Any]], *, total: int, base: str) -> dict[str, Any]:
     return checked(
         Bundle,
         {
             "resourceType": "Bundle",
             "type": "searchset",
-            "total": len(tasks),
+            "total": total,
             "entry": [{"fullUrl": f"{base}/Task/{t['id']}", "resource": t, "search": {"mode": "match"}} for t in tasks],
         },
     )

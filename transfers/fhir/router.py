@@ -104,7 +104,7 @@ async def search_own_tasks(
 ):
     """Your organisation's Tasks, oldest change first. Every one read is audited as the partner
     API's ticket reads are (it carries what the caller agreed to share)."""
-    tasks = await search_tasks(
+    tasks, total = await search_tasks(
         session,
         organisation_id=partner.organisation_id,
         actor=partner.actor,
@@ -113,7 +113,7 @@ async def search_own_tasks(
         owner=fhir.parse_owner(owner) if owner is not None else None,
         count=count,
     )
-    return FhirResponse(fhir.searchset(tasks, base=_base(request)))
+    return FhirResponse(fhir.searchset(tasks, total=total, base=_base(request)))
 
 
 @router.get("/Task/{task_id}", response_class=FhirResponse)

@@ -46,24 +46,28 @@ async def search_tasks(
     statuses: list[str] | None,
     owner: int | None,
     count: int,
-) -> list[dict[str, Any]]:
-    """Oldest change first, so a case system polling with ``_lastUpdated=gt{last seen}`` misses none."""
+) -> tuple[list[dict[str, Any]], int]:
+    """(the first ``count`` Tasks, how many match in all), oldest change first, so a case system
+    polling with ``_lastUpdated=gt{last seen}`` misses none."""
     if owner is not None and owner != organisation_id:
-        return []
-    stmt = (
+        return [], 0
+    matching = (
         sa.select(TransferTicket)
         .join(Service, Service.id == TransferTicket.service_id)
         .where(Service.organisation_id == organisation_id)
-        .order_by(TransferTicket.updated_at, TransferTicket.id)
-        .limit(count)
     )
     if changed is not None:
         prefix, moment = changed
-        stmt = stmt.where(TransferTicket.updated_at > moment if prefix == "gt" else TransferTicket.updated_at >= moment)
+        matching = matching.where(
+            TransferTicket.updated_at > moment if prefix == "gt" else TransferTicket.updated_at >= moment
+        )
     if statuses:
-        stmt = stmt.where(TransferTicket.status.in_(statuses))
-    tickets = (await session.scalars(stmt)).all()
-    return [await describe_task(session, ticket=t, actor=actor) for t in tickets]
+        matching = matching.where(TransferTicket.status.in_(statuses))
+    total = await session.scalar(sa.select(sa.func.count()).select_from(matching.subquery()))
+    tickets = (
+        await session.scalars(matching.order_by(TransferTicket.updated_at, TransferTicket.id).limit(count))
+    ).all()
+    return [await describe_task(session, ticket=t, actor=actor) for t in tickets], total or 0
 
 
 async def change_task(
