@@ -148,6 +148,7 @@ def _install(app: FastAPI, runtime: Runtime) -> None:
     from telephony.listener_api import router as listener_router
     from telephony.webhooks import router as telephony_router
     from transfers.directory.router import router as directory_router
+    from transfers.fhir.router import router as fhir_router
     from transfers.notifications_router import router as notifications_router
     from transfers.partner_pages import router as partner_pages_router
     from transfers.partner_router import router as partner_router
@@ -172,6 +173,7 @@ def _install(app: FastAPI, runtime: Runtime) -> None:
     app.include_router(privacy_pages)
     app.include_router(directory_router)
     app.include_router(partner_router)
+    app.include_router(fhir_router)
     app.include_router(partner_pages_router)
     app.include_router(notifications_router)
     # telephony
