@@ -348,7 +348,7 @@ function showForm(a) {
     act(a.path, body, form);
   });
   area.replaceChildren(form);
-  text.focus();
+  code.focus();
 }
 
 const DONE = {
