@@ -23,7 +23,7 @@ from transfers.tickets.models import TransferTicket
 from transfers.tickets.schemas import PartnerTicketOut
 from transfers.tickets.service import REROUTE_NEXT, ActionInput, apply_action, find_ticket, list_queue
 from transfers.tickets.sharing import describe_for_partner
-from transfers.tickets.states import TicketAction
+from transfers.tickets.states import HELPED, NOT_HELPED, TicketAction
 
 # 403: a signed-in account that is not a partner's; 409: an action the ticket's state does not allow.
 router = APIRouter(prefix="/api/partner/v1", tags=["partner"], responses=error_responses(401, 403, 404, 409, 413, 422))
@@ -116,9 +116,15 @@ ACTIONS = {
 PATHS = {ticket_action: path.value for path, ticket_action in ACTIONS.items()}
 
 
+OutcomeCode = Literal[tuple([*HELPED, *NOT_HELPED])]  # type: ignore[valid-type]
+
+
 class ActionIn(BaseModel):
     reason: str | None = Field(None, max_length=1000, description="Required to decline or give up")
     outcome: str | None = Field(None, max_length=1000, description="Required to complete")
+    outcome_code: OutcomeCode | None = Field(
+        None, description="Required to complete (how the caller was helped), decline or give up (why not)"
+    )
     reroute: Literal["next", "helpline"] = Field(
         REROUTE_NEXT,
         description="On decline: send the caller to the next suggested service, or ask the "
@@ -153,6 +159,7 @@ async def act_on_ticket(
             partner.actor,
             reason=entry.reason,
             outcome=entry.outcome,
+            outcome_code=entry.outcome_code,
             reroute=entry.reroute,
             names=PATHS,
         ),

@@ -17,6 +17,7 @@ from app.reports.periods import LINE_ZONE, Period
 from telephony.models import Call
 from transfers.directory.models import Organisation, Service
 from transfers.tickets.models import TransferTicket
+from transfers.tickets.states import HELPED, NOT_HELPED
 
 INBOUND = "inbound"
 # The alliance's own figures: three days on average from first contact to a partner's support,
@@ -201,6 +202,28 @@ async def count_transfers(session: AsyncSession, period: Period) -> dict[tuple[s
         .group_by(label, TransferTicket.status)
     )
     return {(service, status): n for service, status, n in rows.all()}
+
+
+@dataclass(frozen=True)
+class OutcomeFigures:
+    helped: Counter[str]
+    not_helped: Counter[str]
+
+
+async def count_outcomes(session: AsyncSession, period: Period) -> OutcomeFigures:
+    """Warm transfers made in the range that ended with a coded outcome: how the completed ones
+    helped, and why the declined and given-up ones did not (tickets closed before codes carry none)."""
+    rows = await session.execute(
+        sa.select(TransferTicket.outcome_code, sa.func.count())
+        .where(_in(TransferTicket.created_at, period), TransferTicket.status.in_(("completed", "rejected", "failed")))
+        .where(TransferTicket.outcome_code.is_not(None))
+        .group_by(TransferTicket.outcome_code)
+    )
+    counted = dict(rows.all())
+    return OutcomeFigures(
+        Counter({code: counted.get(code, 0) for code in HELPED}),
+        Counter({code: counted.get(code, 0) for code in NOT_HELPED}),
+    )
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from app.reports import service as figures
 from app.reports.figures import Cell, Figure, Spread, share, shown
 from app.reports.periods import Period
 from transfers.tickets.models import TICKET_STATES
+from transfers.tickets.states import HELPED, NOT_HELPED
 
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 THIS, BEFORE = "this period", "period before"
@@ -102,6 +103,22 @@ async def _transfers(session: AsyncSession, period: Period, now: datetime) -> Ta
         [service, state, Figure.count(this.get((service, state), 0)), Figure.count(before.get((service, state), 0))]
         for service, state in keys
     ]
+    this_ended = await figures.count_outcomes(session, period)
+    before_ended = await figures.count_outcomes(session, period.before())
+    # Shares of the coded ones: what share went on to ongoing support, and why the rest did not.
+    for heading, words, pick in (
+        ("Completed: how the caller was helped (%)", HELPED, lambda f: f.helped),
+        ("Declined or given up: why (%)", NOT_HELPED, lambda f: f.not_helped),
+    ):
+        rows += [
+            [
+                heading,
+                label,
+                share(pick(this_ended)[code], pick(this_ended).total()),
+                share(pick(before_ended)[code], pick(before_ended).total()),
+            ]
+            for code, label in words.items()
+        ]
     return Table(
         "transfers",
         "Warm transfers by service and state",

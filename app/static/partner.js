@@ -23,7 +23,12 @@ const TRAIL = { create: "Warm transfer made", accept: "Accepted", reject: "Decli
   cancel: "Cancelled by the helpline" };
 const STATUS_TONE = { "requested": "warn", "accepted": "", "on-hold": "warn", "in-progress": "ok", "completed": "ok" };
 const RISK_TONE = { "high": "danger", "immediate": "danger", "moderate": "warn" };
-const FIELD = { reason: "Reason", outcome: "Outcome", reroute: "Where the caller goes next", body: "Request" };
+const FIELD = { reason: "Reason", outcome: "Outcome", outcome_code: "How it ended", reroute: "Where the caller goes next", body: "Request" };
+// The coded outcomes (transfers/tickets/states.py), in the helpline's words.
+const HELPED = { "ongoing-support": "Ongoing support", "one-off-intervention": "One-off intervention", "peer-support": "Text or online peer support" };
+const NOT_HELPED = { "could-not-contact": "Could not contact", "no-capacity": "No capacity", "not-eligible": "Not eligible",
+  "did-not-attend": "Did not attend", "caller-declined": "Caller declined", "referred-elsewhere": "Referred elsewhere" };
+const CODE_WORDS = { ...HELPED, ...NOT_HELPED };
 // allowed_actions (the state table's words) -> the API path; "cancel" is the helpline's, never shown here.
 const ACTIONS = [
   { allowed: "accept", path: "accept", label: "Accept", tone: "primary" },
@@ -243,6 +248,7 @@ function drawDetail(t) {
   }
   if (t.status === "cancelled") parts.push(h("p", { class: "notice", text: `The helpline cancelled this warm transfer${t.status_reason ? ": " + t.status_reason : ""}. Please do not contact the caller.` }));
   if (t.status === "rejected" || t.status === "failed") parts.push(h("p", { class: "notice", text: t.what_next }));
+  if (t.outcome_code) parts.push(h("p", { class: t.status === "completed" ? "good" : "muted", text: `How it ended: ${CODE_WORDS[t.outcome_code] || t.outcome_code}` }));
   if (t.outcome) parts.push(h("p", { class: "good", text: `Outcome: ${t.outcome}` }));
 
   parts.push(h("div", { class: "partner-actions-area", id: "actions-area" }, actionButtons(t)));
@@ -274,6 +280,7 @@ function drawDetail(t) {
       h("time", { datetime: e.at, text: when(e.at) }), " ",
       h("strong", { text: TRAIL[e.action] || e.action.replace(/_/g, " ") }), " by ", actorName(e.actor),
       e.from ? ` (${e.from} → ${e.to})` : ` (${e.to})`,
+      e.outcome_code ? h("div", { class: "muted", text: CODE_WORDS[e.outcome_code] || e.outcome_code }) : "",
       e.reason ? h("div", { class: "muted", text: e.reason }) : ""))));
   $("detail-body").replaceChildren(...parts);
 }
@@ -306,7 +313,11 @@ function showForm(a) {
     : "The helpline team picks the caller up from their follow-up queue.";
   const text = h("textarea", { id, name, required: true, maxlength: 1000, "aria-describedby": `${id}-hint ${id}-error` });
   const error = h("p", { class: "partner-field-error", id: `${id}-error`, role: "alert" });
+  const code = h("select", { id: "action-outcome-code", name: "outcome_code", required: true, "aria-describedby": `${id}-error` },
+    h("option", { value: "", text: "Choose…" }),
+    Object.entries(isComplete ? HELPED : NOT_HELPED).map(([value, words]) => h("option", { value, text: words })));
   const form = h("form", { class: "partner-action-form", novalidate: true },
+    h("label", { for: code.id, text: isComplete ? "How was the caller helped? (required)" : "Why did it not go through? (required)" }), code,
     h("label", { for: id, text: label }), text, h("p", { class: "muted small", id: `${id}-hint`, text: hint }), error,
     isDecline ? h("fieldset", {}, h("legend", { text: "Where should the caller go next?" }),
       h("label", { class: "partner-choice" }, h("input", { type: "radio", name: "reroute", value: "next", checked: true }),
@@ -320,18 +331,24 @@ function showForm(a) {
   form.addEventListener("submit", (e) => {
     e.preventDefault();
     const value = text.value.trim();
+    if (!code.value) {
+      error.textContent = isComplete ? "Choose how the caller was helped." : "Choose why it did not go through.";
+      code.setAttribute("aria-invalid", "true");
+      code.focus();
+      return;
+    }
     if (!value) {
       error.textContent = isComplete ? "Write how the support ended." : "Write a reason first.";
       text.setAttribute("aria-invalid", "true");
       text.focus();
       return;
     }
-    const body = { [name]: value };
+    const body = { [name]: value, outcome_code: code.value };
     if (isDecline) body.reroute = form.querySelector('input[name="reroute"]:checked').value;
     act(a.path, body, form);
   });
   area.replaceChildren(form);
-  text.focus();
+  code.focus();
 }
 
 const DONE = {

@@ -30,7 +30,7 @@ async def give_up(harness, ticket_id):
     for action, body in (
         ("accept", None),
         ("contact-attempt", None),
-        ("give-up", {"reason": "no answer after five tries"}),
+        ("give-up", {"reason": "no answer after five tries", "outcome_code": "could-not-contact"}),
     ):
         response = await worker.post(f"/api/partner/v1/tickets/{ticket_id}/{action}", json=body)
         assert response.status_code == 200, response.text

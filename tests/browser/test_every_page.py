@@ -87,7 +87,8 @@ async def test_every_page_fits_a_desk_and_a_phone_without_a_console_error(make_h
     harness.clock.advance(minutes=6)  # accepted six minutes after it was made
     assert (await worker.post(f"/api/partner/v1/tickets/{accepted}/accept")).status_code == 200
     answer = await worker.post(
-        f"/api/partner/v1/tickets/{declined}/decline", json={"reason": DECLINE, "reroute": "helpline"}
+        f"/api/partner/v1/tickets/{declined}/decline",
+        json={"reason": DECLINE, "outcome_code": "not-eligible", "reroute": "helpline"},
     )
     assert answer.status_code == 200, answer.text
 

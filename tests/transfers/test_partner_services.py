@@ -198,6 +198,9 @@ async def test_a_declined_caller_is_not_re_routed_to_a_paused_service(harness):
         organisation = await session.scalar(sa.select(Service.organisation_id).where(Service.slug == declining))
     await harness.add_user("first-worker", "partner", organisation_id=organisation)
     worker = await harness.signed_in("first-worker")
-    await worker.post(f"/api/partner/v1/tickets/{ticket}/decline", json={"reason": "no spaces this week"})
+    await worker.post(
+        f"/api/partner/v1/tickets/{ticket}/decline",
+        json={"reason": "no spaces this week", "outcome_code": "no-capacity"},
+    )
     onward = (await listener.get(f"/api/helpline/tickets/{ticket}")).json()["rerouted_to_id"]
     assert (await listener.get(f"/api/helpline/tickets/{onward}")).json()["service_id"] == third

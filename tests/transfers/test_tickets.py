@@ -139,7 +139,12 @@ async def test_the_loop_closes_accept_contact_complete_and_the_listener_sees_eac
     confirmed = (await worker.post(f"{path}/confirm-contact")).json()
     assert confirmed["status"] == "in-progress" and confirmed["handover_confirmed"] is True
     assert (await worker.post(f"{path}/complete")).json()["detail"][0]["field"] == "outcome"
-    done = (await worker.post(f"{path}/complete", json={"outcome": "benefit claim made, debt plan agreed"})).json()
+    done = (
+        await worker.post(
+            f"{path}/complete",
+            json={"outcome": "benefit claim made, debt plan agreed", "outcome_code": "ongoing-support"},
+        )
+    ).json()
     assert done["status"] == "completed"
 
     mine = (await listener.get(f"/api/helpline/tickets/{ticket_id}")).json()
@@ -188,7 +193,8 @@ async def test_a_decline_reroutes_the_caller_to_the_next_service_with_the_same_r
     no_reason = await worker.post(f"/api/partner/v1/tickets/{ticket_id}/decline")
     assert no_reason.status_code == 422 and no_reason.json()["detail"][0]["field"] == "reason"
     declined = await worker.post(
-        f"/api/partner/v1/tickets/{ticket_id}/decline", json={"reason": "at capacity this week"}
+        f"/api/partner/v1/tickets/{ticket_id}/decline",
+        json={"reason": "at capacity this week", "outcome_code": "no-capacity"},
     )
     assert declined.json()["status"] == "rejected"
 
@@ -211,13 +217,20 @@ async def test_a_caller_declined_to_the_helpline_or_given_up_on_becomes_a_follow
     first = (await transfer(listener, session_id, ca)).json()["ticket_id"]
     await worker.post(
         f"/api/partner/v1/tickets/{first}/decline",
-        json={"reason": "needs a debt service nearer home", "reroute": "helpline"},
+        json={
+            "reason": "needs a debt service nearer home",
+            "outcome_code": "referred-elsewhere",
+            "reroute": "helpline",
+        },
     )
     second = (await transfer(listener, session_id, ca)).json()["ticket_id"]
     await worker.post(f"/api/partner/v1/tickets/{second}/accept")
     await worker.post(f"/api/partner/v1/tickets/{second}/contact-attempt")
     assert (await worker.post(f"/api/partner/v1/tickets/{second}/give-up")).status_code == 422
-    gave_up = await worker.post(f"/api/partner/v1/tickets/{second}/give-up", json={"reason": "five tries, no answer"})
+    gave_up = await worker.post(
+        f"/api/partner/v1/tickets/{second}/give-up",
+        json={"reason": "five tries, no answer", "outcome_code": "could-not-contact"},
+    )
     assert gave_up.json()["status"] == "failed"
     async with session_scope(harness.runtime) as session:
         follow_ups = (await session.scalars(sa.select(FollowUp).order_by(FollowUp.id))).all()
@@ -312,7 +325,7 @@ async def test_supervisors_see_and_resolve_the_callers_back_with_the_helpline(ha
     ticket_id = (await transfer(listener, session_id, await service_id(harness, "ca-money"))).json()["ticket_id"]
     await worker.post(
         f"/api/partner/v1/tickets/{ticket_id}/decline",
-        json={"reason": "needs specialist debt advice", "reroute": "helpline"},
+        json={"reason": "needs specialist debt advice", "outcome_code": "referred-elsewhere", "reroute": "helpline"},
     )
     await harness.add_user("jo", "supervisor")
     supervisor = await harness.signed_in("jo")

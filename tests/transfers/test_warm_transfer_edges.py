@@ -37,12 +37,18 @@ async def test_a_decline_skips_a_service_that_already_helped_the_same_caller(har
     ]
     helped = (await transfer(listener, session_id, first)).json()["ticket_id"]
     first_worker = await worker_for(harness, first, "first-worker")
-    for action, body in [("accept", {}), ("confirm-contact", {}), ("complete", {"outcome": "rent plan agreed"})]:
+    for action, body in [
+        ("accept", {}),
+        ("confirm-contact", {}),
+        ("complete", {"outcome": "rent plan agreed", "outcome_code": "ongoing-support"}),
+    ]:
         assert (await first_worker.post(f"/api/partner/v1/tickets/{helped}/{action}", json=body)).status_code == 200
 
     declined = (await transfer(listener, session_id, second)).json()["ticket_id"]
     second_worker = await worker_for(harness, second, "second-worker")
-    answer = await second_worker.post(f"/api/partner/v1/tickets/{declined}/decline", json={"reason": "no spaces"})
+    answer = await second_worker.post(
+        f"/api/partner/v1/tickets/{declined}/decline", json={"reason": "no spaces", "outcome_code": "no-capacity"}
+    )
     assert answer.status_code == 200
 
     onward = (await listener.get(f"/api/helpline/tickets/{declined}")).json()["rerouted_to_id"]
@@ -57,7 +63,10 @@ async def test_the_declining_partner_and_the_listener_read_what_actually_happene
     worker = await worker_for(harness, ca, "ca-worker")
 
     sent_on = (await transfer(listener, session_id, ca)).json()["ticket_id"]
-    declined = await worker.post(f"/api/partner/v1/tickets/{sent_on}/decline", json={"reason": "Outside our area."})
+    declined = await worker.post(
+        f"/api/partner/v1/tickets/{sent_on}/decline",
+        json={"reason": "Outside our area.", "outcome_code": "not-eligible"},
+    )
     onward = (await listener.get(f"/api/helpline/tickets/{sent_on}")).json()
     next_service = (await listener.get(f"/api/helpline/tickets/{onward['rerouted_to_id']}")).json()["service"]
     words = f"Declined: Outside our area. The caller has been re-routed to {next_service}."
@@ -67,7 +76,7 @@ async def test_the_declining_partner_and_the_listener_read_what_actually_happene
     back = (await transfer(listener, session_id, ca)).json()["ticket_id"]
     to_helpline = await worker.post(
         f"/api/partner/v1/tickets/{back}/decline",
-        json={"reason": "needs a face-to-face service", "reroute": "helpline"},
+        json={"reason": "needs a face-to-face service", "outcome_code": "referred-elsewhere", "reroute": "helpline"},
     )
     words = (
         "Declined: needs a face-to-face service. "
@@ -84,7 +93,10 @@ async def test_the_listeners_night_carries_every_ticket_of_a_call_and_the_partne
     ca = await service_id(harness, "ca-money")
     worker = await worker_for(harness, ca, "ca-worker")
     first = (await transfer(listener, session_id, ca)).json()["ticket_id"]
-    await worker.post(f"/api/partner/v1/tickets/{first}/decline", json={"reason": "at capacity this week"})
+    await worker.post(
+        f"/api/partner/v1/tickets/{first}/decline",
+        json={"reason": "at capacity this week", "outcome_code": "no-capacity"},
+    )
     onward = (await listener.get(f"/api/helpline/tickets/{first}")).json()["rerouted_to_id"]
 
     rerouted = (await listener.get(f"/api/helpline/tickets/{onward}")).json()
@@ -109,7 +121,9 @@ async def test_a_partners_409_lists_the_partners_own_actions_allowed_now(harness
     ticket = (await transfer(listener, session_id, ca)).json()["ticket_id"]
     assert (await worker.post(f"/api/partner/v1/tickets/{ticket}/accept")).status_code == 200
 
-    refused = await worker.post(f"/api/partner/v1/tickets/{ticket}/complete", json={"outcome": "done"})
+    refused = await worker.post(
+        f"/api/partner/v1/tickets/{ticket}/complete", json={"outcome": "done", "outcome_code": "one-off-intervention"}
+    )
     assert refused.status_code == 409
     assert refused.json() == {
         "error": "invalid_transition",

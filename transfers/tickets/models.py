@@ -60,6 +60,8 @@ class TransferTicket(Base):
     handover_by: Mapped[str | None] = mapped_column(sa.String(120))
     completed_at: Mapped[datetime | None]
     outcome: Mapped[str | None] = mapped_column(sa.Text)
+    # One of states.OUTCOME_CODES, set on complete, decline or give-up; null on older tickets.
+    outcome_code: Mapped[str | None] = mapped_column(sa.String(24))
     accept_breached_at: Mapped[datetime | None]
     contact_breached_at: Mapped[datetime | None]
     contact_attempts: Mapped[int] = mapped_column(default=0)
@@ -80,6 +82,7 @@ class TicketEvent(Base):
     from_status: Mapped[str | None] = mapped_column(sa.String(16))
     to_status: Mapped[str] = mapped_column(sa.String(16))
     reason: Mapped[str | None] = mapped_column(sa.Text)
+    outcome_code: Mapped[str | None] = mapped_column(sa.String(24))
 
 
 class PartnerNotification(Base):

@@ -17,6 +17,7 @@ class TicketEventOut(BaseModel):
     from_: str | None = Field(alias="from")
     to: str
     reason: str | None
+    outcome_code: str | None = None
 
     model_config = {"populate_by_name": True, "serialize_by_alias": True}
 
@@ -41,6 +42,10 @@ class TicketStatusOut(BaseModel):
     completed_at: Timestamp | None
     rerouted_from_id: int | None
     status_reason: str | None
+    outcome_code: str | None = Field(
+        description="On complete: ongoing-support, one-off-intervention, peer-support. On decline or give-up: "
+        "could-not-contact, no-capacity, not-eligible, did-not-attend, caller-declined, referred-elsewhere"
+    )
     created_at: Timestamp
     updated_at: Timestamp
 

@@ -25,6 +25,7 @@ from transfers.tickets.models import FollowUp, TicketEvent, TransferTicket
 from transfers.tickets.states import (
     ACTIVE_STATES,
     OPEN_STATES,
+    OUTCOME_CODES,
     REASON_REQUIRED,
     TicketAction,
     TicketStateError,
@@ -320,6 +321,7 @@ class ActionInput:
     actor: str
     reason: str | None = None
     outcome: str | None = None
+    outcome_code: str | None = None
     reroute: str = REROUTE_NEXT
     # The actor's own words for the actions it may take, for a 409 (see ``next_state``).
     names: Mapping[TicketAction, str] | None = None
@@ -330,6 +332,11 @@ def _check_input(change: ActionInput) -> None:
         raise Unprocessable("reason", f"a reason is needed to {change.action.value.replace('_', ' ')}")
     if change.action is TicketAction.complete and not (change.outcome or "").strip():
         raise Unprocessable("outcome", "say how the support ended")
+    codes = OUTCOME_CODES.get(change.action)
+    if codes is None and change.outcome_code is not None:
+        raise Unprocessable("outcome_code", f"no outcome code is recorded to {change.action.value.replace('_', ' ')}")
+    if codes is not None and change.outcome_code not in codes:
+        raise Unprocessable("outcome_code", f"choose one of: {', '.join(codes)}")
 
 
 async def apply_action(session: AsyncSession, *, ticket: TransferTicket, change: ActionInput) -> TransferTicket:
@@ -340,6 +347,8 @@ async def apply_action(session: AsyncSession, *, ticket: TransferTicket, change:
     after = next_state(before, change.action, names=change.names)
     now = runtime_of(session).clock.now()
     values: dict[str, Any] = {"status": str(after), "updated_at": now}
+    if change.outcome_code is not None:
+        values["outcome_code"] = change.outcome_code
     match change.action:
         case TicketAction.accept:
             values["accepted_at"] = now
@@ -367,6 +376,7 @@ async def apply_action(session: AsyncSession, *, ticket: TransferTicket, change:
         action=change.action.value,
         from_status=before,
         reason=change.reason or change.outcome,
+        outcome_code=change.outcome_code,
     )
     await _after_move(session, ticket, change)
     return ticket
@@ -505,6 +515,7 @@ async def _record_event(
     action: str,
     from_status: str | None,
     reason: str | None,
+    outcome_code: str | None = None,
 ) -> None:
     session.add(
         TicketEvent(
@@ -515,6 +526,7 @@ async def _record_event(
             from_status=from_status,
             to_status=ticket.status,
             reason=reason,
+            outcome_code=outcome_code,
         )
     )
     await session.flush()
@@ -560,6 +572,7 @@ def describe_ticket_status(ticket: TransferTicket, service: Service) -> dict[str
         "completed_at": _iso(ticket.completed_at),
         "rerouted_from_id": ticket.rerouted_from_id,
         "status_reason": ticket.status_reason,
+        "outcome_code": ticket.outcome_code,
         "created_at": _iso(ticket.created_at),
         "updated_at": _iso(ticket.updated_at),
     }

@@ -28,6 +28,7 @@ async def ticket_trail(session: AsyncSession, ticket_id: int) -> list[dict[str, 
             "from": e.from_status,
             "to": e.to_status,
             "reason": e.reason,
+            "outcome_code": e.outcome_code,
         }
         for e in events
     ]

@@ -62,6 +62,23 @@ OPEN_STATES = frozenset({S.requested, S.accepted, S.on_hold})
 ACTIVE_STATES = OPEN_STATES | {S.in_progress}
 TERMINAL_STATES = frozenset({S.rejected, S.failed, S.completed, S.cancelled})
 
+# Coded outcomes beside the free text, so the reports can say what share went on to ongoing
+# support and why warm transfers did not go through. Code -> the helpline's words for it.
+HELPED = {
+    "ongoing-support": "Ongoing support",
+    "one-off-intervention": "One-off intervention",
+    "peer-support": "Text or online peer support",
+}
+NOT_HELPED = {
+    "could-not-contact": "Could not contact",
+    "no-capacity": "No capacity",
+    "not-eligible": "Not eligible",
+    "did-not-attend": "Did not attend",
+    "caller-declined": "Caller declined",
+    "referred-elsewhere": "Referred elsewhere",
+}
+OUTCOME_CODES: dict[TicketAction, dict[str, str]] = {A.complete: HELPED, A.reject: NOT_HELPED, A.give_up: NOT_HELPED}
+
 
 class TicketStateError(Conflict):
     """409 naming the ticket's current state (and what may be done now), so a client can show
