@@ -241,12 +241,12 @@ async def test_a_case_system_moves_a_task_through_the_state_table(harness):
         reached = await system.patch(f"/fhir/R4/Task/{ours}", json=_patch("in-progress"))
         assert Task.model_validate(reached.json()).businessStatus.text == "in-progress: handover confirmed"
         no_outcome = await system.patch(f"/fhir/R4/Task/{ours}", json=_patch("completed"))
-        assert no_outcome.status_code == 422 and "/output/0/valueString" in no_outcome.text
-        done = await system.patch(
-            f"/fhir/R4/Task/{ours}", json=_patch("completed", **{"/output": [{"valueString": "debt plan agreed"}]})
-        )
+        assert no_outcome.status_code == 422 and "/output/0/" in no_outcome.text
+        helped = {"type": {"coding": [{"code": "ongoing-support"}]}, "valueString": "debt plan agreed"}
+        done = await system.patch(f"/fhir/R4/Task/{ours}", json=_patch("completed", **{"/output": [helped]}))
         task = Task.model_validate(done.json())
         assert task.status == "completed" and task.output[0].valueString == "debt plan agreed"
+        assert task.output[0].type.coding[0].code == "ongoing-support"  # the coded outcome beside the text
         closed = await system.patch(f"/fhir/R4/Task/{ours}", json=_patch("accepted"))
         assert closed.status_code == 409 and "nothing, it is closed" in closed.text
 
@@ -300,13 +300,13 @@ async def test_a_declined_task_needs_its_reason_and_the_caller_is_re_routed(harn
         key = await create_api_key(session, organisation_id=organisations["citizens-advice"], name="case system")
     async with harness.client(headers={"Authorization": f"Bearer {key.plaintext}"}) as system:
         silent = await system.patch(f"/fhir/R4/Task/{ours}", json=_patch("rejected"))
-        assert silent.status_code == 422 and "/statusReason/text" in silent.text
-        declined = await system.patch(
-            f"/fhir/R4/Task/{ours}", json=_patch("rejected", **{"/statusReason": {"text": "at capacity"}})
-        )
+        assert silent.status_code == 422 and "/statusReason" in silent.text
+        why = {"text": "at capacity", "coding": [{"code": "no-capacity"}]}
+        declined = await system.patch(f"/fhir/R4/Task/{ours}", json=_patch("rejected", **{"/statusReason": why}))
         assert declined.status_code == 200, declined.text
         task = Task.model_validate(declined.json())
         assert task.status == "rejected" and "at capacity" in task.statusReason.text
+        assert task.statusReason.coding[0].code == "no-capacity"
         assert task.contained[0].status == "revoked"  # the ServiceRequest ended without help
     async with session_scope(harness.runtime) as session:
         onward = await session.scalar(sa.select(TransferTicket).where(TransferTicket.rerouted_from_id == ours))

@@ -17,6 +17,9 @@ from transfers.tickets.states import PARTNER_ACTIONS, TRANSITIONS, TicketAction,
 
 FHIR_JSON = "application/fhir+json"
 STATE_SYSTEM = "https://openline.invalid/fhir/CodeSystem/ticket-state"
+# The coded outcome beside the free text (transfers/tickets/states.py OUTCOME_CODES): how a
+# completed caller was helped, or why a decline or give-up did not go through.
+OUTCOME_SYSTEM = "https://openline.invalid/fhir/CodeSystem/outcome"
 # Our ticket states are already Task.status words (DESIGN.md): the table keeps that a checked fact.
 TASK_STATUS: dict[str, str] = {state.value: state.value for state in TicketState}
 SEARCH_PARAMS = (
@@ -99,10 +102,14 @@ def task_of(
         "owner": {"reference": f"Organization/{organisation_id}", "display": organisation_name},
         "restriction": {"period": {"end": _instant(ticket.contact_by)}},
     }
+    coded = [{"system": OUTCOME_SYSTEM, "code": ticket.outcome_code}] if ticket.outcome_code else []
     if ticket.status_reason or what_next:
         task["statusReason"] = {"text": what_next or ticket.status_reason}
+        if ticket.status != "completed" and coded:
+            task["statusReason"]["coding"] = coded
     if ticket.outcome and ticket.status == "completed":
-        task["output"] = [{"type": {"text": "outcome"}, "valueString": ticket.outcome}]
+        output_type = {"text": "outcome", **({"coding": coded} if coded else {})}
+        task["output"] = [{"type": output_type, "valueString": ticket.outcome}]
     return checked(Task, task)
 
 
@@ -144,8 +151,9 @@ def capability_statement(*, now: datetime, base: str) -> dict[str, Any]:
                                 {"code": "search-type"},
                                 {
                                     "code": "patch",
-                                    "documentation": "JSON Patch of /status (with /statusReason to reject "
-                                    "or give up, /output to complete), as the ticket state table allows",
+                                    "documentation": "JSON Patch of /status (with /statusReason, text and "
+                                    "coded outcome, to reject or give up; /output, coded, to complete), as "
+                                    "the ticket state table allows",
                                 },
                             ],
                             "searchParam": [
@@ -229,12 +237,26 @@ class TaskChange:
     status: str
     reason: str | None
     outcome: str | None
+    outcome_code: str | None = None
 
 
 def _text(value: Any, path: str) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > 1000:
         raise BadRequest(f"{path}: a text of 1 to 1000 characters", error="invalid")
     return value.strip()
+
+
+def _code(concept: Any, path: str) -> str | None:
+    """The outcome code in a CodeableConcept's coding, if it carries one."""
+    codings = concept.get("coding") if isinstance(concept, dict) else None
+    if codings is None:
+        return None
+    if not isinstance(codings, list) or not codings or not isinstance(codings[0], dict):
+        raise BadRequest(f"{path}: a list of codings, the first with a code", error="invalid")
+    code = codings[0].get("code")
+    if not isinstance(code, str) or not 1 <= len(code) <= 40:
+        raise BadRequest(f"{path}/0/code: an outcome code", error="invalid")
+    return code
 
 
 def read_patch(operations: list[dict[str, Any]]) -> TaskChange:
@@ -255,8 +277,10 @@ def read_patch(operations: list[dict[str, Any]]) -> TaskChange:
     if status not in TASK_STATUS.values():
         raise BadRequest(f"/status: {str(status)[:40]!r} is not a Task.status this server uses", error="invalid")
     reason = found.get("/statusReason/text")
+    code = None
     if isinstance(found.get("/statusReason"), dict):
         reason = found["/statusReason"].get("text")
+        code = _code(found["/statusReason"], "/statusReason/coding")
     elif "/statusReason" in found:
         raise BadRequest("/statusReason: a CodeableConcept with text", error="invalid")
     outcome = None
@@ -265,8 +289,10 @@ def read_patch(operations: list[dict[str, Any]]) -> TaskChange:
         if not isinstance(output, list) or not output or not isinstance(output[0], dict):
             raise BadRequest("/output: a list of outputs, the first with valueString", error="invalid")
         outcome = _text(output[0].get("valueString"), "/output/0/valueString")
+        code = _code(output[0].get("type"), "/output/0/type/coding") or code
     return TaskChange(
         status=status,
         reason=_text(reason, "/statusReason/text") if reason is not None else None,
         outcome=outcome,
+        outcome_code=code,
     )

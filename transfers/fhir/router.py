@@ -35,7 +35,12 @@ ISSUE_CODES = {
     422: "required",
 }
 # The ticket service names its inputs; a FHIR client knows them by the Task's paths.
-FIELDS = {"reason": "/statusReason/text", "outcome": "/output/0/valueString"}
+FIELDS = {
+    "reason": "/statusReason/text",
+    "outcome": "/output/0/valueString",
+    # On complete the code is in /output/0/type/coding; on a decline or give-up, /statusReason/coding.
+    "outcome_code": "/statusReason/coding or /output/0/type/coding",
+}
 
 
 class FhirResponse(Response):

@@ -80,7 +80,9 @@ async def change_task(
     ticket = await apply_action(
         session,
         ticket=ticket,
-        change=ActionInput(action, actor, reason=change.reason, outcome=change.outcome),
+        change=ActionInput(
+            action, actor, reason=change.reason, outcome=change.outcome, outcome_code=change.outcome_code
+        ),
     )
     # The answer carries the caller's details, so it is audited as a read even after a move.
     return await describe_task(session, ticket=ticket, actor=actor)
