@@ -236,10 +236,14 @@ async def update_service(session: AsyncSession, service_id: int, change: Service
     if problems := await check_service_references(session, merged):
         raise Unprocessable(fields=problems)
     await _audit(session, actor, "change_service", service, fields=sorted(given))
-    for column, value in service_columns(merged).items():
+    columns = service_columns(merged)
+    # The admin's form sends every field: only a changed figure is a new word on capacity (the
+    # partner, who knows, confirms a figure by giving it again).
+    capacity_changed = any(getattr(service, name) != columns[name] for name in CAPACITY_FIELDS)
+    for column, value in columns.items():
         setattr(service, column, value)
     service.updated_at = runtime_of(session).clock.now()
-    if CAPACITY_FIELDS & given.keys():
+    if capacity_changed:
         stamp_capacity(service, actor=actor, at=service.updated_at)
     return service
 
