@@ -43,7 +43,8 @@ OwnService = Annotated[directory.Service, Depends(own_service)]
 @router.get("/services", response_model=list[PartnerServiceOut])
 async def show_own_services(session: SessionDep, partner: CurrentPartner):
     """Your organisation's services, each with what you said of it today (open, paused, on
-    holiday, spaces left) and whether routing is suggesting it now."""
+    holiday; places, maximum, waiting list and when last given) and whether routing is suggesting
+    it now."""
     now = runtime_of(session).clock.now()
     return [
         directory.partner_service_out(s, now)
@@ -55,9 +56,12 @@ async def show_own_services(session: SessionDep, partner: CurrentPartner):
 async def change_own_service(
     service: OwnService, change: AvailabilityUpdate, session: SessionDep, partner: CurrentPartner
 ):
-    """Open, pause or close for a holiday (until a day, with a note); spaces for more warm
-    transfers (0 = full); opening hours and planned closures; the live line. Routing uses it at
-    once: a paused, closed or full service is not suggested and its live line is never dialled."""
+    """Open, pause or close for a holiday (until a day, with a note); capacity: places for more
+    warm transfers now (``spaces``, 0 = at capacity), the ``maximum`` at once and the
+    ``waiting_list`` band (giving them again, unchanged, confirms them); opening hours and planned
+    closures; the live line. Routing uses it at once: a paused or closed service is not suggested
+    and its live line is never dialled; one at capacity is still suggested, lower, and the
+    listener is told before sending."""
     service = await directory.update_availability(session, service=service, change=change, actor=partner.actor)
     return directory.partner_service_out(service, runtime_of(session).clock.now())
 

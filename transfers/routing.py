@@ -9,7 +9,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from transfers.availability import Availability, unavailable_reason
+from transfers.availability import (
+    WAITING_LIST_RANK,
+    Availability,
+    CapacityNow,
+    capacity_now,
+    describe_capacity,
+    is_stale,
+    unavailable_reason,
+)
 from transfers.hours import OpeningSlot, describe_next_opening, is_open
 
 
@@ -54,6 +62,14 @@ class Suggestion:
     fallback: bool
     # False only for a locality team kept as the last resort while its partner says it is out.
     available: bool = True
+    # Capacity beside the suggestion: at capacity still can be chosen (the listener is told so).
+    at_capacity: bool = False
+    places: int | None = None
+    maximum: int | None = None
+    waiting_list: str | None = None
+    capacity_updated_at: datetime | None = None
+    capacity_stale: bool = False
+    capacity_words: tuple[str, ...] = ()
 
 
 def _join(words: Sequence[str]) -> str:
@@ -71,6 +87,10 @@ def _eligible(service: ServiceOption, caller: CallerCircumstances) -> bool:
     if caller.locality and service.areas and caller.locality not in service.areas:
         return False
     return bool(service.needs_met & caller.needs)
+
+
+def _capacity(service: ServiceOption) -> CapacityNow:
+    return capacity_now(service.availability, service.capacity, service.waiting)
 
 
 def _full(service: ServiceOption) -> bool:
@@ -114,6 +134,7 @@ def _suggest(
     matched = tuple(sorted(service.needs_met & caller.needs))
     open_now = is_open(service.schedule, service.timezone, now)
     unavailable = unavailable_reason(service.availability, service.timezone, now)
+    capacity = _capacity(service)
     return Suggestion(
         service.id,
         service.name,
@@ -125,14 +146,40 @@ def _suggest(
         matched,
         fallback,
         unavailable is None,
+        at_capacity=capacity.at_capacity,
+        places=capacity.available,
+        maximum=capacity.maximum,
+        waiting_list=capacity.waiting_list,
+        capacity_updated_at=capacity.updated_at,
+        capacity_stale=capacity.live and is_stale(capacity.updated_at, now),
+        capacity_words=describe_capacity(capacity, now),
+    )
+
+
+def ranking_key(service: ServiceOption, caller: CallerCircumstances, now: datetime) -> tuple:
+    """How eligible services are ordered, best first: the needs met first, then room (a service at
+    capacity below one with places), then for an urgent caller a service open now, then the
+    waiting list (under a week, not said, 1–4 weeks, longer), then open now, then the share of
+    its maximum already waiting; the name and id make it deterministic."""
+    open_now = is_open(service.schedule, service.timezone, now)
+    capacity = _capacity(service)
+    return (
+        -len(service.needs_met & caller.needs),
+        capacity.at_capacity,
+        not open_now if caller.urgent else False,
+        WAITING_LIST_RANK[capacity.waiting_list],
+        not open_now,
+        _load(service),
+        service.name,
+        service.id,
     )
 
 
 def rank_services(caller: CallerCircumstances, services: Sequence[ServiceOption], now: datetime) -> list[Suggestion]:
     """Rank eligible services; the caller's locality team (all teams when the locality is unknown)
     comes last. Raises ValueError when the directory has no locality team at all."""
-    # What the partner says of today (paused, on holiday, no spaces) leaves a service out; a
-    # locality team too, unless every team is out, since the last resort must stay.
+    # What the partner says of today (paused, on holiday) leaves a service out; a locality team
+    # too, unless every team is out, since the last resort must stay. At capacity is not out.
     available = {s.id for s in services if unavailable_reason(s.availability, s.timezone, now) is None}
     teams = sorted((s for s in services if s.locality_team_for and s.status == "active"), key=lambda s: (s.name, s.id))
     teams = [s for s in teams if s.id in available] or teams
@@ -147,20 +194,7 @@ def rank_services(caller: CallerCircumstances, services: Sequence[ServiceOption]
         for s in services
         if s.id not in fallback_ids and not s.locality_team_for and s.id in available and _eligible(s, caller)
     ]
-
-    def order(service: ServiceOption) -> tuple:
-        open_now = is_open(service.schedule, service.timezone, now)
-        return (
-            -len(service.needs_met & caller.needs),
-            _full(service),
-            not open_now if caller.urgent else False,
-            not open_now,
-            _load(service),
-            service.name,
-            service.id,
-        )
-
-    ranked = sorted(candidates, key=order)
+    ranked = sorted(candidates, key=lambda s: ranking_key(s, caller, now))
     out = [_suggest(s, caller, now, i, False) for i, s in enumerate(ranked, 1)]
     out += [_suggest(s, caller, now, len(out) + i, True) for i, s in enumerate(fallbacks, 1)]
     return out

@@ -35,6 +35,9 @@ class ServiceLoad:
     open_now: int = 0
     open_by_week: list[int] = field(default_factory=list)
     paused: bool = False
+    # The partner's own figures (transfers/availability.py): places now and the waiting-list band.
+    places: int | None = None
+    waiting_list: str | None = None
 
     @property
     def expected_wait_days(self) -> float | None:
@@ -43,10 +46,22 @@ class ServiceLoad:
         return round(self.open_now / per_day, 1) if per_day else None
 
     @property
+    def beyond_capacity_because(self) -> list[str]:
+        """Why the service is beyond its capacity, in words: by its queue, or by its partner's word."""
+        because = []
+        if self.capacity is not None and self.open_now >= self.capacity:
+            because.append("queue at its maximum")
+        if self.arriving_per_week > 0 and self.arriving_per_week > GROWING * self.completed_per_week and self.open_now:
+            because.append("arriving faster than completed")
+        if self.places == 0:
+            because.append("no places, says the partner")
+        if self.waiting_list == "over-4-weeks":
+            because.append("waiting list longer than 4 weeks")
+        return because
+
+    @property
     def beyond_capacity(self) -> bool:
-        full = self.capacity is not None and self.open_now >= self.capacity
-        growing = self.arriving_per_week > 0 and self.arriving_per_week > GROWING * self.completed_per_week
-        return full or (growing and self.open_now > 0)
+        return bool(self.beyond_capacity_because)
 
 
 def _still_open_at(moment: datetime) -> sa.ColumnElement[bool]:
@@ -109,6 +124,8 @@ async def measure_services(session: AsyncSession, *, start: datetime, end: datet
             completed_per_week=round(completed.get(s.id, 0) / weeks, 2),
             open_now=open_now.get(s.id, 0),
             open_by_week=[snap.get(s.id, 0) for snap in snapshots],
+            places=s.spaces,
+            waiting_list=s.waiting_list,
         )
         for s in services
     ]

@@ -80,7 +80,10 @@ class ServiceLoadOut(BaseModel):
     open_by_week: list[int] = Field(description="Tickets open at the end of each week of the window")
     paused: bool
     expected_wait_days: float | None = Field(description="Little's law: open tickets over arrivals per day")
+    places: int | None = Field(description="Places for warm transfers now, as the partner said")
+    waiting_list: str | None = Field(description="The partner's waiting-list band")
     beyond_capacity: bool
+    beyond_capacity_because: list[str] = Field(description="Why, in words: the queue's figures or the partner's")
 
 
 class UnservedNeedOut(BaseModel):

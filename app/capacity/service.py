@@ -133,7 +133,12 @@ async def describe_capacity(
             "rerouted": rerouted,
         },
         "services": [
-            {**asdict(s), "expected_wait_days": s.expected_wait_days, "beyond_capacity": s.beyond_capacity}
+            {
+                **asdict(s),
+                "expected_wait_days": s.expected_wait_days,
+                "beyond_capacity": s.beyond_capacity,
+                "beyond_capacity_because": s.beyond_capacity_because,
+            }
             for s in services
         ],
         "pinch_points": {

@@ -122,6 +122,15 @@ class SuggestionOut(BaseModel):
     available: bool = Field(
         description="False only for a locality team kept as the last resort while its partner says it is out"
     )
+    at_capacity: bool = Field(
+        description="No places now, or its queue at its maximum: it can still be chosen, and the listener is told"
+    )
+    places: int | None = Field(description="Places for warm transfers now, as the partner said; null: not said")
+    maximum: int | None
+    waiting_list: str | None = Field(description="under-a-week, 1-4-weeks or over-4-weeks; null: not said")
+    capacity_updated_at: Timestamp | None
+    capacity_stale: bool = Field(description="Places or waiting list not confirmed for a day")
+    capacity_words: list[str] = Field(description='What to show beside it, e.g. "2 places today", "updated 3 h ago"')
 
 
 class HelplineTicketOut(TicketStatusOut):

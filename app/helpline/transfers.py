@@ -225,4 +225,11 @@ def describe_suggestion(suggestion: Suggestion) -> dict[str, Any]:
         "matched_needs": list(suggestion.matched_needs),
         "fallback": suggestion.fallback,
         "available": suggestion.available,
+        "at_capacity": suggestion.at_capacity,
+        "places": suggestion.places,
+        "maximum": suggestion.maximum,
+        "waiting_list": suggestion.waiting_list,
+        "capacity_updated_at": suggestion.capacity_updated_at,
+        "capacity_stale": suggestion.capacity_stale,
+        "capacity_words": list(suggestion.capacity_words),
     }

@@ -248,13 +248,17 @@ function checks(box, name, items) {
   box.replaceChildren(...items.map((i) => el("label", {}, el("input", { type: "checkbox", name, value: i.slug }), ` ${i.label || i.name}`)));
 }
 
+const WAITS = { "under-a-week": "under a week", "1-4-weeks": "1–4 weeks", "over-4-weeks": "longer than 4 weeks" };
+const capacityText = (s) => [s.spaces == null ? null : `${s.spaces} places now`, s.capacity == null ? null : `max ${s.capacity}`,
+  s.waiting_list ? `wait ${WAITS[s.waiting_list]}` : null].filter(Boolean).join(" · ") || "–";
+
 async function loadServices() {
   state.services = await api("GET", "/api/directory/services");
   $("#services tbody").replaceChildren(...state.services.map((s) => el("tr", { "data-service": s.slug },
     el("td", {}, el("strong", { text: s.name }), el("br"), el("small", { class: "muted", text: s.organisation })),
     el("td", { text: s.needs.join(", ") || "–" }),
     el("td", { text: s.status }),
-    el("td", { text: s.capacity == null ? "–" : s.capacity }),
+    el("td", { text: capacityText(s) }),
     el("td", {}, el("div", { class: "actions" },
       el("button", { type: "button", text: "Change", "aria-label": `Change ${s.name}`, onclick: () => editService(s) }),
       s.status === "defunct" ? "" : el("button", { type: "button", class: "danger", text: "Retire", "aria-label": `Retire ${s.name}`,
@@ -274,7 +278,8 @@ function editService(s) {
   const f = form.elements;
   f.id.value = s.id; f.organisation_id.value = s.organisation_id; f.slug.value = s.slug; f.name.value = s.name;
   f.status.value = s.status; f.min_age.value = s.min_age ?? ""; f.max_age.value = s.max_age ?? "";
-  f.capacity.value = s.capacity ?? ""; f.live_phone.value = s.live_phone || "";
+  f.capacity.value = s.capacity ?? ""; f.spaces.value = s.spaces ?? ""; f.waiting_list.value = s.waiting_list || "";
+  f.live_phone.value = s.live_phone || "";
   f.accept_hours.value = s.targets.accept_hours; f.contact_hours.value = s.targets.contact_hours;
   f.hours.value = s.hours.map((h) => `${h.days} ${h.opens} ${h.closes}`).join("\n");
   for (const box of form.querySelectorAll('input[type="checkbox"]')) box.checked = (box.name === "needs" ? s.needs : s.areas).includes(box.value);
@@ -305,6 +310,7 @@ async function saveService() {
   const body = {
     name: f.name.value.trim(), status: f.status.value, needs: picked("needs"), areas: picked("areas"),
     min_age: numberOrNull(f.min_age.value), max_age: numberOrNull(f.max_age.value), capacity: numberOrNull(f.capacity.value),
+    spaces: numberOrNull(f.spaces.value), waiting_list: orNull(f.waiting_list.value),
     live_phone: orNull(f.live_phone.value.trim()), hours: parseHours(f.hours.value),
     // A PATCH replaces the whole targets object: keep the urgent targets this form does not show.
     targets: { ...(state.editing ? state.editing.targets : {}),

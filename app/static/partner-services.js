@@ -1,16 +1,24 @@
 // "Your services" on /partner: the partner keeps its own services up to date (open, paused or
-// closed for a holiday, spaces for more warm transfers, opening hours, planned closures, the live
-// line). Routing reads the same record at once, so what is saved here is what listeners are offered.
+// closed for a holiday; places for warm transfers now, the maximum and the waiting list; opening
+// hours, planned closures, the live line). Routing reads the same record at once, so what is saved
+// here is what listeners are offered, and saving confirms the figures are still true.
 import { api, el, plainError, when } from "/static/core.js";
 
 const API = "/api/partner/v1/services";
+const WAITS = [
+  ["", "Not said"],
+  ["under-a-week", "Under a week"],
+  ["1-4-weeks", "1–4 weeks"],
+  ["over-4-weeks", "Longer than 4 weeks"],
+];
 const STATES = [
   ["open", "Open: taking warm transfers"],
   ["paused", "Paused"],
   ["holiday", "Closed for a holiday"],
 ];
 const FIELDS = {
-  availability: "Taking warm transfers", reopens_on: "Reopens on", note: "Note", spaces: "Spaces",
+  availability: "Taking warm transfers", reopens_on: "Reopens on", note: "Note", spaces: "Places now",
+  maximum: "Maximum", waiting_list: "Waiting list",
   hours: "Opening hours", closures: "Planned closures", live_phone: "Live line",
 };
 const root = document.getElementById("your-services-list");
@@ -47,9 +55,13 @@ function badge(a) {
 
 function input(service, name, label, attrs, hint) {
   const id = `svc-${service.id}-${name}`;
+  const described = `${id}-hint ${id}-error`;
   const control = attrs.tag === "textarea"
-    ? el("textarea", { id, name, rows: 3, "aria-describedby": `${id}-hint ${id}-error`, maxlength: attrs.maxlength })
-    : el("input", { id, name, "aria-describedby": `${id}-hint ${id}-error`, ...attrs });
+    ? el("textarea", { id, name, rows: 3, "aria-describedby": described, maxlength: attrs.maxlength })
+    : attrs.tag === "select"
+      ? el("select", { id, name, "aria-describedby": described },
+        attrs.options.map(([value, text]) => el("option", { value, selected: value === attrs.value }, text)))
+      : el("input", { id, name, "aria-describedby": described, ...attrs });
   if (attrs.tag === "textarea") control.value = attrs.value || "";
   return [
     el("label", { for: id, text: label }), control,
@@ -69,8 +81,15 @@ function drawService(service) {
       "Paused or closed until the start of this day; then open again by itself."),
     input(service, "note", "Note for the helpline (optional)", { type: "text", maxlength: 300, value: a.note || "" },
       "Why it is paused or closed, in a few words; cleared when you reopen. No callers' details."),
-    input(service, "spaces", "Spaces for more warm transfers now", { type: "number", min: 0, max: 1000, inputmode: "numeric",
-      value: a.spaces == null ? "" : String(a.spaces) }, "Each new warm transfer takes one; 0 means full; empty means no limit."),
+    el("fieldset", { class: "partner-capacity" }, el("legend", { text: "Capacity" }),
+      input(service, "spaces", "Places for warm transfers now", { type: "number", min: 0, max: 1000, inputmode: "numeric",
+        value: a.spaces == null ? "" : String(a.spaces) },
+        "Each new warm transfer takes one. 0: at capacity (listeners still see you, lower, and are told; pause to stop new ones). Empty: not said."),
+      input(service, "maximum", "Maximum at once", { type: "number", min: 0, inputmode: "numeric",
+        value: a.maximum == null ? "" : String(a.maximum) }, "The most warm transfers you hold at once; empty: not said."),
+      input(service, "waiting_list", "Waiting list", { tag: "select", options: WAITS, value: a.waiting_list || "" },
+        "How long a new caller waits for you to start. Listeners see it beside your service."),
+      capacityFreshness(a)),
     input(service, "live_phone", "Live line", { type: "tel", maxlength: 16, value: service.live_phone || "", placeholder: "+441823000101" },
       "The number a listener's call is put through to, in international form; empty: no live line."),
     input(service, "hours", "Opening hours", { tag: "textarea", value: hoursText(service.hours) },
@@ -79,13 +98,24 @@ function drawService(service) {
       "One line each, like “2026-12-24 to 2026-12-26 Christmas”."),
     el("div", { class: "partner-actions" }, el("button", { type: "submit", class: "primary", text: `Save ${service.name}` })));
   form.addEventListener("submit", (event) => { event.preventDefault(); save(service, form); });
-  const state = a.available_now ? "Listeners are offered this service now."
-    : `Listeners are not offered this service now: ${a.unavailable_reason}.`;
+  const state = !a.available_now ? `Listeners are not offered this service now: ${a.unavailable_reason}.`
+    : a.spaces === 0 ? "Listeners are offered this service now, lower down, told it is at capacity before they send."
+      : "Listeners are offered this service now.";
   return el("article", { class: "partner-service", id: `service-${service.id}`, "aria-labelledby": `service-${service.id}-title` },
     el("h3", { id: `service-${service.id}-title` }, service.name, " ", badge(a)),
     el("p", { class: "partner-service-state", text: state }),
     a.updated_at ? el("p", { class: "muted small", text: `Last changed ${when(a.updated_at)} by ${who(a.updated_by)}.` }) : null,
     form);
+}
+
+// Listeners are told when places or the waiting list have not been confirmed for a day.
+function capacityFreshness(a) {
+  if (a.spaces == null && !a.waiting_list) return null;
+  if (!a.capacity_updated_at) return el("p", { class: "notice small", text: "Never confirmed: listeners are told it may be out of date. Save to confirm." });
+  const given = `Places and waiting list last given ${when(a.capacity_updated_at)} by ${who(a.capacity_updated_by)}.`;
+  return a.capacity_stale
+    ? el("p", { class: "notice small", text: `${given} Listeners are told it may be out of date: save to confirm it is still right.` })
+    : el("p", { class: "muted small", text: `${given} Saving confirms it is still right.` });
 }
 
 const who = (actor) => !actor ? "someone" : actor.startsWith("user:") ? actor.slice(5)
@@ -115,6 +145,8 @@ function body(form) {
     reopens_on: value("reopens_on") || null,
     note: value("note") || null,
     spaces: value("spaces") === "" ? null : Number(value("spaces")),
+    maximum: value("maximum") === "" ? null : Number(value("maximum")),
+    waiting_list: value("waiting_list") || null,
     live_phone: value("live_phone").replace(/[\s()-]/g, "") || null,
   };
   // Reopening clears the day and the note on the server (they said why it was closed).

@@ -105,19 +105,38 @@ function drawTicket(ticket) {
   return item;
 }
 
+// Capacity as the partner gave it, beside the suggestion: places, waiting list, how fresh.
+function capacityLine(s) {
+  const words = s.capacity_words || [];
+  if (!words.length) return null;
+  const last = words.length - 1;
+  return el("p", { class: "capacity", "data-capacity": s.service_id },
+    words.map((w, i) => el("span", { class: "badge" + ((i === 0 && s.at_capacity) || (i === last && s.capacity_stale) ? " warn" : "") }, w)));
+}
+
 function drawSuggestion(s) {
-  // A service its partner has paused, closed or filled is still shown (the locality team as the
-  // last resort) with the reason, but cannot take a warm transfer until it reopens.
+  // A service its partner has paused or closed is still shown (the locality team as the last
+  // resort) with the reason, but cannot take a warm transfer until it reopens. A service at
+  // capacity can still be chosen: the listener is told so before sending, to tell the caller.
   const closed = s.available === false;
-  return el("li", { class: "suggestion" + (s.fallback ? " fallback" : "") + (closed ? " unavailable" : "") },
+  const full = s.at_capacity && !closed;
+  const noticeId = `at-capacity-${s.service_id}`;
+  const sendAttrs = full ? { "aria-describedby": noticeId } : {};
+  return el("li", { class: "suggestion" + (s.fallback ? " fallback" : "") + (closed ? " unavailable" : "") + (full ? " at-capacity" : "") },
     el("p", {}, el("strong", {}, s.name), " ", el("span", { class: "muted" }, s.organisation),
       closed ? [" ", el("span", { class: "badge warn" }, "not taking warm transfers now")] : null),
+    capacityLine(s),
     el("ul", { class: "reasons" }, s.reasons.map((r) => el("li", {}, r))),
+    full ? el("p", { class: "notice at-capacity-notice", id: noticeId },
+      `${s.name} is at capacity. You can still send this warm transfer: it waits in their queue and may take longer`
+      + (s.waiting_list ? ` (waiting list ${WAITS[s.waiting_list] || s.waiting_list})` : "") + ". Tell the caller before you send.") : null,
     el("div", { class: "row" },
-      el("button", { type: "button", disabled: closed, onclick: (e) => makeTransfer(s, "queue", e.currentTarget) }, "Warm transfer to their queue"),
-      s.live_transfer_possible && !closed ? el("button", { type: "button", class: "primary",
-        onclick: (e) => makeTransfer(s, "live", e.currentTarget) }, "Transfer live now") : null));
+      el("button", { type: "button", disabled: closed, ...sendAttrs, onclick: (e) => makeTransfer(s, "queue", e.currentTarget) },
+        full ? "Warm transfer to their queue anyway" : "Warm transfer to their queue"),
+      s.live_transfer_possible && !closed ? el("button", { type: "button", class: "primary", ...sendAttrs,
+        onclick: (e) => makeTransfer(s, "live", e.currentTarget) }, full ? "Transfer live now anyway" : "Transfer live now") : null));
 }
+const WAITS = { "under-a-week": "under a week", "1-4-weeks": "1–4 weeks", "over-4-weeks": "longer than 4 weeks" };
 
 function detailsForm(previous) {
   const v = (name) => (previous && previous[name]) || "";

@@ -137,3 +137,85 @@ async def test_a_partner_pauses_a_service_and_listeners_stop_being_offered_it(ma
         finally:
             await helpline.close()
             await charity.close()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_the_partners_places_and_waiting_list_show_beside_the_suggestion_and_at_capacity_can_be_sent(
+    make_harness, browser, screenshot_path
+):
+    harness = await make_harness(public_url="http://127.0.0.1")
+    organisations = await load_demo_directory(harness)
+    await harness.add_user("sam", "listener", display_name="Sam Okafor")
+    await harness.add_user(
+        "ca-worker", "partner", organisation_id=organisations["citizens-advice"], display_name="Priya Shah"
+    )
+    sim = simulator_for(harness)
+    async with serving(harness.app) as base:
+        helpline = await browser.new_context(base_url=base, viewport={"width": 1440, "height": 1000})
+        charity = await browser.new_context(base_url=base, viewport={"width": 1440, "height": 1000})
+        try:
+            partner = await charity.new_page()
+            partner_problems = watch(partner)
+            await sign_in_at(partner, base, "/partner", "ca-worker")
+            services = partner.locator("#your-services")
+            card = services.locator("article.partner-service", has_text=SERVICE)
+            await card.get_by_label("Places for warm transfers now").fill("2")
+            await card.get_by_label("Maximum at once").fill("10")
+            await card.get_by_label("Waiting list").select_option(label="1–4 weeks")
+            await card.get_by_role("button", name=f"Save {SERVICE}").click()
+            await expect(services.locator("#your-services-status")).to_contain_text("saved", timeout=WAIT)
+            card = services.locator("article.partner-service", has_text=SERVICE)
+            await expect(card).to_contain_text("Places and waiting list last given")
+            await expect(card.get_by_label("Waiting list")).to_have_value("1-4-weeks")
+            await card.scroll_into_view_if_needed()
+            await partner.screenshot(path=screenshot_path("partner-capacity.png"), full_page=True)
+            await card.screenshot(path=screenshot_path("partner-capacity-card.png"))
+
+            listener, listener_problems = await listener_on_a_logged_call(helpline, base, sim)
+            panel = listener.locator("#transfer-panel")
+            await suggestions_now(panel)
+            offered = panel.locator("li.suggestion", has_text=SERVICE)
+            capacity = offered.locator("p.capacity")
+            await expect(capacity).to_contain_text("2 places today")
+            await expect(capacity).to_contain_text("waiting list 1–4 weeks")
+            await expect(capacity).to_contain_text("updated just now")
+            await expect(offered.locator(".at-capacity-notice")).to_have_count(0)
+
+            # The partner has no places left: still offered, at capacity, and the listener is told
+            # before sending; sending is still possible.
+            await card.get_by_label("Places for warm transfers now").fill("0")
+            await card.get_by_role("button", name=f"Save {SERVICE}").click()
+            await expect(services.locator("#your-services-status")).to_contain_text("saved", timeout=WAIT)
+            await suggestions_now(panel)
+            offered = panel.locator("li.suggestion", has_text=SERVICE)
+            await expect(offered.locator("p.capacity")).to_contain_text("at capacity — can still be chosen")
+            notice = offered.locator(".at-capacity-notice")
+            await expect(notice).to_contain_text("is at capacity. You can still send this warm transfer")
+            await expect(notice).to_contain_text("waiting list 1–4 weeks")
+            send = offered.get_by_role("button", name="Warm transfer to their queue anyway")
+            await expect(send).to_be_enabled()
+            await offered.scroll_into_view_if_needed()
+            await listener.screenshot(path=screenshot_path("suggestions-capacity.png"), full_page=True)
+            await no_sideways_scroll(listener)
+            await listener.set_viewport_size({"width": 390, "height": 900})
+            await offered.scroll_into_view_if_needed()
+            await listener.screenshot(path=screenshot_path("suggestions-capacity-phone.png"), full_page=True)
+            await offered.screenshot(path=screenshot_path("suggestion-at-capacity-phone.png"))
+            await no_sideways_scroll(listener)
+            await listener.set_viewport_size({"width": 1440, "height": 1000})
+
+            await send.click()
+            await expect(listener.locator("body")).to_contain_text(f"Warm transfer sent to {SERVICE}", timeout=WAIT)
+
+            await partner.set_viewport_size({"width": 390, "height": 900})
+            await card.scroll_into_view_if_needed()
+            await partner.screenshot(path=screenshot_path("partner-capacity-phone.png"), full_page=True)
+            await card.screenshot(path=screenshot_path("partner-capacity-card-phone.png"))
+            await no_sideways_scroll(partner)
+            assert partner_problems == [], partner_problems
+            current = [p for p in listener_problems if p.endswith("/api/listener/sessions/current")]
+            others = [p for p in listener_problems if p not in current and "404 (Not Found)" not in p]
+            assert others == [] and sum("404 (Not Found)" in p for p in listener_problems) <= len(current)
+        finally:
+            await helpline.close()
+            await charity.close()

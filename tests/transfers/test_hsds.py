@@ -193,3 +193,51 @@ async def test_a_councils_file_without_our_extension_loads_with_slugs_from_its_n
         "closes_at": "17:00",
     }
     assert [t["code"] for t in exported["taxonomy_terms"]] == ["housing"]
+
+
+async def test_live_capacity_travels_as_service_capacity_and_the_band_under_our_extension(harness, db_url):
+    organisations = await load_demo_directory(harness)
+    await harness.add_user("ca-worker", "partner", organisation_id=organisations["citizens-advice"])
+    worker = await harness.signed_in("ca-worker")
+    async with session_scope(harness.runtime) as session:
+        ca = await session.scalar(sa.select(Service.id).where(Service.slug == "ca-money"))
+    figures = {"spaces": 3, "maximum": 12, "waiting_list": "1-4-weeks"}
+    assert (await worker.patch(f"/api/partner/v1/services/{ca}", json=figures)).status_code == 200
+    given_at = harness.clock.now()
+    harness.clock.advance(hours=5)
+    first = await _export(harness)
+    assert check_structure(first) == []
+    ca_money = next(s for s in first["services"] if s["x-openline"]["slug"] == "ca-money")
+    (capacity,) = ca_money["capacities"]
+    assert capacity["available"] == 3 and capacity["maximum"] == 12
+    assert capacity["updated"] == given_at.isoformat() and {"id", "name"} <= set(capacity["unit"])
+    assert ca_money["x-openline"]["waiting_list"] == "1-4-weeks"
+    # A maximum with no figure for places now cannot be a service_capacity (available is required).
+    befriending = next(s for s in first["services"] if s["x-openline"]["slug"] == "ageuk-befriending")
+    assert befriending["capacities"] == [] and befriending["x-openline"]["capacity_maximum"] == 60
+
+    shown = await _directory(harness)
+    await _empty_tables(db_url)
+    async with session_scope(harness.runtime) as session:
+        await import_directory(session, hsds_to_directory(json.loads(json.dumps(first))))
+    assert await _export(harness) == first
+    # The figures keep the time they were given, not the time of the import: stale stays stale.
+    (before,) = [s for s in shown if s["slug"] == "ca-money"]
+    (after,) = [s for s in await _directory(harness) if s["slug"] == "ca-money"]
+    assert before.pop("capacity_updated_by") == "user:ca-worker"
+    assert after.pop("capacity_updated_by") == "directory import"
+    assert after == before and after["capacity_updated_at"] == given_at.isoformat()
+
+
+def test_a_service_capacity_without_its_required_fields_is_refused():
+    service = {"id": "s", "name": "S", "status": "active", "organization_id": "o"}
+    bad = {"services": [service | {"capacities": [{"id": "c", "maximum": 5}]}]}
+    assert check_structure(bad) == [
+        "services[0].capacities[0]: service_capacity needs updated (a string)",
+        "services[0].capacities[0]: service_capacity needs available (a number)",
+        "services[0].capacities[0]: service_capacity needs unit (a unit object)",
+    ]
+    unit = {"id": "c", "available": 2, "updated": "2026-11-23T10:00:00+00:00", "unit": {"id": "u"}}
+    assert check_structure({"services": [service | {"capacities": [unit]}]}) == [
+        "services[0].capacities[0].unit[0]: unit needs name (a string)"
+    ]

@@ -52,7 +52,8 @@ async def test_a_paused_service_leaves_the_suggestions_until_it_reopens(harness)
     assert "paused" in refused.json()["detail"][0]["message"]
 
     reopened = await worker.patch(f"/api/partner/v1/services/{ca}", json={"availability": "open"})
-    assert reopened.json()["availability"] | {"updated_at": None} == {
+    capacity = ("maximum", "waiting_list", "capacity_updated_at", "capacity_updated_by", "capacity_stale")
+    assert {k: v for k, v in reopened.json()["availability"].items() if k not in capacity} | {"updated_at": None} == {
         "state": "open",
         "reopens_on": None,
         "note": None,
@@ -72,7 +73,7 @@ async def test_a_paused_service_leaves_the_suggestions_until_it_reopens(harness)
     assert rows[1].detail["changes"]["availability_note"] == {"from": "two caseworkers off sick", "to": None}
 
 
-async def test_spaces_count_down_with_each_warm_transfer_and_full_is_not_suggested(harness):
+async def test_spaces_count_down_with_each_warm_transfer_and_at_capacity_can_still_be_chosen(harness):
     organisations = await load_demo_directory(harness)
     session_id, listener = await logged_session(harness)
     ca = await service_id(harness, "ca-money")
@@ -84,12 +85,16 @@ async def test_spaces_count_down_with_each_warm_transfer_and_full_is_not_suggest
 
     mine = next(s for s in (await worker.get("/api/partner/v1/services")).json() if s["id"] == ca)
     assert mine["availability"]["spaces"] == 0
-    assert mine["availability"]["unavailable_reason"] == "full: no spaces for warm transfers now"
-    assert ca not in await suggested(listener, session_id)
-    assert (await transfer(listener, session_id, ca)).status_code == 422
-
-    await worker.patch(f"/api/partner/v1/services/{ca}", json={"spaces": None})
+    # At capacity is not a shut door: still offered (lower, saying so) and still possible to choose.
+    assert mine["availability"]["unavailable_reason"] is None and mine["availability"]["available_now"]
     assert ca in await suggested(listener, session_id)
+    assert (await transfer(listener, session_id, ca)).status_code == 201
+    assert (
+        next(s for s in (await worker.get("/api/partner/v1/services")).json() if s["id"] == ca)["availability"][
+            "spaces"
+        ]
+        == 0
+    )
 
 
 async def test_a_holiday_ends_on_its_day_and_planned_closures_close_their_days(harness):

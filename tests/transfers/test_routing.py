@@ -140,7 +140,7 @@ def test_ranking_is_deterministic_whatever_the_input_order():
 PAUSED = Availability(state="paused", note="staff training")
 
 
-def test_what_the_partner_says_of_today_leaves_a_service_out_but_never_the_last_resort():
+def test_paused_or_closed_leaves_a_service_out_but_at_capacity_keeps_it_lower_and_never_the_last_resort():
     money = svc(1, "Money advice", ["money"], schedule=always_open())
     debt = svc(2, "Debt line", ["money"], schedule=always_open())
     full = replace(debt, id=3, name="Full line", availability=Availability(spaces=0))
@@ -153,7 +153,10 @@ def test_what_the_partner_says_of_today_leaves_a_service_out_but_never_the_last_
     ranked = rank_services(
         caller(["money"]), [replace(money, availability=PAUSED), debt, full, closed, *TEAMS], MONDAY_10
     )
-    assert names(ranked) == ["Debt line", "Mendip team"]
+    # At capacity is not out: it can still be chosen, below the one with room, and says so.
+    assert names(ranked) == ["Debt line", "Full line", "Mendip team"]
+    assert ranked[1].available and ranked[1].at_capacity
+    assert ranked[1].capacity_words[0] == "at capacity — can still be chosen"
 
     # The caller's own team paused: the other team is the last resort, and says nothing odd.
     teams = [replace(TEAMS[0], availability=PAUSED), TEAMS[1]]

@@ -3,9 +3,13 @@
 One document holds the need categories (``taxonomy_terms`` of our ``openline-needs`` taxonomy), the
 localities (``service_areas``), the ``organizations`` and the ``services`` with their nested parts:
 ``service_areas``, weekly ``schedules`` (byday, opens_at, closes_at), the live line as a voice
-``phones`` row, the capacity as ``capacities`` and the needs met as ``attributes`` naming a
-taxonomy term. What HSDS has no place for (our slugs, the time zone's name, the warm-transfer
-targets, which locality a team is the fallback for) is under ``x-openline`` on the object.
+``phones`` row, the capacity as ``capacities`` (a ``service_capacity`` in places for warm
+transfers: available now, maximum, updated) and the needs met as ``attributes`` naming a taxonomy
+term. What HSDS has no place for (our slugs, the time zone's name, the warm-transfer targets,
+which locality a team is the fallback for, the waiting-list band, and a maximum without a figure
+for places now, since ``service_capacity`` requires ``available``) is under ``x-openline`` on the
+object. HSDS 3's only word on waiting is the deprecated free-text ``service.wait_time``, so the
+band is not written there.
 
 Ids are UUIDs derived from our slugs, so exporting the same directory twice, from any database,
 gives the same document, and a file exported here and re-imported names the same rows.
@@ -40,13 +44,18 @@ REQUIRED = {
     "schedule": ("id",),
     "phone": ("id", "number"),
     "attribute": ("id",),
-    "service_capacity": ("id",),
+    "service_capacity": ("id", "updated"),
+    "unit": ("id", "name"),
 }
 SERVICE_STATUSES = ("active", "inactive", "defunct", "temporarily closed")
 
 
 def hsds_id(*parts: str) -> str:
     return str(uuid.uuid5(_NAMESPACE, ":".join(parts)))
+
+
+# What a service_capacity counts (HSDS 3 requires a unit): one caller's warm transfer.
+PLACE_UNIT = {"id": hsds_id("unit", "warm-transfer-place"), "name": "Place for a warm transfer"}
 
 
 def slug_of(name: str) -> str:
@@ -117,14 +126,20 @@ def service_to_hsds(service: Any, org: Any, locality_names: dict[str, str]) -> d
             }
         )
     capacities = []
-    if service.capacity is not None:
+    if service.spaces is not None:
+        updated = service.capacity_updated_at or service.updated_at
         capacities.append(
-            {
-                "id": hsds_id("capacity", service.slug),
-                "service_id": sid,
-                "maximum": service.capacity,
-                "description": "Warm transfers waiting at once (more and routing calls it full)",
-            }
+            _without_none(
+                {
+                    "id": hsds_id("capacity", service.slug),
+                    "service_id": sid,
+                    "unit": PLACE_UNIT,
+                    "available": service.spaces,
+                    "maximum": service.capacity,
+                    "description": "Places for new warm transfers now; the maximum held at once",
+                    "updated": updated.isoformat(),
+                }
+            )
         )
     return _without_none(
         {
@@ -170,6 +185,8 @@ def service_to_hsds(service: Any, org: Any, locality_names: dict[str, str]) -> d
                         "urgent_contact_hours": service.urgent_contact_target_hours,
                     },
                     "locality_team_for": service.locality_team_for,
+                    "waiting_list": service.waiting_list,
+                    "capacity_maximum": service.capacity if service.spaces is None else None,
                 }
             ),
         }
@@ -228,6 +245,13 @@ def check_structure(document: Any) -> list[str]:
             for name in REQUIRED[kind]:
                 if not isinstance(item.get(name), str):
                     problems.append(f"{where}[{i}]: {kind} needs {name} (a string)")
+            if kind == "service_capacity":
+                if not isinstance(item.get("available"), int | float) or isinstance(item.get("available"), bool):
+                    problems.append(f"{where}[{i}]: service_capacity needs available (a number)")
+                if not isinstance(item.get("unit"), dict):
+                    problems.append(f"{where}[{i}]: service_capacity needs unit (a unit object)")
+                else:
+                    objects(f"{where}[{i}].unit", [item["unit"]], "unit")
         return items
 
     objects("taxonomies", document.get("taxonomies"), "taxonomy")
@@ -350,7 +374,8 @@ def hsds_to_directory(document: Any) -> DirectoryFile:
         if team_for is not None and team_for not in area_slugs:
             problems.append(f"{where}: unknown service area {team_for!r} (not in the file)")
         live = next((p["number"] for p in svc.get("phones") or [] if p.get("description") == LIVE_LINE), None)
-        capacity = next((c.get("maximum") for c in svc.get("capacities") or []), None)
+        places = next(iter(svc.get("capacities") or []), {})
+        capacity = places.get("maximum", extra.get("capacity_maximum"))
         spec = _without_none(
             {
                 "slug": slug,
@@ -365,6 +390,9 @@ def hsds_to_directory(document: Any) -> DirectoryFile:
                 "hours": _hours_of(svc.get("schedules") or [], where, problems),
                 "timezone": extra.get("timezone"),
                 "capacity": capacity,
+                "spaces": places.get("available"),
+                "capacity_updated_at": places.get("updated"),
+                "waiting_list": extra.get("waiting_list"),
                 "live_phone": live,
                 "targets": extra.get("targets"),
                 "locality_team_for": team_for,

@@ -11,13 +11,15 @@ from typing import Any
 
 import sqlalchemy as sa
 import yaml
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import runtime_of
 from transfers.directory.models import Locality, NeedCategory, Organisation, Service
 from transfers.directory.schemas import OrganisationFields, ServiceFields, Strict
-from transfers.directory.service import service_columns
+from transfers.directory.service import CAPACITY_FIELDS, service_columns, stamp_capacity
+
+IMPORT_ACTOR = "directory import"
 
 
 class DirectoryFileError(Exception):
@@ -57,8 +59,16 @@ class LocalitySpec(Strict):
     name: str
 
 
+class ServiceEntry(ServiceFields):
+    """A service in a directory file. ``spaces`` and ``waiting_list`` are the partner's live figures:
+    a file that leaves them out leaves what the partner said alone. ``capacity_updated_at`` says
+    when the file's figures were true (HSDS ``service_capacity.updated``); otherwise the import is."""
+
+    capacity_updated_at: AwareDatetime | None = None
+
+
 class OrganisationSpec(OrganisationFields):
-    services: list[ServiceFields] = Field(default_factory=list)
+    services: list[ServiceEntry] = Field(default_factory=list)
 
 
 class DirectoryFile(Strict):
@@ -183,7 +193,17 @@ async def import_directory(session: AsyncSession, directory: DirectoryFile) -> I
             in_file.add(svc_spec.slug)
             values = service_columns(svc_spec) | {"organisation_id": org.id}
             values.pop("slug")
-            await _upsert(session, Service, svc_spec.slug, values, summary, "services", created_at=now, updated_at=now)
+            for live in ("spaces", "waiting_list"):
+                if live not in svc_spec.model_fields_set:
+                    values.pop(live)
+            before = await session.scalar(sa.select(Service).where(Service.slug == svc_spec.slug))
+            figures = {k: getattr(before, k) for k in CAPACITY_FIELDS & values.keys()} if before else None
+            service = await _upsert(
+                session, Service, svc_spec.slug, values, summary, "services", created_at=now, updated_at=now
+            )
+            given = {k: v for k, v in values.items() if k in CAPACITY_FIELDS and v is not None}
+            if given and figures != {k: values[k] for k in CAPACITY_FIELDS & values.keys()}:
+                stamp_capacity(service, actor=IMPORT_ACTOR, at=svc_spec.capacity_updated_at or now)
     leftover = await session.scalars(sa.select(Service).where(Service.slug.not_in(in_file), Service.status == "active"))
     for service in leftover:
         service.status = "inactive"

@@ -11,6 +11,8 @@ from app.core.db import Base
 SERVICE_STATUSES = ("active", "inactive", "defunct", "temporarily closed")
 # The partner's own day-to-day word, beside the directory's status (which the admin keeps).
 AVAILABILITY = ("open", "paused", "holiday")
+# How long the service's waiting list is, in the partner's own word (transfers/availability.py).
+WAITING_LISTS = ("under-a-week", "1-4-weeks", "over-4-weeks")
 
 
 class NeedCategory(Base):
@@ -64,6 +66,10 @@ class Service(Base):
         sa.CheckConstraint("capacity IS NULL OR capacity >= 0", name="capacity_not_negative"),
         sa.CheckConstraint("availability IN ('open', 'paused', 'holiday')", name="availability_known"),
         sa.CheckConstraint("spaces IS NULL OR spaces >= 0", name="spaces_not_negative"),
+        sa.CheckConstraint(
+            "waiting_list IS NULL OR waiting_list IN ('under-a-week', '1-4-weeks', 'over-4-weeks')",
+            name="waiting_list_known",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -97,6 +103,12 @@ class Service(Base):
     closures: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list, server_default="[]")
     availability_updated_at: Mapped[datetime | None]
     availability_updated_by: Mapped[str | None] = mapped_column(sa.String(120))
+    # Capacity: ``spaces`` are the places available now, ``capacity`` the maximum, and the waiting
+    # list a band; when and by whom those were last given (a partner saving the same figures again
+    # confirms them), so a listener can tell a figure from this morning from one of last month.
+    waiting_list: Mapped[str | None] = mapped_column(sa.String(20))
+    capacity_updated_at: Mapped[datetime | None]
+    capacity_updated_by: Mapped[str | None] = mapped_column(sa.String(120))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

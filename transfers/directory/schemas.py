@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from app.core.responses import DB_INT_MAX, DbId, Timestamp
@@ -15,6 +15,21 @@ from transfers.hours import parse_schedule
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 Slug = Field(pattern=SLUG_PATTERN, max_length=80)
 ServiceStatus = Literal["active", "inactive", "defunct", "temporarily closed"]
+# How long a new caller waits for the service to start, as its partner says (transfers/availability.py).
+WaitingList = Literal["under-a-week", "1-4-weeks", "over-4-weeks"]
+MAX_SPACES = 1000
+SPACES_HELP = "Places for more warm transfers now (each new one takes a place): 0 = at capacity, null = not said"
+MAXIMUM_HELP = "The most warm transfers the service holds at once; null = not said"
+WAITING_LIST_HELP = "How long a new caller waits: under-a-week, 1-4-weeks or over-4-weeks; null = not said"
+
+
+def check_places_within_maximum(spaces: int | None, maximum: int | None) -> None:
+    if spaces is not None and maximum is not None and spaces > maximum:
+        raise PydanticCustomError(
+            "places_above_maximum",
+            "{spaces} places now is more than the maximum of {maximum}",
+            {"spaces": spaces, "maximum": maximum},
+        )
 
 
 class Strict(BaseModel):
@@ -48,7 +63,9 @@ class ServiceFields(Strict):
     areas: list[str] = Field(default_factory=list)
     hours: list[HoursSpec] = Field(default_factory=list)
     timezone: str = "Europe/London"
-    capacity: int | None = Field(None, ge=0, le=DB_INT_MAX)
+    capacity: int | None = Field(None, ge=0, le=DB_INT_MAX, description=MAXIMUM_HELP)
+    spaces: int | None = Field(None, ge=0, le=MAX_SPACES, description=SPACES_HELP)
+    waiting_list: WaitingList | None = Field(None, description=WAITING_LIST_HELP)
     live_phone: str | None = Field(None, pattern=r"^(\+[0-9]{7,15}|sip:.+|client:.+)$")
     targets: TargetsSpec = Field(default_factory=TargetsSpec)
     locality_team_for: str | None = None
@@ -58,6 +75,12 @@ class ServiceFields(Strict):
         if self.min_age is not None and self.max_age is not None and self.min_age > self.max_age:
             raise ValueError(f"the age range is upside down: min_age {self.min_age} is above max_age {self.max_age}")
         return self
+
+    @field_validator("spaces")
+    @classmethod
+    def _within_maximum(cls, value: int | None, info: ValidationInfo) -> int | None:
+        check_places_within_maximum(value, info.data.get("capacity"))
+        return value
 
     @field_validator("hours")
     @classmethod
@@ -85,7 +108,9 @@ class ServiceUpdate(Strict):
     areas: list[str] = None  # type: ignore[assignment]
     hours: list[HoursSpec] = None  # type: ignore[assignment]
     timezone: str = None  # type: ignore[assignment]
-    capacity: int | None = Field(None, ge=0, le=DB_INT_MAX)
+    capacity: int | None = Field(None, ge=0, le=DB_INT_MAX, description=MAXIMUM_HELP)
+    spaces: int | None = Field(None, ge=0, le=MAX_SPACES, description=SPACES_HELP)
+    waiting_list: WaitingList | None = Field(None, description=WAITING_LIST_HELP)
     live_phone: str | None = None
     targets: TargetsSpec = None  # type: ignore[assignment]
     locality_team_for: str | None = None
@@ -138,7 +163,11 @@ class ServiceOut(BaseModel):
     areas: list[str]
     hours: list[HoursSpec]
     timezone: str
-    capacity: int | None
+    capacity: int | None = Field(description=MAXIMUM_HELP)
+    spaces: int | None = Field(description=SPACES_HELP)
+    waiting_list: WaitingList | None = Field(description=WAITING_LIST_HELP)
+    capacity_updated_at: Timestamp | None = Field(description="When places, maximum or waiting list were last given")
+    capacity_updated_by: str | None
     live_phone: str | None
     targets: TargetsSpec
     locality_team_for: str | None
@@ -172,7 +201,6 @@ class LocalityOut(BaseModel):
 # What a partner keeps up to date itself (``/api/partner/v1/services/{id}``).
 
 Availability = Literal["open", "paused", "holiday"]
-MAX_SPACES = 1000
 
 
 class ClosureSpec(Strict):
@@ -204,8 +232,11 @@ class AvailabilityUpdate(Strict):
         None,
         ge=0,
         le=MAX_SPACES,
-        description="How many more warm transfers you can take now: 0 = full, null = no limit",
+        description="Places for more warm transfers now (each new one takes a place): 0 = at capacity "
+        "(still suggested, lower, and the listener is told), null = not said",
     )
+    maximum: int | None = Field(None, ge=0, le=DB_INT_MAX, description=MAXIMUM_HELP)
+    waiting_list: WaitingList | None = Field(None, description=WAITING_LIST_HELP)
     hours: list[HoursSpec] = Field(None, max_length=28)  # type: ignore[assignment]
     closures: list[ClosureSpec] = Field(None, max_length=52)  # type: ignore[assignment]
     live_phone: str | None = Field(
@@ -242,6 +273,11 @@ class AvailabilityOut(BaseModel):
     unavailable_reason: str | None = Field(description="Why routing leaves the service out now, if it does")
     updated_at: Timestamp | None
     updated_by: str | None
+    maximum: int | None = Field(description=MAXIMUM_HELP)
+    waiting_list: WaitingList | None = Field(description=WAITING_LIST_HELP)
+    capacity_updated_at: Timestamp | None = Field(description="When places, maximum or waiting list were last given")
+    capacity_updated_by: str | None
+    capacity_stale: bool = Field(description="Places or waiting list not confirmed for a day: listeners are told so")
 
 
 class PartnerServiceOut(ServiceOut):

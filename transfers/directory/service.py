@@ -7,13 +7,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from pydantic_core import PydanticCustomError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from app.core.audit import record_audit
 from app.core.db import runtime_of
 from app.core.errors import Conflict, NotFound, Unprocessable
-from transfers.availability import Availability, parse_closures, unavailable_reason
+from transfers.availability import Availability, is_stale, parse_closures, unavailable_reason
 from transfers.directory.models import Locality, NeedCategory, Organisation, Service
 from transfers.directory.schemas import (
     AvailabilityOut,
@@ -26,6 +27,7 @@ from transfers.directory.schemas import (
     ServiceOut,
     ServiceUpdate,
     TargetsSpec,
+    check_places_within_maximum,
 )
 
 
@@ -99,6 +101,10 @@ def service_out(service: Service) -> ServiceOut:
         hours=service.schedule,
         timezone=service.timezone,
         capacity=service.capacity,
+        spaces=service.spaces,
+        waiting_list=service.waiting_list,
+        capacity_updated_at=service.capacity_updated_at,
+        capacity_updated_by=service.capacity_updated_by,
         live_phone=service.live_phone,
         targets=TargetsSpec(
             accept_hours=service.accept_target_hours,
@@ -144,6 +150,8 @@ def service_columns(spec: ServiceFields) -> dict[str, Any]:
         schedule=[h.model_dump() for h in spec.hours],
         timezone=spec.timezone,
         capacity=spec.capacity,
+        spaces=spec.spaces,
+        waiting_list=spec.waiting_list,
         live_phone=spec.live_phone,
         accept_target_hours=spec.targets.accept_hours,
         contact_target_hours=spec.targets.contact_hours,
@@ -151,6 +159,15 @@ def service_columns(spec: ServiceFields) -> dict[str, Any]:
         urgent_contact_target_hours=spec.targets.urgent_contact_hours,
         locality_team_for=spec.locality_team_for,
     )
+
+
+# The figures whose giving (or confirming) says how fresh a service's capacity is.
+CAPACITY_FIELDS = frozenset({"capacity", "spaces", "waiting_list"})
+
+
+def stamp_capacity(service: Service, *, actor: str, at: datetime) -> None:
+    service.capacity_updated_at = at
+    service.capacity_updated_by = actor
 
 
 async def _audit(
@@ -201,6 +218,8 @@ async def create_service(session: AsyncSession, spec: ServiceCreate, *, actor: s
         raise Conflict(f"a service with slug {spec.slug!r} exists", error="duplicate_slug")
     now = runtime_of(session).clock.now()
     service = Service(organisation_id=spec.organisation_id, **service_columns(spec), created_at=now, updated_at=now)
+    if spec.spaces is not None or spec.waiting_list is not None or spec.capacity is not None:
+        stamp_capacity(service, actor=actor, at=now)
     session.add(service)
     await session.flush()
     await _audit(session, actor, "add_service", service, slug=service.slug)
@@ -209,14 +228,23 @@ async def create_service(session: AsyncSession, spec: ServiceCreate, *, actor: s
 
 async def update_service(session: AsyncSession, service_id: int, change: ServiceUpdate, *, actor: str) -> Service:
     service = await find_service(session, service_id)
-    current = service_out(service).model_dump(exclude={"id", "organisation", "organisation_id"})
-    merged = ServiceFields.model_validate(current | change.model_dump(exclude_unset=True))
+    current = service_out(service).model_dump(
+        exclude={"id", "organisation", "organisation_id", "capacity_updated_at", "capacity_updated_by"}
+    )
+    given = change.model_dump(exclude_unset=True)
+    merged = ServiceFields.model_validate(current | given)
     if problems := await check_service_references(session, merged):
         raise Unprocessable(fields=problems)
-    await _audit(session, actor, "change_service", service, fields=sorted(change.model_dump(exclude_unset=True)))
-    for column, value in service_columns(merged).items():
+    await _audit(session, actor, "change_service", service, fields=sorted(given))
+    columns = service_columns(merged)
+    # The admin's form sends every field: only a changed figure is a new word on capacity (the
+    # partner, who knows, confirms a figure by giving it again).
+    capacity_changed = any(getattr(service, name) != columns[name] for name in CAPACITY_FIELDS)
+    for column, value in columns.items():
         setattr(service, column, value)
     service.updated_at = runtime_of(session).clock.now()
+    if capacity_changed:
+        stamp_capacity(service, actor=actor, at=service.updated_at)
     return service
 
 
@@ -239,6 +267,8 @@ def availability_of(service: Service) -> Availability:
         note=service.availability_note,
         spaces=service.spaces,
         closures=parse_closures(service.closures or []),
+        waiting_list=service.waiting_list,
+        capacity_updated_at=service.capacity_updated_at,
     )
 
 
@@ -261,6 +291,12 @@ def partner_service_out(service: Service, now: datetime) -> PartnerServiceOut:
             unavailable_reason=reason,
             updated_at=service.availability_updated_at,
             updated_by=service.availability_updated_by,
+            maximum=service.capacity,
+            waiting_list=service.waiting_list,
+            capacity_updated_at=service.capacity_updated_at,
+            capacity_updated_by=service.capacity_updated_by,
+            capacity_stale=(service.spaces is not None or service.waiting_list is not None)
+            and is_stale(service.capacity_updated_at, now),
         ),
     )
 
@@ -278,6 +314,10 @@ def _availability_columns(change: AvailabilityUpdate) -> dict[str, Any]:
         columns["availability_note"] = (change.note or "").strip() or None
     if "spaces" in given:
         columns["spaces"] = change.spaces
+    if "maximum" in given:
+        columns["capacity"] = change.maximum
+    if "waiting_list" in given:
+        columns["waiting_list"] = change.waiting_list
     if "hours" in given:
         columns["schedule"] = given["hours"]
     if "closures" in given:
@@ -301,11 +341,18 @@ async def update_availability(
     if change.reopens_on is not None and change.reopens_on != service.reopens_on and change.reopens_on <= today:
         raise Unprocessable("reopens_on", "the day the service reopens must be after today")
     columns = _availability_columns(change)
+    try:
+        check_places_within_maximum(columns.get("spaces", service.spaces), columns.get("capacity", service.capacity))
+    except PydanticCustomError as exc:
+        raise Unprocessable("spaces" if "spaces" in columns else "maximum", exc.message()) from None
     changed = {
         name: {"from": _plain(getattr(service, name)), "to": _plain(value)}
         for name, value in columns.items()
         if getattr(service, name) != value
     }
+    # Giving the same places or waiting list again confirms them: they are fresh, not stale.
+    if CAPACITY_FIELDS & columns.keys():
+        stamp_capacity(service, actor=actor, at=now)
     if not changed:
         return service
     for name, value in columns.items():

@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import select
 
 from app.capacity.demand import HourTotals, fold_by_hour_of_week
 from app.capacity.erlang import listeners_for_targets, rota_size
@@ -10,6 +11,7 @@ from app.capacity.simulate import recorded_demand
 from app.core.db import session_scope
 from tests.app.capacity.fixtures import MONDAY_8PM, record_a_month, record_transfers
 from tests.conftest import load_demo_directory
+from transfers.directory.models import Service
 
 
 @pytest.fixture
@@ -76,6 +78,7 @@ async def test_the_partners_side_counts_warm_transfers_per_service(month):
     # Little's law: 4 open over 1/7 of a ticket a day.
     assert load["expected_wait_days"] == 28.0
     assert load["beyond_capacity"] is True
+    assert load["beyond_capacity_because"] == ["arriving faster than completed"]
     assert load["name"] in model["pinch_points"]["beyond_capacity"]
     # Taunton: 2 days to handover, and 14 d 8 h still waiting; Yeovil: 7 d 8 h and 6 d 8 h.
     assert model["pinch_points"]["longest_waiting_localities"] == [
@@ -156,3 +159,19 @@ async def test_the_simulation_can_learn_from_the_records(month):
     assert rates[MONDAY_8PM] == 3.0 and sum(rates) == 3.0
     # SQLite measures time in fractional days: a few microseconds either way.
     assert (handle, patience) == (pytest.approx(22 * 60, abs=0.01), 180.0)
+
+
+async def test_the_partners_own_figures_also_say_a_service_is_beyond_capacity(month):
+    await load_demo_directory(month)
+    async with session_scope(month.runtime) as session:
+        services = {s.slug: s for s in (await session.scalars(select(Service))).all()}
+        services["ca-money"].spaces = 0
+        services["mind-peer-support"].waiting_list = "over-4-weeks"
+        services["second-step-housing"].waiting_list = "1-4-weeks"
+    model = (await (await month.signed_in("jo")).get("/api/capacity")).json()
+    because = {s["name"]: s["beyond_capacity_because"] for s in model["services"]}
+    names = {slug: s.name for slug, s in services.items()}
+    assert because[names["ca-money"]] == ["no places, says the partner"]
+    assert because[names["mind-peer-support"]] == ["waiting list longer than 4 weeks"]
+    assert because[names["second-step-housing"]] == []
+    assert set(model["pinch_points"]["beyond_capacity"]) == {names["ca-money"], names["mind-peer-support"]}
