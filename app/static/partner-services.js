@@ -1,7 +1,7 @@
 // "Your services" on /partner: the partner keeps its own services up to date (open, paused or
 // closed for a holiday, spaces for more warm transfers, opening hours, planned closures, the live
 // line). Routing reads the same record at once, so what is saved here is what listeners are offered.
-import { api, el, plainError, when } from "/static/core.js";
+import { api, dateInWords, el, plainError, when } from "/static/core.js";
 
 const API = "/api/partner/v1/services";
 const STATES = [
@@ -79,6 +79,7 @@ function drawService(service) {
       "One line each, like “2026-12-24 to 2026-12-26 Christmas”."),
     el("div", { class: "partner-actions" }, el("button", { type: "submit", class: "primary", text: `Save ${service.name}` })));
   form.addEventListener("submit", (event) => { event.preventDefault(); save(service, form); });
+  for (const day of form.querySelectorAll('input[type="date"]')) dateInWords(day);
   const state = a.available_now ? "Listeners are offered this service now."
     : `Listeners are not offered this service now: ${a.unavailable_reason}.`;
   return el("article", { class: "partner-service", id: `service-${service.id}`, "aria-labelledby": `service-${service.id}-title` },
