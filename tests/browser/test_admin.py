@@ -351,7 +351,7 @@ async def test_an_admin_changes_an_organisation_and_a_service_s_targets(
             await service.get_by_label("Locality team for").select_option(label="Mendip")
             await service.get_by_role("button", name="Save changes").click()
             await expect(page.locator("#status")).to_contain_text("Saved the changes", timeout=WAIT)
-            await page.screenshot(path=screenshot_path("admin-directory-forms.png"), full_page=True)
+            await page.screenshot(path=str(tmp_path / "admin-directory-forms.png"), full_page=True)
             await page.set_viewport_size({"width": 390, "height": 900})
             await _no_sideways_scroll(page)
             await page.screenshot(path=str(tmp_path / "admin-directory-phone.png"), full_page=True)
