@@ -12,7 +12,6 @@ from app.core.line import LANGUAGE, SAFETY, CallerWords
 from app.core.settings import Settings
 from telephony.urls import webhook_url
 
-VOICE = {"voice": "Polly.Amy", "language": LANGUAGE}
 # The line's wording (app/core/line.py): the admin's, or the defaults there until one is saved.
 DEFAULT_WORDS = CallerWords()
 # Twilio's own hosted hold music (public domain classical recordings).
@@ -142,11 +141,11 @@ def message_saved(words: CallerWords = DEFAULT_WORDS) -> str:
     return str(response)
 
 
-def return_call(settings: Settings, room: str) -> str:
+def return_call(settings: Settings, room: str, words: CallerWords = DEFAULT_WORDS) -> str:
     """A ring-back answered: the caller waits in the call's own conference until the listener,
     rung now, joins; from there it runs as any call through the line."""
     response = VoiceResponse()
-    response.say(RETURNING_CALL, **VOICE)
+    response.say(RETURNING_CALL, **_voice(words))
     _hold_in_conference(response, settings, room)
     return str(response)
 

@@ -25,7 +25,7 @@ from app.core.runtime import Runtime
 from app.core.settings import Settings
 from telephony import twiml
 from transfers.availability import Closure, parse_closures
-from transfers.hours import always_open, describe_next_opening, open_spans, parse_schedule
+from transfers.hours import describe_next_opening, open_spans, parse_schedule
 
 LINE_CHANGED = "line.settings_changed"
 # How far ahead a loaded copy knows the opening times; far beyond its re-read interval.
@@ -86,9 +86,9 @@ def build_line_settings(stored: dict[str, Any], settings: Settings, now: datetim
     spans: tuple[Span, ...] | None = None
     if hours is not None or closures:
         zone_name = stored.get("timezone") or DEFAULT_ZONE
-        slots = parse_schedule(hours) if hours is not None else always_open()
         start, until = now - timedelta(minutes=1), now + SPANS_AHEAD
-        opening = open_spans(slots, zone_name, start, until)
+        # Open around the clock but for closures: no weekly schedule to walk through.
+        opening = open_spans(parse_schedule(hours), zone_name, start, until) if hours is not None else [(start, until)]
         spans = tuple(_less(opening, _closed_spans(closures, ZoneInfo(zone_name))))
     taking_calls = stored.get("taking_calls")
     return LineSettings(

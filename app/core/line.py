@@ -129,6 +129,9 @@ class LineCache:
         now = self.runtime.clock.now()
         if self.loader is None or self._fresh(now):
             return self.snapshot
+        if self._lock.locked() and self.loaded_at is not None:
+            # Another request is re-reading: a webhook answers with the copy it has rather than wait.
+            return self.snapshot
         async with self._lock:
             if not self._fresh(now):
                 try:

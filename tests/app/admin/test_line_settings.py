@@ -4,7 +4,7 @@ a holiday sending them to voicemail, the longest wait) without a query per webho
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -262,3 +262,33 @@ async def test_webhooks_read_the_settings_from_memory_and_another_process_follow
     assert GREETING in await sim_there.caller(number="+447700900198").arrive()
     assert len(reads) == 1
     await sim_there.close()
+
+
+@pytest.mark.parametrize(
+    "hours,closures,moment,open_",
+    [
+        (None, [], "2026-12-25T12:00", True),
+        (None, [("2026-12-25", "2026-12-26")], "2026-12-24T23:59", True),
+        (None, [("2026-12-25", "2026-12-26")], "2026-12-25T00:00", False),
+        (None, [("2026-12-25", "2026-12-26")], "2026-12-26T23:59", False),
+        ([("daily", "18:00", "24:00")], [], "2026-12-01T17:59", False),
+        ([("daily", "18:00", "24:00")], [], "2026-12-01T23:59", True),
+        ([("daily", "18:00", "24:00")], [("2026-12-01", "2026-12-01")], "2026-12-01T19:00", False),
+        ([("daily", "18:00", "24:00")], [("2026-12-01", "2026-12-01")], "2026-12-02T19:00", True),
+        # British Summer Time: 18:00 in London is 17:00 UTC.
+        ([("daily", "18:00", "24:00")], [], "2026-07-01T17:30", True),
+        ([("weekdays", "09:00", "17:00")], [], "2026-12-05T10:00", False),
+    ],
+)
+def test_when_the_line_is_open_is_worked_out_once_from_hours_and_closures(hours, closures, moment, open_):
+    from app.admin.line import build_line_settings
+    from tests.conftest import test_settings
+
+    at = datetime.fromisoformat(moment).replace(tzinfo=UTC)
+    stored = {
+        "hours": [{"days": d, "opens": o, "closes": c} for d, o, c in hours] if hours else None,
+        "closures": [{"starts": s, "ends": e, "note": "closed"} for s, e in closures],
+        "timezone": "Europe/London",
+    }
+    line = build_line_settings(stored, test_settings("sqlite+aiosqlite://"), at - timedelta(seconds=5))
+    assert line.is_open(at) is open_
