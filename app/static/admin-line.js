@@ -19,16 +19,16 @@ function parseHours(text) {
 }
 
 // ---- closures: one row each, two dates and a reason -------------------------------------------
-function closureRow(c = { starts: "", ends: "", note: "" }) {
-  const n = document.querySelectorAll("#line-closures .line-closure").length + 1;
+function closureRow(c, n) {
   const starts = el("input", { type: "date", name: "closure_starts", value: c.starts, required: true, "aria-label": `Closure ${n}: first day` });
   const ends = el("input", { type: "date", name: "closure_ends", value: c.ends, required: true, "aria-label": `Closure ${n}: last day` });
   const note = el("input", { name: "closure_note", value: c.note || "", maxlength: 120, placeholder: "Christmas Day", "aria-label": `Closure ${n}: reason` });
   const row = el("div", { class: "line-closure" },
     el("label", {}, "From", starts), el("label", {}, "To", ends), el("label", { class: "line-reason" }, "Reason", note),
     el("button", { type: "button", class: "danger", text: "Remove", "aria-label": `Remove closure ${n}`, onclick: () => row.remove() }));
-  // After the inputs are in place: the chosen day in words beside each (en-GB, whatever the browser's own format).
-  queueMicrotask(() => { dateInWords(starts); dateInWords(ends); });
+  // The chosen day in words beside each (en-GB, whatever the browser's own format).
+  dateInWords(starts);
+  dateInWords(ends);
   starts.addEventListener("change", () => { if (!ends.value || ends.value < starts.value) { ends.value = starts.value; ends.dispatchEvent(new Event("change")); } });
   return row;
 }
@@ -110,7 +110,7 @@ function fill(s) {
   f.voice.replaceChildren(...Object.entries(s.voices).map(([value, label]) => el("option", { value, text: label })));
   f.voice.value = s.voice;
   for (const name of WORDING) f[name].value = s[name];
-  $("#line-closures").replaceChildren(...s.closures.map(closureRow));
+  $("#line-closures").replaceChildren(...s.closures.map((c, i) => closureRow(c, i + 1)));
   for (const zone of document.querySelectorAll("[data-zone]")) zone.textContent = s.timezone === "Europe/London" ? "UK time" : s.timezone;
   const box = $("#line-open-words");
   box.className = `line-now ${s.open_now ? "open" : "closed"}`;
@@ -198,7 +198,7 @@ export function initLine(helpers) {
   });
   for (const radio of f.querySelectorAll('input[name="hours_mode"]')) radio.addEventListener("change", hoursMode);
   $("#line-add-closure").addEventListener("click", () => {
-    const row = closureRow();
+    const row = closureRow({ starts: "", ends: "", note: "" }, document.querySelectorAll("#line-closures .line-closure").length + 1);
     $("#line-closures").append(row);
     row.querySelector("input").focus();
   });
