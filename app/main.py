@@ -106,6 +106,9 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     from app.shiftlead.alerts import register as register_timed_alerts
 
     register_timed_alerts(runtime)
+    from app.admin.line import register as register_line_settings
+
+    register_line_settings(runtime)  # the telephony reads the admin's line settings through the runtime
     return runtime
 
 

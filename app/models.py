@@ -1,5 +1,6 @@
 """Imports every model module so the metadata is complete (for Alembic and the ORM)."""
 
+from app.admin import models as admin_models  # noqa: F401
 from app.core import audit, events, jobs, security  # noqa: F401
 from app.core.db import Base
 from app.helpline import models as helpline_models  # noqa: F401

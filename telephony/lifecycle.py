@@ -19,6 +19,7 @@ from app.core.db import runtime_of
 from app.core.errors import Conflict
 from app.core.events import emit
 from app.core.jobs import cancel_job, schedule_job
+from app.core.line import line_settings
 from telephony.call_states import (
     CALL_MOVES,
     CallEnd,
@@ -62,8 +63,8 @@ def claim_timeout_key(call: Call) -> str:
 async def schedule_overflow(session: AsyncSession, *, call_id: int, waiting_since: datetime) -> None:
     """Offer voicemail once the caller has waited ``max_wait_seconds``, even if no wait URL is ever
     requested again. A caller handed back after that deadline gets a new, immediate job."""
-    runtime = runtime_of(session)
-    run_at = max(waiting_since + timedelta(seconds=runtime.settings.max_wait_seconds), runtime.clock.now())
+    max_wait = (await line_settings(session)).max_wait_seconds
+    run_at = max(waiting_since + timedelta(seconds=max_wait), runtime_of(session).clock.now())
     await schedule_job(
         session,
         kind=OVERFLOW_JOB,

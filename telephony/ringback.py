@@ -32,6 +32,7 @@ from app.core.audit import record_audit
 from app.core.db import is_postgres, runtime_of
 from app.core.errors import Conflict, NotFound
 from app.core.jobs import Job, schedule_job
+from app.core.line import line_settings
 from app.core.outbox import CallOut, register_call_out
 from app.core.runtime import Runtime
 from app.core.security import User
@@ -206,7 +207,8 @@ async def answer_ring_back(session: AsyncSession, delivery: Delivery, *, call_id
         _adopt_call_sid(call, delivery.call_sid)
         await _connect_listener(session, call)
         assert call.conference_name is not None
-        reply, outcome = twiml.return_call(runtime_of(session).settings, call.conference_name), "applied"
+        words = (await line_settings(session)).words
+        reply, outcome = twiml.return_call(runtime_of(session).settings, call.conference_name, words), "applied"
     await record_outcome(session, delivery, outcome, reply=reply)
     return reply
 

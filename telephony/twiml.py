@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from twilio.twiml.voice_response import Dial, VoiceResponse
 
+from app.core.line import LANGUAGE, SAFETY, CallerWords
 from app.core.settings import Settings
 from telephony.urls import webhook_url
 
-VOICE = {"voice": "Polly.Amy", "language": "en-GB"}
+# The line's wording (app/core/line.py): the admin's, or the defaults there until one is saved.
+DEFAULT_WORDS = CallerWords()
 # Twilio's own hosted hold music (public domain classical recordings).
 HOLD_MUSIC = (
     "http://com.twilio.music.classical.s3.amazonaws.com/BusyStrings.mp3",
@@ -21,24 +23,15 @@ HOLD_MUSIC = (
 )
 VOICEMAIL_MAX_SECONDS = 120
 
-GREETING = (
-    "Thank you for calling the support line. Please stay on the line, "
-    "and a listener will be with you as soon as they can."
-)
 APOLOGY = "Sorry, we are having some technical trouble. Please hold, and we will be with you as soon as we can."
 OVERDUE = (
     "We are sorry you have been waiting so long; all our listeners are still busy. "
     "In a moment you can leave a message, and someone will call you back."
 )
-SAFETY = "If you are in danger right now, please call 999."
-VOICEMAIL_PROMPTS = {
-    "overflow": "All our listeners are still busy. Please leave a message after the tone, "
-    "with the best way to reach you, and someone will call you back. " + SAFETY,
-    "disconnected": "We are sorry: the line to your listener dropped. Please leave a message after the tone, "
-    "with the best way to reach you, and a listener will call you back as soon as they can. " + SAFETY,
-    "line-closed": "Our listeners cannot take calls at the moment. Please leave a message after the tone, "
-    "with the best way to reach you, and someone will call you back. " + SAFETY,
-}
+DISCONNECTED = (
+    "We are sorry: the line to your listener dropped. Please leave a message after the tone, "
+    "with the best way to reach you, and a listener will call you back as soon as they can."
+)
 NO_MESSAGE = "We did not hear a message. Please call again whenever you need to. " + SAFETY + " Goodbye."
 MESSAGE_SAVED = "Thank you. Your message has been saved, and someone will call you back. " + SAFETY + " Goodbye."
 CONFERENCE_EVENTS = "start end join leave hold"
@@ -69,42 +62,56 @@ def _hold_in_conference(response: VoiceResponse, settings: Settings, room: str) 
     response.append(dial)
 
 
-def greet_and_hold(settings: Settings, call_sid: str) -> str:
+def _voice(words: CallerWords) -> dict[str, str]:
+    return {"voice": words.voice, "language": LANGUAGE}
+
+
+def voicemail_prompt(words: CallerWords, reason: str) -> str:
+    """What a caller hears before the tone; the emergency number always ends it."""
+    said = {"line-closed": words.closed_message, "disconnected": DISCONNECTED}.get(reason, words.voicemail_prompt)
+    return f"{said} {SAFETY}"
+
+
+def greet_and_hold(settings: Settings, call_sid: str, words: CallerWords = DEFAULT_WORDS) -> str:
     response = VoiceResponse()
-    response.say(GREETING, **VOICE)
+    response.say(words.greeting, **_voice(words))
     _hold_in_conference(response, settings, conference_name(call_sid))
     return str(response)
 
 
-def apologise_and_hold(settings: Settings, call_sid: str) -> str:
+def apologise_and_hold(settings: Settings, call_sid: str, words: CallerWords = DEFAULT_WORDS) -> str:
     """The fallback: something failed answering the call, but the caller still joins the queue."""
     response = VoiceResponse()
-    response.say(APOLOGY, **VOICE)
+    response.say(APOLOGY, **_voice(words))
     _hold_in_conference(response, settings, conference_name(call_sid))
     return str(response)
 
 
-def hold_music(settings: Settings, *, position: int | None, announce: bool, overdue: bool, track: int = 0) -> str:
+def hold_music(
+    settings: Settings,
+    *,
+    position: int | None,
+    announce: bool,
+    overdue: bool,
+    track: int = 0,
+    words: CallerWords = DEFAULT_WORDS,
+) -> str:
     """The conference wait URL: only Play, Say, Pause and Redirect are allowed here. Twilio runs
     this document once, so it ends by asking for the next one: music never runs out into silence,
     and the next document can announce a new position."""
     response = VoiceResponse()
     if overdue:
-        response.say(OVERDUE, **VOICE)
+        response.say(OVERDUE, **_voice(words))
     elif announce and position:
-        response.say(
-            f"You are caller number {position}. Please stay on the line; "
-            "a listener will be with you as soon as they can.",
-            **VOICE,
-        )
+        response.say(words.position(position), **_voice(words))
     response.play(HOLD_MUSIC[track % len(HOLD_MUSIC)])
     response.redirect(webhook_url(settings, "wait"), method="POST")
     return str(response)
 
 
-def offer_voicemail(settings: Settings, reason: str) -> str:
+def offer_voicemail(settings: Settings, reason: str, words: CallerWords = DEFAULT_WORDS) -> str:
     response = VoiceResponse()
-    response.say(VOICEMAIL_PROMPTS.get(reason, VOICEMAIL_PROMPTS["overflow"]), **VOICE)
+    response.say(voicemail_prompt(words, reason), **_voice(words))
     response.record(
         action=webhook_url(settings, "voicemail", reason=reason),
         method="POST",
@@ -118,27 +125,27 @@ def offer_voicemail(settings: Settings, reason: str) -> str:
         recording_status_callback_event="completed",
     )
     # Reached only when nothing was recorded.
-    response.say(NO_MESSAGE, **VOICE)
+    response.say(NO_MESSAGE, **_voice(words))
     response.hangup()
     return str(response)
 
 
-def line_closed(settings: Settings) -> str:
-    return offer_voicemail(settings, "line-closed")
+def line_closed(settings: Settings, words: CallerWords = DEFAULT_WORDS) -> str:
+    return offer_voicemail(settings, "line-closed", words)
 
 
-def message_saved() -> str:
+def message_saved(words: CallerWords = DEFAULT_WORDS) -> str:
     response = VoiceResponse()
-    response.say(MESSAGE_SAVED, **VOICE)
+    response.say(MESSAGE_SAVED, **_voice(words))
     response.hangup()
     return str(response)
 
 
-def return_call(settings: Settings, room: str) -> str:
+def return_call(settings: Settings, room: str, words: CallerWords = DEFAULT_WORDS) -> str:
     """A ring-back answered: the caller waits in the call's own conference until the listener,
     rung now, joins; from there it runs as any call through the line."""
     response = VoiceResponse()
-    response.say(RETURNING_CALL, **VOICE)
+    response.say(RETURNING_CALL, **_voice(words))
     _hold_in_conference(response, settings, room)
     return str(response)
 

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.db import runtime_of, session_scope
 from app.core.events import emit
 from app.core.jobs import schedule_job
+from app.core.line import line_settings
 from app.core.runtime import Runtime
 from telephony import twiml
 from telephony.calls import insert_call, lock_call, position_in_queue, publish_queue
@@ -46,18 +47,19 @@ async def start_waiting(session: AsyncSession, *, call_id: int, waiting_since: d
 async def receive_incoming_call(session: AsyncSession, delivery: Delivery, *, apologise: bool = False) -> str:
     """A call arrives: record it once and answer with a greeting and the caller's own conference
     (or, while the line is closed, the voicemail prompt)."""
-    settings = runtime_of(session).settings
+    settings, line = runtime_of(session).settings, await line_settings(session)
     call_sid = delivery.call_sid or ""
-    if not settings.line_open:
-        reply = twiml.line_closed(settings)
+    line_open = line.is_open(runtime_of(session).clock.now())
+    if not line_open:
+        reply = twiml.line_closed(settings, line.words)
     elif apologise:
-        reply = twiml.apologise_and_hold(settings, call_sid)
+        reply = twiml.apologise_and_hold(settings, call_sid, line.words)
     else:
-        reply = twiml.greet_and_hold(settings, call_sid)
+        reply = twiml.greet_and_hold(settings, call_sid, line.words)
     if (stored := await claim_delivery(session, delivery, reply=reply)) is not None:
         return stored
-    call_id = await insert_call(session, delivery.form, queue_state="waiting" if settings.line_open else "voicemail")
-    if call_id is not None and settings.line_open:
+    call_id = await insert_call(session, delivery.form, queue_state="waiting" if line_open else "voicemail")
+    if call_id is not None and line_open:
         await start_waiting(session, call_id=call_id, waiting_since=runtime_of(session).clock.now())
     log.info("call arrived", extra={"call_sid": call_sid, "new": call_id is not None})
     return reply
@@ -72,7 +74,7 @@ async def answer_fallback(runtime: Runtime, delivery: Delivery) -> str:
             return await receive_incoming_call(session, delivery, apologise=True)
     except Exception:
         log.exception("fallback could not record the call", extra={"call_sid": delivery.call_sid})
-        return twiml.apologise_and_hold(runtime.settings, delivery.call_sid or "")
+        return twiml.apologise_and_hold(runtime.settings, delivery.call_sid or "", runtime.line.snapshot.words)
 
 
 @dataclass(frozen=True)
@@ -183,17 +185,20 @@ async def hold_caller(session: AsyncSession, delivery: Delivery) -> str:
 
 
 async def _hold_music_for(session: AsyncSession, call: Call, now: datetime) -> tuple[str, str]:
-    settings = runtime_of(session).settings
+    settings, line = runtime_of(session).settings, await line_settings(session)
     position = await position_in_queue(session, call)
     overdue = (
         call.queue_state == "waiting"
         and call.waiting_since is not None
-        and now - call.waiting_since >= timedelta(seconds=settings.max_wait_seconds)
+        and now - call.waiting_since >= timedelta(seconds=line.max_wait_seconds)
     )
     announce = (
         position is not None
         and not overdue
-        and (position != call.announced_position or await _reassurance_due(session, call, now))
+        and (
+            position != call.announced_position
+            or await _reassurance_due(session, call, now, timedelta(seconds=line.position_announce_seconds))
+        )
     )
     if announce:
         call.announced_position = position
@@ -209,12 +214,17 @@ async def _hold_music_for(session: AsyncSession, call: Call, now: datetime) -> t
             payload={"call_id": call.id},
         )
     reply = twiml.hold_music(
-        settings, position=position, announce=announce, overdue=overdue, track=int(now.timestamp()) // 180
+        settings,
+        position=position,
+        announce=announce,
+        overdue=overdue,
+        track=int(now.timestamp()) // 180,
+        words=line.words,
     )
     return reply, "announced" if announce else "music"
 
 
-async def _reassurance_due(session: AsyncSession, call: Call, now: datetime) -> bool:
+async def _reassurance_due(session: AsyncSession, call: Call, now: datetime, interval: timedelta) -> bool:
     """A caller whose place has not moved still hears it now and then, so they know they are not forgotten."""
     last = await session.scalar(
         sa.select(sa.func.max(WebhookDelivery.received_at)).where(
@@ -223,7 +233,6 @@ async def _reassurance_due(session: AsyncSession, call: Call, now: datetime) -> 
             WebhookDelivery.outcome == "announced",
         )
     )
-    interval = timedelta(seconds=runtime_of(session).settings.position_announce_seconds)
     return last is None or now - last >= interval
 
 

@@ -12,13 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import runtime_of
 from app.core.jobs import Job, RetryLater
+from app.core.line import line_settings
 from app.core.outbox import CallOut, call_out_after_commit, register_call_out
 from app.core.runtime import Runtime
 from telephony import twiml
 from telephony.callbacks import ensure_callback_request
 from telephony.calls import insert_call, lock_call
 from telephony.intake import Delivery, claim_delivery, parse_call_webhook
-from telephony.lifecycle import end_call, move_disconnected_to_voicemail, move_to_voicemail
+from telephony.lifecycle import end_call, move_disconnected_to_voicemail, move_to_voicemail, schedule_overflow
 from telephony.models import Call
 from telephony.participants import someone_with_caller
 from telephony.provider import ProviderRejected, redirect_call, retry_when_unavailable
@@ -100,6 +101,11 @@ async def overflow_waiting_caller(session: AsyncSession, job: Job) -> None:
     call = await lock_call(session, Call.id == job.payload["call_id"])
     if call is None or call.queue_state != "waiting":
         return
+    max_wait = timedelta(seconds=(await line_settings(session)).max_wait_seconds)
+    if call.waiting_since is not None and runtime_of(session).clock.now() - call.waiting_since < max_wait:
+        # An admin has lengthened the longest wait since this was scheduled: wait until then.
+        await schedule_overflow(session, call_id=call.id, waiting_since=call.waiting_since)
+        return
     await move_to_voicemail(session, call)
     send_to_voicemail(session, call, reason="overflow")
     log.info("caller moved to voicemail after the longest wait", extra={"call_id": call.id})
@@ -135,7 +141,7 @@ def register(runtime: Runtime) -> None:
 
 async def offer_voicemail(session: AsyncSession, delivery: Delivery, *, reason: str) -> str:
     """The voicemail prompt, requested when the overflow job redirects a waiting call."""
-    reply = twiml.offer_voicemail(runtime_of(session).settings, reason)
+    reply = twiml.offer_voicemail(runtime_of(session).settings, reason, (await line_settings(session)).words)
     if (stored := await claim_delivery(session, delivery, reply=reply)) is not None:
         return stored
     call = await lock_call(session, Call.call_sid == delivery.call_sid)
@@ -149,7 +155,7 @@ async def offer_voicemail(session: AsyncSession, delivery: Delivery, *, reason: 
 async def save_voicemail(session: AsyncSession, delivery: Delivery, *, reason: str, status_callback: bool) -> str:
     """A recording is ready (the Record action, or its recording status callback): it becomes a
     callback request. Both may arrive; the request is made once and the recording filled in."""
-    reply = twiml.empty() if status_callback else twiml.message_saved()
+    reply = twiml.empty() if status_callback else twiml.message_saved((await line_settings(session)).words)
     if (stored := await claim_delivery(session, delivery, reply=reply)) is not None:
         return stored
     call = await lock_call(session, Call.call_sid == delivery.call_sid)

@@ -117,6 +117,18 @@ def _intervals(slots: tuple[OpeningSlot, ...], tz: str, after: datetime) -> Iter
         yield current
 
 
+def open_spans(
+    slots: tuple[OpeningSlot, ...], tz: str, start: datetime, until: datetime
+) -> list[tuple[datetime, datetime]]:
+    """The opening intervals (UTC, adjacent ones merged) between ``start`` and ``until``, clipped to them."""
+    spans = []
+    for opens, closes in _intervals(slots, tz, start):
+        if opens >= until:
+            break
+        spans.append((max(opens, start), min(closes, until)))
+    return spans
+
+
 def is_open(slots: tuple[OpeningSlot, ...], tz: str, at: datetime) -> bool:
     first = next(_intervals(slots, tz, at), None)
     return first is not None and first[0] <= at < first[1]

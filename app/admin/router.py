@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query, Request, status
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ConfigDict
 
+from app.admin import line
 from app.admin import service as admin
 from app.admin.schemas import (
     AddedUserOut,
@@ -18,6 +19,9 @@ from app.admin.schemas import (
     DeliveryOut,
     DialAddressIn,
     IssuedApiKeyOut,
+    LineHeardOut,
+    LineSettingsChange,
+    LineSettingsOut,
     NeedChange,
     NeedIn,
     NeedOut,
@@ -238,6 +242,28 @@ async def rename_need(slug: NeedPath, change: NeedChange, session: SessionDep, u
 async def retire_need(slug: NeedPath, session: SessionDep, user: CurrentAdmin):
     """No longer offered to listeners or services; call logs and services that name it keep it."""
     return await admin.retire_need(session, slug, actor=_actor(user))
+
+
+# ---- the line's own settings ------------------------------------------------------------------
+
+
+@router.get("/line", response_model=LineSettingsOut)
+async def show_line_settings(session: SessionDep, _admin: CurrentAdmin):
+    """The line's hours, closures, longest wait and what callers hear, with whether it is open now."""
+    return await line.show_line_settings(session)
+
+
+@router.patch("/line", response_model=LineSettingsOut)
+async def change_line_settings(change: LineSettingsChange, session: SessionDep, user: CurrentAdmin):
+    """Change only the fields given (``null``: back to the default); audited with before and after.
+    Calls arriving at this process follow at once, at other processes within 15 seconds."""
+    return await line.change_line_settings(session, change, actor=_actor(user))
+
+
+@router.post("/line/preview", response_model=LineHeardOut)
+async def preview_line_settings(change: LineSettingsChange, session: SessionDep, _admin: CurrentAdmin):
+    """What callers would hear with this wording, checked as a save would be; nothing is saved."""
+    return await line.preview_line_words(session, change)
 
 
 # ---- the audit --------------------------------------------------------------------------------

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
+from app.core.line import POSITION_MARK, VOICES
 from app.core.responses import DbId, Timestamp
-from transfers.directory.schemas import SLUG_PATTERN
+from transfers.directory.schemas import SLUG_PATTERN, ClosureSpec, HoursSpec
+from transfers.hours import parse_schedule
 
 Password = Annotated[str, Field(min_length=10, max_length=200)]
 NeedSlug = Annotated[str, Field(pattern=SLUG_PATTERN, max_length=40)]
+# Spoken length limits: well inside Twilio's (3000 characters for a Polly voice), and short
+# enough that a caller is not kept listening long before they reach a listener or the tone.
+MAX_GREETING = 400
+MAX_MESSAGE = 600
+MAX_POSITION = 240
 
 
 class Strict(BaseModel):
@@ -155,3 +164,115 @@ class AuditPageOut(BaseModel):
     events: list[AuditOut]
     page: int
     has_more: bool
+
+
+# ---- the line's own settings ------------------------------------------------------------------
+
+
+def _spoken(max_length: int, description: str):
+    return Field(None, min_length=1, max_length=max_length, description=description)
+
+
+class LineClosureSpec(ClosureSpec):
+    """A day or days the line is closed (callers are offered voicemail), with the reason."""
+
+    note: str = Field(min_length=1, max_length=120, description="Why, e.g. Christmas Day")  # type: ignore[assignment]
+
+
+class LineSettingsChange(Strict):
+    """Only the fields given change; ``null`` puts a field back to its default (the environment's
+    setting, or the built-in wording)."""
+
+    taking_calls: bool | None = Field(None, description="Off: every caller is offered voicemail (OPENLINE_LINE_OPEN)")
+    hours: list[HoursSpec] | None = Field(None, min_length=1, max_length=28, description="Weekly slots; null: 24/7")
+    timezone: str | None = Field(None, max_length=64)
+    closures: list[LineClosureSpec] | None = Field(None, max_length=60)
+    max_wait_seconds: int | None = Field(None, ge=30, le=3600, description="Longest wait before voicemail")
+    position_announce_seconds: int | None = Field(None, ge=15, le=600)
+    greeting: str | None = _spoken(MAX_GREETING, "Said when a call arrives, before the caller waits")
+    closed_message: str | None = _spoken(MAX_MESSAGE, "Said while the line is closed, before the tone")
+    voicemail_prompt: str | None = _spoken(MAX_MESSAGE, "Said after the longest wait, before the tone")
+    position_wording: str | None = _spoken(MAX_POSITION, "Said on hold; {position} is the caller's place")
+    voice: str | None = Field(None, max_length=40, description="; ".join(VOICES))
+
+    @field_validator("hours")
+    @classmethod
+    def _hours_parse(cls, value: list[HoursSpec] | None) -> list[HoursSpec] | None:
+        if value is not None:
+            try:
+                parse_schedule([h.model_dump() for h in value])
+            except ValueError as exc:
+                raise PydanticCustomError("hours", str(exc)) from None
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise PydanticCustomError("timezone", "unknown time zone (use e.g. Europe/London)") from None
+        return value
+
+    @field_validator("voice")
+    @classmethod
+    def _known_voice(cls, value: str | None) -> str | None:
+        if value is not None and value not in VOICES:
+            raise PydanticCustomError(
+                "voice", "not a British English voice: one of {voices}", {"voices": ", ".join(VOICES)}
+            )
+        return value
+
+    @field_validator("position_wording")
+    @classmethod
+    def _has_position(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if (
+            value.count(POSITION_MARK) != 1
+            or value.replace(POSITION_MARK, "").count("{")
+            or "}" in value.replace(POSITION_MARK, "")
+        ):
+            raise PydanticCustomError("position", "say {position} once, where the caller's place in the queue goes")
+        return value
+
+    @field_validator("greeting", "closed_message", "voicemail_prompt", "position_wording")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        # Spoken as written: line breaks and runs of spaces mean nothing to the voice.
+        return " ".join(value.split()) if value is not None else None
+
+
+class SpokenOut(BaseModel):
+    says: str = Field(description="Everything the caller hears, in order")
+    seconds: int = Field(description="About how long it takes to say")
+
+
+class LineHeardOut(BaseModel):
+    greeting: SpokenOut
+    closed_message: SpokenOut
+    voicemail_prompt: SpokenOut
+    position_wording: SpokenOut
+
+
+class LineSettingsOut(BaseModel):
+    taking_calls: bool
+    hours: list[HoursSpec] | None
+    timezone: str
+    closures: list[LineClosureSpec]
+    max_wait_seconds: int
+    position_announce_seconds: int
+    greeting: str
+    closed_message: str
+    voicemail_prompt: str
+    position_wording: str
+    voice: str
+    language: str
+    voices: dict[str, str]
+    defaults: list[str] = Field(description="The fields still at their default (never saved)")
+    open_now: bool
+    open_words: str = Field(description="Whether callers reach a listener now, and until when")
+    heard: LineHeardOut
+    updated_at: Timestamp | None
+    updated_by: str | None

@@ -12,6 +12,7 @@ from app.core.crypto import Crypto
 from app.core.db import make_engine, make_sessionmaker
 from app.core.events import EventBus
 from app.core.jobs import JobRegistry
+from app.core.line import LineCache
 from app.core.settings import Settings
 
 
@@ -24,6 +25,8 @@ class Runtime:
     crypto: Crypto = field(init=False)
     bus: EventBus = field(default_factory=EventBus)
     jobs: JobRegistry = field(default_factory=JobRegistry)
+    # The line's own settings (hours, longest wait, what callers hear), cached: see app/core/line.py.
+    line: LineCache = field(init=False)
     # Features hang their own process-wide helpers here (e.g. the Twilio REST client).
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -32,6 +35,7 @@ class Runtime:
         self.sessionmaker = make_sessionmaker(self.engine, self)
         self.crypto = Crypto(self.settings.encryption_keys, hash_key=self.settings.hash_key)
         self.bus.runtime = self
+        self.line = LineCache(self)
 
     async def close(self) -> None:
         await self.engine.dispose()

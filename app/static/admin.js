@@ -1,9 +1,11 @@
 // The admin page: people, partner API keys and webhooks, the directory, need categories and the
 // audit, over /api/admin and /api/directory. Every request goes through core.js's api().
-import { api, el, when, plainError, plural, ApiError } from "/static/core.js";
+import { api, el, when, plainError, plural, dateInWords, ApiError } from "/static/core.js";
+import { initLine, loadLine } from "/static/admin-line.js";
 
 const $ = (sel, root = document) => root.querySelector(sel);
 const state = { me: null, organisations: [], needs: [], localities: [], people: [], services: [], auditPage: 1 };
+const TARGETS = ["accept_hours", "contact_hours", "urgent_accept_hours", "urgent_contact_hours"];
 const ROLE = { listener: "Listener", supervisor: "Supervisor", partner: "Partner worker", admin: "Admin" };
 
 // ---- status line and field errors -------------------------------------------------------------
@@ -72,7 +74,7 @@ function openTab(name) {
     if (b.dataset.tab === name) b.setAttribute("aria-current", "page"); else b.removeAttribute("aria-current");
   }
   for (const s of document.querySelectorAll(".admin-tab")) s.hidden = s.id !== `tab-${name}`;
-  const loaders = { keys: loadKeys, webhooks: loadDeliveries, audit: loadAudit, directory: loadServices, needs: loadNeeds };
+  const loaders = { keys: loadKeys, webhooks: loadDeliveries, audit: loadAudit, directory: loadServices, needs: loadNeeds, line: loadLine };
   if (loaders[name]) act(loaders[name]);
   history.replaceState(null, "", `#${name}`);
 }
@@ -87,7 +89,10 @@ async function loadOrganisations() {
     select.replaceChildren(...state.organisations.map((o) => el("option", { value: o.id, text: o.name })));
     if (kept) select.value = kept;
   }
-  $("#organisations").replaceChildren(...state.organisations.map((o) => el("li", { text: `${o.name} (${o.slug})` })));
+  $("#organisations tbody").replaceChildren(...state.organisations.map((o) => el("tr", { "data-organisation": o.slug },
+    el("td", {}, el("strong", { text: o.name }), el("br"), el("small", { class: "muted", text: o.slug })),
+    el("td", {}, o.email || "–", el("br"), o.website ? el("small", { class: "muted", text: o.website }) : ""),
+    el("td", {}, el("button", { type: "button", text: "Change", "aria-label": `Change ${o.name}`, onclick: () => editOrganisation(o) })))));
 }
 
 // ---- people -----------------------------------------------------------------------------------
@@ -280,7 +285,8 @@ function editService(s) {
   f.status.value = s.status; f.min_age.value = s.min_age ?? ""; f.max_age.value = s.max_age ?? "";
   f.capacity.value = s.capacity ?? ""; f.spaces.value = s.spaces ?? ""; f.waiting_list.value = s.waiting_list || "";
   f.live_phone.value = s.live_phone || "";
-  f.accept_hours.value = s.targets.accept_hours; f.contact_hours.value = s.targets.contact_hours;
+  for (const name of TARGETS) f[name].value = s.targets[name];
+  f.locality_team_for.value = s.locality_team_for || "";
   f.hours.value = s.hours.map((h) => `${h.days} ${h.opens} ${h.closes}`).join("\n");
   for (const box of form.querySelectorAll('input[type="checkbox"]')) box.checked = (box.name === "needs" ? s.needs : s.areas).includes(box.value);
   f.slug.disabled = true; f.organisation_id.disabled = true;
@@ -312,9 +318,9 @@ async function saveService() {
     min_age: numberOrNull(f.min_age.value), max_age: numberOrNull(f.max_age.value), capacity: numberOrNull(f.capacity.value),
     spaces: numberOrNull(f.spaces.value), waiting_list: orNull(f.waiting_list.value),
     live_phone: orNull(f.live_phone.value.trim()), hours: parseHours(f.hours.value),
-    // A PATCH replaces the whole targets object: keep the urgent targets this form does not show.
-    targets: { ...(state.editing ? state.editing.targets : {}),
-      accept_hours: Number(f.accept_hours.value || 24), contact_hours: Number(f.contact_hours.value || 72) },
+    // Empty: the directory's default for that target (as in the YAML import).
+    targets: Object.fromEntries(TARGETS.filter((n) => f[n].value !== "").map((n) => [n, Number(f[n].value)])),
+    locality_team_for: orNull(f.locality_team_for.value),
   };
   if (f.id.value) {
     await api("PATCH", `/api/directory/services/${Number(f.id.value)}`, body);
@@ -327,10 +333,39 @@ async function saveService() {
   await loadServices();
 }
 
-async function addOrganisation(v) {
-  const made = await api("POST", "/api/directory/organisations", { slug: v.slug, name: v.name, email: orNull(v.email), website: orNull(v.website) });
-  $("#org-form").reset();
-  say(`Added ${made.name}.`);
+function editOrganisation(o) {
+  const form = $("#org-form");
+  resetOrganisationForm();
+  const f = form.elements;
+  f.id.value = o.id; f.slug.value = o.slug; f.slug.disabled = true;
+  f.name.value = o.name; f.email.value = o.email || ""; f.website.value = o.website || "";
+  $("#org-form-title").textContent = `Change ${o.name}`;
+  $("#org-save").textContent = "Save changes";
+  $("#org-cancel").hidden = false;
+  f.name.focus();
+}
+
+function resetOrganisationForm() {
+  const form = $("#org-form");
+  form.reset();
+  form.elements.id.value = "";
+  form.elements.slug.disabled = false;
+  clearErrors(form);
+  $("#org-form-title").textContent = "Add an organisation";
+  $("#org-save").textContent = "Add organisation";
+  $("#org-cancel").hidden = true;
+}
+
+async function saveOrganisation(v) {
+  const body = { name: v.name, email: orNull(v.email), website: orNull(v.website) };
+  if (v.id) {
+    const changed = await api("PATCH", `/api/directory/organisations/${Number(v.id)}`, body);
+    say(`Saved the changes to ${changed.name}.`);
+  } else {
+    const made = await api("POST", "/api/directory/organisations", { slug: v.slug, ...body });
+    say(`Added ${made.name}.`);
+  }
+  resetOrganisationForm();
   await loadOrganisations();
 }
 
@@ -387,15 +422,19 @@ async function start() {
   wire($("#key-form"), createKey);
   wire($("#hook-form"), saveWebhook);
   wire($("#service-form"), saveService);
-  wire($("#org-form"), addOrganisation);
+  wire($("#org-form"), saveOrganisation);
+  $("#org-cancel").addEventListener("click", resetOrganisationForm);
   wire($("#need-form"), addNeed);
   wire($("#audit-form"), async () => { state.auditPage = 1; await loadAudit(); });
+  for (const input of $("#audit-form").querySelectorAll('input[type="datetime-local"]')) dateInWords(input);
+  initLine({ say, showErrors, clearErrors });
   personFormMode();
   await act(async () => {
     state.me = await api("GET", "/api/me");
     await loadOrganisations();
     state.localities = await api("GET", "/api/directory/localities");
     checks($("#service-areas"), "areas", state.localities);
+    $("#service-form").elements.locality_team_for.append(...state.localities.map((l) => el("option", { value: l.slug, text: l.name })));
     await loadNeeds();
     await loadPeople();
   });

@@ -82,6 +82,29 @@ export function when(iso, now = new Date()) {
   return `${date} ${clock(d)}`;
 }
 
+// Chromium draws a date input in the browser's own locale (month first on a US-English browser),
+// whatever the page's lang says: so the chosen day is also said in words beside it, in en-GB.
+export function dayInWords(value) {
+  if (!value) return "";
+  const [day, time] = value.split("T");
+  const [y, m, d] = day.split("-").map(Number);
+  const date = new Date(y, m - 1, d);
+  if (!y || Number.isNaN(date.getTime())) return "";
+  const words = date.toLocaleDateString("en-GB", { weekday: "long", day: "numeric", month: "long", year: "numeric" }).replace(/,/g, "");
+  return time ? `${words}, ${time.slice(0, 5)}` : words;
+}
+
+export function dateInWords(input) {
+  let words = input.parentElement.querySelector(`.date-words[data-for="${input.name}"]`);
+  if (!words) {
+    words = el("small", { class: "date-words muted", "data-for": input.name });
+    input.after(words);
+    for (const kind of ["input", "change"]) input.addEventListener(kind, () => { words.textContent = dayInWords(input.value); });
+  }
+  words.textContent = dayInWords(input.value);
+  return words;
+}
+
 // A length of time for people: "45 s", "3 min 05 s", "2 h 10 min", "3 days 4 h".
 export function duration(seconds) {
   if (seconds == null || Number.isNaN(seconds)) return "–";

@@ -2,7 +2,7 @@
 // closed for a holiday; places for warm transfers now, the maximum and the waiting list; opening
 // hours, planned closures, the live line). Routing reads the same record at once, so what is saved
 // here is what listeners are offered, and saving confirms the figures are still true.
-import { api, el, plainError, when } from "/static/core.js";
+import { api, dateInWords, el, plainError, when } from "/static/core.js";
 
 const API = "/api/partner/v1/services";
 const WAITS = [
@@ -98,6 +98,7 @@ function drawService(service) {
       "One line each, like “2026-12-24 to 2026-12-26 Christmas”."),
     el("div", { class: "partner-actions" }, el("button", { type: "submit", class: "primary", text: `Save ${service.name}` })));
   form.addEventListener("submit", (event) => { event.preventDefault(); save(service, form); });
+  for (const day of form.querySelectorAll('input[type="date"]')) dateInWords(day);
   const state = !a.available_now ? `Listeners are not offered this service now: ${a.unavailable_reason}.`
     : a.spaces === 0 ? "Listeners are offered this service now, lower down, told it is at capacity before they send."
       : "Listeners are offered this service now.";

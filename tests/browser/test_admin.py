@@ -21,7 +21,7 @@ from tests.telephony.conftest import simulator_for
 from transfers.notifications import verify_delivery
 
 WAIT = 10_000  # ms
-TABS = ["People", "API keys", "Webhooks", "Directory", "Needs", "Audit"]
+TABS = ["People", "API keys", "Webhooks", "Directory", "Needs", "The line", "Audit"]
 
 
 def _watch(page) -> list[str]:
@@ -246,3 +246,123 @@ async def test_a_rotated_webhook_secret_signs_the_test_delivery(make_harness, br
             assert not problems, problems
         finally:
             await context.close()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_the_line_tab_changes_what_callers_hear_and_closes_the_line_for_a_day(
+    make_harness, browser, screenshot_path, tmp_path
+):
+    harness = await make_harness(public_url="http://127.0.0.1")
+    await harness.add_user("root", "admin")
+    sim = simulator_for(harness)
+    async with serving(harness.app) as base:
+        context, page, problems = await _admin_page(harness, browser, base)
+        try:
+            await page.locator(".admin-tabs").get_by_role("button", name="The line", exact=True).click()
+            form = page.locator("#line-form")
+            await expect(page.locator("#line-open-words")).to_have_text("Open now, 24 hours a day.", timeout=WAIT)
+            await expect(form.get_by_label("Longest wait before voicemail (seconds)")).to_have_value("600")
+            await expect(form.locator('[data-heard-for="closed_message"]')).to_contain_text("please call 999")
+
+            # The preview follows the wording as it is typed, the emergency number kept at the end.
+            greeting = form.get_by_label("Greeting, when a call arrives")
+            await greeting.fill("Hello, this is the Somerset night line. A listener will be with you soon.")
+            await expect(form.locator('[data-heard-for="greeting"]')).to_contain_text(
+                "Somerset night line", timeout=WAIT
+            )
+            await expect(form.locator('[data-count-for="greeting"]')).to_contain_text("of 400 characters")
+            await form.get_by_label("On hold: the caller's place ({position} is the number)").fill("You are next.")
+            await expect(form.locator('[data-error-for="position_wording"]')).to_contain_text(
+                "{position}", timeout=WAIT
+            )
+            await form.get_by_label("On hold: the caller's place ({position} is the number)").fill(
+                "You are number {position} in the queue."
+            )
+
+            # Hours that run backwards are named under the field, and nothing is saved.
+            await form.get_by_label("Weekly hours", exact=True).check()
+            await form.get_by_label("Weekly hours, one line each: days opens closes").fill("daily 18:00 08:00")
+            await form.get_by_role("button", name="Save the line's settings").click()
+            await expect(form.locator('[data-error-for="hours"]')).to_contain_text("backwards", timeout=WAIT)
+            await expect(page.locator("#status")).to_contain_text("Nothing was saved")
+            await form.get_by_label("24 hours a day, every day").check()
+
+            # A closure for today, with its reason; the day is shown in words beside the date.
+            await page.get_by_role("button", name="Add a closure").click()
+            await form.get_by_label("Closure 1: first day").fill("2026-11-23")
+            await form.get_by_label("Closure 1: reason").fill("Staff training day")
+            await expect(form.locator(".line-closure .date-words").first).to_have_text("Monday 23 November 2026")
+            await expect(form.locator(".line-closure .date-words").nth(1)).to_have_text("Monday 23 November 2026")
+            await form.get_by_role("button", name="Save the line's settings").click()
+            await expect(page.locator("#status")).to_contain_text("Saved", timeout=WAIT)
+            await expect(page.locator("#line-open-words")).to_contain_text("Closed today: Staff training day")
+            await page.reload()
+            await expect(form.get_by_label("Closure 1: reason")).to_have_value("Staff training day", timeout=WAIT)
+            await expect(form.locator(".line-closure .date-words").first).to_have_text("Monday 23 November 2026")
+            await page.screenshot(path=screenshot_path("admin-line.png"), full_page=True)
+            await page.set_viewport_size({"width": 390, "height": 900})
+            await page.screenshot(path=screenshot_path("admin-line-phone.png"), full_page=True)
+            await _no_sideways_scroll(page)
+            assert not problems, problems
+
+            # The audit says who changed it; a caller now hears the closed message.
+            await page.set_viewport_size({"width": 1440, "height": 1000})
+            await page.locator(".admin-tabs").get_by_role("button", name="Audit", exact=True).click()
+            await page.locator("#audit-form").get_by_role("button", name="Search").click()
+            await expect(page.locator("#audit tbody")).to_contain_text("change line settings", timeout=WAIT)
+        finally:
+            await context.close()
+    heard = await sim.caller().arrive()
+    assert "cannot take calls" in heard and "999" in heard
+    shown = (await (await harness.signed_in("root")).get("/api/admin/line")).json()
+    assert shown["greeting"].startswith("Hello, this is the Somerset night line")
+    assert shown["position_wording"] == "You are number {position} in the queue."
+    await sim.close()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_an_admin_changes_an_organisation_and_a_service_s_targets(
+    make_harness, browser, screenshot_path, tmp_path
+):
+    harness = await make_harness(public_url="http://127.0.0.1")
+    await load_demo_directory(harness)
+    await harness.add_user("root", "admin")
+    async with serving(harness.app) as base:
+        context, page, problems = await _admin_page(harness, browser, base)
+        try:
+            await page.locator(".admin-tabs").get_by_role("button", name="Directory", exact=True).click()
+            await page.get_by_role("button", name="Change Citizens Advice Somerset").click()
+            org = page.locator("#org-form")
+            await expect(org.get_by_label("Slug")).to_be_disabled()
+            await org.get_by_label("Website").fill("citizensadvice")
+            await org.get_by_label("Contact email").fill("casework@ca-somerset.example.org")
+            await org.get_by_role("button", name="Save changes").click()
+            await expect(org.locator('[data-error-for="website"]')).to_contain_text("https://", timeout=WAIT)
+            await org.get_by_label("Website").fill("https://ca-somerset.example.org")
+            await org.get_by_role("button", name="Save changes").click()
+            row = page.locator('#organisations tr[data-organisation="citizens-advice"]')
+            await expect(row).to_contain_text("casework@ca-somerset.example.org", timeout=WAIT)
+            await expect(org.get_by_role("button", name="Add organisation")).to_be_visible()
+
+            await page.get_by_role("button", name="Change Money and benefits casework").click()
+            service = page.locator("#service-form")
+            await expect(service.get_by_label("Urgent: accept within")).to_have_value("4")
+            await service.get_by_label("Urgent: accept within").fill("0")
+            await service.get_by_role("button", name="Save changes").click()
+            await expect(service.locator('[data-error-for="urgent_accept_hours"]')).not_to_be_empty(timeout=WAIT)
+            await service.get_by_label("Urgent: accept within").fill("3")
+            await service.get_by_label("Locality team for").select_option(label="Mendip")
+            await service.get_by_role("button", name="Save changes").click()
+            await expect(page.locator("#status")).to_contain_text("Saved the changes", timeout=WAIT)
+            await page.screenshot(path=str(tmp_path / "admin-directory-forms.png"), full_page=True)
+            await page.set_viewport_size({"width": 390, "height": 900})
+            await _no_sideways_scroll(page)
+            await page.screenshot(path=str(tmp_path / "admin-directory-phone.png"), full_page=True)
+            assert not problems, problems
+        finally:
+            await context.close()
+    admin = await harness.signed_in("root")
+    money = [s for s in (await admin.get("/api/directory/services")).json() if s["slug"] == "ca-money"][0]
+    assert money["targets"]["urgent_accept_hours"] == 3 and money["locality_team_for"] == "mendip"
+    [ca] = [o for o in (await admin.get("/api/directory/organisations")).json() if o["slug"] == "citizens-advice"]
+    assert ca["website"] == "https://ca-somerset.example.org"

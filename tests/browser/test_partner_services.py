@@ -91,6 +91,11 @@ async def test_a_partner_pauses_a_service_and_listeners_stop_being_offered_it(ma
             await expect(card).to_contain_text("Offered to listeners", timeout=WAIT)
             await card.get_by_label("Paused").check()
             await card.get_by_label("Note for the helpline (optional)").fill("two caseworkers off sick")
+            # The browser draws the date in its own order; the day is also said in words, en-GB.
+            await card.get_by_label("Reopens on (optional)").fill("2026-12-07")
+            await expect(card.locator(".date-words")).to_have_text("Monday 7 December 2026")
+            await card.get_by_label("Reopens on (optional)").fill("")
+            await expect(card.locator(".date-words")).to_have_text("")
             await card.get_by_role("button", name=f"Save {SERVICE}").click()
             await expect(services.locator("#your-services-status")).to_contain_text(
                 "listeners are not offered it now (paused by the partner (two caseworkers off sick))", timeout=WAIT

@@ -133,3 +133,53 @@ async def test_admin_crud_and_bad_input(harness):
     retired = await client.delete(f"/api/directory/services/{service_id}")
     assert retired.json()["status"] == "defunct"
     assert (await client.get(f"/api/directory/services/{service_id}")).json()["capacity"] == 30
+
+
+async def test_an_organisation_s_website_and_contact_are_checked_alike_in_the_file_and_the_admin_api(harness):
+    bad_file = SMALL.replace("    name: Citizens Advice\n", "    name: Citizens Advice\n    website: citizensadvice\n")
+    with pytest.raises(DirectoryFileError) as err:
+        parse_directory(bad_file)
+    assert any("web address starting https://" in p for p in err.value.problems), err.value.problems
+    async with session_scope(harness.runtime) as session:
+        await import_directory(session, parse_directory(SMALL))
+    await harness.add_user("admin", "admin")
+    client = await harness.signed_in("admin")
+    [org] = (await client.get("/api/directory/organisations")).json()
+    refused = await client.patch(
+        f"/api/directory/organisations/{org['id']}", json={"website": "citizensadvice", "email": "not an address"}
+    )
+    assert refused.status_code == 422
+    assert {item["field"] for item in refused.json()["detail"]} == {"website", "email"}
+    assert (await client.get("/api/directory/organisations")).json()[0]["website"] is None
+    changed = await client.patch(
+        f"/api/directory/organisations/{org['id']}",
+        json={"name": "Citizens Advice Mendip", "website": "https://ca.example.org", "email": "team@ca.example.org"},
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json() | {"id": 0} == {
+        "id": 0,
+        "slug": "ca",
+        "name": "Citizens Advice Mendip",
+        "description": "",
+        "website": "https://ca.example.org",
+        "email": "team@ca.example.org",
+        "charity_number": None,
+        "webhook_url": None,
+    }
+
+
+async def test_a_service_s_targets_and_locality_team_change_with_the_import_s_checks(harness):
+    async with session_scope(harness.runtime) as session:
+        await import_directory(session, parse_directory(SMALL))
+    await harness.add_user("admin", "admin")
+    client = await harness.signed_in("admin")
+    money = [s for s in (await client.get("/api/directory/services")).json() if s["slug"] == "ca-money"][0]
+    path = f"/api/directory/services/{money['id']}"
+    zero = await client.patch(path, json={"targets": {"urgent_accept_hours": 0}})
+    assert zero.status_code == 422 and zero.json()["detail"][0]["field"] == "targets.urgent_accept_hours"
+    nowhere = await client.patch(path, json={"locality_team_for": "atlantis"})
+    assert nowhere.status_code == 422 and nowhere.json()["detail"][0]["field"] == "locality_team_for"
+    targets = {"accept_hours": 12, "contact_hours": 48, "urgent_accept_hours": 1, "urgent_contact_hours": 8}
+    changed = await client.patch(path, json={"targets": targets, "locality_team_for": "mendip"})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["targets"] == targets and changed.json()["locality_team_for"] == "mendip"

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from app.core.responses import DB_INT_MAX, DbId, Timestamp
@@ -116,12 +117,31 @@ class ServiceUpdate(Strict):
     locality_team_for: str | None = None
 
 
+def _website(value: str) -> str:
+    if not re.match(r"^https?://[^\s/?#]+\.[^\s]*$", value):
+        raise PydanticCustomError(
+            "website", "a web address starting https:// (or http://), e.g. https://partner.org.uk"
+        )
+    return value
+
+
+def _email(value: str) -> str:
+    if not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", value):
+        raise PydanticCustomError("email", "an email address, e.g. helpline@partner.org.uk")
+    return value
+
+
+# An organisation's public website and contact address, as a helpline worker would use them.
+Website = Annotated[str, Field(max_length=300), AfterValidator(_website)]
+Email = Annotated[str, Field(max_length=200), AfterValidator(_email)]
+
+
 class OrganisationFields(Strict):
     slug: str = Slug
     name: str = Field(min_length=1, max_length=200)
     description: str = ""
-    website: str | None = None
-    email: str | None = None
+    website: Website | None = None
+    email: Email | None = None
     charity_number: str | None = None
     # No webhook_url here: it is set with PUT /api/admin/organisations/{id}/webhook, which also
     # issues the signing secret, so no organisation has a webhook it cannot verify.
@@ -130,8 +150,8 @@ class OrganisationFields(Strict):
 class OrganisationUpdate(Strict):
     name: str = Field(None, min_length=1, max_length=200)  # type: ignore[assignment]
     description: str = None  # type: ignore[assignment]
-    website: str | None = None
-    email: str | None = None
+    website: Website | None = None
+    email: Email | None = None
     charity_number: str | None = None
 
 
