@@ -295,3 +295,24 @@ async def test_a_malformed_text_webhook_is_422_and_a_forged_one_403(harness, sim
     form = {"MessageSid": "SM" + "a" * 32, "From": CALLER_NUMBER, "Body": "4 yes"}
     forged = await client.post("/telephony/messaging/incoming", data=form, headers={"X-Twilio-Signature": "x"})
     assert forged.status_code == 403
+
+
+async def test_the_keypad_survey_holds_when_callbacks_come_late_twice_and_out_of_order(harness):
+    from tests.telephony.conftest import simulator_for
+
+    sim = simulator_for(harness, chaos=True, seed=11)
+    try:
+        client, caller, card = await on_call_with_consent(harness, sim, "keypad")
+        await end_call(sim, client)
+        await sim.deliver()
+        await caller.press("3")
+        await sim.deliver()
+        await caller.press("1")
+        await sim.deliver()
+        [survey] = await surveys(harness)
+        assert (survey.helped, survey.safer, survey.state) == (3, True, "answered")
+        # Once asked, the consent can no longer be changed from the page.
+        late = await survey_consent(client, card["id"], "declined")
+        assert late.status_code == 409
+    finally:
+        await sim.close()
