@@ -41,8 +41,9 @@ async def test_the_listener_records_the_survey_consent_from_the_call_card(make_h
             caller = sim.caller("+447700900321")
             await caller.arrive()
             await sim.deliver()
-            async with page.expect_response("**/api/listener/calls/next"):
+            async with page.expect_response("**/api/listener/calls/next") as taken:
                 await page.get_by_role("button", name="Take next caller").click()
+            assert (await taken.value).status == 200
             await sim.deliver()
             survey = page.get_by_label("Two short questions after the call?")
             await expect(survey).to_be_visible(timeout=WAIT)
@@ -97,7 +98,10 @@ async def test_a_withheld_caller_is_never_offered_a_text(make_harness, browser):
             caller = sim.caller("anonymous")
             await caller.arrive()
             await sim.deliver()
-            await page.get_by_role("button", name="Take next caller").click()
+            # The take must be answered before the twin connects the listener's leg.
+            async with page.expect_response("**/api/listener/calls/next") as taken:
+                await page.get_by_role("button", name="Take next caller").click()
+            assert (await taken.value).status == 200
             await sim.deliver()
             await expect(page.locator("#caller-number")).to_have_text("Number withheld", timeout=WAIT)
             await expect(page.locator('#f-survey option[value="text"]')).to_be_disabled()
