@@ -173,3 +173,43 @@ class CallbackAttempt(Base):
     # voicemail (their answering machine: hung up, nothing left on it) or hung-up.
     result: Mapped[str | None] = mapped_column(sa.String(20))
     ended_at: Mapped[datetime | None]
+
+
+SURVEY_WAYS = ("declined", "keypad", "text")
+SURVEY_STATES = ("declined", "agreed", "asked", "answered", "expired", "stopped", "not-sent")
+
+
+class CallerSurvey(Base):
+    """The caller's own word on one call: whether they agreed to the short survey, by which way,
+    and what they answered. Aggregates-friendly: no number, no notes; a text survey keeps the keyed
+    hash of the number only until the reply comes (or it expires, or they text STOP)."""
+
+    __tablename__ = "caller_surveys"
+    __table_args__ = (
+        sa.CheckConstraint(f"way IN {SURVEY_WAYS}", name="way_known"),
+        sa.CheckConstraint(f"state IN {SURVEY_STATES}", name="state_known"),
+        sa.CheckConstraint("helped IS NULL OR helped BETWEEN 1 AND 5", name="helped_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Kept past the call's own retention: the answers are aggregates, not about a person.
+    call_id: Mapped[int | None] = mapped_column(sa.ForeignKey("calls.id", ondelete="SET NULL"), unique=True)
+    way: Mapped[str] = mapped_column(sa.String(10))
+    state: Mapped[str] = mapped_column(sa.String(12))
+    number_hash: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    text_due_at: Mapped[datetime | None]
+    consented_at: Mapped[datetime] = mapped_column(index=True)
+    consented_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    asked_at: Mapped[datetime | None]
+    answered_at: Mapped[datetime | None]
+    helped: Mapped[int | None]  # how much the call helped, 1 (not at all) to 5 (a lot)
+    safer: Mapped[bool | None]  # whether they feel safer now
+
+
+class SurveyOptOut(Base):
+    """A number (as its keyed hash) that texted STOP: it is never sent a survey text again."""
+
+    __tablename__ = "survey_opt_outs"
+
+    number_hash: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    created_at: Mapped[datetime]

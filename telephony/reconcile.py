@@ -26,7 +26,9 @@ from telephony.lifecycle import end_call, release_listener_from
 from telephony.models import FINAL_CALL_STATUSES, Call, ListenerPresence
 from telephony.participants import hold_in_conference, remove_from_conference, someone_with_caller
 from telephony.presence import release_listener
-from telephony.provider import ProviderError, fetch_call_status, hang_up_call
+from telephony.provider import ProviderError, fetch_call_status, hang_up_call, redirect_call
+from telephony.survey import keypad_survey_agreed
+from telephony.urls import webhook_url
 
 log = logging.getLogger("openline.telephony")
 
@@ -105,7 +107,9 @@ async def free_stranded_listeners(runtime: Runtime) -> None:
 async def end_own_call(runtime: Runtime, *, listener_id: int) -> dict[str, object]:
     """The listener ends their call from the page, whatever Twilio told us or failed to: the
     caller's call is hung up (if Twilio still has it) and closed, and the listener is free. With a
-    partner on the line (a live warm transfer) only the listener leaves: the caller stays with them."""
+    partner on the line (a live warm transfer) only the listener leaves: the caller stays with them.
+    A caller who agreed to the keypad survey is not hung up on but moved to it, out of the conference
+    (which ends with them, so the listener's leg goes too)."""
     async with session_scope(runtime) as session:
         presence = await session.get(ListenerPresence, listener_id)
         call = await session.get(Call, presence.current_call_id) if presence and presence.current_call_id else None
@@ -113,6 +117,7 @@ async def end_own_call(runtime: Runtime, *, listener_id: int) -> dict[str, objec
             raise NotFound("you have no call to end", error="no_call")
         call_id, call_sid = call.id, call.call_sid
         partner_on = await someone_with_caller(session, call_id, besides=("listener",))
+        survey = not partner_on and await keypad_survey_agreed(session, call_id)
     try:
         status = await fetch_call_status(runtime, call_sid) if TWILIO_CALL_SID.match(call_sid) else None
         if status is not None and status not in FINAL_CALL_STATUSES:
@@ -121,7 +126,10 @@ async def end_own_call(runtime: Runtime, *, listener_id: int) -> dict[str, objec
                 await remove_from_conference(runtime, call, LISTENER_LABEL)
                 await free_listener(runtime, call_id)
                 return {"call_id": call_id, "ended": False}
-            await hang_up_call(runtime, call_sid)
+            if survey:
+                await redirect_call(runtime, call_sid, url=webhook_url(runtime.settings, "survey"))
+            else:
+                await hang_up_call(runtime, call_sid)
     except ProviderError as exc:
         log.warning("could not end the call with Twilio", extra={"call_id": call_id, "error": str(exc)})
         raise ServiceUnavailable(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from app.core.runtime import Runtime
-from telephony import ringback
+from telephony import ringback, survey
 from telephony.conference import CONFERENCE_GAP_JOB, apply_events_after_gap
 from telephony.dialing import expire_claim
 from telephony.dialing import register as register_dialing
@@ -25,3 +25,4 @@ def register(runtime: Runtime) -> None:
     register_dialing(runtime)
     register_voicemail(runtime)
     ringback.register(runtime)
+    survey.register(runtime)  # the caller's own word: the text survey and its expiry

@@ -160,3 +160,40 @@ def hang_up() -> str:
 def empty() -> str:
     """What a status callback is answered with."""
     return str(VoiceResponse())
+
+
+# The caller's own word: two keypad questions after the listener has ended the call. Worded so
+# that anyone overhearing learns nothing, and always ending with the way back.
+SURVEY_INTRO = "Thank you for talking with us tonight. Before you go, two quick questions, with your keypad."
+SURVEY_QUESTIONS = {
+    1: "How much did this call help? Press a number from 1, not at all, to 5, a lot.",
+    2: "Do you feel safer now? Press 1 for yes, or 2 for no.",
+}
+SURVEY_AGAIN = "Sorry, I did not catch that."
+SURVEY_GOODBYE = "Thank you. Please call again whenever you need to. " + SAFETY + " Goodbye."
+SURVEY_TIMEOUT_SECONDS = 8
+
+
+def survey_question(settings: Settings, question: int, attempt: int, *, intro: bool = False) -> str:
+    """One question as a one-key ``<Gather>``. Without a key Twilio goes on to the next verb
+    rather than the action, so a ``<Redirect>`` to the same URL (with no ``Digits``) is how the
+    silence is told apart and the question asked once more."""
+    action = webhook_url(settings, "survey", q=question, attempt=attempt)
+    response = VoiceResponse()
+    if attempt > 1:
+        response.say(SURVEY_AGAIN, **VOICE)
+    gather = response.gather(
+        input="dtmf", num_digits=1, timeout=SURVEY_TIMEOUT_SECONDS, action=action, method="POST", finish_on_key=""
+    )
+    if intro:
+        gather.say(SURVEY_INTRO, **VOICE)
+    gather.say(SURVEY_QUESTIONS[question], **VOICE)
+    response.redirect(action, method="POST")
+    return str(response)
+
+
+def survey_goodbye() -> str:
+    response = VoiceResponse()
+    response.say(SURVEY_GOODBYE, **VOICE)
+    response.hangup()
+    return str(response)

@@ -16,6 +16,8 @@ PATHS = {
     "fallback": "/voice/fallback",
     "voicemail": "/voice/voicemail",
     "ringback": "/voice/ringback",
+    "survey": "/voice/survey",
+    "messaging": "/messaging/incoming",
 }
 
 

@@ -16,6 +16,7 @@ from telephony.conference import apply_conference_event
 from telephony.intake import parse_call_webhook, parse_conference_event
 from telephony.ringback import answer_ring_back, apply_ring_back_status
 from telephony.signature import IdempotencyToken, TwilioForm
+from telephony.survey import answer_survey, parse_survey_question, parse_text_webhook, receive_text
 from telephony.urls import PREFIX
 from telephony.voice import LegTag, answer_fallback, apply_call_status, hold_caller, receive_incoming_call
 from telephony.voicemail import parse_voicemail_webhook, receive_voicemail
@@ -94,3 +95,26 @@ async def answer_returned_call(
     """A caller rung back has answered (``AnsweredBy`` says whether it was a person)."""
     delivery = parse_call_webhook(form, "ringback", token=token, status_required=False, event="answer")
     return twiml_response(await answer_ring_back(session, delivery, call_id=call))
+
+
+@router.post("/voice/survey")
+async def ask_survey(
+    form: TwilioForm,
+    token: IdempotencyToken,
+    session: WebhookSession,
+    q: Literal["1", "2"] | None = None,
+    attempt: Annotated[int | None, Query(ge=1, le=2)] = None,
+) -> Response:
+    """The keypad survey after the call: its start (redirected here by the end button) and each
+    ``<Gather>`` action (``Digits``)."""
+    question, attempt = parse_survey_question(q, attempt)
+    digits = (form.get("Digits") or "-")[:8]
+    event = "start" if question is None else f"q{question}-{attempt}"
+    delivery = parse_call_webhook(form, "survey", token=token, status_required=False, event=event, key_parts=(digits,))
+    return twiml_response(await answer_survey(session, delivery, question=question, attempt=attempt))
+
+
+@router.post("/messaging/incoming")
+async def receive_incoming_text(form: TwilioForm, session: WebhookSession) -> Response:
+    """A text to the line's number (a survey reply, or STOP); stored once per MessageSid."""
+    return twiml_response(await receive_text(session, parse_text_webhook(form)))

@@ -56,6 +56,27 @@ async def answered(harness: Any, sim: Any, client: Any, number: str = CALLER_NUM
     return caller, card.json()
 
 
+async def survey_consent(client: Any, session_id: int, consent: str) -> Any:
+    """The listener records whether the caller agreed to the survey after the call, and how."""
+    return await client.put(f"/api/listener/sessions/{session_id}/survey", json={"survey": consent})
+
+
+async def survey_agreed(harness: Any, sim: Any, consent: str, number: str = CALLER_NUMBER, username: str = "sam"):
+    """A listener on a call whose caller agreed to the survey by ``consent``: (client, caller, card)."""
+    _, client = await listener(harness, username, display_name=username.title())
+    caller, card = await answered(harness, sim, client, number=number)
+    answer = await survey_consent(client, card["id"], consent)
+    assert answer.status_code == 200, answer.text
+    return client, caller, card
+
+
+async def end_own_call(sim: Any, client: Any) -> None:
+    """The listener presses the end button on their page."""
+    ended = await client.post("/api/listener/calls/current/end")
+    assert ended.status_code == 200, ended.text
+    await sim.deliver()
+
+
 async def hang_up(sim: Any, caller: Any) -> None:
     await caller.hang_up()
     await sim.deliver()

@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     retain_jobs_days: int = Field(30, ge=1)
     retain_signin_attempts_days: int = Field(90, ge=1)
     retain_audit_days: int = Field(2555, ge=1)
+    # The keyed hash a text survey keeps to match the caller's reply (the answers stay, unnamed).
+    retain_survey_numbers_days: int = Field(7, ge=1)
     retention_batch_size: int = Field(500, ge=1, le=10_000)
 
     session_minutes: int = Field(30, ge=1, le=240)
@@ -195,6 +197,7 @@ RETENTION_FLOORS: dict[str, tuple[int, str]] = {
     "jobs": (1, "a finished job's row stops it running twice"),
     "signin_attempts": (1, "the sign-in throttle counts the last hour's failures"),
     "audit": (2190, "the audit trail is evidence for 6 years (Limitation Act 1980)"),
+    "survey_numbers": (5, "a survey text goes the next day and waits 3 days for its reply"),
 }
 
 

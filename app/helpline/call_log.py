@@ -21,6 +21,7 @@ from app.helpline.models import CallLog, CallLogRevision, SupportSession
 from app.shiftlead.safeguarding import ensure_flag
 from telephony.models import Call, CallbackRequest, ListenerPresence
 from telephony.presence import change_presence
+from telephony.survey import CONSENTS, record_survey_consent
 from transfers.directory.service import known_need_slugs
 
 EMERGENCY_PROTOCOL = (
@@ -40,6 +41,13 @@ class CallLogIn(BaseModel):
     summary: str = Field("", max_length=4000)
     notes: str = Field("", max_length=8000)
     outcome: Literal["supported", "warm-transfer", "signposted", "emergency-services", "caller-ended"] | None = None
+
+
+class SurveyConsentIn(BaseModel):
+    """Asked during the call: "may we ask you two short questions afterwards?" ``keypad``:
+    straight after this call; ``text``: a text tomorrow (not to a withheld number)."""
+
+    survey: Literal[CONSENTS]  # type: ignore[valid-type]
 
 
 class CorrectionIn(CallLogIn):
@@ -277,3 +285,18 @@ async def current_consent(session: AsyncSession, support_session_id: int) -> Con
         revision.risk_level,
         runtime_of(session).crypto.decrypt(revision.summary_encrypted),
     )
+
+
+async def record_survey_answer(
+    session: AsyncSession, *, support: SupportSession, entry: SurveyConsentIn, user: User
+) -> dict[str, Any]:
+    """The caller's consent to the survey, recorded during the call (the keypad survey follows
+    the end button at once, before any log is written). Only the consent: what the caller then
+    answers is never shown to their listener."""
+    call = await call_of(session, support)
+    if call is None:
+        raise Unprocessable("survey", "this session has no call to ask the caller about")
+    if entry.survey == "keypad" and support.call_id is None:
+        raise Unprocessable("survey", "a ring-back cannot go on to the keypad survey: offer a text instead")
+    survey = await record_survey_consent(session, call_id=call.id, consent=entry.survey, user_id=user.id)
+    return {"survey": survey}

@@ -16,6 +16,7 @@ from app.helpline.sessions import describe_session
 from telephony.calls import seconds_between
 from telephony.lifecycle import ended_by_so_far
 from telephony.models import Call, CallbackRequest
+from telephony.survey import survey_consent_of
 from transfers.directory.models import Service
 from transfers.tickets.models import TransferTicket
 from transfers.tickets.states import ACTIVE_STATES
@@ -64,6 +65,7 @@ async def describe_call_card(session: AsyncSession, *, support: SupportSession) 
         },
         "callback": support.callback_request_id is not None,
         "log_recorded": logged is not None,
+        "survey": await survey_consent_of(session, call.id if call else None),
     }
 
 

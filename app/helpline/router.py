@@ -8,7 +8,15 @@ from fastapi import APIRouter, Header, Query, Response
 
 from app.core.deps import ClockDep, CurrentListener, SessionDep
 from app.core.responses import SIGNED_IN, PathId, error_responses
-from app.helpline.call_log import CallLogIn, CorrectionIn, correct_call_log, read_call_log, record_call_log
+from app.helpline.call_log import (
+    CallLogIn,
+    CorrectionIn,
+    SurveyConsentIn,
+    correct_call_log,
+    read_call_log,
+    record_call_log,
+    record_survey_answer,
+)
 from app.helpline.deps import OwnSession, OwnTicket
 from app.helpline.history import describe_call_card, describe_repeat_caller, list_calls_tonight
 from app.helpline.schemas import (
@@ -18,6 +26,7 @@ from app.helpline.schemas import (
     RepeatCallerOut,
     SessionOut,
     SuggestionOut,
+    SurveyConsentOut,
     TonightCallOut,
 )
 from app.helpline.sessions import describe_session, end_callback_session, find_current_session, start_callback_session
@@ -89,6 +98,14 @@ async def submit_call_log(support: OwnSession, entry: CallLogIn, session: Sessio
 @router.post("/sessions/{session_id}/log/revisions", status_code=201, response_model=CallLogOut)
 async def submit_correction(support: OwnSession, entry: CorrectionIn, session: SessionDep, listener: CurrentListener):
     return await correct_call_log(session, support=support, entry=entry, user=listener)
+
+
+@router.put("/sessions/{session_id}/survey", response_model=SurveyConsentOut)
+async def record_survey_consent(
+    support: OwnSession, entry: SurveyConsentIn, session: SessionDep, listener: CurrentListener
+):
+    """Whether the caller agreed to the short survey after the call, and by which way."""
+    return await record_survey_answer(session, support=support, entry=entry, user=listener)
 
 
 @router.get("/sessions/{session_id}/log", response_model=CallLogOut)

@@ -36,6 +36,15 @@ class CallCardOut(SessionOut):
     caller: CallerOnCard
     callback: bool = Field(description="A ring-back to someone who left a message")
     log_recorded: bool
+    survey: str = Field(
+        "not-asked",
+        description="The caller's consent to the survey after the call: not-asked, declined, keypad "
+        "or text (only the consent: never their answers)",
+    )
+
+
+class SurveyConsentOut(BaseModel):
+    survey: str = Field(description="not-asked, declined, keypad (straight after the call) or text (tomorrow)")
 
 
 class EarlierContactOut(BaseModel):

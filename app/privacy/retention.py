@@ -22,7 +22,7 @@ from app.core.security import LoginAttempt
 from app.core.settings import RETENTION_FLOORS
 from app.helpline.models import CallLog, CallLogRevision, SupportSession
 from app.shiftlead.models import SafeguardingRecord
-from telephony.models import FINAL_CALL_STATUSES, Call, CallbackRequest, WebhookDelivery
+from telephony.models import FINAL_CALL_STATUSES, Call, CallbackRequest, CallerSurvey, WebhookDelivery
 from transfers.tickets.models import PartnerNotification, TicketEvent, TransferTicket
 
 FINISHED_TICKETS = ("completed", "rejected", "failed", "cancelled")
@@ -39,6 +39,9 @@ TICKET_ERASED = {
     "shared_summary_encrypted": None,
     "preferred_times": None,
 }
+# A survey's answers are kept (they name nobody); the number's keyed hash, there only to match a
+# text reply, goes (the expiry job drops it sooner, once answered or after three days).
+SURVEY_ERASED = {"number_hash": None}
 
 
 def held_call_ids() -> sa.Select[Any]:
@@ -140,6 +143,12 @@ KINDS: tuple[Kind, ...] = (
         ),
         anonymise=TICKET_ERASED,
         also=ticket_trail_erased,
+    ),
+    Kind(
+        "survey_numbers",
+        CallerSurvey,
+        lambda cutoff: sa.and_(CallerSurvey.consented_at < cutoff, CallerSurvey.number_hash.is_not(None)),
+        anonymise=SURVEY_ERASED,
     ),
     Kind("webhook_deliveries", WebhookDelivery, lambda cutoff: WebhookDelivery.received_at < cutoff),
     Kind("live_events", LiveEvent, lambda cutoff: LiveEvent.created_at < cutoff),

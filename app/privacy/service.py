@@ -26,7 +26,7 @@ from app.privacy.retention import (
     ticket_trail_erased,
 )
 from app.shiftlead.models import SafeguardingRecord
-from telephony.models import Call, CallbackRequest
+from telephony.models import Call, CallbackRequest, CallerSurvey
 from transfers.tickets.models import TicketEvent, TransferTicket
 
 SAFEGUARDING_KEPT = (
@@ -267,6 +267,12 @@ async def erase_caller_records(session: AsyncSession, *, number: str, user: User
         "voicemails": len([c for c in records.callbacks if c.call_id not in kept]),
     }
     if calls:
+        # Before the calls lose their hash: a text survey still waiting for this caller's reply.
+        await session.execute(
+            sa.update(CallerSurvey)
+            .where(CallerSurvey.call_id.in_(calls), CallerSurvey.number_hash.is_not(None))
+            .values(number_hash=None, state="expired")
+        )
         await session.execute(sa.update(Call).where(Call.id.in_(calls)).values(CALL_ERASED))
         await session.execute(
             sa.update(CallbackRequest).where(CallbackRequest.call_id.in_(calls)).values(RECORDING_ERASED)

@@ -7,7 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Section = Literal["calls", "hours", "repeat-callers", "call-logs", "transfers", "handovers", "partners"]
+Section = Literal[
+    "calls", "hours", "repeat-callers", "call-logs", "transfers", "handovers", "partners", "caller-survey"
+]
 Format = Literal["json", "csv"]
 
 

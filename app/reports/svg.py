@@ -3,8 +3,10 @@ Every chart names itself for screen readers; the numbers are in the table beside
 
 from __future__ import annotations
 
+from dataclasses import replace
 from html import escape
 
+from app.reports.callers_said import HELPED_HEADING
 from app.reports.figures import SUPPRESSED, Cell
 from app.reports.tables import Table
 
@@ -131,4 +133,13 @@ def draw_heatmap(table: Table, cells: list[list[Cell]]) -> str:
 def draw_chart(table: Table, cells: list[list[Cell]]) -> str:
     if table.chart == "heatmap":
         return draw_heatmap(table, cells)
+    if table.chart == "helped":
+        # Only the answers to "how much did the call help", on one scale: the counts and shares
+        # around them are in different units, and all of them are in the table.
+        helped = [row for row in cells if row[0] == HELPED_HEADING]
+        return draw_bars(
+            replace(table, title="How much the call helped, as callers said", label_columns=1),
+            [[row[1], *row[1:]] for row in helped],
+            per_row=False,
+        )
     return draw_bars(table, cells, per_row=table.key == "calls")

@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.reports import service as figures
+from app.reports.callers_said import measure_caller_survey, survey_rows
 from app.reports.figures import Cell, Figure, Spread, share, shown
 from app.reports.periods import Period
 from transfers.tickets.models import TICKET_STATES
@@ -189,6 +190,20 @@ async def _partners(session: AsyncSession, period: Period, now: datetime) -> Tab
     return Table("partners", "Each partner's warm transfers against its targets", columns, rows, value_columns=(5, 6))
 
 
+async def _caller_survey(session: AsyncSession, period: Period, now: datetime) -> Table:
+    this = await measure_caller_survey(session, period)
+    before = await measure_caller_survey(session, period.before())
+    return Table(
+        "caller-survey",
+        "What callers said",
+        ["question", "answer", THIS, BEFORE],
+        survey_rows(this, before),
+        chart="helped",  # the chart draws how much the call helped; every figure is in the table
+        label_columns=2,
+        value_columns=(2, 3),
+    )
+
+
 SECTIONS: dict[str, Callable[[AsyncSession, Period, datetime], Awaitable[Table]]] = {
     "calls": _calls,
     "hours": _hours,
@@ -197,6 +212,7 @@ SECTIONS: dict[str, Callable[[AsyncSession, Period, datetime], Awaitable[Table]]
     "transfers": _transfers,
     "handovers": _handovers,
     "partners": _partners,
+    "caller-survey": _caller_survey,
 }
 
 

@@ -187,6 +187,7 @@ function showCard(card) {
   $("caller-number").textContent = card.caller ? (card.caller.withheld ? "Number withheld" : card.caller.number) : "–";
   $("call-started").textContent = `${card.callback ? "Callback" : "Call"} started ${when(card.started_at)}`;
   $("end-callback").hidden = !(card.callback && !card.ended_at);
+  drawSurveyConsent(card);
   const ended = $("call-ended");
   ended.hidden = !card.ended_at;
   ended.textContent = card.ended_at ? `${endedText(card)}. Finish the log when you are ready.` : "";
@@ -197,6 +198,37 @@ function showCard(card) {
   }
   tickRing();
   document.dispatchEvent(new CustomEvent("openline:session", { detail: card }));
+}
+
+// ---- the caller's consent to the survey after the call -------------------------------------
+// Only the consent lives here: the caller's answers never come back to this page.
+
+function drawSurveyConsent(card) {
+  const select = $("f-survey");
+  select.value = card.survey || "not-asked";
+  // A text cannot reach a withheld number; the keypad follows only a call through the line, still on.
+  select.querySelector('option[value="text"]').disabled = !!(card.caller && card.caller.withheld);
+  select.querySelector('option[value="keypad"]').disabled = !!card.ended_at || !!card.callback;
+  $("err-survey").textContent = "";
+  select.removeAttribute("aria-invalid");
+}
+
+async function recordSurveyConsent(event) {
+  const card = state.card;
+  if (!card) return;
+  const select = event.target;
+  $("err-survey").textContent = "";
+  select.removeAttribute("aria-invalid");
+  try {
+    const saved = await api("PUT", `/api/listener/sessions/${card.id}/survey`, { survey: select.value });
+    card.survey = saved.survey;
+    say(saved.survey === "keypad" ? "Noted: the keypad questions follow when you hang up."
+      : saved.survey === "text" ? "Noted: a text goes to the caller tomorrow." : "Noted.", "good");
+  } catch (e) {
+    select.value = card.survey || "not-asked";
+    if (Array.isArray(e.detail)) showFieldErrors(e.detail, { errorBox: () => $("err-survey"), input: () => select });
+    else say(plainError(e), "error");
+  }
 }
 
 async function loadCard() {
@@ -563,6 +595,7 @@ for (const radio of document.querySelectorAll('input[name="presence"]')) {
 }
 $("take-next").addEventListener("click", takeNext);
 $("show-shortcuts").addEventListener("click", showShortcuts);
+$("f-survey").addEventListener("change", recordSurveyConsent);
 $("end-callback").addEventListener("click", async () => {
   if (!state.card) return;
   try {

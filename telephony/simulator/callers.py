@@ -124,7 +124,45 @@ class SimulatedCaller:
         sim.follow(call, sent, kind="voice")
         return sent.body
 
+    @property
+    def asked(self) -> bool:
+        """Whether a ``<Gather>`` is waiting for the caller's keys."""
+        return self.call is not None and self.call.gather is not None and not self.call.ended
+
+    async def press(self, keys: str) -> str:
+        """Press keys at a ``<Gather>``: Twilio stops at ``numDigits`` or the ``finishOnKey`` (not
+        sent), posts ``Digits`` to the action with the action's method, and plays the answer."""
+        sim, call = self.sim, self.call
+        assert call is not None and call.gather is not None, "nothing is asking for keys"
+        gather, call.gather = call.gather, None
+        digits, finished = "", ""
+        for key in keys:
+            if gather.finish_on_key and key == gather.finish_on_key:
+                finished = key
+                break
+            digits += key
+            if gather.num_digits is not None and len(digits) >= gather.num_digits:
+                break
+        if not digits and finished:
+            # Only the finish key: Twilio treats it as no input and goes on to the next verb.
+            sim.play(call, gather.after)
+            return ""
+        params = sim.call_params(call, Digits=digits, FinishedOnKey=finished)
+        sent = await sim.post(Outgoing(gather.action, params, call.sid, method=gather.method))
+        sim.follow(call, sent, kind="voice")
+        return sent.body
+
+    async def stay_silent(self) -> None:
+        """Press nothing: after the timeout Twilio plays the verbs after the ``<Gather>`` (it does
+        not request the action)."""
+        call = self.call
+        assert call is not None and call.gather is not None, "nothing is asking for keys"
+        gather, call.gather = call.gather, None
+        self.sim.play(call, gather.after)
+        await self.sim.deliver()
+
     async def hang_up(self) -> None:
         assert self.call is not None
         self.call.record_action = None
+        self.call.gather = None
         self.sim.end_call(self.call, "completed")

@@ -25,6 +25,7 @@ from telephony.simulator.twilio_world import Sent, SimCall, SimulatedTwilio
 
 NOT_VERIFIED = 21210
 NOT_MESSAGE_CAPABLE = 21606
+UNSUBSCRIBED_RECIPIENT = 21610
 
 
 def _is_phone_number(value: str) -> bool:
@@ -327,6 +328,8 @@ def create_message(sim: SimulatedTwilio, form: Fields, query: Fields, **path: st
             NOT_MESSAGE_CAPABLE,
             "The 'From' phone number provided is not a valid message-capable Twilio phone number for this account.",
         )
+    if form.get("To") in sim.opted_out:
+        raise TwilioError(400, UNSUBSCRIBED_RECIPIENT, "Attempt to send to unsubscribed recipient")
     message = shape.message_json(sim, form)
     sim.messages.append(message)
     return message

@@ -40,6 +40,16 @@ CALLER_STATUS_EVENTS = ("ringing", "in-progress", "completed")
 HOLD_VERBS = ("Say", "Play", "Pause", "Redirect")  # all a wait or hold URL document may use
 SILENCE = "[silence]"
 INVALID_HOLD_VERB = 13238
+# TwiML Twilio refuses: the caller hears "an application error has occurred" and the call ends.
+DOCUMENT_PARSE_FAILURE = 12100
+SCHEMA_VALIDATION = 12200
+GATHER_NESTED = ("Say", "Play", "Pause")  # all a <Gather> may hold
+GATHER_INPUTS = ("dtmf", "speech", "dtmf speech", "speech dtmf")
+DTMF_KEYS = frozenset("0123456789*#")
+APPLICATION_ERROR = "An application error has occurred."
+# Twilio's default opt-out and opt-in words: after STOP it refuses to text that number (21610).
+STOP_WORDS = frozenset({"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout"})
+START_WORDS = frozenset({"start", "unstop", "yes"})
 CHAOS_ODDS = 0.3  # of a callback, in chaos mode, arriving a round late, and (apart) of arriving twice
 
 
@@ -51,6 +61,38 @@ class HoldNext:
     url: str | None = None
     method: str = "POST"
     loop: str | None = None
+
+
+@dataclass
+class GatherWait:
+    """A ``<Gather>`` waiting for keys: where Twilio posts them, and the verbs after it, which it
+    plays instead when the timeout passes with no key."""
+
+    action: str
+    method: str
+    num_digits: int | None
+    timeout: int
+    finish_on_key: str
+    after: list[ET.Element]
+
+
+def gather_problem(verb: ET.Element) -> str | None:
+    """Why Twilio would refuse this ``<Gather>`` (its documented attribute values), or None."""
+    if verb.get("input", "dtmf") not in GATHER_INPUTS:
+        return f"Gather input {verb.get('input')!r} is not dtmf, speech or 'dtmf speech'"
+    for name in ("numDigits", "timeout"):
+        raw = verb.get(name)
+        if raw is not None and (not raw.isdigit() or int(raw) < 1):
+            return f"Gather {name} must be a positive integer, not {raw!r}"
+    finish = verb.get("finishOnKey", "#")
+    if len(finish) > 1 or (finish and finish not in DTMF_KEYS):
+        return f"Gather finishOnKey must be one of 0-9, #, * or empty, not {finish!r}"
+    if (verb.get("method") or "POST").upper() not in ("GET", "POST"):
+        return f"Gather method must be GET or POST, not {verb.get('method')!r}"
+    nested = [child.tag for child in verb if child.tag not in GATHER_NESTED]
+    if nested:
+        return f"<{nested[0]}> cannot be nested in <Gather> (only Say, Play, Pause)"
+    return None
 
 
 @dataclass
@@ -68,6 +110,7 @@ class SimCall:
     record_action: str | None = None
     recording_callback: str | None = None
     hold_next: HoldNext | None = None
+    gather: GatherWait | None = None
     created: datetime | None = None
     heard: list[str] = field(default_factory=list)
 
@@ -143,6 +186,9 @@ class SimulatedTwilio(Rooms):
         self.errors: list[dict[str, Any]] = []
         self.rest_requests: list[dict[str, Any]] = []
         self.messages: list[dict[str, str]] = []
+        self.messaging_url = self.public_url + "/telephony/messaging/incoming"
+        # Numbers that texted STOP to the line: Twilio refuses to text them until they text START.
+        self.opted_out: set[str] = set()
         self.unanswered: set[str] = set()
         self.busy: set[str] = set()
         self.failing: set[str] = set()
@@ -326,7 +372,11 @@ class SimulatedTwilio(Rooms):
         if kind in ("wait", "hold"):
             self.play_hold_document(call, verbs)
             return
-        for verb in verbs:
+        self.play(call, verbs, document_url=sent.url)
+
+    def play(self, call: SimCall, verbs: list[ET.Element], *, document_url: str = "") -> None:
+        """Run a voice document's verbs in order, as far as the caller can hear them."""
+        for index, verb in enumerate(verbs):
             if verb.tag == "Say":
                 call.heard.append(verb.text or "")
             elif verb.tag == "Play":
@@ -337,6 +387,26 @@ class SimulatedTwilio(Rooms):
             elif verb.tag == "Record":
                 call.record_action = verb.get("action")
                 call.recording_callback = verb.get("recordingStatusCallback")
+                return
+            elif verb.tag == "Gather":
+                if (problem := gather_problem(verb)) is not None:
+                    self.record_error(SCHEMA_VALIDATION, call, problem)
+                    call.heard.append(APPLICATION_ERROR)
+                    break
+                for child in verb:
+                    if child.tag == "Say":
+                        call.heard.append(child.text or "")
+                    elif child.tag == "Play":
+                        call.heard.append(f"[music {child.text}]")
+                num_digits = verb.get("numDigits")
+                call.gather = GatherWait(
+                    action=verb.get("action") or document_url,
+                    method=(verb.get("method") or "POST").upper(),
+                    num_digits=int(num_digits) if num_digits else None,
+                    timeout=int(verb.get("timeout") or 5),
+                    finish_on_key=verb.get("finishOnKey", "#"),
+                    after=verbs[index + 1 :],
+                )
                 return
             elif verb.tag == "Redirect" and verb.text:
                 self.enqueue(
@@ -379,18 +449,48 @@ class SimulatedTwilio(Rooms):
     def end_call(self, call: SimCall, status: str, *, reason: str = HUNG_UP) -> None:
         if call.ended:
             return
+        call.gather = None
         if call.conference:
             self.leave_conference(call, reason, call_status=status)
         self.queue_status(call, status, CallDuration="60")
 
     def redirect_out_of_conference(self, call: SimCall) -> None:
         """A call given new TwiML over the REST API leaves its conference and keeps going."""
+        call.gather = None
         if call.conference:
             self.leave_conference(call, UPDATED_VIA_API)
+
+    def text_line(self, from_: str, body: str, *, to: str | None = None) -> Outgoing:
+        """Someone texts the line's number: Twilio posts its inbound-message webhook (signed,
+        as every webhook), and keeps its own opt-out list from the STOP and START words."""
+        word = body.strip().strip(".!").lower()
+        if word in STOP_WORDS:
+            self.opted_out.add(from_)
+        elif word in START_WORDS:
+            self.opted_out.discard(from_)
+        sid = "SM" + uuid.uuid4().hex
+        params = {
+            "MessageSid": sid,
+            "SmsSid": sid,
+            "SmsMessageSid": sid,
+            "AccountSid": self.account_sid,
+            "From": from_,
+            "To": to or next(iter(sorted(self.owned_numbers))),
+            "Body": body,
+            "NumMedia": "0",
+            "NumSegments": "1",
+            "SmsStatus": "received",
+            "ApiVersion": API_VERSION,
+            "FromCountry": "GB",
+            "ToCountry": "GB",
+        }
+        item = self.outgoing(self.messaging_url, params)
+        self.enqueue(item)
+        return item
 
     def drop(self, call_sid: str) -> None:
         """The line of one leg drops mid-call (a headset unplugged, a mobile out of signal)."""
         self.end_call(self.calls[call_sid], "completed", reason=HUNG_UP)
 
 
-__all__ = ["SILENCE", "HoldNext", "Outgoing", "Sent", "SimCall", "SimulatedTwilio"]
+__all__ = ["SILENCE", "GatherWait", "HoldNext", "Outgoing", "Sent", "SimCall", "SimulatedTwilio"]

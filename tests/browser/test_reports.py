@@ -13,7 +13,7 @@ from tests.scenarios import GOOD, TRANSFER_NUMBER, logged_session, service_id, t
 from tests.servers import serving
 
 WAIT = 10_000
-SECTIONS = ("calls", "hours", "repeat-callers", "call-logs", "transfers", "handovers", "partners")
+SECTIONS = ("calls", "hours", "repeat-callers", "call-logs", "transfers", "handovers", "partners", "caller-survey")
 # What the warm transfer made through the API knows about its caller: none of it may show.
 CALLER_DETAILS = ("Jamie", TRANSFER_NUMBER, TRANSFER_NUMBER[-4:], GOOD["title"], GOOD["summary"], "evenings after 6")
 

@@ -295,3 +295,88 @@ async def test_a_leg_dropping_mid_call_leaves_and_ends_the_conference_when_last(
         "participant-with-end-conference-on-exit-left",
         caller.sid,
     )
+
+
+# <Gather> and texts: the survey after the call
+
+SURVEY = (
+    '<Response><Gather input="dtmf" numDigits="1" timeout="8" finishOnKey="" action="{APP}/survey?q=1" '
+    'method="POST"><Say>How much did it help?</Say></Gather><Say>Still there?</Say>'
+    "<Redirect>{APP}/survey?q=1&amp;again=1</Redirect></Response>"
+)
+
+
+async def surveyed_caller(sim: Simulator, rest: httpx.AsyncClient, openline: StandIn, document: str) -> Any:
+    """A caller moved out of their conference (as the end button does) to a document with a <Gather>."""
+    openline.answers["/survey"] = document
+    caller = await waiting_caller(sim)
+    updated = await rest.post(f"{BASE}/Calls/{caller.sid}.json", data={"Url": f"{APP}/survey", "Method": "POST"})
+    assert updated.status_code == 200, updated.text
+    await sim.deliver()
+    return caller
+
+
+async def test_a_gather_posts_its_digits_to_the_action_and_plays_the_answer(twin):
+    sim, openline, rest = twin
+    caller = await surveyed_caller(sim, rest, openline, SURVEY.format(APP=APP))
+    assert caller.heard[-1] == "How much did it help?" and caller.asked
+    openline.answers["/survey"] = "<Response><Say>Thank you.</Say><Hangup/></Response>"
+    await caller.press("45")  # numDigits=1: only the first key is sent
+    [first, action] = openline.to("/survey")
+    assert "Digits" not in first
+    assert (action["Digits"], action["CallSid"], action["FinishedOnKey"]) == ("4", caller.sid, "")
+    assert caller.heard[-1] == "Thank you." and caller.state == "ended"
+
+
+async def test_a_gather_that_hears_nothing_plays_the_next_verbs_not_the_action(twin):
+    sim, openline, rest = twin
+    caller = await surveyed_caller(sim, rest, openline, SURVEY.format(APP=APP))
+    await caller.stay_silent()
+    assert caller.heard[-3:-1] == ["How much did it help?", "Still there?"]
+    assert all("Digits" not in form for form in openline.to("/survey"))
+    assert len(openline.to("/survey")) == 2  # the first request and the <Redirect>
+
+
+async def test_the_finish_key_ends_the_keys_and_is_not_sent(twin):
+    sim, openline, rest = twin
+    document = f'<Response><Gather numDigits="4" action="{APP}/survey?q=pin"><Say>Code?</Say></Gather></Response>'
+    caller = await surveyed_caller(sim, rest, openline, document)
+    await caller.press("12#9")
+    assert (openline.to("/survey")[-1]["Digits"], openline.to("/survey")[-1]["FinishedOnKey"]) == ("12", "#")
+
+
+async def test_a_gather_twilio_would_refuse_is_an_application_error(twin):
+    sim, openline, rest = twin
+    for bad in (
+        '<Gather numDigits="0" action="x"><Say>a</Say></Gather>',
+        '<Gather timeout="soon"><Say>a</Say></Gather>',
+        '<Gather input="keys"><Say>a</Say></Gather>',
+        '<Gather finishOnKey="ab"><Say>a</Say></Gather>',
+        '<Gather method="PUT"><Say>a</Say></Gather>',
+        "<Gather><Dial>+447700900123</Dial></Gather>",
+    ):
+        caller = await surveyed_caller(sim, rest, openline, f"<Response>{bad}</Response>")
+        assert caller.heard[-1] == "An application error has occurred." and caller.state == "ended", bad
+        assert sim.errors[-1]["code"] == 12200
+    assert len(sim.errors) == 6
+
+
+async def test_an_inbound_text_is_signed_as_twilio_signs_it(twin):
+    sim, openline, _rest = twin
+    sim.text_line("+447700900321", "4 yes")
+    [sent] = await sim.deliver()
+    [form] = openline.to("/telephony/messaging/incoming")
+    assert form["Body"] == "4 yes" and form["From"] == "+447700900321" and form["To"] in sim.owned_numbers
+    assert form["MessageSid"].startswith("SM") and len(form["MessageSid"]) == 34
+    assert form["SmsStatus"] == "received" and form["NumMedia"] == "0" and sent.status == 200
+
+
+async def test_after_stop_twilio_refuses_to_text_that_number_until_start(twin):
+    sim, _openline, rest = twin
+    message = {"From": CALLER_ID, "To": "+447700900321", "Body": "Two quick questions"}
+    sim.text_line("+447700900321", "Stop")
+    await sim.deliver()
+    assert_refused(await rest.post(f"{BASE}/Messages.json", data=message), 400, 21610)
+    sim.text_line("+447700900321", "START")
+    await sim.deliver()
+    assert (await rest.post(f"{BASE}/Messages.json", data=message)).status_code == 201

@@ -167,3 +167,22 @@ async def test_a_finished_warm_transfer_is_anonymised_after_its_days_an_open_one
     assert gone.status == "cancelled" and gone.needs == ["money", "housing"]  # what the reports count
     assert set(reasons) == {None}
     assert harness.runtime.crypto.decrypt(kept.caller_name_encrypted) == "Jamie"
+
+
+async def test_a_survey_keeps_its_answers_but_not_the_number_s_hash_past_its_days(harness):
+    from telephony.models import CallerSurvey
+
+    now = harness.clock.now()
+    async with session_scope(harness.runtime) as session:
+        session.add_all(
+            [
+                CallerSurvey(way="text", state="asked", consented_at=now, number_hash="a" * 64),
+                CallerSurvey(way="keypad", state="answered", consented_at=now, helped=4, safer=True),
+            ]
+        )
+    harness.clock.advance(days=8)
+    done = await run_retention(harness.runtime)
+    assert done["survey_numbers"] == 1
+    async with session_scope(harness.runtime) as session:
+        rows = (await session.scalars(sa.select(CallerSurvey).order_by(CallerSurvey.id))).all()
+    assert [(r.number_hash, r.helped, r.safer) for r in rows] == [(None, None, None), (None, 4, True)]

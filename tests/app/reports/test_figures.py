@@ -233,3 +233,30 @@ async def test_the_default_range_is_the_last_seven_days(harness):
     # The fake clock reads Monday 23/11/2026, 20:00.
     assert (table["from"], table["to"]) == ("2026-11-17", "2026-11-23")
     assert table["rows"][0][2:] == [0, 0]
+
+
+async def test_what_callers_said_counted_by_hand(week):
+    supervisor = await week.signed_in("sup")
+    table = await _table(supervisor, "caller-survey")
+    rows = _by_label(table, columns=2)
+    assert rows[("Survey", "Callers who agreed")] == [5, 1]
+    assert rows[("Survey", "Callers who said no")] == [1, 0]
+    assert rows[("Survey", "Answered")] == [4, 1]
+    assert rows[("Survey", "Answered by keypad")] == [3, 1]
+    assert rows[("Survey", "Answered by text")] == [1, 0]
+    assert rows[("Survey", "Response rate (%)")] == [80.0, 100.0]
+    helped = [rows[("How much the call helped", k)] for k in ("1 · not at all", "2", "3", "4", "5 · a lot")]
+    assert helped == [[0, 0], [1, 0], [0, 1], [2, 0], [1, 0]]
+    assert rows[("Feel safer now", "Answered")] == [3, 1]
+    assert rows[("Feel safer now", "Yes (%)")] == [66.7, 100.0]
+    csv_rows = list(
+        csv.reader(
+            io.StringIO((await supervisor.get("/api/reports/caller-survey", params=WEEK | {"format": "csv"})).text)
+        )
+    )
+    assert csv_rows[1:] == [["" if c is None else str(c) for c in row] for row in table["rows"]]
+    seen = _by_label(await _table(await week.signed_in("commissioner"), "caller-survey"), columns=2)
+    assert seen[("Survey", "Callers who agreed")] == [5, "<5"]
+    assert seen[("Survey", "Answered")] == ["<5", "<5"]
+    assert seen[("Feel safer now", "Yes (%)")] == ["<5", "<5"]
+    assert seen[("How much the call helped", "1 · not at all")] == [0, 0]

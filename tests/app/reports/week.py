@@ -9,7 +9,7 @@ from typing import Any
 
 from app.core.db import session_scope
 from app.helpline.models import CallLog, CallLogRevision, SupportSession
-from telephony.models import Call
+from telephony.models import Call, CallerSurvey
 from transfers.tickets.models import TransferTicket
 
 # The report asked for: Monday 16/11/2026 to Sunday 22/11/2026 (GMT, so local time is UTC).
@@ -159,6 +159,26 @@ async def add_week(harness: Any, *, listener_id: int, services: tuple[int, int])
                 ticket(befriending, listener_id, made + timedelta(hours=14), status="requested"),
             ]
         )
+        session.add_all(surveys(listener_id))
+
+
+def survey(at: datetime, way: str, state: str, helped: int | None = None, safer: bool | None = None, **kw: Any):
+    return CallerSurvey(way=way, state=state, consented_at=at, helped=helped, safer=safer, **kw)
+
+
+def surveys(listener_id: int) -> list[CallerSurvey]:
+    """What callers said: this week five agreed (four answered: three by keypad, one by text), one
+    said no; the week before, one answered by keypad."""
+    evening = WEDNESDAY + timedelta(hours=21)
+    return [
+        survey(evening, "keypad", "answered", 5, True, consented_by=listener_id),
+        survey(evening, "keypad", "answered", 4, True),
+        survey(evening, "keypad", "answered", 4, None),  # hung up after the first question
+        survey(evening, "text", "answered", 2, False),
+        survey(evening, "text", "asked", number_hash="f" * 64),  # no reply yet
+        survey(evening, "declined", "declined"),
+        survey(PREVIOUS_WEDNESDAY + timedelta(hours=21), "keypad", "answered", 3, True),
+    ]
 
 
 def ticket(
