@@ -2,8 +2,8 @@
 taking calls, the longest wait before voicemail, the position announcements' interval and what
 callers hear. One row; a null column means the environment's setting or the built-in wording.
 
-Revision ID: 0021
-Revises: 0020
+Revision ID: 0022
+Revises: 0021
 """
 
 import sqlalchemy as sa
@@ -11,8 +11,8 @@ from alembic import op
 
 import app.core.db
 
-revision = "0021"
-down_revision = "0020"
+revision = "0022"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 
