@@ -4,8 +4,8 @@ after it, or by text the next day), their answers, and the numbers that asked fo
 No number is stored here: a text survey keeps only the keyed hash of the caller's number, to match
 their reply, and drops it once answered, expired or stopped.
 
-Revision ID: 0021
-Revises: 0020
+Revision ID: 0023
+Revises: 0022
 """
 
 import sqlalchemy as sa
@@ -13,8 +13,8 @@ from alembic import op
 
 import app.core.db
 
-revision = "0021"
-down_revision = "0020"
+revision = "0023"
+down_revision = "0022"
 branch_labels = None
 depends_on = None
 
