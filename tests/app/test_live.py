@@ -186,3 +186,31 @@ async def test_the_notify_listener_reconnects_after_losing_its_connection(harnes
         assert await harness.runtime.bus.wait_for_live(seen, timeout=5) > seen
     finally:
         await admin.close()
+
+
+@pytest.mark.parametrize("db_url", [BACKENDS[1]], indirect=True)
+async def test_an_event_committed_late_is_not_skipped_by_a_stream_that_saw_a_later_one(harness, db_url):
+    """Without a global lock, ids are handed out at INSERT and seen at COMMIT: the transaction
+    holding the lower id commits second. A reader that passed the higher id would never see it; the
+    stream holds the later event back until the earlier transaction has finished, then sends both."""
+    import asyncio
+
+    from app.core.events import LivePosition, live_events_held_back, read_live_events
+
+    runtime = harness.runtime
+    async with runtime.sessionmaker() as reader:
+        start = LivePosition(0, 0)
+        async with runtime.sessionmaker() as slow, runtime.sessionmaker() as quick:
+            await publish_live(slow, "all", "first", {"n": 1})
+            await publish_live(quick, "all", "second", {"n": 2})
+            await quick.commit()
+            assert await read_live_events(reader, ["all"], start) == []  # held back, not passed
+            assert await live_events_held_back(reader, start)
+            await slow.commit()
+        # Other transactions on the server (any database) also hold the horizon for a moment.
+        for _ in range(400):  # bounded
+            await reader.rollback()
+            if events := await read_live_events(reader, ["all"], start):
+                break
+            await asyncio.sleep(0.025)
+    assert [e.type for e in events] == ["first", "second"]
