@@ -119,14 +119,21 @@ class GroupCommit:
                         # whose RELEASE would then commit on its own; BEGIN IMMEDIATE makes the
                         # batch one transaction and takes SQLite's write lock up front.
                         await (await session.connection()).exec_driver_sql("BEGIN IMMEDIATE")
-                    for delivery in batch:
-                        await self._run_in_savepoint(session, delivery)
+                    if len(batch) == 1:
+                        # Alone already: no SAVEPOINT to pay for, and its error is its answer.
+                        batch[0].result = await batch[0].run(session)
+                    else:
+                        for delivery in batch:
+                            await self._run_in_savepoint(session, delivery)
                     await session.commit()
                     committed = True
-                except Exception:
-                    log.exception("webhook batch failed to commit; retrying each delivery alone")
+                except Exception as exc:
                     await session.rollback()
                     runtime.bus.discard(session)
+                    if len(batch) == 1:
+                        batch[0].settle(error=exc)
+                        return
+                    log.exception("webhook batch failed to commit; retrying each delivery alone")
         self.batches += 1
         if committed:
             await runtime.bus.flush(session)

@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, is_postgres, runtime_of
-from app.core.jobs import RUN_AFTER_COMMIT, queue_job_now, run_job_now
+from app.core.jobs import RUN_AFTER_COMMIT, plan_job, queue_job_now, run_job_now
 
 if TYPE_CHECKING:
     from app.core.runtime import Runtime
@@ -96,9 +96,14 @@ def emit(session: AsyncSession, name: str, **payload: Any) -> None:
     lost to a crash), and every stored job following it (``JobRegistry.follow``) is written now,
     in this transaction, so it cannot be."""
     session.info.setdefault("domain_events", []).append(DomainEvent(name, payload))
-    for kind, wanted in runtime_of(session).jobs.followers.get(name, ()):
+    runtime = runtime_of(session)
+    for kind, wanted in runtime.jobs.followers.get(name, ()):
         if wanted is None or wanted(payload):
             queue_job_now(session, kind=kind, payload=payload)
+    for kind, plan in runtime.jobs.planners.get(name, ()):
+        if (planned := plan(runtime, payload)) is not None:
+            key, run_at, job_payload = planned
+            plan_job(session, kind=kind, key=key, run_at=run_at, payload=job_payload)
 
 
 async def publish_live(session: AsyncSession, audience: str, type: str, data: dict[str, Any]) -> None:
