@@ -1,10 +1,17 @@
 """TwiML the line answers with. Pure functions: settings and facts in, XML out.
 
+The twilio library builds an element tree for every document, which cost more than the rest of an
+incoming call's Python work; so each document is built by the library once per (settings, facts)
+and kept, and the per-call part (the conference's name) is put into the kept text.
+
 Whatever happens, a caller hears a person, a queue position, or a way to leave a message: no
 builder here ends in silence.
 """
 
 from __future__ import annotations
+
+from functools import cache, lru_cache
+from xml.sax.saxutils import escape
 
 from twilio.twiml.voice_response import Dial, VoiceResponse
 
@@ -50,7 +57,7 @@ def conference_name(call_sid: str) -> str:
     return f"call-{call_sid}"
 
 
-def _hold_in_conference(response: VoiceResponse, settings: Settings, room: str) -> None:
+def _hold_in_conference(response: VoiceResponse, wait_url: str, status_url: str, room: str) -> None:
     dial = Dial()
     dial.conference(
         room,
@@ -59,9 +66,9 @@ def _hold_in_conference(response: VoiceResponse, settings: Settings, room: str) 
         start_conference_on_enter=False,
         end_conference_on_exit=True,
         beep=False,
-        wait_url=webhook_url(settings, "wait"),
+        wait_url=wait_url,
         wait_method="POST",
-        status_callback=webhook_url(settings, "conference"),
+        status_callback=status_url,
         status_callback_method="POST",
         # A space-separated string: the builder would print a Python list as "['start', ...]".
         status_callback_event=CONFERENCE_EVENTS,
@@ -69,25 +76,43 @@ def _hold_in_conference(response: VoiceResponse, settings: Settings, room: str) 
     response.append(dial)
 
 
-def greet_and_hold(settings: Settings, call_sid: str) -> str:
+ROOM_MARK = "ROOMMARK0"
+
+
+@lru_cache(maxsize=64)
+def _say_then_hold(words: str, wait_url: str, status_url: str) -> tuple[str, str]:
+    """The document around the conference's name, built once: (before, after)."""
     response = VoiceResponse()
-    response.say(GREETING, **VOICE)
-    _hold_in_conference(response, settings, conference_name(call_sid))
-    return str(response)
+    response.say(words, **VOICE)
+    _hold_in_conference(response, wait_url, status_url, ROOM_MARK)
+    before, _, after = str(response).partition(ROOM_MARK)
+    return before, after
+
+
+def _held(settings: Settings, words: str, room: str) -> str:
+    before, after = _say_then_hold(words, webhook_url(settings, "wait"), webhook_url(settings, "conference"))
+    return before + escape(room) + after
+
+
+def greet_and_hold(settings: Settings, call_sid: str) -> str:
+    return _held(settings, GREETING, conference_name(call_sid))
 
 
 def apologise_and_hold(settings: Settings, call_sid: str) -> str:
     """The fallback: something failed answering the call, but the caller still joins the queue."""
-    response = VoiceResponse()
-    response.say(APOLOGY, **VOICE)
-    _hold_in_conference(response, settings, conference_name(call_sid))
-    return str(response)
+    return _held(settings, APOLOGY, conference_name(call_sid))
 
 
 def hold_music(settings: Settings, *, position: int | None, announce: bool, overdue: bool, track: int = 0) -> str:
     """The conference wait URL: only Play, Say, Pause and Redirect are allowed here. Twilio runs
     this document once, so it ends by asking for the next one: music never runs out into silence,
     and the next document can announce a new position."""
+    return _hold_music(webhook_url(settings, "wait"), position if announce else None, overdue, track % len(HOLD_MUSIC))
+
+
+@lru_cache(maxsize=256)
+def _hold_music(wait_url: str, position: int | None, overdue: bool, track: int) -> str:
+    announce = position is not None
     response = VoiceResponse()
     if overdue:
         response.say(OVERDUE, **VOICE)
@@ -97,8 +122,8 @@ def hold_music(settings: Settings, *, position: int | None, announce: bool, over
             "a listener will be with you as soon as they can.",
             **VOICE,
         )
-    response.play(HOLD_MUSIC[track % len(HOLD_MUSIC)])
-    response.redirect(webhook_url(settings, "wait"), method="POST")
+    response.play(HOLD_MUSIC[track])
+    response.redirect(wait_url, method="POST")
     return str(response)
 
 
@@ -127,6 +152,7 @@ def line_closed(settings: Settings) -> str:
     return offer_voicemail(settings, "line-closed")
 
 
+@cache
 def message_saved() -> str:
     response = VoiceResponse()
     response.say(MESSAGE_SAVED, **VOICE)
@@ -137,12 +163,10 @@ def message_saved() -> str:
 def return_call(settings: Settings, room: str) -> str:
     """A ring-back answered: the caller waits in the call's own conference until the listener,
     rung now, joins; from there it runs as any call through the line."""
-    response = VoiceResponse()
-    response.say(RETURNING_CALL, **VOICE)
-    _hold_in_conference(response, settings, room)
-    return str(response)
+    return _held(settings, RETURNING_CALL, room)
 
 
+@cache
 def hang_up() -> str:
     """Nothing said: an answering machine must not record that the support line rang."""
     response = VoiceResponse()
@@ -150,6 +174,7 @@ def hang_up() -> str:
     return str(response)
 
 
+@cache
 def empty() -> str:
     """What a status callback is answered with."""
     return str(VoiceResponse())
