@@ -86,6 +86,7 @@ class GroupCommit:
         self.max_batch = max_batch
         self.waiting: list[Delivery] = []
         self.task: asyncio.Task[None] | None = None
+        self.releasing: set[asyncio.Task[None]] = set()
         self.batches = 0
 
     async def write(self, work: Work, *args: Any, **kwargs: Any) -> Any:
@@ -136,13 +137,22 @@ class GroupCommit:
                     log.exception("webhook batch failed to commit; retrying each delivery alone")
         self.batches += 1
         if committed:
-            await runtime.bus.flush(session)
-        for delivery in batch:
-            if committed and not delivery.failed:
-                delivery.settle(delivery.result)
+            # The batch's after-commit work (event handlers, follow-on jobs, which may call
+            # Twilio) runs beside the next batch, not in front of it; each webhook is still
+            # answered only once its own batch's has run, as a lone request's would be.
+            released = asyncio.create_task(self._release(session, [d for d in batch if not d.failed]))
+            self.releasing.add(released)
+            released.add_done_callback(self.releasing.discard)
         for delivery in batch:
             if not committed or delivery.failed:
                 await self._write_alone(delivery)
+
+    async def _release(self, session: AsyncSession, stored: list[Delivery]) -> None:
+        try:
+            await self.runtime.bus.flush(session)
+        finally:
+            for delivery in stored:
+                delivery.settle(delivery.result)
 
     async def _run_in_savepoint(self, session: AsyncSession, delivery: Delivery) -> None:
         mark = self.runtime.bus.mark(session)
