@@ -19,7 +19,14 @@ from fastapi import APIRouter, Header, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from app.core.deps import SESSION_KEY, CurrentUser, RuntimeDep
-from app.core.events import latest_live_event_id, read_live_events
+from app.core.events import (
+    LivePosition,
+    latest_live_event_id,
+    latest_live_position,
+    live_events_held_back,
+    live_position,
+    read_live_events,
+)
 from app.core.responses import DB_INT_MAX, error_responses
 from app.core.runtime import Runtime
 from app.core.security import User
@@ -29,6 +36,7 @@ router = APIRouter(tags=["live"], responses=error_responses(401, 422))
 
 IDLE_SECONDS = 15.0
 RECONNECT_MILLISECONDS = 2000
+HELD_BACK_SECONDS = 0.02
 
 
 def audiences_for(user: User) -> list[str]:
@@ -56,12 +64,15 @@ async def stream_live_events(
     """
     audiences = list(audiences)
     async with runtime.sessionmaker() as session:
-        latest = await latest_live_event_id(session)
-    if after_id is None or after_id > latest:
-        # A first connection, or an id from before the database was rebuilt: start from now.
-        after_id = latest
+        newest_id = await latest_live_event_id(session)
+        if after_id is None or after_id > newest_id:
+            # A first connection, or an id from before the database was rebuilt: start from now.
+            position = await latest_live_position(session)
+        else:
+            position = await live_position(session, after_id)
+    if after_id is None or after_id > newest_id:
         yield ServerSentEvent(
-            event="hello", id=str(latest), data=json.dumps({"last_id": latest}), retry=RECONNECT_MILLISECONDS
+            event="hello", id=str(position.id), data=json.dumps({"last_id": position.id}), retry=RECONNECT_MILLISECONDS
         )
     checked = runtime.clock.now()
     while True:
@@ -71,12 +82,15 @@ async def stream_live_events(
             checked = runtime.clock.now()
         version = runtime.bus.live_version
         async with runtime.sessionmaker() as session:
-            events = await read_live_events(session, audiences, after_id)
+            events = await read_live_events(session, audiences, position)
+            held_back = not events and await live_events_held_back(session, position)
         for event in events:
-            after_id = event.id
+            position = LivePosition(event.txid or 0, event.id)
             yield ServerSentEvent(event=event.type, id=str(event.id), data=json.dumps(event.data))
         if not events:
-            await runtime.bus.wait_for_live(version, idle_seconds)
+            # Rows a running transaction keeps back are a few milliseconds from their turn: look
+            # again soon (their writer's NOTIFY may already have come and gone).
+            await runtime.bus.wait_for_live(version, HELD_BACK_SECONDS if held_back else idle_seconds)
 
 
 @router.get(

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.crypto import is_withheld, mask_number
 from app.core.db import insert_unless_present, is_postgres, runtime_of
-from app.core.events import publish_live
+from app.core.events import publish_live_to
 from telephony.events import LIVE_QUEUE
 from telephony.models import Call
 from telephony.statements import CALLS, WAITING_SNAPSHOT
@@ -96,8 +96,7 @@ async def queue_snapshot(session: AsyncSession) -> dict[str, Any]:
 async def publish_queue(session: AsyncSession) -> None:
     """Tell listeners' and supervisors' dashboards that the queue changed (sent at commit)."""
     snapshot = await queue_snapshot(session)
-    await publish_live(session, "role:listener", LIVE_QUEUE, snapshot)
-    await publish_live(session, "role:supervisor", LIVE_QUEUE, snapshot)
+    await publish_live_to(session, ("role:listener", "role:supervisor"), LIVE_QUEUE, snapshot)
 
 
 async def position_in_queue(session: AsyncSession, call: Call) -> int | None:

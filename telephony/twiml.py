@@ -1,10 +1,17 @@
 """TwiML the line answers with. Pure functions: settings and facts in, XML out.
 
+The twilio library builds an element tree for every document, which cost more than the rest of an
+incoming call's Python work; so each document is built by the library once per (settings, facts)
+and kept, and the per-call part (the conference's name) is put into the kept text.
+
 Whatever happens, a caller hears a person, a queue position, or a way to leave a message: no
 builder here ends in silence.
 """
 
 from __future__ import annotations
+
+from functools import cache, lru_cache
+from xml.sax.saxutils import escape
 
 from twilio.twiml.voice_response import Dial, VoiceResponse
 
@@ -43,7 +50,7 @@ def conference_name(call_sid: str) -> str:
     return f"call-{call_sid}"
 
 
-def _hold_in_conference(response: VoiceResponse, settings: Settings, room: str) -> None:
+def _hold_in_conference(response: VoiceResponse, wait_url: str, status_url: str, room: str) -> None:
     dial = Dial()
     dial.conference(
         room,
@@ -52,14 +59,32 @@ def _hold_in_conference(response: VoiceResponse, settings: Settings, room: str) 
         start_conference_on_enter=False,
         end_conference_on_exit=True,
         beep=False,
-        wait_url=webhook_url(settings, "wait"),
+        wait_url=wait_url,
         wait_method="POST",
-        status_callback=webhook_url(settings, "conference"),
+        status_callback=status_url,
         status_callback_method="POST",
         # A space-separated string: the builder would print a Python list as "['start', ...]".
         status_callback_event=CONFERENCE_EVENTS,
     )
     response.append(dial)
+
+
+ROOM_MARK = "ROOMMARK0"
+
+
+@lru_cache(maxsize=64)
+def _say_then_hold(said: str, words: CallerWords, wait_url: str, status_url: str) -> tuple[str, str]:
+    """The document around the conference's name, built once: (before, after)."""
+    response = VoiceResponse()
+    response.say(said, **_voice(words))
+    _hold_in_conference(response, wait_url, status_url, ROOM_MARK)
+    before, _, after = str(response).partition(ROOM_MARK)
+    return before, after
+
+
+def _held(settings: Settings, said: str, words: CallerWords, room: str) -> str:
+    before, after = _say_then_hold(said, words, webhook_url(settings, "wait"), webhook_url(settings, "conference"))
+    return before + escape(room) + after
 
 
 def _voice(words: CallerWords) -> dict[str, str]:
@@ -73,18 +98,12 @@ def voicemail_prompt(words: CallerWords, reason: str) -> str:
 
 
 def greet_and_hold(settings: Settings, call_sid: str, words: CallerWords = DEFAULT_WORDS) -> str:
-    response = VoiceResponse()
-    response.say(words.greeting, **_voice(words))
-    _hold_in_conference(response, settings, conference_name(call_sid))
-    return str(response)
+    return _held(settings, words.greeting, words, conference_name(call_sid))
 
 
 def apologise_and_hold(settings: Settings, call_sid: str, words: CallerWords = DEFAULT_WORDS) -> str:
     """The fallback: something failed answering the call, but the caller still joins the queue."""
-    response = VoiceResponse()
-    response.say(APOLOGY, **_voice(words))
-    _hold_in_conference(response, settings, conference_name(call_sid))
-    return str(response)
+    return _held(settings, APOLOGY, words, conference_name(call_sid))
 
 
 def hold_music(
@@ -99,13 +118,20 @@ def hold_music(
     """The conference wait URL: only Play, Say, Pause and Redirect are allowed here. Twilio runs
     this document once, so it ends by asking for the next one: music never runs out into silence,
     and the next document can announce a new position."""
+    return _hold_music(
+        webhook_url(settings, "wait"), position if announce else None, overdue, track % len(HOLD_MUSIC), words
+    )
+
+
+@lru_cache(maxsize=256)
+def _hold_music(wait_url: str, position: int | None, overdue: bool, track: int, words: CallerWords) -> str:
     response = VoiceResponse()
     if overdue:
         response.say(OVERDUE, **_voice(words))
-    elif announce and position:
+    elif position:
         response.say(words.position(position), **_voice(words))
-    response.play(HOLD_MUSIC[track % len(HOLD_MUSIC)])
-    response.redirect(webhook_url(settings, "wait"), method="POST")
+    response.play(HOLD_MUSIC[track])
+    response.redirect(wait_url, method="POST")
     return str(response)
 
 
@@ -134,6 +160,7 @@ def line_closed(settings: Settings, words: CallerWords = DEFAULT_WORDS) -> str:
     return offer_voicemail(settings, "line-closed", words)
 
 
+@cache
 def message_saved(words: CallerWords = DEFAULT_WORDS) -> str:
     response = VoiceResponse()
     response.say(MESSAGE_SAVED, **_voice(words))
@@ -144,12 +171,10 @@ def message_saved(words: CallerWords = DEFAULT_WORDS) -> str:
 def return_call(settings: Settings, room: str, words: CallerWords = DEFAULT_WORDS) -> str:
     """A ring-back answered: the caller waits in the call's own conference until the listener,
     rung now, joins; from there it runs as any call through the line."""
-    response = VoiceResponse()
-    response.say(RETURNING_CALL, **_voice(words))
-    _hold_in_conference(response, settings, room)
-    return str(response)
+    return _held(settings, RETURNING_CALL, words, room)
 
 
+@cache
 def hang_up() -> str:
     """Nothing said: an answering machine must not record that the support line rang."""
     response = VoiceResponse()
@@ -157,6 +182,7 @@ def hang_up() -> str:
     return str(response)
 
 
+@cache
 def empty() -> str:
     """What a status callback is answered with."""
     return str(VoiceResponse())
@@ -181,19 +207,19 @@ def survey_question(settings: Settings, question: int, attempt: int, *, intro: b
     action = webhook_url(settings, "survey", q=question, attempt=attempt)
     response = VoiceResponse()
     if attempt > 1:
-        response.say(SURVEY_AGAIN, **VOICE)
+        response.say(SURVEY_AGAIN, **_voice(DEFAULT_WORDS))
     gather = response.gather(
         input="dtmf", num_digits=1, timeout=SURVEY_TIMEOUT_SECONDS, action=action, method="POST", finish_on_key=""
     )
     if intro:
-        gather.say(SURVEY_INTRO, **VOICE)
-    gather.say(SURVEY_QUESTIONS[question], **VOICE)
+        gather.say(SURVEY_INTRO, **_voice(DEFAULT_WORDS))
+    gather.say(SURVEY_QUESTIONS[question], **_voice(DEFAULT_WORDS))
     response.redirect(action, method="POST")
     return str(response)
 
 
 def survey_goodbye() -> str:
     response = VoiceResponse()
-    response.say(SURVEY_GOODBYE, **VOICE)
+    response.say(SURVEY_GOODBYE, **_voice(DEFAULT_WORDS))
     response.hangup()
     return str(response)

@@ -41,7 +41,7 @@ LEG_FAILED = ("busy", "failed", "no-answer", "canceled")
 async def start_waiting(session: AsyncSession, *, call_id: int, waiting_since: datetime) -> None:
     await schedule_overflow(session, call_id=call_id, waiting_since=waiting_since)
     await publish_queue(session)
-    emit(session, CALL_WAITING, call_id=call_id)
+    emit(session, CALL_WAITING, call_id=call_id, waiting_since=waiting_since.isoformat())
 
 
 async def receive_incoming_call(session: AsyncSession, delivery: Delivery, *, apologise: bool = False) -> str:

@@ -182,3 +182,21 @@ async def on_a_call(harness: Any, sim: Any) -> tuple[Any, Any, Any, Any]:
     _, sam = await listener(harness, display_name="Sam")
     caller, card = await answered(harness, sim, sam)
     return caller, card, sam, await harness.signed_in("jo")
+
+
+async def settled_live_events(harness: Any, audiences: list[str], after: Any = 0, *, at_least: int = 1) -> list[Any]:
+    """The live events a stream would send now, once there are ``at_least``. On PostgreSQL a
+    committed event waits until every older transaction on the server has finished (see
+    app.core.events), a moment longer when other databases on the server are busy: bounded."""
+    import asyncio
+
+    from app.core.events import read_live_events
+
+    events: list[Any] = []
+    for _ in range(400):
+        async with harness.runtime.sessionmaker() as session:
+            events = await read_live_events(session, audiences, after)
+        if len(events) >= at_least:
+            break
+        await asyncio.sleep(0.025)
+    return events

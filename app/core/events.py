@@ -9,7 +9,15 @@ the transaction commits (a rolled-back change never announces itself):
 * **Live events** (``publish_live``): rows in ``live_events`` written in the same transaction as
   the change, addressed to an audience (``user:7``, ``role:listener``, ``org:3``, ``all``). The
   SSE streams tail that table, so a browser that reconnects with ``Last-Event-ID`` misses
-  nothing, and with PostgreSQL ``NOTIFY`` (delivered at commit) wakes every process's streams.
+  nothing, and with PostgreSQL one ``NOTIFY`` per transaction (delivered at commit) wakes every
+  process's streams.
+
+Order. On SQLite one transaction writes at a time, so ids are commit order. On PostgreSQL ids are
+taken at INSERT and become visible at COMMIT, in another order, and a reader of "id > last seen"
+could pass an id whose transaction has not committed yet and so never see it. Rather than
+serialising every writer on one lock, each row notes its transaction (``txid``) and readers go in
+(txid, id) order over rows whose transaction is older than every one still running
+(``pg_snapshot_xmin``): no row can later appear before that point, so the replay is exact.
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, is_postgres, runtime_of
-from app.core.jobs import RUN_AFTER_COMMIT, queue_job_now, run_job_now
+from app.core.jobs import RUN_AFTER_COMMIT, plan_job, queue_job_now, run_job_now
 
 if TYPE_CHECKING:
     from app.core.runtime import Runtime
@@ -36,9 +44,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("openline.events")
 
 LIVE_CHANNEL = "openline_live"
-# Serialises transactions that write live events on PostgreSQL, so ids become visible in
-# id order and a stream reading "id > last seen" can never skip a late-committing row.
-LIVE_LOCK_KEY = 7_106_205
+# Flags kept on a session for its transaction (restored with ``EventBus.rewind`` when a SAVEPOINT
+# rolls back, since NOTIFY rolls back with it).
+LIVE_FLAGS = ("live_written", "live_notified")
 
 
 @dataclass(frozen=True)
@@ -52,12 +60,35 @@ Handler = Callable[["Runtime", DomainEvent], Awaitable[None]]
 
 class LiveEvent(Base):
     __tablename__ = "live_events"
+    __table_args__ = (sa.Index("ix_live_events_txid", "txid", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     audience: Mapped[str] = mapped_column(sa.String(64), index=True)
     type: Mapped[str] = mapped_column(sa.String(64))
     data: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
+    # The writing transaction's id on PostgreSQL (None on SQLite): the order streams read in.
+    txid: Mapped[int | None] = mapped_column(sa.BigInteger)
+
+
+LIVE_EVENTS: sa.Table = LiveEvent.__table__  # type: ignore[assignment]
+CURRENT_TXID = sa.cast(sa.cast(sa.func.pg_current_xact_id(), sa.Text), sa.BigInteger)
+# Built once: executed with fresh rows they skip SQLAlchemy's per-call statement work.
+INSERT_LIVE = {
+    "sqlite": sa.insert(LIVE_EVENTS),
+    "postgresql": sa.insert(LIVE_EVENTS).values(txid=CURRENT_TXID),
+}
+NOTIFY_LIVE = text("SELECT pg_notify(:c, '')").bindparams(c=LIVE_CHANNEL)
+# Everything older than the oldest transaction still running has finished: safe to pass.
+SAFE_TXID = sa.cast(sa.cast(sa.func.pg_snapshot_xmin(sa.func.pg_current_snapshot()), sa.Text), sa.BigInteger)
+
+
+@dataclass(frozen=True, order=True)
+class LivePosition:
+    """Where a stream has read to: (txid, id) on PostgreSQL, (0, id) on SQLite."""
+
+    txid: int
+    id: int
 
 
 def emit(session: AsyncSession, name: str, **payload: Any) -> None:
@@ -65,24 +96,30 @@ def emit(session: AsyncSession, name: str, **payload: Any) -> None:
     lost to a crash), and every stored job following it (``JobRegistry.follow``) is written now,
     in this transaction, so it cannot be."""
     session.info.setdefault("domain_events", []).append(DomainEvent(name, payload))
-    for kind, wanted in runtime_of(session).jobs.followers.get(name, ()):
+    runtime = runtime_of(session)
+    for kind, wanted in runtime.jobs.followers.get(name, ()):
         if wanted is None or wanted(payload):
             queue_job_now(session, kind=kind, payload=payload)
+    for kind, plan in runtime.jobs.planners.get(name, ()):
+        if (planned := plan(runtime, payload)) is not None:
+            key, run_at, job_payload = planned
+            plan_job(session, kind=kind, key=key, run_at=run_at, payload=job_payload)
 
 
 async def publish_live(session: AsyncSession, audience: str, type: str, data: dict[str, Any]) -> None:
-    runtime = runtime_of(session)
-    if is_postgres(session) and not session.info.get("live_lock"):
-        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LIVE_LOCK_KEY})
-        session.info["live_lock"] = True
-    # A Core INSERT … RETURNING: one round trip, none of the ORM's unit-of-work cost on hot webhooks.
-    event_id = await session.scalar(
-        sa.insert(LiveEvent)
-        .values(audience=audience, type=type, data=data, created_at=runtime.clock.now())
-        .returning(LiveEvent.id)
-    )
-    if is_postgres(session):
-        await session.execute(text("SELECT pg_notify(:c, :p)"), {"c": LIVE_CHANNEL, "p": str(event_id)})
+    await publish_live_to(session, (audience,), type, data)
+
+
+async def publish_live_to(session: AsyncSession, audiences: Iterable[str], type: str, data: dict[str, Any]) -> None:
+    """The same event to several audiences: one INSERT for all of them."""
+    now = runtime_of(session).clock.now()
+    rows = [dict(audience=audience, type=type, data=data, created_at=now) for audience in audiences]
+    postgres = is_postgres(session)
+    await session.execute(INSERT_LIVE["postgresql" if postgres else "sqlite"], rows)
+    if postgres and not session.info.get("live_notified"):
+        # Listeners re-read the table when woken, so one NOTIFY (sent at commit) is enough.
+        await session.execute(NOTIFY_LIVE)
+        session.info["live_notified"] = True
     session.info["live_written"] = True
 
 
@@ -96,15 +133,28 @@ class EventBus:
     def subscribe(self, name: str, handler: Handler) -> None:
         self.handlers[name].append(handler)
 
+    def mark(self, session: AsyncSession) -> dict[str, Any]:
+        """Where this session's queued events stand, to ``rewind`` to if a SAVEPOINT rolls back."""
+        mark: dict[str, Any] = {key: len(session.info.get(key, ())) for key in ("domain_events", RUN_AFTER_COMMIT)}
+        return mark | {flag: session.info.get(flag, False) for flag in LIVE_FLAGS}
+
+    def rewind(self, session: AsyncSession, mark: dict[str, Any]) -> None:
+        """Forget the events queued since ``mark``: their changes were rolled back."""
+        for key, value in mark.items():
+            if key in LIVE_FLAGS:
+                session.info[key] = value
+            elif key in session.info:
+                del session.info[key][value:]
+
     def discard(self, session: AsyncSession) -> None:
-        for key in ("domain_events", "live_written", "live_lock", RUN_AFTER_COMMIT):
+        for key in ("domain_events", *LIVE_FLAGS, RUN_AFTER_COMMIT):
             session.info.pop(key, None)
 
     async def flush(self, session: AsyncSession) -> None:
         """Called once the session's transaction has committed."""
         events: list[DomainEvent] = session.info.pop("domain_events", [])
         follow_ons: list[str] = session.info.pop(RUN_AFTER_COMMIT, [])
-        session.info.pop("live_lock", None)
+        session.info.pop("live_notified", None)
         if session.info.pop("live_written", False):
             await self.wake_streams()
         for event in events:
@@ -152,16 +202,67 @@ class EventBus:
         return self._live_version
 
 
+async def live_position(session: AsyncSession, event_id: int) -> LivePosition:
+    """The position just after the event a browser last saw (its ``Last-Event-ID``)."""
+    txid = await session.scalar(sa.select(LIVE_EVENTS.c.txid).where(LIVE_EVENTS.c.id == event_id))
+    if txid is None and is_postgres(session):
+        # Purged by retention: the newest transaction at or before it is the nearest safe guess.
+        txid = await session.scalar(sa.select(sa.func.max(LIVE_EVENTS.c.txid)).where(LIVE_EVENTS.c.id <= event_id))
+    return LivePosition(txid or 0, event_id)
+
+
+def _after(position: LivePosition, postgres: bool) -> list[sa.ColumnElement[bool]]:
+    if not postgres:
+        return [LIVE_EVENTS.c.id > position.id]
+    return [
+        sa.tuple_(LIVE_EVENTS.c.txid, LIVE_EVENTS.c.id) > sa.tuple_(sa.literal(position.txid), sa.literal(position.id)),
+        LIVE_EVENTS.c.txid < SAFE_TXID,
+    ]
+
+
+def _order(postgres: bool) -> list[sa.ColumnElement[Any]]:
+    return [LIVE_EVENTS.c.txid, LIVE_EVENTS.c.id] if postgres else [LIVE_EVENTS.c.id]
+
+
 async def read_live_events(
-    session: AsyncSession, audiences: Iterable[str], after_id: int, limit: int = 200
+    session: AsyncSession, audiences: Iterable[str], after: LivePosition | int, limit: int = 200
 ) -> list[LiveEvent]:
+    """The events for ``audiences`` after ``after`` (a position, or an event id), in order; on
+    PostgreSQL only those no still-running transaction can come before."""
+    position = after if isinstance(after, LivePosition) else await live_position(session, after)
+    postgres = is_postgres(session)
     stmt = (
         sa.select(LiveEvent)
-        .where(LiveEvent.id > after_id, LiveEvent.audience.in_(list(audiences)))
-        .order_by(LiveEvent.id)
+        .where(*_after(position, postgres), LiveEvent.audience.in_(list(audiences)))
+        .order_by(*_order(postgres))
         .limit(limit)
     )
     return list((await session.scalars(stmt)).all())
+
+
+async def live_events_held_back(session: AsyncSession, position: LivePosition) -> bool:
+    """Whether rows after ``position`` exist that a running transaction keeps back (PostgreSQL):
+    their stream should look again shortly rather than wait for the next notification."""
+    if not is_postgres(session):
+        return False
+    stmt = sa.select(
+        sa.exists().where(
+            sa.tuple_(LIVE_EVENTS.c.txid, LIVE_EVENTS.c.id)
+            > sa.tuple_(sa.literal(position.txid), sa.literal(position.id)),
+            LIVE_EVENTS.c.txid >= SAFE_TXID,
+        )
+    )
+    return bool(await session.scalar(stmt))
+
+
+async def latest_live_position(session: AsyncSession) -> LivePosition:
+    """The newest position a stream can start from, everything before it being settled."""
+    postgres = is_postgres(session)
+    stmt = sa.select(LIVE_EVENTS.c.txid, LIVE_EVENTS.c.id).order_by(*(c.desc() for c in _order(postgres))).limit(1)
+    if postgres:
+        stmt = stmt.where(LIVE_EVENTS.c.txid < SAFE_TXID)
+    row = (await session.execute(stmt)).first()
+    return LivePosition(row.txid or 0, row.id) if row is not None else LivePosition(0, 0)
 
 
 async def latest_live_event_id(session: AsyncSession) -> int:

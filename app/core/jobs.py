@@ -86,6 +86,8 @@ class JobRegistry:
         self.periodic: list[Periodic] = []
         # Domain event name -> (job kind, which payloads it wants) that follow it (see ``follow``).
         self.followers: dict[str, list[tuple[str, Callable[[dict[str, Any]], bool] | None]]] = defaultdict(list)
+        # Domain event name -> (job kind, plan) for jobs the event itself schedules (``schedule_on``).
+        self.planners: dict[str, list[tuple[str, JobPlan]]] = defaultdict(list)
 
     def follow(
         self,
@@ -104,6 +106,14 @@ class JobRegistry:
         row less on the webhook's path for every other one)."""
         self.register(kind, handler, give_up_after=give_up_after, max_attempts=max_attempts)
         self.followers[event].append((kind, when))
+
+    def schedule_on(self, event: str, kind: str, handler: JobHandler, plan: "JobPlan") -> None:
+        """A job that ``event`` schedules for later, written in the very transaction that emits it.
+        Cheaper than ``follow`` when all the follow-up would do is schedule that job: no stored
+        job to run after commit, no second transaction. ``plan(runtime, payload)`` is pure: the
+        job's (key, run_at, payload), unique to this occurrence of the event, or None."""
+        self.register(kind, handler)
+        self.planners[event].append((kind, plan))
 
     def every(self, name: str, every: timedelta, task: Callable[["Runtime"], Awaitable[Any]]) -> None:
         self.periodic.append(Periodic(name, every, task))
@@ -139,6 +149,13 @@ def queue_job_now(session: AsyncSession, *, kind: str, payload: dict[str, Any]) 
 
 
 RUN_AFTER_COMMIT = "jobs_after_commit"
+JobPlan = Callable[["Runtime", dict[str, Any]], "tuple[str, datetime, dict[str, Any]] | None"]
+
+
+def plan_job(session: AsyncSession, *, kind: str, key: str, run_at: datetime, payload: dict[str, Any]) -> None:
+    """Store a job planned by an event (``JobRegistry.schedule_on``) with this transaction."""
+    now = runtime_of(session).clock.now()
+    session.add(Job(kind=kind, key=key, run_at=run_at, payload=payload, status=PENDING, attempts=0, created_at=now))
 
 
 async def run_job_now(runtime: "Runtime", key: str) -> bool | None:

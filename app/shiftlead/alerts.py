@@ -247,6 +247,16 @@ async def schedule_overrun_alert(session: AsyncSession, *, session_id: int, due_
     )
 
 
+def _plan_wait_alert(runtime: Runtime, payload: dict[str, Any]) -> tuple[str, datetime, dict[str, Any]] | None:
+    """``call.waiting``: the long-wait alert is due when this caller reaches the target."""
+    if not payload.get("waiting_since"):
+        return None
+    waiting_since = datetime.fromisoformat(payload["waiting_since"])
+    run_at = waiting_since + timedelta(seconds=runtime.settings.wait_target_seconds)
+    call_id = payload["call_id"]
+    return f"{WAIT_ALERT_JOB}:{call_id}:{waiting_since.isoformat()}", run_at, {"call_id": call_id}
+
+
 async def _schedule_wait_alert(session: AsyncSession, job: Job) -> None:
     """Follows ``call.waiting``: the long-wait alert is due when this caller reaches the target."""
     call = await session.get(Call, job.payload["call_id"])
@@ -284,6 +294,8 @@ async def _raise_overrun_alert(session: AsyncSession, job: Job) -> None:
 
 
 def register(runtime: Runtime) -> None:
-    runtime.jobs.follow(CALL_WAITING, "shiftlead.schedule_wait_alert", _schedule_wait_alert)
-    runtime.jobs.register(WAIT_ALERT_JOB, _raise_wait_alert)
+    # Planned in the webhook's own transaction: a waiting caller's alert is one row, no follow-on job.
+    runtime.jobs.schedule_on(CALL_WAITING, WAIT_ALERT_JOB, _raise_wait_alert, _plan_wait_alert)
+    # Jobs of the older, follow-on kind may still be stored from before an upgrade.
+    runtime.jobs.register("shiftlead.schedule_wait_alert", _schedule_wait_alert)
     runtime.jobs.register(OVERRUN_ALERT_JOB, _raise_overrun_alert)

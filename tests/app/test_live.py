@@ -10,6 +10,7 @@ from app.core.db import session_scope
 from app.core.events import publish_live
 from tests.conftest import BACKENDS, PASSWORD, load_demo_directory, login
 from tests.conftest import test_settings as settings_for
+from tests.scenarios import settled_live_events
 from tests.servers import EventReader, server_process, serving
 
 # The reads wait as long as EventReader.next allows (its own timeout says what was missed);
@@ -186,3 +187,24 @@ async def test_the_notify_listener_reconnects_after_losing_its_connection(harnes
         assert await harness.runtime.bus.wait_for_live(seen, timeout=5) > seen
     finally:
         await admin.close()
+
+
+@pytest.mark.parametrize("db_url", [BACKENDS[1]], indirect=True)
+async def test_an_event_committed_late_is_not_skipped_by_a_stream_that_saw_a_later_one(harness, db_url):
+    """Without a global lock, ids are handed out at INSERT and seen at COMMIT: the transaction
+    holding the lower id commits second. A reader that passed the higher id would never see it; the
+    stream holds the later event back until the earlier transaction has finished, then sends both."""
+    from app.core.events import LivePosition, live_events_held_back, read_live_events
+
+    runtime = harness.runtime
+    async with runtime.sessionmaker() as reader:
+        start = LivePosition(0, 0)
+        async with runtime.sessionmaker() as slow, runtime.sessionmaker() as quick:
+            await publish_live(slow, "all", "first", {"n": 1})
+            await publish_live(quick, "all", "second", {"n": 2})
+            await quick.commit()
+            assert await read_live_events(reader, ["all"], start) == []  # held back, not passed
+            assert await live_events_held_back(reader, start)
+            await slow.commit()
+    events = await settled_live_events(harness, ["all"], start, at_least=2)
+    assert [e.type for e in events] == ["first", "second"]

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.scenarios import take_call
+from tests.scenarios import settled_live_events, take_call
 from tests.telephony.conftest import calls, deliveries, listener, presence_of, simulator_for
 
 
@@ -160,12 +160,8 @@ async def test_position_is_announced_now_and_then(harness, sim):
 
 
 async def test_the_live_queue_is_published_to_listeners_and_supervisors(harness, sim):
-    from app.core.db import session_scope
-    from app.core.events import read_live_events
-
     await sim.caller().arrive()
-    async with session_scope(harness.runtime) as session:
-        events = await read_live_events(session, ["role:listener", "role:supervisor"], 0)
+    events = await settled_live_events(harness, ["role:listener", "role:supervisor"], at_least=2)
     queue = [(e.audience, e.data) for e in events if e.type == "queue"]
     snapshot = {"waiting": 1, "longest_waiting_since": harness.clock.now().isoformat()}
     assert queue == [("role:listener", snapshot), ("role:supervisor", snapshot)]
