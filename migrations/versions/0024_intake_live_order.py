@@ -7,15 +7,15 @@ rows whose transaction is older than every transaction still running, which is e
 serialising the writers. SQLite has one writer at a time: txid stays empty there, and id order is
 commit order.
 
-Revision ID: 0021
-Revises: 0020
+Revision ID: 0024
+Revises: 0023
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0021"
-down_revision = "0020"
+revision = "0024"
+down_revision = "0023"
 branch_labels = None
 depends_on = None
 
