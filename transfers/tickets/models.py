@@ -27,6 +27,9 @@ class TransferTicket(Base):
         sa.Index("ix_transfer_tickets_created_at", "created_at"),
         # The board's counts by state and the oldest open wait, from the index alone.
         sa.Index("ix_transfer_tickets_status_created", "status", "created_at"),
+        # The capacity model's accepted and completed per week: a window of each.
+        sa.Index("ix_transfer_tickets_accepted_at", "accepted_at"),
+        sa.Index("ix_transfer_tickets_completed_at", "completed_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -75,6 +78,8 @@ class TicketEvent(Base):
     """Every transition: who, when, from, to, why. Written in the transition's own transaction."""
 
     __tablename__ = "ticket_events"
+    # The open queue at a past moment is counted back from now through the events since then.
+    __table_args__ = (sa.Index("ix_ticket_events_at", "at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(sa.ForeignKey("transfer_tickets.id", ondelete="CASCADE"), index=True)
