@@ -19,7 +19,7 @@ target is large <= 2x small: every query reads a bounded, indexed window, not th
     python bench/scale.py --postgres postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
 
 ``--postgres URL`` creates two fresh databases on that server (and drops them after); they are
-ANALYZEd after the load, as autovacuum would. SQLite is left as the app leaves it (no ANALYZE).
+vacuumed and analysed after the load, as autovacuum would. SQLite is left as the app leaves it (no ANALYZE).
 """
 
 from __future__ import annotations
@@ -445,8 +445,9 @@ async def after_load(engine: AsyncEngine) -> None:
             await conn.execute(
                 sa.text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
             )
+    # Vacuumed and analysed as autovacuum would leave them, so it does not start mid-measurement.
     async with engine.connect() as conn:
-        await (await conn.execution_options(isolation_level="AUTOCOMMIT")).execute(sa.text("ANALYZE"))
+        await (await conn.execution_options(isolation_level="AUTOCOMMIT")).execute(sa.text("VACUUM ANALYZE"))
 
 
 async def signed_in(app: Any, username: str) -> httpx.AsyncClient:
@@ -477,26 +478,33 @@ def endpoints(service: int) -> list[tuple[str, str, str]]:
     ]
 
 
-async def time_endpoint(client: httpx.AsyncClient, path: str, repeats: int, seconds: float) -> float:
-    response = await client.get(path)  # warm-up: compiled statements, the page's templates
+async def _timed_get(client: httpx.AsyncClient, path: str) -> float:
+    started = time.perf_counter()
+    response = await client.get(path)
+    elapsed = time.perf_counter() - started
     assert response.status_code == 200, f"{path}: {response.status_code} {response.text[:300]}"
-    times: list[float] = []
-    deadline = time.perf_counter() + seconds
-    while len(times) < repeats and (not times or time.perf_counter() < deadline):
-        started = time.perf_counter()
-        response = await client.get(path)
-        times.append(time.perf_counter() - started)
-        assert response.status_code == 200, f"{path}: {response.status_code}"
-    return statistics.median(times) * 1000
+    return elapsed * 1000
 
 
 async def measure(apps: dict[str, Any], service: int, repeats: int, seconds: float) -> dict[str, dict[str, float]]:
+    """Each endpoint asked of the small and the large database in turn (so a busy moment on this
+    shared machine falls on both alike): a warm-up each, then medians of up to ``repeats``."""
+    clients = {
+        name: {who: await signed_in(app, who) for who in ("supervisor", "listener0", "partner")}
+        for name, app in apps.items()
+    }
     results: dict[str, dict[str, float]] = {}
-    for name, app in apps.items():
-        clients = {who: await signed_in(app, who) for who in ("supervisor", "listener0", "partner")}
-        for label, who, path in endpoints(service):
-            results.setdefault(label, {})[name] = await time_endpoint(clients[who], path, repeats, seconds)
-        for client in clients.values():
+    for label, who, path in endpoints(service):
+        times: dict[str, list[float]] = {name: [] for name in apps}
+        for name in apps:
+            await _timed_get(clients[name][who], path)  # compiled statements, the page's templates
+        deadline = time.perf_counter() + seconds
+        while len(times["large"]) < repeats and (not times["large"] or time.perf_counter() < deadline):
+            for name in apps:
+                times[name].append(await _timed_get(clients[name][who], path))
+        results[label] = {name: statistics.median(values) for name, values in times.items()}
+    for by_who in clients.values():
+        for client in by_who.values():
             await client.aclose()
     return results
 
