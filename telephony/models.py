@@ -35,6 +35,8 @@ class Call(Base):
         sa.Index("ix_calls_queue", "queue_state", "waiting_since"),
         # Reports and the board read a bounded window of calls by when they arrived.
         sa.Index("ix_calls_created_at", "created_at"),
+        # The board's "last call" per listener: one seek, newest first.
+        sa.Index("ix_calls_listener_ended", "listener_id", "ended_at", "id"),
         sa.CheckConstraint(f"queue_state IN {QUEUE_STATES}", name="queue_state_known"),
         sa.CheckConstraint(f"ended_by IS NULL OR ended_by IN {ENDED_BY}", name="ended_by_known"),
     )
@@ -142,7 +144,10 @@ class CallbackRequest(Base):
     """A voicemail left by a caller who could not be answered: a listener rings them back."""
 
     __tablename__ = "callback_requests"
-    __table_args__ = (sa.CheckConstraint("status IN ('open', 'claimed', 'done')", name="status_known"),)
+    __table_args__ = (
+        sa.CheckConstraint("status IN ('open', 'claimed', 'done')", name="status_known"),
+        sa.Index("ix_callback_requests_status", "status", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     call_id: Mapped[int] = mapped_column(sa.ForeignKey("calls.id", ondelete="CASCADE"), unique=True)

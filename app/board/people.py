@@ -121,16 +121,19 @@ async def _last_calls(session: AsyncSession, listener_ids: list[int]) -> dict[in
     """Each listener's latest ended call: who ended it and when ("Caller hung up 21:14")."""
     if not listener_ids:
         return {}
-    latest = (
-        sa.select(Call.listener_id, sa.func.max(Call.ended_at).label("ended_at"))
-        .where(Call.listener_id.in_(listener_ids), Call.ended_at.is_not(None), Call.answered_at.is_not(None))
-        .group_by(Call.listener_id)
-        .subquery()
+    # One index seek per listener on calls(listener_id, ended_at, id), newest first: a max()
+    # grouped by listener would read every call each listener ever took.
+    latest_id = (
+        sa.select(Call.id)
+        .where(Call.listener_id == User.id, Call.ended_at.is_not(None), Call.answered_at.is_not(None))
+        .order_by(Call.ended_at.desc(), Call.id.desc())
+        .limit(1)
+        .correlate(User)
+        .scalar_subquery()
     )
+    latest = sa.select(latest_id).where(User.id.in_(listener_ids))
     rows = await session.execute(
-        sa.select(Call.listener_id, Call.id, Call.ended_at, Call.ended_by)
-        .join(latest, sa.and_(latest.c.listener_id == Call.listener_id, latest.c.ended_at == Call.ended_at))
-        .order_by(Call.id)
+        sa.select(Call.listener_id, Call.id, Call.ended_at, Call.ended_by).where(Call.id.in_(latest))
     )
     return {
         listener_id: {"id": call_id, "ended_at": ended_at.isoformat(), "ended_by": ended_by}

@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.board.figures import STAFFING_WINDOW, count_staffing, count_tonight, measure_handover_waits
 from app.board.people import list_listeners, list_open_transfers, list_waiting
 from app.capacity.erlang import listeners_needed
 from app.core.db import runtime_of
@@ -20,7 +21,7 @@ from app.shiftlead.alerts import describe_alerts
 from telephony.models import Call, CallbackRequest, ListenerPresence
 from transfers.tickets.follow_ups import list_open_follow_ups
 from transfers.tickets.models import FollowUp, PartnerNotification, TransferTicket
-from transfers.tickets.stats import TicketTimes, measure_handovers
+from transfers.tickets.stats import describe_handovers
 
 OPEN_TICKET_STATES = ("requested", "accepted", "on-hold")
 # NHS 111's published standard: 95% of calls answered within 60 seconds.
@@ -42,8 +43,22 @@ class Figures:
         return self.answered_within_target / self.offered if self.offered else None
 
 
+def figures_from_counts(counts: dict[str, Any]) -> Figures:
+    """Pure: tonight's figures from what the database counted (``figures.count_tonight``)."""
+    waits = counts["waits"]
+    return Figures(
+        offered=counts["offered"],
+        answered=counts["answered"],
+        abandoned=counts["abandoned"],
+        answered_within_target=counts["answered_within_target"],
+        average_speed_of_answer_seconds=round(counts["waited_seconds"] / waits, 1) if waits else None,
+        longest_wait_seconds=counts["longest_wait_seconds"],
+    )
+
+
 def summarise_calls(calls: list[Call]) -> Figures:
-    """Pure: tonight's figures from the calls that came in (abandoned calls count against the level)."""
+    """Pure: tonight's figures from the calls in hand (abandoned calls count against the level);
+    the definition ``count_tonight`` is tested against."""
     answered = [c for c in calls if c.answered_at is not None]
     waits = [c.wait_seconds for c in answered if c.wait_seconds is not None]
     all_waits = [c.wait_seconds for c in calls if c.wait_seconds is not None]
@@ -127,7 +142,7 @@ async def _risk_flags(session: AsyncSession, now: datetime) -> list[dict[str, An
     ]
 
 
-async def _transfers(session: AsyncSession) -> dict[str, Any]:
+async def _transfers(session: AsyncSession, now: datetime) -> dict[str, Any]:
     by_status = dict(
         (await session.execute(sa.select(TransferTicket.status, sa.func.count()).group_by(TransferTicket.status))).all()
     )
@@ -144,16 +159,7 @@ async def _transfers(session: AsyncSession) -> dict[str, Any]:
     dead = await session.scalar(sa.select(sa.func.count()).where(PartnerNotification.status == "dead"))
     dead_jobs = await session.scalar(sa.select(sa.func.count()).where(Job.status == DEAD))
     follow_ups = await session.scalar(sa.select(sa.func.count()).where(FollowUp.resolved_at.is_(None)))
-    times = (
-        await session.execute(
-            sa.select(
-                TransferTicket.created_at, TransferTicket.accepted_at, TransferTicket.handover_at, TransferTicket.status
-            )
-        )
-    ).all()
-    waits = measure_handovers(
-        (TicketTimes(c, a, h, s in OPEN_TICKET_STATES) for c, a, h, s in times), runtime_of(session).clock.now()
-    )
+    waits = describe_handovers(*await measure_handover_waits(session, now, OPEN_TICKET_STATES))
     return {
         "by_status": by_status,
         "waits": waits,
@@ -175,13 +181,9 @@ async def _transfers(session: AsyncSession) -> dict[str, Any]:
 
 async def _staffing(session: AsyncSession, now: datetime) -> dict[str, Any]:
     """Listeners this hour needs, from the same hour over the last four weeks."""
-    since = now - timedelta(days=28)
-    # Ring-backs are the line's own calls, not demand: only callers ringing in count.
-    calls = (await session.scalars(sa.select(Call).where(Call.created_at >= since, Call.direction == "inbound"))).all()
-    same_hour = [c for c in calls if c.created_at.hour == now.hour]
-    handled = [(c.ended_at - c.answered_at).total_seconds() for c in calls if c.answered_at and c.ended_at]
-    calls_per_hour = len(same_hour) / 28
-    handle_seconds = sum(handled) / len(handled) if handled else 20 * 60
+    same_hour, n_handled, handled_seconds = await count_staffing(session, now)
+    calls_per_hour = same_hour / (STAFFING_WINDOW / timedelta(days=1))
+    handle_seconds = handled_seconds / n_handled if n_handled else 20 * 60
     staffing, rota = listeners_needed(calls_per_hour, handle_seconds, ANSWER_WITHIN_SECONDS, 0.8, shrinkage=0.3)
     return {
         "calls_per_hour": round(calls_per_hour, 2),
@@ -193,12 +195,7 @@ async def _staffing(session: AsyncSession, now: datetime) -> dict[str, Any]:
 
 async def describe_board(session: AsyncSession) -> dict[str, Any]:
     now = runtime_of(session).clock.now()
-    tonight = (
-        await session.scalars(
-            sa.select(Call).where(Call.created_at >= now - timedelta(hours=12), Call.direction == "inbound")
-        )
-    ).all()
-    figures = summarise_calls(list(tonight))
+    figures = figures_from_counts(await count_tonight(session, now, ANSWER_WITHIN_SECONDS))
     listeners, waiting = await list_listeners(session, now), await list_waiting(session, now)
     return {
         "now": now.isoformat(),
@@ -209,7 +206,7 @@ async def describe_board(session: AsyncSession) -> dict[str, Any]:
         "line": await _line_now(session, now),
         "sessions": await _sessions_now(session, now),
         "risk": await _risk_flags(session, now),
-        "transfers": await _transfers(session),
+        "transfers": await _transfers(session, now),
         "follow_ups": await list_open_follow_ups(session),
         "tonight": asdict(figures)
         | {

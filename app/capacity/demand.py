@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import UTCDateTime, is_postgres
+from app.core.security import User
 from app.helpline.models import SupportSession
 from telephony.models import Call, PresenceChange
 
@@ -124,7 +125,10 @@ async def _listeners_by_hour(session: AsyncSession, start: datetime, end: dateti
         .data([(hour + SAMPLE_AT,) for hour in utc_hours(start, end)])
         .cte("samples")
     )
-    listeners = sa.select(PresenceChange.user_id).distinct().cte("listeners")
+    # Everyone whose presence was ever recorded, by one seek per person on (user_id, at): a
+    # DISTINCT over the changes themselves would read the whole history of them.
+    ever = sa.select(PresenceChange.id).where(PresenceChange.user_id == User.id).correlate(User).exists()
+    listeners = sa.select(User.id.label("user_id")).where(ever).cte("listeners")
     # Per sample and listener, one index seek on (user_id, at) for their latest change by then.
     status_then = (
         sa.select(PresenceChange.status)

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from app.capacity.demand import HourTotals, seconds_between
 from transfers.directory.models import Locality, NeedCategory, Service
@@ -64,13 +65,51 @@ class ServiceLoad:
         return bool(self.beyond_capacity_because)
 
 
-def _still_open_at(moment: datetime) -> sa.ColumnElement[bool]:
-    left = (
-        sa.select(TicketEvent.id)
-        .where(TicketEvent.ticket_id == TransferTicket.id, TicketEvent.at <= moment, TicketEvent.to_status.not_in(OPEN))
+def _left_by(moment: datetime) -> sa.ColumnElement[bool]:
+    """The ticket had left the open states (reached, declined, given up, cancelled) by then."""
+    earlier = aliased(TicketEvent)
+    return (
+        sa.select(earlier.id)
+        .where(earlier.ticket_id == TransferTicket.id, earlier.at <= moment, earlier.to_status.not_in(OPEN))
+        .correlate(TransferTicket)
         .exists()
     )
-    return sa.and_(TransferTicket.created_at <= moment, ~left)
+
+
+async def _open_at(session: AsyncSession, moment: datetime, now: datetime, open_now: dict[int, int]) -> dict[int, int]:
+    """Tickets open at ``moment`` (made by then, not yet left the open states), counted back from
+    the queue open now, so only what happened since ``moment`` is read, never every ticket ever
+    made: open now, less those made since and open now, plus those made by then that first left
+    the open states since. The same count as asking each ticket, because a ticket that leaves
+    the open states never returns to them (the state table) and its status is moved with the event."""
+    made_since = dict(
+        (
+            await session.execute(
+                sa.select(TransferTicket.service_id, sa.func.count())
+                .where(TransferTicket.created_at > moment, TransferTicket.status.in_(OPEN))
+                .group_by(TransferTicket.service_id)
+            )
+        ).all()
+    )
+    left_since = dict(
+        (
+            await session.execute(
+                sa.select(TransferTicket.service_id, sa.func.count(sa.distinct(TransferTicket.id)))
+                .join(TicketEvent, TicketEvent.ticket_id == TransferTicket.id)
+                .where(
+                    TicketEvent.at > moment,
+                    TicketEvent.at <= now,
+                    TicketEvent.to_status.not_in(OPEN),
+                    TransferTicket.created_at <= moment,
+                    ~_left_by(moment),
+                )
+                .group_by(TransferTicket.service_id)
+            )
+        ).all()
+    )
+    services = set(open_now) | set(left_since)
+    counts = {s: open_now.get(s, 0) - made_since.get(s, 0) + left_since.get(s, 0) for s in services}
+    return {s: n for s, n in counts.items() if n}
 
 
 async def _counts_by_service(session: AsyncSession, column: sa.ColumnElement, start: datetime, end: datetime) -> dict:
@@ -82,7 +121,9 @@ async def _counts_by_service(session: AsyncSession, column: sa.ColumnElement, st
     return dict(rows.all())
 
 
-async def measure_services(session: AsyncSession, *, start: datetime, end: datetime) -> list[ServiceLoad]:
+async def measure_services(
+    session: AsyncSession, *, start: datetime, end: datetime, now: datetime
+) -> list[ServiceLoad]:
     weeks = (end - start) / timedelta(weeks=1)
     services = (await session.scalars(sa.select(Service).order_by(Service.name))).all()
     arriving = await _counts_by_service(session, TransferTicket.created_at, start, end)
@@ -100,17 +141,7 @@ async def measure_services(session: AsyncSession, *, start: datetime, end: datet
     snapshots = []
     moment = start + timedelta(weeks=1)
     while moment <= end:
-        snapshots.append(
-            dict(
-                (
-                    await session.execute(
-                        sa.select(TransferTicket.service_id, sa.func.count())
-                        .where(_still_open_at(moment))
-                        .group_by(TransferTicket.service_id)
-                    )
-                ).all()
-            )
-        )
+        snapshots.append(await _open_at(session, moment, now, open_now))
         moment += timedelta(weeks=1)
     return [
         ServiceLoad(

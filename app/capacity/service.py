@@ -106,12 +106,13 @@ async def describe_capacity(
     weeks = weeks or runtime.settings.capacity_weeks
     shrinkage = runtime.settings.capacity_shrinkage if shrinkage is None else shrinkage
     await _check_paused(session, what_if.pause)
-    start, end = window_ending(runtime.clock.now(), weeks)
+    now = runtime.clock.now()
+    start, end = window_ending(now, weeks)
     week = await measure_week(session, start=start, end=end)
     habits = estimate_habits(week)
     as_recorded = plan_week(week, shrinkage=shrinkage)
     with_changes = plan_week(week, shrinkage=shrinkage, added=what_if.added_by_hour())
-    services = await measure_services(session, start=start, end=end)
+    services = await measure_services(session, start=start, end=end, now=now)
     rerouted = reroute_paused(services, set(what_if.pause))
     needs = await list_need_slugs(session)
     schedules = await load_schedules(session)

@@ -55,6 +55,13 @@ class SafeguardingRecord(Base):
     __table_args__ = (
         sa.CheckConstraint(f"crisis_state IS NULL OR crisis_state IN {CRISIS_STATES}", name="crisis_state_known"),
         sa.CheckConstraint(f"outcome IS NULL OR outcome IN {RISK_OUTCOMES}", name="outcome_known"),
+        # Open records stay on the board; closed ones are history it never reads.
+        sa.Index(
+            "ix_safeguarding_records_open",
+            "flagged_at",
+            sqlite_where=sa.text("closed_at IS NULL"),
+            postgresql_where=sa.text("closed_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

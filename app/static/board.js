@@ -37,7 +37,7 @@ function draw(b) {
     statuses || "no tickets yet",
     plural(t.open_follow_ups, "follow-up") + " open",
     `${plural(t.dead_notifications, "partner notification")} undeliverable`,
-    `median time to accept ${duration(t.waits.to_accept.median_seconds)}, to handover ${duration(t.waits.to_contact.median_seconds)}`,
+    `last 4 weeks: median time to accept ${duration(t.waits.to_accept.median_seconds)}, to handover ${duration(t.waits.to_contact.median_seconds)}`,
     `longest open wait ${duration(t.waits.longest_open_wait_seconds)}`,
     t.waits.open_past_four_weeks ? `${plural(t.waits.open_past_four_weeks, "caller")} waiting over four weeks!` : "",
   ].filter(Boolean).join("; "));

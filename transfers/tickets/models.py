@@ -25,6 +25,11 @@ class TransferTicket(Base):
         sa.UniqueConstraint("created_by", "idempotency_key"),
         sa.Index("ix_transfer_tickets_queue", "service_id", "status"),
         sa.Index("ix_transfer_tickets_created_at", "created_at"),
+        # The board's counts by state and the oldest open wait, from the index alone.
+        sa.Index("ix_transfer_tickets_status_created", "status", "created_at"),
+        # The capacity model's accepted and completed per week: a window of each.
+        sa.Index("ix_transfer_tickets_accepted_at", "accepted_at"),
+        sa.Index("ix_transfer_tickets_completed_at", "completed_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -73,6 +78,8 @@ class TicketEvent(Base):
     """Every transition: who, when, from, to, why. Written in the transition's own transaction."""
 
     __tablename__ = "ticket_events"
+    # The open queue at a past moment is counted back from now through the events since then.
+    __table_args__ = (sa.Index("ix_ticket_events_at", "at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(sa.ForeignKey("transfer_tickets.id", ondelete="CASCADE"), index=True)
@@ -89,6 +96,7 @@ class PartnerNotification(Base):
     """The outbox: written with the ticket change, delivered by the job loop, never dropped."""
 
     __tablename__ = "partner_notifications"
+    __table_args__ = (sa.Index("ix_partner_notifications_status", "status", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     organisation_id: Mapped[int] = mapped_column(sa.ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
@@ -107,6 +115,15 @@ class FollowUp(Base):
     """Work for the helpline team: a caller whose warm transfer could not go through."""
 
     __tablename__ = "follow_ups"
+    # The open ones are the few the board lists; resolved ones pile up for ever.
+    __table_args__ = (
+        sa.Index(
+            "ix_follow_ups_open",
+            "created_at",
+            sqlite_where=sa.text("resolved_at IS NULL"),
+            postgresql_where=sa.text("resolved_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int | None] = mapped_column(sa.ForeignKey("transfer_tickets.id", ondelete="SET NULL"), index=True)
