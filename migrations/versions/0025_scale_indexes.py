@@ -4,15 +4,15 @@ completed in a window, ticket events since a moment, and the short lists of what
 (undelivered notifications, callbacks, follow-ups, immediate-risk records) without reading the
 whole history of them.
 
-Revision ID: 0021
-Revises: 0020
+Revision ID: 0025
+Revises: 0024
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0021"
-down_revision = "0020"
+revision = "0025"
+down_revision = "0024"
 branch_labels = None
 depends_on = None
 
