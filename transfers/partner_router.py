@@ -23,7 +23,7 @@ from transfers.tickets.models import TransferTicket
 from transfers.tickets.schemas import PartnerTicketOut
 from transfers.tickets.service import REROUTE_NEXT, ActionInput, apply_action, find_ticket, list_queue
 from transfers.tickets.sharing import describe_for_partner
-from transfers.tickets.states import HELPED, NOT_HELPED, TicketAction
+from transfers.tickets.states import HELPED, NOT_HELPED, OUTCOME_CODES, TicketAction
 
 # 403: a signed-in account that is not a partner's; 409: an action the ticket's state does not allow.
 router = APIRouter(prefix="/api/partner/v1", tags=["partner"], responses=error_responses(401, 403, 404, 409, 413, 422))
@@ -130,6 +130,22 @@ class ActionIn(BaseModel):
         description="On decline: send the caller to the next suggested service, or ask the "
         "helpline team to choose with the caller",
     )
+
+
+class OutcomeCodeOut(BaseModel):
+    code: str
+    words: str = Field(description="The helpline's words for it, as a person should see it")
+
+
+@router.get("/outcome-codes", response_model=dict[str, list[OutcomeCodeOut]])
+async def show_outcome_codes(_partner: CurrentPartner):
+    """The coded outcomes each action takes, by its path (complete: how the caller was helped;
+    decline and give-up: why not). The one list: the partner page draws its choices from it."""
+    return {
+        path: [{"code": code, "words": words} for code, words in OUTCOME_CODES[action].items()]
+        for action, path in PATHS.items()
+        if action in OUTCOME_CODES
+    }
 
 
 @router.get("/tickets/{ticket_id}", response_model=PartnerTicketOut)
