@@ -180,4 +180,5 @@ async def act_on_ticket(
             names=PATHS,
         ),
     )
-    return await describe_for_partner(session, ticket=ticket, actor=partner.actor, audit=False)
+    # The answer carries the caller's details, so it is audited as a read after the move too.
+    return await describe_for_partner(session, ticket=ticket, actor=partner.actor)

@@ -66,10 +66,12 @@ class Kind:
 
 
 def _call_log_revisions_due(cutoff: datetime) -> sa.ColumnElement[bool]:
+    # A ring-back's session reaches its call through the callback: held with that call too.
     unheld_logs = (
         sa.select(CallLog.id)
         .join(SupportSession, SupportSession.id == CallLog.session_id)
-        .where(_not_held(SupportSession.call_id))
+        .outerjoin(CallbackRequest, CallbackRequest.id == SupportSession.callback_request_id)
+        .where(_not_held(sa.func.coalesce(SupportSession.call_id, CallbackRequest.call_id)))
     )
     return sa.and_(
         CallLogRevision.created_at < cutoff,
