@@ -11,7 +11,7 @@ from enum import StrEnum
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.core.db import runtime_of
 from app.core.deps import CurrentPartner, SessionDep
@@ -137,7 +137,17 @@ class OutcomeCodeOut(BaseModel):
     words: str = Field(description="The helpline's words for it, as a person should see it")
 
 
-@router.get("/outcome-codes", response_model=dict[str, list[OutcomeCodeOut]])
+class OutcomeCodesOut(BaseModel):
+    """The codes each action takes, by the action's path."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    complete: list[OutcomeCodeOut] = Field(description="How the caller was helped")
+    decline: list[OutcomeCodeOut] = Field(description="Why the warm transfer did not go through")
+    give_up: list[OutcomeCodeOut] = Field(alias="give-up", description="Why the warm transfer did not go through")
+
+
+@router.get("/outcome-codes", response_model=OutcomeCodesOut)
 async def show_outcome_codes(_partner: CurrentPartner):
     """The coded outcomes each action takes, by its path (complete: how the caller was helped;
     decline and give-up: why not). The one list: the partner page draws its choices from it."""
