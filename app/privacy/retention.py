@@ -38,6 +38,8 @@ TICKET_ERASED = {
     "contact_number_encrypted": None,
     "shared_summary_encrypted": None,
     "preferred_times": None,
+    # The Task a partner's system holds is no longer what is here: a new version.
+    "version": TransferTicket.version + 1,
 }
 
 
