@@ -165,6 +165,15 @@ def api_routes(app: FastAPI) -> list[RouteContext]:
     ]
 
 
+def fhir_routes(app: FastAPI) -> list[RouteContext]:
+    """Every /fhir route as it is served (FHIR resources and OperationOutcomes, not /api's JSON)."""
+    return [
+        route
+        for route in iter_route_contexts(app.routes)
+        if isinstance(route.original_route, APIRoute) and route.path.startswith("/fhir/")
+    ]
+
+
 async def overflowed_caller(harness: Any, sim: Any) -> Any:
     """A caller who waited past the longest wait and was sent to voicemail."""
     caller = sim.caller()

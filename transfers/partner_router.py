@@ -11,7 +11,7 @@ from enum import StrEnum
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.core.db import runtime_of
 from app.core.deps import CurrentPartner, SessionDep
@@ -23,7 +23,7 @@ from transfers.tickets.models import TransferTicket
 from transfers.tickets.schemas import PartnerTicketOut
 from transfers.tickets.service import REROUTE_NEXT, ActionInput, apply_action, find_ticket, list_queue
 from transfers.tickets.sharing import describe_for_partner
-from transfers.tickets.states import HELPED, NOT_HELPED, TicketAction
+from transfers.tickets.states import HELPED, NOT_HELPED, OUTCOME_CODES, TicketAction
 
 # 403: a signed-in account that is not a partner's; 409: an action the ticket's state does not allow.
 router = APIRouter(prefix="/api/partner/v1", tags=["partner"], responses=error_responses(401, 403, 404, 409, 413, 422))
@@ -136,6 +136,32 @@ class ActionIn(BaseModel):
     )
 
 
+class OutcomeCodeOut(BaseModel):
+    code: str
+    words: str = Field(description="The helpline's words for it, as a person should see it")
+
+
+class OutcomeCodesOut(BaseModel):
+    """The codes each action takes, by the action's path."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    complete: list[OutcomeCodeOut] = Field(description="How the caller was helped")
+    decline: list[OutcomeCodeOut] = Field(description="Why the warm transfer did not go through")
+    give_up: list[OutcomeCodeOut] = Field(alias="give-up", description="Why the warm transfer did not go through")
+
+
+@router.get("/outcome-codes", response_model=OutcomeCodesOut)
+async def show_outcome_codes(_partner: CurrentPartner):
+    """The coded outcomes each action takes, by its path (complete: how the caller was helped;
+    decline and give-up: why not). The one list: the partner page draws its choices from it."""
+    return {
+        path: [{"code": code, "words": words} for code, words in OUTCOME_CODES[action].items()]
+        for action, path in PATHS.items()
+        if action in OUTCOME_CODES
+    }
+
+
 @router.get("/tickets/{ticket_id}", response_model=PartnerTicketOut)
 async def show_ticket(ticket: PartnerTicket, session: SessionDep, partner: CurrentPartner):
     """What the caller agreed to share, how and when to reach them, the targets and the trail.
@@ -168,4 +194,5 @@ async def act_on_ticket(
             names=PATHS,
         ),
     )
-    return await describe_for_partner(session, ticket=ticket, actor=partner.actor, audit=False)
+    # The answer carries the caller's details, so it is audited as a read after the move too.
+    return await describe_for_partner(session, ticket=ticket, actor=partner.actor)

@@ -57,6 +57,18 @@ async def list_audit(session: AsyncSession, subject_type: str, subject_id: int) 
 # Every audit action that is someone reading a caller's decrypted personal data (or an admin
 # acting on it): the personal-data audit search looks only at these.
 READ_PERSONAL_DATA = "read_personal_data"
+# Writes whose answer carries the decrypted record back (a safeguarding record after a change, a
+# call log as recorded): their own audit row, naming the same subject, stands for the read, so
+# each such request is one row, never a write row and a read row.
+WRITES_SHOWING_PERSONAL_DATA = (
+    "record_call_log",
+    "correct_call_log",
+    "flag_immediate_risk",
+    "update_safeguarding_record",
+    "dial_crisis_line",
+    "hand_over_to_crisis_line",
+    "close_immediate_risk",
+)
 PERSONAL_DATA_ACTIONS = (
     READ_PERSONAL_DATA,
     "read_caller_details",
@@ -66,6 +78,7 @@ PERSONAL_DATA_ACTIONS = (
     "export_caller_data",
     "erase_caller_data",
     "restrict_caller_data",
+    *WRITES_SHOWING_PERSONAL_DATA,
 )
 
 

@@ -51,6 +51,13 @@ class Conflict(AppError):
     error = "conflict"
 
 
+class PreconditionFailed(AppError):
+    """412: the request was conditional (If-Match) and the thing has changed since it was read."""
+
+    status_code = 412
+    error = "precondition_failed"
+
+
 class PayloadTooLarge(AppError):
     status_code = 413
     error = "payload_too_large"

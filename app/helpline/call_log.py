@@ -147,6 +147,20 @@ async def record_call_log(
     if created:
         await _add_revision(session, log, 1, entry, user, None)
         await _end_wrap_up_when_logged(session, support)
+        # Who wrote a caller's notes; the answer carries them back, so this row is also the read.
+        await record_audit(
+            session,
+            actor=f"user:{user.username}",
+            action="record_call_log",
+            subject_type="call_log",
+            subject_id=log.id,
+            revision=1,
+        )
+    else:
+        # A second submit answers the log already stored: a read.
+        await record_personal_read(
+            session, actor=f"user:{user.username}", subject_type="support_session", subject_id=support.id
+        )
     return await describe_call_log(session, support=support)
 
 

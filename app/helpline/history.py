@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.audit import record_personal_read
 from app.core.db import runtime_of
 from app.core.security import User
 from app.helpline.models import CallLog, CallLogRevision, SupportSession
@@ -69,9 +70,10 @@ async def describe_call_card(session: AsyncSession, *, support: SupportSession) 
     }
 
 
-async def describe_repeat_caller(session: AsyncSession, *, support: SupportSession) -> dict[str, Any]:
+async def describe_repeat_caller(session: AsyncSession, *, support: SupportSession, user: User) -> dict[str, Any]:
     """Earlier contacts from the same number: when, with whom, the log's title, and any warm
-    transfer still open. Withheld numbers never match anyone."""
+    transfer still open. Withheld numbers never match anyone. A match shows the caller's history
+    (found through their number's hash), so it is audited as a read of their personal data."""
     from app.core.security import User as Listener
 
     call = await call_of(session, support)
@@ -107,6 +109,14 @@ async def describe_repeat_caller(session: AsyncSession, *, support: SupportSessi
             .order_by(TransferTicket.created_at.desc())
         )
     ).all()
+    if count:
+        await record_personal_read(
+            session,
+            actor=f"user:{user.username}",
+            subject_type="support_session",
+            subject_id=support.id,
+            shown="earlier_contacts",
+        )
     return {
         "matched": bool(count),
         "withheld": False,

@@ -66,9 +66,10 @@ async def show_current_session(session: SessionDep, listener: CurrentListener):
 
 
 @router.get("/sessions/{session_id}/repeat-caller", response_model=RepeatCallerOut)
-async def show_repeat_caller(support: OwnSession, session: SessionDep):
-    """Earlier contacts from the same number, so the caller need not tell their story again."""
-    return await describe_repeat_caller(session, support=support)
+async def show_repeat_caller(support: OwnSession, session: SessionDep, listener: CurrentListener):
+    """Earlier contacts from the same number, so the caller need not tell their story again
+    (a match is audited as a read of the caller's personal data)."""
+    return await describe_repeat_caller(session, support=support, user=listener)
 
 
 @router.get("/tonight", response_model=list[TonightCallOut])

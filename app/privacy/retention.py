@@ -38,6 +38,8 @@ TICKET_ERASED = {
     "contact_number_encrypted": None,
     "shared_summary_encrypted": None,
     "preferred_times": None,
+    # The Task a partner's system holds is no longer what is here: a new version.
+    "version": TransferTicket.version + 1,
 }
 # A survey's answers are kept (they name nobody); the number's keyed hash, there only to match a
 # text reply, goes (the expiry job drops it sooner, once answered or after three days).
@@ -69,10 +71,12 @@ class Kind:
 
 
 def _call_log_revisions_due(cutoff: datetime) -> sa.ColumnElement[bool]:
+    # A ring-back's session reaches its call through the callback: held with that call too.
     unheld_logs = (
         sa.select(CallLog.id)
         .join(SupportSession, SupportSession.id == CallLog.session_id)
-        .where(_not_held(SupportSession.call_id))
+        .outerjoin(CallbackRequest, CallbackRequest.id == SupportSession.callback_request_id)
+        .where(_not_held(sa.func.coalesce(SupportSession.call_id, CallbackRequest.call_id)))
     )
     return sa.and_(
         CallLogRevision.created_at < cutoff,

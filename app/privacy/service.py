@@ -51,6 +51,12 @@ class CallerRecords:
     # call log id -> its support session's id
     log_sessions: dict[int, int]
 
+    def call_of(self, support: SupportSession) -> int | None:
+        """The session's call: the one answered, or for a ring-back the one that left the message."""
+        if support.call_id is not None:
+            return support.call_id
+        return next((c.call_id for c in self.callbacks if c.id == support.callback_request_id), None)
+
     def subjects(self) -> dict[str, list[int]]:
         """The audit subjects that are this caller's records."""
         return {
@@ -80,8 +86,23 @@ async def gather_caller(session: AsyncSession, *, number: str, lock: bool = Fals
     if not calls:
         raise NotFound("no records for that number", error="no_records")
     call_ids = [c.id for c in calls]
+    callbacks = list(
+        (await session.scalars(sa.select(CallbackRequest).where(CallbackRequest.call_id.in_(call_ids)))).all()
+    )
+    # A ring-back's session hangs off the callback, not a call: it is the caller's all the same.
     sessions = list(
-        (await session.scalars(sa.select(SupportSession).where(SupportSession.call_id.in_(call_ids)))).all()
+        (
+            await session.scalars(
+                sa.select(SupportSession)
+                .where(
+                    sa.or_(
+                        SupportSession.call_id.in_(call_ids),
+                        SupportSession.callback_request_id.in_([c.id for c in callbacks] or [0]),
+                    )
+                )
+                .order_by(SupportSession.id)
+            )
+        ).all()
     )
     logs = (
         await session.execute(
@@ -107,9 +128,6 @@ async def gather_caller(session: AsyncSession, *, number: str, lock: bool = Fals
     )
     records = list(
         (await session.scalars(sa.select(SafeguardingRecord).where(SafeguardingRecord.call_id.in_(call_ids)))).all()
-    )
-    callbacks = list(
-        (await session.scalars(sa.select(CallbackRequest).where(CallbackRequest.call_id.in_(call_ids)))).all()
     )
     return CallerRecords(digest, calls, sessions, revisions, tickets, records, callbacks, log_sessions)
 
@@ -257,7 +275,7 @@ async def erase_caller_records(session: AsyncSession, *, number: str, user: User
     records = await gather_caller(session, number=number, lock=True)
     kept = kept_reasons(records)
     calls = [c.id for c in records.calls if c.id not in kept]
-    erasable_sessions = {s.id for s in records.sessions if s.call_id not in kept}
+    erasable_sessions = {s.id for s in records.sessions if records.call_of(s) not in kept}
     logs = [log_id for log_id, session_id in records.log_sessions.items() if session_id in erasable_sessions]
     tickets = [t.id for t in records.tickets if t.call_id not in kept]
     erased = {

@@ -29,9 +29,14 @@ ENCRYPTED = ("concern", "risk_factors", "protective_factors", "location")
 
 
 async def flag_immediate_risk(session: AsyncSession, *, user: User) -> dict[str, Any]:
-    """One press: the record exists, supervisors are alerted. A second press changes nothing."""
+    """One press: the record exists, supervisors are alerted. A second press changes nothing,
+    but answers the record as it now is, so it is audited as a read."""
     call = await current_call_of(session, user)
-    return describe_record(session, await ensure_flag(session, call=call, user=user))
+    existed = await session.scalar(sa.select(SafeguardingRecord.id).where(SafeguardingRecord.call_id == call.id))
+    record = await ensure_flag(session, call=call, user=user)
+    if existed is not None:
+        await audit_read(session, record, user)
+    return describe_record(session, record)
 
 
 async def ensure_flag(session: AsyncSession, *, call: Call, user: User, via: str = "flag") -> SafeguardingRecord:
@@ -114,30 +119,40 @@ async def own_record(session: AsyncSession, record_id: int, user: User, *, lock:
     return record
 
 
+async def audit_read(session: AsyncSession, record: SafeguardingRecord, user: User) -> None:
+    """A read of the decrypted record: by anyone, the listener who holds the call included (what
+    the caller said is theirs, not the listener's). The write paths answer the record too, and
+    their own audit rows stand for that read (app.core.audit.WRITES_SHOWING_PERSONAL_DATA)."""
+    await record_audit(
+        session,
+        actor=f"user:{user.username}",
+        action="read_safeguarding_record",
+        subject_type="safeguarding_record",
+        subject_id=record.id,
+        call_id=record.call_id,
+    )
+
+
 async def read_record(session: AsyncSession, *, record_id: int, user: User) -> dict[str, Any]:
-    """The record, decrypted. Anyone but the listener who holds the call is audited: it is the
-    caller's personal data."""
+    """The record, decrypted; every read audited."""
     record = await own_record(session, record_id, user)
-    if record.listener_id != user.id:
-        await record_audit(
-            session,
-            actor=f"user:{user.username}",
-            action="read_safeguarding_record",
-            subject_type="safeguarding_record",
-            subject_id=record.id,
-        )
+    await audit_read(session, record, user)
     return describe_record(session, record)
 
 
 async def record_for_call(session: AsyncSession, *, call_id: int, user: User) -> dict[str, Any] | None:
     """The listener's record for one of their calls (the page asks after a reload, and during
-    wrap-up once the call has ended); None when immediate risk was not flagged on it."""
+    wrap-up once the call has ended), its read audited; None when immediate risk was not flagged
+    on it (nothing read, nothing audited)."""
     record = await session.scalar(
         sa.select(SafeguardingRecord).where(
             SafeguardingRecord.call_id == call_id, SafeguardingRecord.listener_id == user.id
         )
     )
-    return describe_record(session, record) if record is not None else None
+    if record is None:
+        return None
+    await audit_read(session, record, user)
+    return describe_record(session, record)
 
 
 async def update_record(session: AsyncSession, *, record_id: int, user: User, fields: dict[str, Any]) -> dict[str, Any]:

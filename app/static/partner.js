@@ -24,11 +24,10 @@ const TRAIL = { create: "Warm transfer made", accept: "Accepted", reject: "Decli
 const STATUS_TONE = { "requested": "warn", "accepted": "", "on-hold": "warn", "in-progress": "ok", "completed": "ok" };
 const RISK_TONE = { "high": "danger", "immediate": "danger", "moderate": "warn" };
 const FIELD = { reason: "Reason", outcome: "Outcome", outcome_code: "How it ended", reroute: "Where the caller goes next", body: "Request" };
-// The coded outcomes (transfers/tickets/states.py), in the helpline's words.
-const HELPED = { "ongoing-support": "Ongoing support", "one-off-intervention": "One-off intervention", "peer-support": "Text or online peer support" };
-const NOT_HELPED = { "could-not-contact": "Could not contact", "no-capacity": "No capacity", "not-eligible": "Not eligible",
-  "did-not-attend": "Did not attend", "caller-declined": "Caller declined", "referred-elsewhere": "Referred elsewhere" };
-const CODE_WORDS = { ...HELPED, ...NOT_HELPED };
+// The coded outcomes each action takes, by its path, in the helpline's words: served from the
+// one list (transfers/tickets/states.py) when the page starts, never copied here.
+const CODES = { complete: [], decline: [], "give-up": [] };
+const CODE_WORDS = {};
 // allowed_actions (the state table's words) -> the API path; "cancel" is the helpline's, never shown here.
 const ACTIONS = [
   { allowed: "accept", path: "accept", label: "Accept", tone: "primary" },
@@ -111,9 +110,13 @@ function signedOut() {
 function panelFor(serviceId) { return root.querySelector(`.partner-queue[data-service-id="${serviceId}"]`); }
 
 async function loadServices() {
-  const [services, needs, localities] = await Promise.all([call("GET", `${API}/services`),
-    call("GET", "/api/directory/needs"), call("GET", "/api/directory/localities")]);
+  const [services, needs, localities, codes] = await Promise.all([call("GET", `${API}/services`),
+    call("GET", "/api/directory/needs"), call("GET", "/api/directory/localities"), call("GET", `${API}/outcome-codes`)]);
   if (needs.ok) for (const n of needs.data) state.needs.set(n.slug, n.label);
+  if (codes.ok) {
+    Object.assign(CODES, codes.data);
+    for (const list of Object.values(CODES)) for (const { code, words } of list) CODE_WORDS[code] = words;
+  }
   if (localities.ok) for (const l of localities.data) state.localities.set(l.slug, l.name);
   if (services.status === 401) return signedOut();
   if (!services.ok) return;
@@ -315,7 +318,7 @@ function showForm(a) {
   const error = h("p", { class: "partner-field-error", id: `${id}-error`, role: "alert" });
   const code = h("select", { id: "action-outcome-code", name: "outcome_code", required: true, "aria-describedby": `${id}-error` },
     h("option", { value: "", text: "Choose…" }),
-    Object.entries(isComplete ? HELPED : NOT_HELPED).map(([value, words]) => h("option", { value, text: words })));
+    (CODES[a.path] || []).map(({ code: value, words }) => h("option", { value, text: words })));
   const form = h("form", { class: "partner-action-form", novalidate: true },
     h("label", { for: code.id, text: isComplete ? "How was the caller helped? (required)" : "Why did it not go through? (required)" }), code,
     h("label", { for: id, text: label }), text, h("p", { class: "muted small", id: `${id}-hint`, text: hint }), error,

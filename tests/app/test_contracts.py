@@ -14,11 +14,13 @@ from app.core.db import session_scope
 from app.core.deps import get_current_partner, get_current_user
 from tests.conftest import load_demo_directory
 from tests.conftest import test_settings as settings_for
-from tests.scenarios import api_routes, logged_session, partner, service_id, transfer
+from tests.scenarios import api_routes, fhir_routes, logged_session, partner, service_id, transfer
 from transfers.tickets.models import TransferTicket
 
 # /api routes anyone may call without signing in. Keep this short: each one is a door left open.
 PUBLIC_API: frozenset[tuple[str, str]] = frozenset()
+# The one /fhir route open to all: a FHIR client reads what the server can do before signing in.
+PUBLIC_FHIR = frozenset({("GET", "/fhir/R4/metadata")})
 TOO_BIG = 2**64  # past 64 bits: a 500 on SQLite before; anything past 2**31 - 1 was one on PostgreSQL
 
 
@@ -208,3 +210,44 @@ async def test_another_persons_or_organisations_id_is_404_on_every_route(harness
     assert (await sam.get(f"/api/listener/sessions/{session_id}/transfers")).status_code == 200
     await harness.add_user("jo", "supervisor")
     assert (await (await harness.signed_in("jo")).get(f"/api/helpline/tickets/{ticket_id}")).status_code == 200
+
+
+async def test_every_fhir_route_keeps_the_401_403_404_contract_in_operation_outcomes(harness):
+    """/fhir answers FHIR's error body, not /api's, so it has its own row of the matrix: signed out
+    401, a signed-in person who is not a partner 403, another organisation's Task 404 word for word
+    as one never made; each an OperationOutcome with the issue code a FHIR client branches on."""
+    from fhir.resources.R4B.operationoutcome import OperationOutcome
+
+    organisations = await load_demo_directory(harness)
+    session_id, sam = await logged_session(harness)
+    ticket_id = (await transfer(sam, session_id, await service_id(harness, "ca-money"))).json()["ticket_id"]
+    mind = await partner(harness, organisations, "mind-in-somerset", "mind-worker")
+    patch = [{"op": "replace", "path": "/status", "value": "accepted"}]
+
+    def issue(response) -> str:
+        assert response.headers["content-type"].startswith("application/fhir+json"), response.text
+        return OperationOutcome.model_validate(response.json()).issue[0].code
+
+    tried = []
+    async with harness.client() as stranger:
+        for route in fhir_routes(harness.app):
+            for method in route.methods:
+                if (method, route.path) in PUBLIC_FHIR:
+                    continue
+                body = patch if method == "PATCH" else None
+                url = _fill(route.path, task_id=ticket_id)
+                signed_out = await stranger.request(method, url, json=body)
+                assert (signed_out.status_code, issue(signed_out)) == (401, "login"), (method, route.path)
+                listener = await sam.request(method, url, json=body)
+                assert (listener.status_code, issue(listener)) == (403, "forbidden"), (method, route.path)
+                if "{task_id}" in route.path:
+                    other = await mind.request(method, url, json=body)
+                    unused = await mind.request(method, _fill(route.path, task_id=2**31 - 1), json=body)
+                    assert (other.status_code, issue(other)) == (404, "not-found"), (method, route.path)
+                    assert other.json() == unused.json()
+                tried.append((method, route.path))
+    assert sorted(tried) == [
+        ("GET", "/fhir/R4/Task"),
+        ("GET", "/fhir/R4/Task/{task_id}"),
+        ("PATCH", "/fhir/R4/Task/{task_id}"),
+    ]

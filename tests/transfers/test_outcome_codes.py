@@ -80,3 +80,23 @@ async def test_decline_and_give_up_take_only_a_reason_it_did_not_go_through(harn
         "reason": "three tries, no answer",
         "outcome_code": "could-not-contact",
     }
+
+
+async def test_the_choices_offered_are_the_codes_each_action_takes(harness):
+    """One list: the partner page draws its choices from /outcome-codes, so what it offers is
+    exactly what the actions accept, in the helpline's words."""
+    ticket_id, (_, listener), worker = await _ticket(harness)
+    served = await worker.get("/api/partner/v1/outcome-codes")
+    assert served.status_code == 200
+    codes = {path: [c["code"] for c in listed] for path, listed in served.json().items()}
+    assert set(codes) == {"complete", "decline", "give-up"}
+    assert codes["complete"] == ["ongoing-support", "one-off-intervention", "peer-support"]
+    assert codes["decline"] == codes["give-up"] and "could-not-contact" in codes["decline"]
+    assert not set(codes["complete"]) & set(codes["decline"])
+    assert {"code": "no-capacity", "words": "No capacity"} in served.json()["decline"]
+    path = f"/api/partner/v1/tickets/{ticket_id}"
+    refused = await worker.post(f"{path}/decline", json={"reason": "full", "outcome_code": codes["complete"][0]})
+    assert _refused_field(refused) == "outcome_code"
+    declined = await worker.post(f"{path}/decline", json={"reason": "full", "outcome_code": codes["decline"][-1]})
+    assert declined.status_code == 200, declined.text
+    assert (await listener.get("/api/partner/v1/outcome-codes")).status_code == 403

@@ -1,9 +1,13 @@
-"""Pure builders: a ticket as a FHIR Task with its ServiceRequest and a minimal Patient, the
-searchset Bundle, the CapabilityStatement and OperationOutcome; each checked by ``fhir.resources``
-(R4B models, which share R4's Task, ServiceRequest and Patient) before it leaves."""
+"""Pure builders: a ticket as a FHIR Task with its ServiceRequest, a minimal Patient and the
+Consent that says what the caller agreed to share, the searchset Bundle (paged by a cursor), the
+CapabilityStatement and OperationOutcome; each checked by ``fhir.resources`` (R4B models, which
+share R4's Task, ServiceRequest, Patient and Consent) before it leaves."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,8 +30,16 @@ SEARCH_PARAMS = (
     ("_lastUpdated", "date", "Changed since: ge or gt then an instant, e.g. ge2026-12-01T00:00:00Z"),
     ("status", "token", "One or more Task.status codes, comma-separated"),
     ("owner", "reference", "Organization/{id}: your own organisation"),
-    ("_count", "number", "Tasks per page, 1 to 100 (default 50)"),
+    ("_count", "number", "Tasks per page, 1 to 100 (default 50); Bundle.link next pages on"),
 )
+# What the caller's consent is, in the codes the HL7 Gravity SDOH guide uses for a referral's
+# Consent: a privacy consent (LOINC 59284-0, "Consent Document"), opting in to disclosure to the
+# receiving organisation (its information recipient, IRCP).
+CONSENT_SCOPE = {"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}
+CONSENT_CATEGORY = {"system": "http://loinc.org", "code": "59284-0", "display": "Consent Document"}
+CONSENT_POLICY = {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "OPTIN"}
+RECIPIENT = {"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "code": "IRCP"}
+DISCLOSE = {"system": "http://terminology.hl7.org/CodeSystem/consentaction", "code": "disclose"}
 # The request stays active while the caller is still on their way to the service; a ticket that
 # ended without help (declined, given up, cancelled) revokes it.
 REQUEST_STATUS = {
@@ -55,6 +67,36 @@ def _instant(moment: datetime) -> str:
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
 
 
+def consent_of(ticket: Any, *, organisation_id: int, organisation_name: str) -> dict[str, Any]:
+    """Pure. What the caller agreed, as recorded in the call log before the warm transfer: their
+    details shared with this organisation (the words of what it covers, as the listener recorded
+    them), and texts to their number only if they said yes to those. A cancelled warm transfer's
+    consent is no longer acted on (it may have been withdrawn): inactive."""
+    texts = "permit" if ticket.sms_consent else "deny"
+    return {
+        "resourceType": "Consent",
+        "id": "consent",
+        "status": "inactive" if ticket.status == "cancelled" else "active",
+        "scope": {"coding": [CONSENT_SCOPE], "text": "Sharing the caller's details for a warm transfer"},
+        "category": [{"coding": [CONSENT_CATEGORY]}],
+        "patient": {"reference": "#caller"},
+        "dateTime": _instant(ticket.consent_recorded_at),
+        "policyRule": {"coding": [CONSENT_POLICY], "text": "The caller agreed on the call, before the warm transfer"},
+        "provision": {
+            "type": "permit",
+            "actor": [
+                {
+                    "role": {"coding": [RECIPIENT]},
+                    "reference": {"reference": f"Organization/{organisation_id}", "display": organisation_name},
+                }
+            ],
+            "action": [{"coding": [DISCLOSE]}],
+            "code": [{"text": ticket.consent_covers}],
+            "provision": [{"type": texts, "action": [{"text": "contact by text message"}]}],
+        },
+    }
+
+
 def task_of(
     ticket: Any,
     *,
@@ -64,8 +106,8 @@ def task_of(
     caller: SharedCaller,
     what_next: str | None,
 ) -> dict[str, Any]:
-    """Pure. The Task carries its ServiceRequest and Patient as contained resources, so one read
-    is the whole handover and no other endpoint has to hand out a caller's details."""
+    """Pure. The Task carries its ServiceRequest, Patient and Consent as contained resources, so
+    one read is the whole handover and no other endpoint has to hand out a caller's details."""
     patient: dict[str, Any] = {"resourceType": "Patient", "id": "caller"}
     if caller.name:
         patient["name"] = [{"text": caller.name}]
@@ -81,6 +123,7 @@ def task_of(
         "category": [{"text": need} for need in ticket.needs],
         "subject": {"reference": "#caller"},
         "authoredOn": _instant(ticket.created_at),
+        "supportingInfo": [{"reference": "#consent", "display": "What the caller agreed to share"}],
     }
     business = {"coding": [{"system": STATE_SYSTEM, "code": ticket.status}], "text": ticket.status}
     if ticket.handover_at is not None and ticket.status in ("in-progress", "completed"):
@@ -88,8 +131,12 @@ def task_of(
     task: dict[str, Any] = {
         "resourceType": "Task",
         "id": str(ticket.id),
-        "meta": {"lastUpdated": _instant(ticket.updated_at)},
-        "contained": [request, patient],
+        "meta": {"versionId": str(ticket.version), "lastUpdated": _instant(ticket.updated_at)},
+        "contained": [
+            request,
+            patient,
+            consent_of(ticket, organisation_id=organisation_id, organisation_name=organisation_name),
+        ],
         "status": TASK_STATUS[ticket.status],
         "businessStatus": business,
         "intent": "order",
@@ -113,16 +160,63 @@ def task_of(
     return checked(Task, task)
 
 
-def searchset(tasks: list[dict[str, Any]], *, total: int, base: str) -> dict[str, Any]:
+def searchset(
+    tasks: list[dict[str, Any]], *, total: int, base: str, self_url: str, next_url: str | None
+) -> dict[str, Any]:
+    links = [{"relation": "self", "url": self_url}]
+    if next_url is not None:
+        links.append({"relation": "next", "url": next_url})
     return checked(
         Bundle,
         {
             "resourceType": "Bundle",
             "type": "searchset",
             "total": total,
+            "link": links,
             "entry": [{"fullUrl": f"{base}/Task/{t['id']}", "resource": t, "search": {"mode": "match"}} for t in tasks],
         },
     )
+
+
+# The next page starts after the last Task of this one, in the search's own order (last change,
+# then id): a cursor, not an offset, so a Task that changes while a case system pages moves to the
+# end (it is seen again, later) and nothing shifts under the pages still to come.
+PAGE_TOKEN = "_page_token"
+
+
+def page_token(moment: datetime, ticket_id: int) -> str:
+    """Pure. Opaque to clients; the instant and id of the last Task on a page."""
+    raw = f"{_instant(moment)}|{ticket_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def parse_page_token(token: str) -> tuple[datetime, int]:
+    """Pure. A token from a next link; anything else is a 400."""
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        moment, _, ticket_id = raw.partition("|")
+        parsed = datetime.fromisoformat(moment)
+        if parsed.tzinfo is None or not ticket_id.isdigit() or len(ticket_id) > 10:
+            raise ValueError(raw)
+        return parsed.astimezone(UTC), int(ticket_id)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise BadRequest(f"{PAGE_TOKEN}: not a token from a next link; search again", error="invalid") from None
+
+
+ETAG = re.compile(r'^(?:W/)?"(\d{1,10})"$')
+
+
+def etag(version: int) -> str:
+    """The ETag FHIR servers give a version: weak, the versionId in quotes."""
+    return f'W/"{version}"'
+
+
+def parse_if_match(value: str) -> int:
+    """Pure. ``W/"3"`` (or ``"3"``) → 3; anything else is a 400."""
+    found = ETAG.match(value.strip())
+    if found is None:
+        raise BadRequest('If-Match: the ETag of the Task as read, e.g. W/"3"', error="invalid")
+    return int(found.group(1))
 
 
 def capability_statement(*, now: datetime, base: str) -> dict[str, Any]:
@@ -146,6 +240,8 @@ def capability_statement(*, now: datetime, base: str) -> dict[str, Any]:
                     "resource": [
                         {
                             "type": "Task",
+                            # Reads carry meta.versionId and an ETag; a PATCH may send If-Match.
+                            "versioning": "versioned-update",
                             "interaction": [
                                 {"code": "read"},
                                 {"code": "search-type"},
@@ -153,7 +249,8 @@ def capability_statement(*, now: datetime, base: str) -> dict[str, Any]:
                                     "code": "patch",
                                     "documentation": "JSON Patch of /status (with /statusReason, text and "
                                     "coded outcome, to reject or give up; /output, coded, to complete), as "
-                                    "the ticket state table allows",
+                                    "the ticket state table allows; If-Match with the ETag read is honoured (412 once "
+                                    "the Task has changed)",
                                 },
                             ],
                             "searchParam": [

@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi import APIRouter, Body, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
@@ -31,6 +32,7 @@ ISSUE_CODES = {
     403: "forbidden",
     404: "not-found",
     409: "conflict",
+    412: "conflict",
     413: "too-long",
     422: "required",
 }
@@ -106,10 +108,12 @@ async def search_own_tasks(
     status: str | None = Query(None, max_length=200),
     owner: str | None = Query(None, max_length=40),
     count: int = Query(50, alias="_count", ge=1, le=100),
+    page_token: str | None = Query(None, alias=fhir.PAGE_TOKEN, max_length=100),
 ):
-    """Your organisation's Tasks, oldest change first. Every one read is audited as the partner
-    API's ticket reads are (it carries what the caller agreed to share)."""
-    tasks, total = await search_tasks(
+    """Your organisation's Tasks, oldest change first, ``_count`` a page with a ``next`` link to
+    the rest. Every one read is audited as the partner API's ticket reads are (it carries what the
+    caller agreed to share)."""
+    tasks, total, following = await search_tasks(
         session,
         organisation_id=partner.organisation_id,
         actor=partner.actor,
@@ -117,17 +121,30 @@ async def search_own_tasks(
         statuses=fhir.parse_statuses(status) if status is not None else None,
         owner=fhir.parse_owner(owner) if owner is not None else None,
         count=count,
+        after=fhir.parse_page_token(page_token) if page_token is not None else None,
     )
-    return FhirResponse(fhir.searchset(tasks, total=total, base=_base(request)))
+    next_url = None
+    if following is not None:
+        query = [(k, v) for k, v in request.query_params.multi_items() if k not in (fhir.PAGE_TOKEN, "_count")]
+        query += [("_count", str(count)), (fhir.PAGE_TOKEN, fhir.page_token(*following))]
+        next_url = f"{_base(request)}/Task?{urlencode(query)}"
+    self_url = f"{_base(request)}/Task" + (f"?{request.url.query}" if request.url.query else "")
+    return FhirResponse(fhir.searchset(tasks, total=total, base=_base(request), self_url=self_url, next_url=next_url))
+
+
+def _versioned(task: dict[str, Any]) -> FhirResponse:
+    """A Task with its version as the ETag, as FHIR servers answer a read or an update."""
+    return FhirResponse(task, headers={"ETag": fhir.etag(int(task["meta"]["versionId"]))})
 
 
 @router.get("/Task/{task_id}", response_class=FhirResponse)
 async def show_own_task(task_id: str, session: SessionDep, partner: CurrentPartner):
-    """One Task of your organisation's; any other id (another organisation's, or none) is 404."""
+    """One Task of your organisation's, its ``ETag`` its version; any other id (another
+    organisation's, or none) is 404."""
     ticket_id = _ticket_id(task_id)
     if ticket_id is None:
         return outcome_response(404, "no such ticket")
-    return FhirResponse(
+    return _versioned(
         await read_task(session, ticket_id=ticket_id, organisation_id=partner.organisation_id, actor=partner.actor)
     )
 
@@ -144,17 +161,24 @@ async def change_own_task(
     session: SessionDep,
     partner: CurrentPartner,
     operations: Annotated[list[PatchOperation], Body()],
+    if_match: Annotated[str | None, Header(max_length=40)] = None,
 ):
     """A JSON Patch of /status, as the ticket state table allows: accepted, rejected (with
     /statusReason), on-hold (a failed contact attempt), in-progress (handover confirmed),
     completed (with /output), failed (with /statusReason). Any other move is a 409 naming the
-    Task's current status."""
+    Task's current status. With ``If-Match`` (the ETag read), a Task changed since is a 412."""
     ticket_id = _ticket_id(task_id)
     if ticket_id is None:
         return outcome_response(404, "no such ticket")
+    expected = fhir.parse_if_match(if_match) if if_match is not None else None
     change = fhir.read_patch([o.model_dump() for o in operations])
-    return FhirResponse(
+    return _versioned(
         await change_task(
-            session, ticket_id=ticket_id, organisation_id=partner.organisation_id, actor=partner.actor, change=change
+            session,
+            ticket_id=ticket_id,
+            organisation_id=partner.organisation_id,
+            actor=partner.actor,
+            change=change,
+            expected_version=expected,
         )
     )

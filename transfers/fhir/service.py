@@ -14,6 +14,7 @@ from transfers.fhir.resources import SharedCaller, TaskChange, moves_to, task_of
 from transfers.tickets.models import TransferTicket
 from transfers.tickets.service import ActionInput, apply_action, find_ticket
 from transfers.tickets.sharing import describe_for_partner
+from transfers.tickets.states import VersionChanged
 
 
 async def describe_task(session: AsyncSession, *, ticket: TransferTicket, actor: str) -> dict[str, Any]:
@@ -46,11 +47,13 @@ async def search_tasks(
     statuses: list[str] | None,
     owner: int | None,
     count: int,
-) -> tuple[list[dict[str, Any]], int]:
-    """(the first ``count`` Tasks, how many match in all), oldest change first, so a case system
-    polling with ``_lastUpdated=gt{last seen}`` misses none."""
+    after: tuple[datetime, int] | None = None,
+) -> tuple[list[dict[str, Any]], int, tuple[datetime, int] | None]:
+    """(a page of up to ``count`` Tasks, how many match in all, where the next page starts or
+    None on the last), oldest change first, so a case system polling with
+    ``_lastUpdated=gt{last seen}`` misses none; ``after`` is the previous page's last Task."""
     if owner is not None and owner != organisation_id:
-        return [], 0
+        return [], 0, None
     matching = (
         sa.select(TransferTicket)
         .join(Service, Service.id == TransferTicket.service_id)
@@ -64,24 +67,49 @@ async def search_tasks(
     if statuses:
         matching = matching.where(TransferTicket.status.in_(statuses))
     total = await session.scalar(sa.select(sa.func.count()).select_from(matching.subquery()))
-    tickets = (
-        await session.scalars(matching.order_by(TransferTicket.updated_at, TransferTicket.id).limit(count))
+    if after is not None:
+        moment, last_id = after
+        matching = matching.where(
+            sa.or_(
+                TransferTicket.updated_at > moment,
+                sa.and_(TransferTicket.updated_at == moment, TransferTicket.id > last_id),
+            )
+        )
+    page = (
+        await session.scalars(matching.order_by(TransferTicket.updated_at, TransferTicket.id).limit(count + 1))
     ).all()
-    return [await describe_task(session, ticket=t, actor=actor) for t in tickets], total or 0
+    tickets, more = page[:count], len(page) > count
+    following = (tickets[-1].updated_at, tickets[-1].id) if more else None
+    return [await describe_task(session, ticket=t, actor=actor) for t in tickets], total or 0, following
 
 
 async def change_task(
-    session: AsyncSession, *, ticket_id: int, organisation_id: int, actor: str, change: TaskChange
+    session: AsyncSession,
+    *,
+    ticket_id: int,
+    organisation_id: int,
+    actor: str,
+    change: TaskChange,
+    expected_version: int | None = None,
 ) -> dict[str, Any]:
     """Through the ticket service, so the move is the state table's, with its trail, timers,
-    re-routing and partner notifications."""
+    re-routing and partner notifications. With ``expected_version`` (If-Match) a Task changed
+    since it was read is a 412 before anything else is checked, and the move itself only lands
+    on that version (a change in between is a 412 too, with nothing written)."""
     ticket = await find_ticket(session, ticket_id, organisation_id=organisation_id)
+    if expected_version is not None and expected_version != ticket.version:
+        raise VersionChanged(ticket.version, expected_version)
     action = moves_to(ticket.status, change.status)
     ticket = await apply_action(
         session,
         ticket=ticket,
         change=ActionInput(
-            action, actor, reason=change.reason, outcome=change.outcome, outcome_code=change.outcome_code
+            action,
+            actor,
+            reason=change.reason,
+            outcome=change.outcome,
+            outcome_code=change.outcome_code,
+            expected_version=expected_version,
         ),
     )
     # The answer carries the caller's details, so it is audited as a read even after a move.

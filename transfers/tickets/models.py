@@ -70,6 +70,9 @@ class TransferTicket(Base):
     accept_breached_at: Mapped[datetime | None]
     contact_breached_at: Mapped[datetime | None]
     contact_attempts: Mapped[int] = mapped_column(default=0)
+    # One more at every change a partner would see (a move through the state table, an erasure):
+    # a FHIR Task's meta.versionId and ETag, checked against a PATCH's If-Match.
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

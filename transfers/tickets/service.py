@@ -29,6 +29,7 @@ from transfers.tickets.states import (
     REASON_REQUIRED,
     TicketAction,
     TicketStateError,
+    VersionChanged,
     next_state,
 )
 from transfers.tickets.words import what_next
@@ -325,6 +326,8 @@ class ActionInput:
     reroute: str = REROUTE_NEXT
     # The actor's own words for the actions it may take, for a 409 (see ``next_state``).
     names: Mapping[TicketAction, str] | None = None
+    # The version the actor read (a FHIR If-Match): the move is refused (412) if it changed since.
+    expected_version: int | None = None
 
 
 def _check_input(change: ActionInput) -> None:
@@ -346,7 +349,7 @@ async def apply_action(session: AsyncSession, *, ticket: TransferTicket, change:
     before = ticket.status
     after = next_state(before, change.action, names=change.names)
     now = runtime_of(session).clock.now()
-    values: dict[str, Any] = {"status": str(after), "updated_at": now}
+    values: dict[str, Any] = {"status": str(after), "updated_at": now, "version": TransferTicket.version + 1}
     if change.outcome_code is not None:
         values["outcome_code"] = change.outcome_code
     match change.action:
@@ -360,13 +363,18 @@ async def apply_action(session: AsyncSession, *, ticket: TransferTicket, change:
             values |= {"completed_at": now, "outcome": change.outcome}
         case _:
             values["status_reason"] = change.reason
+    unchanged = [TransferTicket.status == before]
+    if change.expected_version is not None:
+        unchanged.append(TransferTicket.version == change.expected_version)
     moved = await session.execute(
         sa.update(TransferTicket)
-        .where(TransferTicket.id == ticket.id, TransferTicket.status == before)
+        .where(TransferTicket.id == ticket.id, *unchanged)
         .values(**values)
         .execution_options(synchronize_session=False)
     )
     ticket = await find_ticket(session, ticket.id)
+    if not moved.rowcount and change.expected_version not in (None, ticket.version):
+        raise VersionChanged(ticket.version, change.expected_version)
     if not moved.rowcount:
         raise TicketStateError(f"the ticket is now {ticket.status}: someone else acted first", state=ticket.status)
     await _record_event(

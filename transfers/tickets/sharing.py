@@ -34,16 +34,14 @@ async def ticket_trail(session: AsyncSession, ticket_id: int) -> list[dict[str, 
     ]
 
 
-async def describe_for_partner(
-    session: AsyncSession, *, ticket: TransferTicket, actor: str, audit: bool = True
-) -> dict[str, Any]:
+async def describe_for_partner(session: AsyncSession, *, ticket: TransferTicket, actor: str) -> dict[str, Any]:
+    """Always audited: every answer that carries the caller's details is a read of them."""
     service = await session.get(Service, ticket.service_id)
     assert service is not None
     crypto = runtime_of(session).crypto
-    if audit:
-        await record_audit(
-            session, actor=actor, action="read_caller_details", subject_type="transfer_ticket", subject_id=ticket.id
-        )
+    await record_audit(
+        session, actor=actor, action="read_caller_details", subject_type="transfer_ticket", subject_id=ticket.id
+    )
     return describe_ticket_status(ticket, service) | {
         "caller_name": crypto.decrypt(ticket.caller_name_encrypted),
         "contact_method": ticket.contact_method,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from enum import StrEnum
 
-from app.core.errors import Conflict
+from app.core.errors import Conflict, PreconditionFailed
 
 
 class TicketState(StrEnum):
@@ -94,6 +94,21 @@ class TicketStateError(Conflict):
     def body(self) -> dict[str, object]:
         extra = {} if self.allowed is None else {"allowed": self.allowed}
         return super().body() | {"state": self.state} | extra
+
+
+class VersionChanged(PreconditionFailed):
+    """412 naming the ticket's version now: it changed since the actor read it (If-Match)."""
+
+    error = "version_changed"
+
+    def __init__(self, current: int, expected: int):
+        super().__init__(
+            f"the ticket has changed since you read it (version {expected}; it is now {current}): read it again"
+        )
+        self.version = current
+
+    def body(self) -> dict[str, object]:
+        return super().body() | {"version": self.version}
 
 
 def allowed_actions(state: str) -> tuple[TicketAction, ...]:

@@ -166,12 +166,16 @@ async def test_staff_reads_are_audited_and_searchable_by_person_and_by_caller(ha
 
     search = "/api/admin/audit/personal-data"
     by_sam = (await line["admin"].get(search, params={"actor": "sam"})).json()
-    assert [(r["actor"], r["action"]) for r in by_sam] == [("user:sam", "read_personal_data")]
+    # Newest first: the read, then the log as Sam recorded it (its answer carried the summary back).
+    assert [(r["actor"], r["action"]) for r in by_sam] == [
+        ("user:sam", "read_personal_data"),
+        ("user:sam", "record_call_log"),
+    ]
     await line["admin"].post("/api/admin/callers/find", json={"number": ALEX})
     about_alex = (await line["admin"].get(search, params={"caller_number": ALEX})).json()
-    assert [r["action"] for r in about_alex] == ["find_caller_records", "read_personal_data"]
+    assert [r["action"] for r in about_alex] == ["find_caller_records", "read_personal_data", "record_call_log"]
     about_bea = (await line["admin"].get(search, params={"caller_number": BEA})).json()
-    assert about_bea == []
+    assert [(r["actor"], r["action"]) for r in about_bea] == [("user:kim", "record_call_log")]  # none of Alex's
     unknown = await line["admin"].get(search, params={"caller_number": "+447700900999"})
     assert unknown.status_code == 200 and unknown.json() == []
     # Erased, Alex has no records left; what was done about them is still found by their number.

@@ -21,7 +21,7 @@ from app.privacy.retention import run_retention
 from app.shiftlead.models import SafeguardingRecord
 from telephony.models import Call, WebhookDelivery
 from tests.conftest import load_demo_directory
-from tests.scenarios import logged_session, service_id, transfer
+from tests.scenarios import GOOD, logged_session, service_id, transfer, voicemail_claimed
 from transfers.tickets.models import TicketEvent, TransferTicket
 
 SAFEGUARDED, HELD, ORDINARY = "+447700900401", "+447700900402", "+447700900403"
@@ -186,3 +186,22 @@ async def test_a_survey_keeps_its_answers_but_not_the_number_s_hash_past_its_day
     async with session_scope(harness.runtime) as session:
         rows = (await session.scalars(sa.select(CallerSurvey).order_by(CallerSurvey.id))).all()
     assert [(r.number_hash, r.helped, r.safer) for r in rows] == [(None, None, None), (None, 4, True)]
+
+
+async def test_a_ring_backs_log_is_held_with_the_call_that_left_the_message(harness, sim):
+    """A ring-back's session hangs off the callback, not a call: its log is kept while that call
+    is held, and purged with the rest once the hold is lifted."""
+    await load_demo_directory(harness)
+    _, sam, callback_id = await voicemail_claimed(harness, sim, number=HELD)
+    session_id = (await sam.post(f"/api/listener/callbacks/{callback_id}/session")).json()["id"]
+    assert (await sam.post(f"/api/listener/sessions/{session_id}/log", json=GOOD)).status_code == 201
+    await harness.add_user("admin", "admin")
+    admin = await harness.signed_in("admin")
+    hold = {"number": HELD, "restricted": True, "reason": "complaint"}
+    assert (await admin.post("/api/admin/callers/restrict", json=hold)).status_code == 200
+    harness.clock.advance(days=400)
+    assert (await run_retention(harness.runtime, dry_run=True))["call_logs"] == 0
+    admin = await harness.signed_in("admin")  # a year on: signed in afresh
+    lifted = await admin.post("/api/admin/callers/restrict", json=hold | {"restricted": False})
+    assert lifted.status_code == 200
+    assert (await run_retention(harness.runtime, dry_run=True))["call_logs"] == 1
