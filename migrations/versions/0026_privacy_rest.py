@@ -2,15 +2,15 @@
 so a FHIR Task carries meta.versionId and an ETag, and a case system's PATCH with If-Match is
 refused (412) when someone changed the ticket since it was read.
 
-Revision ID: 0021
-Revises: 0020
+Revision ID: 0026
+Revises: 0025
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0021"
-down_revision = "0020"
+revision = "0026"
+down_revision = "0025"
 branch_labels = None
 depends_on = None
 
