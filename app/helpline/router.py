@@ -22,9 +22,11 @@ from app.helpline.schemas import (
 )
 from app.helpline.sessions import describe_session, end_callback_session, find_current_session, start_callback_session
 from app.helpline.transfers import (
+    AmendIn,
     CancelIn,
     RerouteIn,
     TransferIn,
+    amend_warm_transfer,
     cancel_warm_transfer,
     describe_for_helpline,
     describe_suggestion,
@@ -161,6 +163,14 @@ async def show_ticket(ticket: OwnTicket, session: SessionDep):
 async def cancel_ticket(ticket: OwnTicket, entry: CancelIn, session: SessionDep, listener: CurrentListener):
     """Withdraw a warm transfer before the handover (e.g. the caller withdrew consent)."""
     return await cancel_warm_transfer(session, ticket=ticket, reason=entry.reason, user=listener)
+
+
+@helpline_router.post("/tickets/{ticket_id}/amendments", status_code=201, response_model=HelplineTicketOut)
+async def amend_transfer(ticket: OwnTicket, entry: AmendIn, session: SessionDep, listener: CurrentListener):
+    """Add to a warm transfer already sent (the listener who made it, or a supervisor): a new
+    detail, or a changed time or way to reach the caller. Each amendment is a numbered version;
+    the partner is told and sees what changed. A closed ticket is 409."""
+    return await amend_warm_transfer(session, ticket=ticket, entry=entry, user=listener)
 
 
 @helpline_router.post("/tickets/{ticket_id}/handover", response_model=HelplineTicketOut)
