@@ -71,6 +71,7 @@ class QueuedTicket(BaseModel):
     accept_by: datetime
     contact_by: datetime
     created_at: datetime
+    amendment_version: int = Field(0, description="Changed by the helpline after sending (0: as first sent)")
 
 
 class ServiceQueue(BaseModel):
