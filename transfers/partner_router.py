@@ -154,9 +154,10 @@ async def show_changed_tickets(
     moment, oldest change first, ordered by ``updated_at`` then ``id`` (stable under ties). Keep
     ``next_cursor`` and send it next time; while ``more`` is true ask again at once.
 
-    Limits: at most 200 a page; poll no more than once a minute (webhooks tell you sooner); clocks
-    differ, so when you poll by ``updated_since`` rather than a cursor, go back two minutes and
-    de-duplicate on ``(ticket_id, updated_at)``. No personal data here: fetch a ticket to read it
+    Limits: at most 200 a page; poll no more than once a minute (webhooks tell you sooner); a
+    change is listed once it is 30 seconds old (so one still being saved is never left behind a
+    cursor); clocks differ, so when you poll by ``updated_since`` rather than a cursor, go back two
+    minutes and de-duplicate on ``(ticket_id, updated_at)``. No personal data here: fetch a ticket to read it
     (that read is audited). A time without its offset, or not ISO 8601, is 422."""
     return await list_changed_tickets(
         session,

@@ -86,7 +86,9 @@ async def test_a_warm_transfer_from_call_to_confirmed_handover(make_harness, bro
             await ticket.get_by_role("button", name="Send the change to the partner").click()
             await expect(listener.locator("#status")).to_contain_text("the partner has been told", timeout=WAIT)
             await expect(panel.locator("li.transfer")).to_contain_text("Changed after sending: version 1", timeout=WAIT)
-            await expect(detail.locator("#amendments")).to_contain_text("The caller's phone is off after 9pm", timeout=WAIT)
+            await expect(detail.locator("#amendments")).to_contain_text(
+                "The caller's phone is off after 9pm", timeout=WAIT
+            )
             await detail.get_by_role("button", name="Accept").click()
             await expect(panel.locator("li.transfer")).to_contain_text("Accepted", timeout=WAIT)  # live, no reload
             await detail.get_by_role("button", name="Confirm contact").click()

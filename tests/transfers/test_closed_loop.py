@@ -331,6 +331,9 @@ async def test_polling_pages_through_changes_in_a_stable_order(harness):
     harness.clock.advance(minutes=5)
     later = (await transfer(sam, session_id, ca)).json()["ticket_id"]
     worker = await partner(harness, organisations)
+    # A change is listed once it is 30 seconds old: one still being saved is never skipped.
+    assert [t["ticket_id"] for t in (await worker.get("/api/partner/v1/tickets")).json()["tickets"]] == made
+    harness.clock.advance(seconds=30)
 
     seen, cursor, pages = [], None, 0
     while True:
@@ -349,6 +352,7 @@ async def test_polling_pages_through_changes_in_a_stable_order(harness):
     # A change (an amendment) brings the ticket back after the cursor.
     harness.clock.advance(minutes=1)
     await sam.post(f"/api/helpline/tickets/{made[1]}/amendments", json={"detail": "prefers a woman caller"})
+    harness.clock.advance(seconds=30)
     changed = (await worker.get("/api/partner/v1/tickets", params={"cursor": cursor})).json()
     assert [(t["ticket_id"], t["amendment_version"]) for t in changed["tickets"]] == [(made[1], 1)]
     since = "2026-11-23T20:05:00+00:00"  # an unescaped "+" arrives as a space: still understood

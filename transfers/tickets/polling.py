@@ -7,12 +7,13 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.db import runtime_of
 from app.core.errors import Unprocessable
 from transfers.directory.models import Service
 from transfers.tickets.models import TransferTicket
@@ -20,6 +21,11 @@ from transfers.tickets.service import describe_ticket_status
 
 MAX_PAGE = 200
 DEFAULT_PAGE = 100
+# A change is listed only once it is this old. updated_at is taken when a transaction starts its
+# write, not when it commits: without the wait, a change committing a moment after a later one
+# could fall behind a cursor already handed out and never be seen. No transaction here is held
+# anywhere near this long (nothing waits on Twilio or a partner inside one).
+SETTLE = timedelta(seconds=30)
 # In a query string an unescaped "+" arrives as a space: "...T21:00:00 00:00" meant "+00:00".
 _SPACED_OFFSET = re.compile(r" (\d{2}:?\d{2})$")
 
@@ -66,15 +72,18 @@ async def list_changed_tickets(
     cursor: str | None,
     limit: int,
 ) -> dict[str, Any]:
-    """The organisation's tickets changed at or after ``updated_since`` and after ``cursor``,
-    oldest change first, ``limit`` at most (1..200). No personal data: fetch a ticket to read that
-    (and that read is audited)."""
+    """The organisation's tickets changed at or after ``updated_since`` and after ``cursor`` (and
+    at least ``SETTLE`` ago), oldest change first, ``limit`` at most (1..200). No personal data:
+    fetch a ticket to read that (and that read is audited)."""
     if not 1 <= limit <= MAX_PAGE:
         raise Unprocessable("limit", f"between 1 and {MAX_PAGE}")
     stmt = (
         sa.select(TransferTicket, Service)
         .join(Service, Service.id == TransferTicket.service_id)
-        .where(Service.organisation_id == organisation_id)
+        .where(
+            Service.organisation_id == organisation_id,
+            TransferTicket.updated_at <= runtime_of(session).clock.now() - SETTLE,
+        )
     )
     if updated_since is not None:
         stmt = stmt.where(TransferTicket.updated_at >= updated_since)
