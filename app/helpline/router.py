@@ -144,9 +144,9 @@ async def create_warm_transfer(
 
 
 @router.get("/sessions/{session_id}/transfers", response_model=list[HelplineTicketOut])
-async def show_session_transfers(support: OwnSession, session: SessionDep):
+async def show_session_transfers(support: OwnSession, session: SessionDep, listener: CurrentListener):
     """The warm transfers made for this session's call, with their status and trail."""
-    return await list_session_transfers(session, support=support)
+    return await list_session_transfers(session, support=support, reader=listener)
 
 
 helpline_router = APIRouter(
@@ -155,8 +155,8 @@ helpline_router = APIRouter(
 
 
 @helpline_router.get("/tickets/{ticket_id}", response_model=HelplineTicketOut)
-async def show_ticket(ticket: OwnTicket, session: SessionDep):
-    return await describe_for_helpline(session, ticket=ticket)
+async def show_ticket(ticket: OwnTicket, session: SessionDep, listener: CurrentListener):
+    return await describe_for_helpline(session, ticket=ticket, reader=listener)
 
 
 @helpline_router.post("/tickets/{ticket_id}/cancel", response_model=HelplineTicketOut)

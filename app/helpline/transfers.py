@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.audit import record_personal_read
 from app.core.crypto import is_withheld, mask_number, normalise_number
 from app.core.db import runtime_of
 from app.core.errors import NotFound, Unprocessable
@@ -206,21 +207,28 @@ async def amend_warm_transfer(
         ),
         actor=f"user:{user.username}",
     )
-    return await describe_for_helpline(session, ticket=await find_ticket(session, ticket.id))
+    return await describe_for_helpline(session, ticket=await find_ticket(session, ticket.id), reader=user)
 
 
 async def hand_over_live(session: AsyncSession, *, ticket: TransferTicket) -> dict[str, Any]:
     return await describe_for_helpline(session, ticket=await hand_over(session, ticket=ticket))
 
 
-async def describe_for_helpline(session: AsyncSession, *, ticket: TransferTicket) -> dict[str, Any]:
-    """The ticket as the helpline follows it: status, targets, the trail; the number masked."""
+async def describe_for_helpline(
+    session: AsyncSession, *, ticket: TransferTicket, reader: User | None = None
+) -> dict[str, Any]:
+    """The ticket as the helpline follows it: status, targets, the trail; the number masked. What
+    was added after sending is decrypted here, so showing it to ``reader`` is an audited read."""
     service = await session.get(Service, ticket.service_id)
     assert service is not None
     crypto = runtime_of(session).crypto
     onward = await rerouted_to(session, ticket)
     follow_up = await session.scalar(sa.select(FollowUp.reason).where(FollowUp.ticket_id == ticket.id))
     amendments = await list_amendments(session, ticket=ticket, masked=True)
+    if amendments and reader is not None:
+        await record_personal_read(
+            session, actor=f"user:{reader.username}", subject_type="transfer_ticket", subject_id=ticket.id
+        )
     return describe_ticket_status(ticket, service) | {
         "journey_id": ticket.journey_id,
         "share_journey": ticket.share_journey,
@@ -246,11 +254,16 @@ async def _declined_reason(session: AsyncSession, ticket: TransferTicket) -> str
     return previous.status_reason if previous is not None and previous.status == "rejected" else None
 
 
-async def list_session_transfers(session: AsyncSession, *, support: SupportSession) -> list[dict[str, Any]]:
+async def list_session_transfers(
+    session: AsyncSession, *, support: SupportSession, reader: User | None = None
+) -> list[dict[str, Any]]:
     call = await call_of(session, support)
     if call is None:
         return []
-    return [await describe_for_helpline(session, ticket=t) for t in await list_call_tickets(session, call_id=call.id)]
+    return [
+        await describe_for_helpline(session, ticket=t, reader=reader)
+        for t in await list_call_tickets(session, call_id=call.id)
+    ]
 
 
 def describe_suggestion(suggestion: Suggestion) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from app.core.audit import READ_PERSONAL_DATA, AuditEvent
 from app.core.db import session_scope
 from app.core.events import LiveEvent
 from app.core.jobs import Job, run_due_jobs
@@ -210,6 +211,10 @@ async def test_an_amendment_reaches_the_partner_versioned_and_encrypted(harness)
         "after": "+447700900456",
     }
     assert [e["action"] for e in seen["events"]] == ["create", "amend", "amend"]
+    # Showing the decrypted amendments to staff is an audited read too.
+    assert (await sam.get(f"/api/helpline/tickets/{ticket_id}")).status_code == 200
+    reads = await rows(harness, AuditEvent, AuditEvent.action == READ_PERSONAL_DATA)
+    assert ("user:sam", "transfer_ticket", ticket_id) in [(r.actor, r.subject_type, r.subject_id) for r in reads]
     [stored, _] = await rows(harness, TicketAmendment)
     assert "hearing" not in stored.changes_encrypted and "mornings" not in stored.changes_encrypted
 
