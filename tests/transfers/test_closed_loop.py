@@ -21,7 +21,7 @@ from app.core.db import session_scope
 from app.core.events import LiveEvent
 from app.core.jobs import Job, run_due_jobs
 from tests.conftest import load_demo_directory
-from tests.scenarios import GOOD, answered, hang_up, logged_session, partner, service_id, transfer
+from tests.scenarios import CALLER_NUMBER, GOOD, answered, hang_up, logged_session, partner, service_id, transfer
 from tests.telephony.conftest import listener, sim  # noqa: F401 - the simulator fixture
 from transfers.directory.models import Organisation, Service
 from transfers.notifications import TRANSPORT_EXTRA, set_webhook, verify_delivery
@@ -407,3 +407,25 @@ async def test_the_listener_s_night_and_the_ticket_say_how_each_transfer_ended(h
     )
     [night] = (await sam.get("/api/listener/tonight")).json()
     assert [(t["ticket_id"], t["outcome_words"]) for t in night["transfers"]] == [(ticket_id, "Ongoing support")]
+
+
+async def test_a_caller_s_export_carries_the_amendments_and_their_erasure_removes_them(harness, sim):  # noqa: F811
+    await load_demo_directory(harness)
+    ca = await service_id(harness, "ca-money")
+    session_id, sam, _ = await session_on_a_call(harness, sim)
+    ticket_id = (await transfer(sam, session_id, ca)).json()["ticket_id"]
+    await sam.post(f"/api/helpline/tickets/{ticket_id}/amendments", json={"detail": "sleeps in the car some nights"})
+    worker = await worker_for(harness, ca, "ca-worker")
+    declined = await worker.post(
+        f"/api/partner/v1/tickets/{ticket_id}/decline",
+        json={"reason": "outside our area", "outcome_code": "not-eligible", "reroute": "helpline"},
+    )
+    assert declined.status_code == 200
+    await harness.add_user("root", "admin")
+    admin = await harness.signed_in("root")
+    export = (await admin.post("/api/admin/callers/export", json={"number": CALLER_NUMBER})).json()
+    [sent] = export["warm_transfers"]
+    assert sent["amendments"][0]["changes"]["detail"]["after"] == "sleeps in the car some nights"
+    erased = await admin.post("/api/admin/callers/erase", json={"number": CALLER_NUMBER, "confirm": True})
+    assert erased.status_code == 200 and erased.json()["erased"]["warm_transfers"] == 1
+    assert await rows(harness, TicketAmendment) == []
