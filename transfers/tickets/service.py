@@ -330,6 +330,7 @@ def check_replay(crypto: Crypto, ticket: TransferTicket, request: TransferReques
         request.caller_name,
         crypto.decrypt(request.contact_number_encrypted),
         request.shared_summary is not None,
+        request.share_journey,
     )
     made = (
         ticket.service_id,
@@ -343,6 +344,7 @@ def check_replay(crypto: Crypto, ticket: TransferTicket, request: TransferReques
         crypto.decrypt(ticket.caller_name_encrypted),
         crypto.decrypt(ticket.contact_number_encrypted),
         ticket.shared_summary_encrypted is not None,
+        ticket.share_journey,
     )
     if sent != made:
         raise Unprocessable(
