@@ -6,6 +6,7 @@ caller's consent; and the polling contract beside the webhooks."""
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -376,7 +377,9 @@ async def test_polling_refuses_what_it_cannot_read(harness):
         ({"updated_since": "yesterday"}, "updated_since"),
         ({"updated_since": "2026-11-23T20:00:00"}, "updated_since"),  # which time zone?
         ({"updated_since": "2026-13-40T25:00:00Z"}, "updated_since"),
+        ({"updated_since": "0001-01-01T00:00:00+05:00"}, "updated_since"),  # before UTC has a year 1
         ({"cursor": "not-a-cursor"}, "cursor"),
+        ({"cursor": base64.urlsafe_b64encode(b"2026-11-23T20:00:00+00:00|99999999999999").decode()}, "cursor"),
         ({"limit": 201}, "limit"),
         ({"limit": 0}, "limit"),
     ]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import runtime_of
 from app.core.errors import Unprocessable
+from app.core.responses import DB_INT_MAX
 from transfers.directory.models import Service
 from transfers.tickets.models import TransferTicket
 from transfers.tickets.service import describe_ticket_status
@@ -43,7 +44,10 @@ def parse_moment(text: str) -> datetime:
         raise Unprocessable(
             "updated_since", "say which time zone: end the time with Z (UTC) or an offset", error="bad_timestamp"
         )
-    return moment
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # e.g. year 1 at +05:00: before any time a ticket can have
+        raise Unprocessable("updated_since", "not a time this API can compare", error="bad_timestamp") from None
 
 
 def encode_cursor(updated_at: datetime, ticket_id: int) -> str:
@@ -56,11 +60,12 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         moment, ticket_id = raw.rsplit("|", 1)
-        parsed = datetime.fromisoformat(moment)
-        if parsed.tzinfo is None:
+        parsed = datetime.fromisoformat(moment).astimezone(UTC)
+        number = int(ticket_id)
+        if datetime.fromisoformat(moment).tzinfo is None or not 0 <= number <= DB_INT_MAX:
             raise ValueError
-        return parsed, int(ticket_id)
-    except (ValueError, UnicodeDecodeError, binascii.Error):
+        return parsed, number
+    except (ValueError, OverflowError, UnicodeDecodeError, binascii.Error):
         raise Unprocessable("cursor", "not a cursor from this API: start again from updated_since") from None
 
 
