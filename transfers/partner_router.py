@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.core.db import runtime_of
@@ -20,9 +20,10 @@ from app.core.responses import PathId, error_responses
 from transfers.directory import service as directory
 from transfers.directory.schemas import AvailabilityUpdate, PartnerServiceOut, ServiceOut
 from transfers.tickets.models import TransferTicket
-from transfers.tickets.schemas import PartnerTicketOut
+from transfers.tickets.polling import DEFAULT_PAGE, MAX_PAGE, list_changed_tickets, parse_moment
+from transfers.tickets.schemas import JourneyOut, PartnerTicketOut, TicketPageOut
 from transfers.tickets.service import REROUTE_NEXT, ActionInput, apply_action, find_ticket, list_queue
-from transfers.tickets.sharing import describe_for_partner
+from transfers.tickets.sharing import describe_for_partner, show_journey
 from transfers.tickets.states import HELPED, NOT_HELPED, OUTCOME_CODES, TicketAction
 
 # 403: a signed-in account that is not a partner's; 409: an action the ticket's state does not allow.
@@ -74,6 +75,7 @@ class QueuedTicket(BaseModel):
     accept_by: datetime
     contact_by: datetime
     created_at: datetime
+    amendment_version: int = Field(0, description="Changed by the helpline after sending (0: as first sent)")
 
 
 class ServiceQueue(BaseModel):
@@ -162,6 +164,40 @@ async def show_outcome_codes(_partner: CurrentPartner):
     }
 
 
+@router.get("/tickets", response_model=TicketPageOut)
+async def show_changed_tickets(
+    session: SessionDep,
+    partner: CurrentPartner,
+    updated_since: Annotated[
+        str | None,
+        Query(
+            max_length=40,
+            description="ISO 8601 with its offset (e.g. 2026-11-24T21:00:00Z): tickets changed at or after it",
+        ),
+    ] = None,
+    cursor: Annotated[
+        str | None, Query(max_length=200, description="next_cursor from the last page or the last poll")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description=f"Page size, at most {MAX_PAGE}")] = DEFAULT_PAGE,
+):
+    """The polling contract beside the webhooks: your organisation's tickets changed since a
+    moment, oldest change first, ordered by ``updated_at`` then ``id`` (stable under ties). Keep
+    ``next_cursor`` and send it next time; while ``more`` is true ask again at once.
+
+    Limits: at most 200 a page; poll no more than once a minute (webhooks tell you sooner); a
+    change is listed once it is 30 seconds old (so one still being saved is never left behind a
+    cursor); clocks differ, so when you poll by ``updated_since`` rather than a cursor, go back two
+    minutes and de-duplicate on ``(ticket_id, updated_at)``. No personal data here: fetch a ticket to read it
+    (that read is audited). A time without its offset, or not ISO 8601, is 422."""
+    return await list_changed_tickets(
+        session,
+        organisation_id=partner.organisation_id,
+        updated_since=parse_moment(updated_since) if updated_since is not None else None,
+        cursor=cursor,
+        limit=limit,
+    )
+
+
 @router.get("/tickets/{ticket_id}", response_model=PartnerTicketOut)
 async def show_ticket(ticket: PartnerTicket, session: SessionDep, partner: CurrentPartner):
     """What the caller agreed to share, how and when to reach them, the targets and the trail.
@@ -196,3 +232,10 @@ async def act_on_ticket(
     )
     # The answer carries the caller's details, so it is audited as a read after the move too.
     return await describe_for_partner(session, ticket=ticket, actor=partner.actor)
+
+
+@router.get("/tickets/{ticket_id}/journey", response_model=JourneyOut)
+async def show_ticket_journey(ticket: PartnerTicket, session: SessionDep, partner: CurrentPartner):
+    """The caller's other warm transfers on the same journey (service and state only), when the
+    caller agreed that the partners helping them may see each other's status; 404 otherwise."""
+    return await show_journey(session, ticket=ticket, organisation_id=partner.organisation_id)

@@ -21,7 +21,7 @@ from telephony.survey import survey_consent_of
 from transfers.directory.models import Service
 from transfers.tickets.models import TransferTicket
 from transfers.tickets.states import ACTIVE_STATES
-from transfers.tickets.words import what_next
+from transfers.tickets.words import outcome_words, what_next
 
 # A listener's night: a shift is at most twelve hours, so "tonight" is the last twelve.
 TONIGHT = timedelta(hours=12)
@@ -201,6 +201,9 @@ async def _transfers_by_call(session: AsyncSession, call_ids: list[int]) -> dict
                 "status": ticket.status,
                 "service": name,
                 "status_reason": ticket.status_reason,
+                "outcome_code": ticket.outcome_code,
+                "outcome_words": outcome_words(ticket.outcome_code),
+                "taken_back": ticket.taken_back_at is not None,
                 "what_next": what_next(ticket.status, reason=ticket.status_reason, rerouted_to=onward.get(ticket.id)),
             }
         )

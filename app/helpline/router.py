@@ -31,9 +31,11 @@ from app.helpline.schemas import (
 )
 from app.helpline.sessions import describe_session, end_callback_session, find_current_session, start_callback_session
 from app.helpline.transfers import (
+    AmendIn,
     CancelIn,
     RerouteIn,
     TransferIn,
+    amend_warm_transfer,
     cancel_warm_transfer,
     describe_for_helpline,
     describe_suggestion,
@@ -160,9 +162,9 @@ async def create_warm_transfer(
 
 
 @router.get("/sessions/{session_id}/transfers", response_model=list[HelplineTicketOut])
-async def show_session_transfers(support: OwnSession, session: SessionDep):
+async def show_session_transfers(support: OwnSession, session: SessionDep, listener: CurrentListener):
     """The warm transfers made for this session's call, with their status and trail."""
-    return await list_session_transfers(session, support=support)
+    return await list_session_transfers(session, support=support, reader=listener)
 
 
 helpline_router = APIRouter(
@@ -171,14 +173,22 @@ helpline_router = APIRouter(
 
 
 @helpline_router.get("/tickets/{ticket_id}", response_model=HelplineTicketOut)
-async def show_ticket(ticket: OwnTicket, session: SessionDep):
-    return await describe_for_helpline(session, ticket=ticket)
+async def show_ticket(ticket: OwnTicket, session: SessionDep, listener: CurrentListener):
+    return await describe_for_helpline(session, ticket=ticket, reader=listener)
 
 
 @helpline_router.post("/tickets/{ticket_id}/cancel", response_model=HelplineTicketOut)
 async def cancel_ticket(ticket: OwnTicket, entry: CancelIn, session: SessionDep, listener: CurrentListener):
     """Withdraw a warm transfer before the handover (e.g. the caller withdrew consent)."""
     return await cancel_warm_transfer(session, ticket=ticket, reason=entry.reason, user=listener)
+
+
+@helpline_router.post("/tickets/{ticket_id}/amendments", status_code=201, response_model=HelplineTicketOut)
+async def amend_transfer(ticket: OwnTicket, entry: AmendIn, session: SessionDep, listener: CurrentListener):
+    """Add to a warm transfer already sent (the listener who made it, or a supervisor): a new
+    detail, or a changed time or way to reach the caller. Each amendment is a numbered version;
+    the partner is told and sees what changed. A closed ticket is 409."""
+    return await amend_warm_transfer(session, ticket=ticket, entry=entry, user=listener)
 
 
 @helpline_router.post("/tickets/{ticket_id}/handover", response_model=HelplineTicketOut)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from app.core.responses import Timestamp
-from transfers.tickets.schemas import TicketEventOut, TicketStatusOut
+from transfers.tickets.schemas import AmendmentOut, TicketEventOut, TicketStatusOut
 
 
 class SessionOut(BaseModel):
@@ -75,6 +75,9 @@ class TransferBriefOut(BaseModel):
     status: str
     service: str
     status_reason: str | None = Field(description="Why it was declined, given up or cancelled, in the partner's words")
+    outcome_code: str | None = None
+    outcome_words: str | None = Field(None, description="The coded outcome in the helpline's words")
+    taken_back: bool = Field(False, description="The caller came back to the helpline team's follow-ups")
     what_next: str | None
 
 
@@ -146,6 +149,8 @@ class HelplineTicketOut(TicketStatusOut):
     """A warm transfer as the helpline follows it until the handover is confirmed."""
 
     contact_number: str | None = Field(description="Masked")
+    contact_method: str
+    preferred_times: str | None
     rerouted_to_id: int | None
     follow_up: str | None = Field(description="Why the caller is back with the helpline, if they are")
     declined_reason: str | None = Field(
@@ -153,3 +158,7 @@ class HelplineTicketOut(TicketStatusOut):
     )
     what_next: str | None = Field(description="What happened to the caller after a decline, give-up or cancel")
     events: list[TicketEventOut]
+    journey_id: str = Field(description="One id across the caller's linked warm transfers and follow-ups")
+    share_journey: bool = Field(description="The caller agreed that the partners on the journey may see each other")
+    amendments: list[AmendmentOut] = Field(description="What was changed after sending (numbers masked)")
+    added_details: list[str]

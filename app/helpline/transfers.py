@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.audit import record_personal_read
 from app.core.crypto import is_withheld, mask_number, normalise_number
 from app.core.db import runtime_of
 from app.core.errors import NotFound, Unprocessable
@@ -20,6 +21,7 @@ from app.helpline.models import SupportSession
 from transfers.directory.models import Locality, Service
 from transfers.live_transfer import begin_live_transfer, check_live_transfer, hand_over
 from transfers.routing import CallerCircumstances, Suggestion
+from transfers.tickets.amendments import Amendment, added_details, amend_ticket, list_amendments
 from transfers.tickets.models import FollowUp, TransferTicket
 from transfers.tickets.service import (
     ActionInput,
@@ -57,6 +59,20 @@ class TransferIn(BaseModel):
     mode: Literal["queue", "live"] = Field(
         "queue", description="live: dial the partner's line into the call now (the service's live line must be open)"
     )
+    share_journey: bool = Field(
+        False,
+        description="The caller agreed that the partners helping them may see each other's status "
+        "(service and state only) on their journey",
+    )
+
+
+class AmendIn(BaseModel):
+    """Add to a ticket already sent: a new detail, or a changed time or way to reach the caller."""
+
+    detail: str | None = Field(None, max_length=2000, description="Something the partner should know now")
+    preferred_times: str | None = Field(None, max_length=300)
+    contact_method: Literal["phone", "text"] | None = None
+    contact_number: str | None = Field(None, max_length=32)
 
 
 class CancelIn(BaseModel):
@@ -142,6 +158,7 @@ async def make_warm_transfer(
         consent_recorded_by=consent.recorded_by,
         sms_consent=consent.sms_consent,
         mode=entry.mode,
+        share_journey=entry.share_journey,
     )
     ticket, created = await create_ticket(session, request=request, actor=f"user:{user.username}")
     if created and ticket.mode == "live":
@@ -176,18 +193,49 @@ async def reroute_warm_transfer(
     return await describe_for_helpline(session, ticket=rerouted)
 
 
+async def amend_warm_transfer(
+    session: AsyncSession, *, ticket: TransferTicket, entry: AmendIn, user: User
+) -> dict[str, Any]:
+    await amend_ticket(
+        session,
+        ticket=ticket,
+        amendment=Amendment(
+            detail=entry.detail,
+            preferred_times=entry.preferred_times,
+            contact_method=entry.contact_method,
+            contact_number=entry.contact_number,
+        ),
+        actor=f"user:{user.username}",
+    )
+    return await describe_for_helpline(session, ticket=await find_ticket(session, ticket.id), reader=user)
+
+
 async def hand_over_live(session: AsyncSession, *, ticket: TransferTicket) -> dict[str, Any]:
     return await describe_for_helpline(session, ticket=await hand_over(session, ticket=ticket))
 
 
-async def describe_for_helpline(session: AsyncSession, *, ticket: TransferTicket) -> dict[str, Any]:
-    """The ticket as the helpline follows it: status, targets, the trail; the number masked."""
+async def describe_for_helpline(
+    session: AsyncSession, *, ticket: TransferTicket, reader: User | None = None
+) -> dict[str, Any]:
+    """The ticket as the helpline follows it: status, targets, the trail; the number masked. What
+    was added after sending is decrypted here, so showing it to ``reader`` is an audited read."""
     service = await session.get(Service, ticket.service_id)
     assert service is not None
     crypto = runtime_of(session).crypto
     onward = await rerouted_to(session, ticket)
     follow_up = await session.scalar(sa.select(FollowUp.reason).where(FollowUp.ticket_id == ticket.id))
+    amendments = await list_amendments(session, ticket=ticket, masked=True)
+    if amendments and reader is not None:
+        await record_personal_read(
+            session, actor=f"user:{reader.username}", subject_type="transfer_ticket", subject_id=ticket.id
+        )
     return describe_ticket_status(ticket, service) | {
+        "journey_id": ticket.journey_id,
+        "share_journey": ticket.share_journey,
+        "contact_method": ticket.contact_method,
+        "preferred_times": ticket.preferred_times,
+        "amendments": amendments,
+        "added_details": added_details(amendments),
         "contact_number": mask_number(crypto.decrypt(ticket.contact_number_encrypted)),
         "rerouted_to_id": onward.id if onward else None,
         "follow_up": follow_up,
@@ -206,11 +254,16 @@ async def _declined_reason(session: AsyncSession, ticket: TransferTicket) -> str
     return previous.status_reason if previous is not None and previous.status == "rejected" else None
 
 
-async def list_session_transfers(session: AsyncSession, *, support: SupportSession) -> list[dict[str, Any]]:
+async def list_session_transfers(
+    session: AsyncSession, *, support: SupportSession, reader: User | None = None
+) -> list[dict[str, Any]]:
     call = await call_of(session, support)
     if call is None:
         return []
-    return [await describe_for_helpline(session, ticket=t) for t in await list_call_tickets(session, call_id=call.id)]
+    return [
+        await describe_for_helpline(session, ticket=t, reader=reader)
+        for t in await list_call_tickets(session, call_id=call.id)
+    ]
 
 
 def describe_suggestion(suggestion: Suggestion) -> dict[str, Any]:

@@ -20,6 +20,7 @@ ENCRYPTED_COLUMNS: dict[str, tuple[str, ...]] = {
     "callback_requests": ("recording_url_encrypted",),
     "call_log_revisions": ("summary_encrypted", "notes_encrypted"),
     "transfer_tickets": ("caller_name_encrypted", "contact_number_encrypted", "shared_summary_encrypted"),
+    "ticket_amendments": ("changes_encrypted",),
     "safeguarding_records": (
         "concern_encrypted",
         "risk_factors_encrypted",

@@ -23,7 +23,7 @@ from app.core.settings import RETENTION_FLOORS
 from app.helpline.models import CallLog, CallLogRevision, SupportSession
 from app.shiftlead.models import SafeguardingRecord
 from telephony.models import FINAL_CALL_STATUSES, Call, CallbackRequest, CallerSurvey, WebhookDelivery
-from transfers.tickets.models import PartnerNotification, TicketEvent, TransferTicket
+from transfers.tickets.models import PartnerNotification, TicketAmendment, TicketEvent, TransferTicket
 
 FINISHED_TICKETS = ("completed", "rejected", "failed", "cancelled")
 ERASED = "erased"
@@ -88,6 +88,8 @@ def _call_log_revisions_due(cutoff: datetime) -> sa.ColumnElement[bool]:
 def ticket_trail_erased(ids: list[int]) -> list[sa.Executable]:
     return [
         sa.update(TicketEvent).where(TicketEvent.ticket_id.in_(ids)).values(reason=None),
+        # What the helpline added after sending is the caller's text, before and after: it goes too.
+        sa.delete(TicketAmendment).where(TicketAmendment.ticket_id.in_(ids)),
         sa.delete(PartnerNotification).where(
             PartnerNotification.ticket_id.in_(ids), PartnerNotification.status != "pending"
         ),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -87,6 +87,9 @@ class ExportTransferOut(BaseModel):
     consent_covers: str | None
     outcome: str | None
     trail: list[TrailOut]
+    amendments: list[dict[str, Any]] = Field(
+        default_factory=list, description="What the helpline added after sending: each version, before and after"
+    )
 
 
 class ExportSafeguardingOut(BaseModel):

@@ -27,6 +27,7 @@ from app.privacy.retention import (
 )
 from app.shiftlead.models import SafeguardingRecord
 from telephony.models import Call, CallbackRequest, CallerSurvey
+from transfers.tickets.amendments import list_amendments
 from transfers.tickets.models import TicketEvent, TransferTicket
 
 SAFEGUARDING_KEPT = (
@@ -226,6 +227,7 @@ async def export_caller_records(session: AsyncSession, *, number: str, user: Use
                 "consent_covers": t.consent_covers,
                 "outcome": t.outcome,
                 "trail": trail.get(t.id, []),
+                "amendments": await list_amendments(session, ticket=t, masked=False),
             }
             for t in records.tickets
         ],

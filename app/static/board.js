@@ -68,6 +68,7 @@ function drawFollowUps(items, now) {
       el("p", { class: "follow-up-head",
         text: `${when(f.created_at, now)} · ${f.caller}${f.service ? ` · ${f.service}` : ""}${f.listener ? ` · made by ${f.listener}` : ""}` }),
       el("p", { text: f.reason }),
+      f.outcome_words ? el("p", { class: "muted small outcome-code", text: `How it ended: ${f.outcome_words}` }) : null,
       el("label", { for: `fu-note-${f.id}`, text: "What was done for the caller" }), note,
       el("button", { type: "button", "aria-label": `Resolve the follow-up for ${f.caller}`,
         onclick: (e) => resolve(f.id, note, e.currentTarget) }, "Resolve"));

@@ -520,7 +520,10 @@ async function loadTonight() {
       el("td", { class: "mono", text: c.caller }),
       title,
       el("td", { text: [c.ended_by && endedText(c), words(c.outcome)].filter((w) => w && w !== "–").join("; ") || "–" }),
-      el("td", { text: transfers.map((t) => `${t.service}: ${ticketStatus(t.status)}`).join("; ") || "–" }));
+      // The coded outcome, small, in the helpline's words (transfers/tickets/words.py).
+      el("td", {}, transfers.length ? transfers.map((t, i) => [i ? "; " : "", `${t.service}: ${ticketStatus(t.status)}`,
+        t.outcome_words ? el("span", { class: "muted small outcome-code", text: ` (${t.outcome_words})` }) : "",
+        t.taken_back ? el("span", { class: "muted small", text: " · back with the team" }) : ""]) : "–"));
   }));
 }
 

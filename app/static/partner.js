@@ -20,7 +20,10 @@ const STATUS = {
 const STATUS_SHORT = { "requested": "New", "accepted": "Accepted", "on-hold": "On hold", "in-progress": "Handover confirmed" };
 const TRAIL = { create: "Warm transfer made", accept: "Accepted", reject: "Declined", attempt_failed: "Contact attempt failed",
   confirm_contact: "Handover confirmed", complete: "Completed", give_up: "Handed back to the helpline",
-  cancel: "Cancelled by the helpline" };
+  cancel: "Cancelled by the helpline", amend: "Changed by the helpline", take_back: "Back with the helpline team" };
+// What each amendable field is called (transfers/tickets/words.py AMENDED_FIELDS).
+const AMENDED = { detail: "A new detail", preferred_times: "Best times", contact_method: "Method", contact_number: "Number" };
+const METHOD = { text: "Text message", phone: "Phone call" };
 const STATUS_TONE = { "requested": "warn", "accepted": "", "on-hold": "warn", "in-progress": "ok", "completed": "ok" };
 const RISK_TONE = { "high": "danger", "immediate": "danger", "moderate": "warn" };
 const FIELD = { reason: "Reason", outcome: "Outcome", outcome_code: "How it ended", reroute: "Where the caller goes next", body: "Request" };
@@ -171,6 +174,8 @@ function drawQueue(panel, tickets) {
           "aria-label": `Open ticket ${t.id}${t.urgent ? ", urgent" : ""}`, text: `#${t.id}` }),
         t.urgent ? h("span", { class: "badge danger", text: "Urgent" }) : "",
         state.fresh.has(t.id) ? h("span", { class: "badge ok", text: "Just arrived" }) : "",
+        t.amendment_version ? h("span", { class: "badge warn", title: `Changed by the helpline after sending (version ${t.amendment_version})`,
+          text: "Changed" }) : "",
         h("div", { class: "muted small", text: `arrived ${when(t.created_at)}` })),
       h("td", { text: needsText(t.needs) }),
       h("td", {}, h("span", { class: `badge ${STATUS_TONE[t.status] || ""}`, title: statusLabel(t.status),
@@ -253,6 +258,8 @@ function drawDetail(t) {
   if (t.status === "rejected" || t.status === "failed") parts.push(h("p", { class: "notice", text: t.what_next }));
   if (t.outcome_code) parts.push(h("p", { class: t.status === "completed" ? "good" : "muted", text: `How it ended: ${CODE_WORDS[t.outcome_code] || t.outcome_code}` }));
   if (t.outcome) parts.push(h("p", { class: "good", text: `Outcome: ${t.outcome}` }));
+  const amendments = t.amendments || [];
+  if (amendments.length) parts.push(amendmentsBox(amendments));
 
   parts.push(h("div", { class: "partner-actions-area", id: "actions-area" }, actionButtons(t)));
 
@@ -261,23 +268,41 @@ function drawDetail(t) {
     h("dl", { class: "partner-fields" },
       field("Consent covers", t.consent && t.consent.covers, t.consent ? h("span", { class: "muted", text: ` (recorded ${when(t.consent.recorded_at)})` }) : ""),
       field("Summary", t.shared_summary),
+      ...((t.added_details || []).length ? field("Added after sending",
+        h("ul", { class: "partner-added" }, t.added_details.map((d) => h("li", { class: "amended", text: d })))) : []),
       field("Needs", needsText(t.needs)),
       field("Risk", h("span", { class: `badge ${RISK_TONE[risk] || ""}`, text: risk })),
       field("Age", t.age == null ? null : String(t.age)),
       field("Area", t.locality && (state.localities.get(t.locality) || t.locality.replace(/-/g, " ")))));
   const number = t.contact_number ? h("a", { href: `tel:${t.contact_number}`, class: "partner-number", text: t.contact_number }) : null;
+  // A field the helpline changed after sending is marked, with the version that changed it.
+  const changedIn = {};
+  for (const a of amendments) for (const f of a.fields) changedIn[f] = a.version;
+  const marked = (name, term, value) => {
+    const parts2 = field(term, value, changedIn[name] ? h("span", { class: "badge warn amended-tag", text: `changed (v${changedIn[name]})` }) : "");
+    if (changedIn[name]) parts2[1].classList.add("amended");
+    return parts2;
+  };
   parts.push(h("h3", { text: "How and when to reach them" }),
     h("dl", { class: "partner-fields" },
       field("Name", t.caller_name),
-      field("Number", number),
-      field("Method", t.contact_method === "text" ? "Text message" : t.contact_method === "phone" ? "Phone call" : t.contact_method),
-      field("Best times", t.preferred_times),
+      ...marked("contact_number", "Number", number),
+      ...marked("contact_method", "Method", METHOD[t.contact_method] || t.contact_method),
+      ...marked("preferred_times", "Best times", t.preferred_times),
       field("Texts (SMS)", t.consent && t.consent.sms ? "The caller agreed to texts" : "No texts: the caller did not agree to them"),
       field("Tries so far", String(t.contact_attempts || 0))));
   parts.push(h("h3", { text: "Targets" }),
     h("dl", { class: "partner-fields" },
       field("Accept by", when(t.accept_by), t.status === "requested" ? [" ", countdownEl("accept", t.accept_by, t.created_at)] : t.accepted_at ? h("span", { class: "muted", text: ` · accepted ${when(t.accepted_at)}` }) : ""),
       field("Contact by", when(t.contact_by), (t.status === "accepted" || t.status === "on-hold" || t.status === "requested") ? [" ", countdownEl("contact", t.contact_by, t.created_at)] : t.handover_at ? h("span", { class: "muted", text: ` · reached ${when(t.handover_at)}` }) : "")));
+  if ((t.journey || []).length) {
+    parts.push(h("h3", { text: "Others helping this caller" }),
+      h("p", { class: "muted small", text: "The caller agreed that the services helping them may see where each warm transfer stands. Their notes stay with them." }),
+      h("ul", { class: "partner-journey" }, t.journey.map((j) => h("li", {},
+        h("strong", { text: j.service }), j.yours ? h("span", { class: "muted", text: " (yours)" }) : "", ": ",
+        h("span", { class: `badge ${STATUS_TONE[j.status] || ""}`, text: statusLabel(j.status) }),
+        h("span", { class: "muted small", text: ` · ${when(j.updated_at)}` })))));
+  }
   parts.push(h("h3", { text: "Trail" }),
     h("ol", { class: "partner-trail" }, (t.events || []).map((e) => h("li", {},
       h("time", { datetime: e.at, text: when(e.at) }), " ",
@@ -286,6 +311,26 @@ function drawDetail(t) {
       e.outcome_code ? h("div", { class: "muted", text: CODE_WORDS[e.outcome_code] || e.outcome_code }) : "",
       e.reason ? h("div", { class: "muted", text: e.reason }) : ""))));
   $("detail-body").replaceChildren(...parts);
+}
+
+function showValue(name, value) {
+  if (value == null || value === "") return "not given";
+  return name === "contact_method" ? (METHOD[value] || value) : value;
+}
+
+// What the helpline changed after sending, newest first: each version with before and after.
+function amendmentsBox(amendments) {
+  const latest = amendments[amendments.length - 1];
+  return h("section", { class: "partner-amended", id: "amendments", "aria-labelledby": "amendments-title" },
+    h("h3", { id: "amendments-title", text: `Changed by the helpline after sending · version ${latest.version}` }),
+    h("ol", { class: "plain" }, [...amendments].reverse().map((a) => h("li", { "data-version": a.version },
+      h("p", { class: "small" }, h("strong", { text: `Version ${a.version}` }), ` · ${when(a.at)} by ${actorName(a.actor)}`),
+      h("ul", {}, a.fields.map((f) => {
+        const c = a.changes[f] || {};
+        return h("li", {}, h("strong", { text: `${AMENDED[f] || f}: ` }),
+          f === "detail" ? h("span", { text: c.after })
+            : [h("del", { text: showValue(f, c.before) }), " → ", h("ins", { text: showValue(f, c.after) })]);
+      }))))));
 }
 
 function actorName(actor) {
@@ -417,11 +462,16 @@ function onTicketEvent(kind) {
     if (kind === "ticket.created" || kind === "ticket.rerouted") {
       state.fresh.add(data.ticket_id);
       say(`New warm transfer #${data.ticket_id}${data.urgent ? " (urgent)" : ""} for ${data.service || "your service"}.`);
+    } else if (kind === "ticket.amended" && data.ticket_id != null) {
+      const fields = ((data.amendment && data.amendment.fields) || []).map((f) => (AMENDED[f] || f).toLowerCase());
+      say(`The helpline changed ticket #${data.ticket_id}${fields.length ? ": " + fields.join(", ") : ""}.`, "notice");
     } else if (kind === "ticket.breach" && data.ticket_id != null) {
       say(`Ticket #${data.ticket_id} has passed its ${data.breach ? data.breach + " " : ""}target.`, "notice");
     }
     const open = state.ticket;
-    if (open && data.ticket_id === open.ticket_id && data.updated_at !== open.updated_at) {
+    // An amendment can land in the same instant as the last change: its version tells them apart.
+    const changed = data.updated_at !== open?.updated_at || (data.amendment_version ?? 0) !== (open?.amendment_version ?? 0);
+    if (open && data.ticket_id === open.ticket_id && changed) {
       if (kind === "ticket.cancelled") say(`The helpline cancelled ticket #${data.ticket_id}.`, "notice");
       loadDetail(open.ticket_id);
     }
@@ -441,7 +491,7 @@ function connect() {
     conn.hidden = s === "live";
     conn.textContent = s === "stopped" ? "live updates stopped: reload the page" : "reconnecting…";
   } });
-  for (const kind of ["ticket.created", "ticket.rerouted", "ticket.changed", "ticket.cancelled", "ticket.breach"]) {
+  for (const kind of ["ticket.created", "ticket.rerouted", "ticket.changed", "ticket.cancelled", "ticket.breach", "ticket.amended"]) {
     stream.on(kind, onTicketEvent(kind));
   }
 }

@@ -20,7 +20,7 @@ let idempotencyKey = null;
 
 const fieldErrors = (err) => plainError(err, { fields: FIELDS });
 const FIELDS = { contact_number: "Contact number", caller_name: "Name", preferred_times: "When to contact them",
-  age: "Age", locality: "Locality", reason: "Reason" };
+  age: "Age", locality: "Locality", reason: "Reason", detail: "New detail", contact_method: "How to reach them" };
 
 async function load() {
   if (!card) { transfers = []; draw(); return; }
@@ -49,6 +49,7 @@ async function makeTransfer(suggestion, mode, button) {
     preferred_times: form.preferred_times.value.trim() || null,
     age: form.age.value ? Number(form.age.value) : null,
     locality: form.locality.value || null,
+    share_journey: form.share_journey.checked,
   };
   button.disabled = true;
   try {
@@ -84,12 +85,16 @@ function drawTicket(ticket) {
     ticket.status === "rejected" && ticket.status_reason
       ? el("p", { class: "decline-reason" }, el("strong", {}, "The partner's reason: "), ticket.status_reason) : null,
     ticket.rerouted_to_id ? el("p", { class: "muted" }, "Re-routed to the next service (see below).") : null,
+    ticket.outcome_words ? el("p", { class: "muted small outcome-code" }, `How it ended: ${ticket.outcome_words}`) : null,
+    ticket.amendment_version ? el("p", { class: "muted small" },
+      `Changed after sending: version ${ticket.amendment_version} (the partner has been told).`) : null,
     ticket.follow_up ? el("p", { class: "warn" }, `Follow-up for the team: ${ticket.follow_up}`) : null);
   if (ticket.live_state === "joined" && ticket.status === "requested") {
     item.append(el("button", { type: "button", class: "primary", onclick: () =>
       act(ticket, "handover", undefined, "Handing over: the caller is off hold and you are leaving the call.") },
       "Hand over and leave the call"));
   }
+  if (AMENDABLE.includes(ticket.status)) item.append(amendForm(ticket));
   if (OPEN.includes(ticket.status)) {
     const reasonId = `cancel-reason-${ticket.ticket_id}`;
     const cancel = el("details", { class: "cancel" }, el("summary", {}, "Cancel this warm transfer"),
@@ -112,6 +117,33 @@ function capacityLine(s) {
   const last = words.length - 1;
   return el("p", { class: "capacity", "data-capacity": s.service_id },
     words.map((w, i) => el("span", { class: "badge" + ((i === 0 && s.at_capacity) || (i === last && s.capacity_stale) ? " warn" : "") }, w)));
+}
+
+// Until a ticket closes the listener can add to it; the partner sees each change as a version.
+const AMENDABLE = [...OPEN, "in-progress"];
+function amendForm(ticket) {
+  const id = (name) => `amend-${name}-${ticket.ticket_id}`;
+  const form = el("form", { class: "amend", onsubmit: (e) => {
+    e.preventDefault();
+    const f = e.currentTarget;
+    const body = {
+      detail: f.detail.value.trim() || null,
+      preferred_times: f.preferred_times.value.trim() || null,
+      contact_method: f.contact_method.value || null,
+    };
+    if (!body.detail && !body.preferred_times && !body.contact_method) { page.say("Add a detail or change how or when to reach the caller.", "error"); return; }
+    act(ticket, "amendments", body, `Warm transfer to ${ticket.service} changed; the partner has been told.`);
+  } },
+    el("label", { for: id("detail") }, "A new detail for the partner"),
+    el("textarea", { id: id("detail"), name: "detail", rows: 2, maxlength: 2000 }),
+    el("label", { for: id("times") }, "When to contact them now"),
+    el("input", { id: id("times"), name: "preferred_times", placeholder: ticket.preferred_times || "e.g. weekdays after 6pm", maxlength: 300 }),
+    el("label", { for: id("method") }, "How to reach them"),
+    el("select", { id: id("method"), name: "contact_method" }, el("option", { value: "" }, "No change"),
+      ...["phone", "text"].filter((m) => m !== ticket.contact_method)
+        .map((m) => el("option", { value: m }, m === "text" ? "Text message" : "Phone call"))),
+    el("button", { type: "submit" }, "Send the change to the partner"));
+  return el("details", { class: "amend" }, el("summary", {}, "Add to this warm transfer"), form);
 }
 
 function drawSuggestion(s) {
@@ -149,7 +181,9 @@ function detailsForm(previous) {
         placeholder: "the number they rang from", value: v("contact_number") })),
       el("label", {}, "Name the caller gave", el("input", { name: "caller_name", autocomplete: "off", value: v("caller_name") })),
       el("label", { class: "span2" }, "When to contact them", el("input", { name: "preferred_times", placeholder: "e.g. weekdays after 6pm", value: v("preferred_times") })),
-      el("label", { class: "check" }, el("input", { name: "urgent", type: "checkbox", checked: Boolean(previous && previous.urgent) }), " Urgent")),
+      el("label", { class: "check" }, el("input", { name: "urgent", type: "checkbox", checked: Boolean(previous && previous.urgent) }), " Urgent"),
+      el("label", { class: "check span2" }, el("input", { name: "share_journey", type: "checkbox", checked: Boolean(previous && previous.share_journey) }),
+        " The caller agrees that the services helping them may see each other's progress")),
     el("button", { type: "submit" }, suggestions ? "Refresh suggestions" : "Find services"));
 }
 
@@ -158,7 +192,8 @@ function remember() {
   const form = panel.querySelector("#transfer-details");
   if (!form) return null;
   return { age: form.age.value, locality: form.locality.value, contact_number: form.contact_number.value,
-           caller_name: form.caller_name.value, preferred_times: form.preferred_times.value, urgent: form.urgent.checked };
+           caller_name: form.caller_name.value, preferred_times: form.preferred_times.value, urgent: form.urgent.checked,
+           share_journey: form.share_journey.checked };
 }
 
 function draw() {

@@ -23,7 +23,7 @@ async def sign_in(context, base, path, username):
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-async def test_a_warm_transfer_from_call_to_confirmed_handover(make_harness, browser):
+async def test_a_warm_transfer_from_call_to_confirmed_handover(make_harness, browser, screenshot_path):
     harness = await make_harness(public_url="http://127.0.0.1")
     organisations = await load_demo_directory(harness)
     await harness.add_user("sam", "listener", display_name="Sam Okafor")
@@ -77,6 +77,18 @@ async def test_a_warm_transfer_from_call_to_confirmed_handover(make_harness, bro
             detail = partner.locator("#detail")
             await expect(detail).to_contain_text("Payments stopped in October", timeout=WAIT)
             await expect(detail).to_contain_text("weekday mornings")
+
+            # The listener adds a detail after sending; the partner's open ticket shows it marked.
+            ticket = panel.locator("li.transfer")
+            await ticket.get_by_text("Add to this warm transfer").click()
+            await ticket.get_by_label("A new detail for the partner").fill("The caller's phone is off after 9pm")
+            await listener.screenshot(path=screenshot_path("listener-amend-transfer.png"), full_page=True)
+            await ticket.get_by_role("button", name="Send the change to the partner").click()
+            await expect(listener.locator("#status")).to_contain_text("the partner has been told", timeout=WAIT)
+            await expect(panel.locator("li.transfer")).to_contain_text("Changed after sending: version 1", timeout=WAIT)
+            await expect(detail.locator("#amendments")).to_contain_text(
+                "The caller's phone is off after 9pm", timeout=WAIT
+            )
             await detail.get_by_role("button", name="Accept").click()
             await expect(panel.locator("li.transfer")).to_contain_text("Accepted", timeout=WAIT)  # live, no reload
             await detail.get_by_role("button", name="Confirm contact").click()

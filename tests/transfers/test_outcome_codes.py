@@ -71,7 +71,9 @@ async def test_decline_and_give_up_take_only_a_reason_it_did_not_go_through(harn
     assert _refused_field(wrong) == "outcome_code"
     failed = await worker.post(f"{path}/give-up", json=gave_up | {"outcome_code": "could-not-contact"})
     assert failed.status_code == 200 and failed.json()["status"] == "failed"
-    assert failed.json()["events"][-1] | {"at": None} == {
+    # The give-up, then the helpline taking the caller back (its follow-ups), in that order.
+    assert [e["action"] for e in failed.json()["events"][-2:]] == ["give_up", "take_back"]
+    assert failed.json()["events"][-2] | {"at": None} == {
         "at": None,
         "actor": "user:ca-worker",
         "action": "give_up",

@@ -16,7 +16,43 @@ from app.core.events import publish_live
 from app.core.security import User
 from telephony.models import Call
 from transfers.directory.models import Service
-from transfers.tickets.models import FollowUp, TransferTicket
+from transfers.tickets.models import FollowUp, TicketEvent, TransferTicket
+from transfers.tickets.words import outcome_words
+
+TAKE_BACK = "take_back"
+
+
+async def take_back_ticket(session: AsyncSession, *, ticket: TransferTicket, reason: str) -> bool:
+    """The caller comes back to the helpline team's follow-ups: exactly once per ticket, however
+    many times this runs (a job run twice, a give-up racing a timer). The trail says so in the same
+    transaction. Returns whether this call was the one that took the ticket back."""
+    now = runtime_of(session).clock.now()
+    taken = await session.execute(
+        sa.update(TransferTicket)
+        .where(TransferTicket.id == ticket.id, TransferTicket.taken_back_at.is_(None))
+        .values(taken_back_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if not taken.rowcount:
+        return False
+    ticket.taken_back_at = now
+    session.add(FollowUp(ticket_id=ticket.id, call_id=ticket.call_id, reason=reason, created_at=now))
+    session.add(
+        TicketEvent(
+            ticket_id=ticket.id,
+            at=now,
+            actor="openline:take-back",
+            action=TAKE_BACK,
+            from_status=ticket.status,
+            to_status=ticket.status,
+            reason="back with the helpline team's follow-ups",
+        )
+    )
+    await session.flush()
+    data = {"ticket_id": ticket.id, "reason": reason}
+    await publish_live(session, "role:supervisor", "follow-up.created", data)
+    await publish_live(session, f"user:{ticket.created_by}", "follow-up.created", data)
+    return True
 
 
 async def list_open_follow_ups(session: AsyncSession) -> list[dict[str, Any]]:
@@ -27,6 +63,8 @@ async def list_open_follow_ups(session: AsyncSession) -> list[dict[str, Any]]:
                 FollowUp,
                 TransferTicket.status,
                 TransferTicket.urgent,
+                TransferTicket.outcome_code,
+                TransferTicket.journey_id,
                 Service.name,
                 Call.from_masked,
                 User.display_name,
@@ -45,13 +83,16 @@ async def list_open_follow_ups(session: AsyncSession) -> list[dict[str, Any]]:
             "ticket_id": f.ticket_id,
             "ticket_status": status,
             "urgent": bool(urgent),
+            "outcome_code": code,
+            "outcome_words": outcome_words(code),
+            "journey_id": journey,
             "service": service,
             "caller": masked or "unknown",
             "listener": listener,
             "reason": f.reason,
             "created_at": f.created_at.isoformat(),
         }
-        for f, status, urgent, service, masked, listener in rows
+        for f, status, urgent, code, journey, service, masked, listener in rows
     ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +31,7 @@ class TransferTicket(Base):
         # The capacity model's accepted and completed per week: a window of each.
         sa.Index("ix_transfer_tickets_accepted_at", "accepted_at"),
         sa.Index("ix_transfer_tickets_completed_at", "completed_at"),
+        sa.Index("ix_transfer_tickets_updated", "updated_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -73,6 +75,15 @@ class TransferTicket(Base):
     # One more at every change a partner would see (a move through the state table, an erasure):
     # a FHIR Task's meta.versionId and ETag, checked against a PATCH's If-Match.
     version: Mapped[int] = mapped_column(default=1, server_default="1")
+    # One id across a caller's linked warm transfers and follow-ups: one plan, not silos.
+    journey_id: Mapped[str] = mapped_column(sa.String(36), index=True, default=lambda: str(uuid.uuid4()))
+    # The caller agreed that the partners helping them may see each other's status (service and
+    # state only) on this journey.
+    share_journey: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # When the ticket came back to the helpline's follow-ups by itself (set once: exactly once).
+    taken_back_at: Mapped[datetime | None]
+    # The number of the latest amendment after sending (0: as first sent).
+    amendment_version: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -93,6 +104,23 @@ class TicketEvent(Base):
     to_status: Mapped[str] = mapped_column(sa.String(16))
     reason: Mapped[str | None] = mapped_column(sa.Text)
     outcome_code: Mapped[str | None] = mapped_column(sa.String(24))
+
+
+class TicketAmendment(Base):
+    """What the helpline added to a ticket after sending it: one numbered version, who, when, which
+    fields, and the before/after text (encrypted: it is the caller's personal text)."""
+
+    __tablename__ = "ticket_amendments"
+    __table_args__ = (sa.UniqueConstraint("ticket_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(sa.ForeignKey("transfer_tickets.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int]
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(sa.String(120))
+    # Field names only (never their values), so a notification can say what changed.
+    fields: Mapped[list[str]]
+    changes_encrypted: Mapped[str] = mapped_column(sa.Text)
 
 
 class PartnerNotification(Base):

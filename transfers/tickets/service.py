@@ -3,9 +3,10 @@ table, every move audited in its own transaction. Service functions never commit
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,11 +18,13 @@ from app.core.db import insert_ignore, runtime_of
 from app.core.errors import NotFound, Unprocessable
 from app.core.events import emit, publish_live
 from app.core.jobs import cancel_job, schedule_job
+from telephony.models import Call
 from transfers.directory.models import Service
 from transfers.directory.service import availability_of, service_unavailable
 from transfers.hours import add_open_hours, is_open, parse_schedule
 from transfers.routing import CallerCircumstances, ServiceOption, Suggestion, rank_services
-from transfers.tickets.models import FollowUp, TicketEvent, TransferTicket
+from transfers.tickets.follow_ups import take_back_ticket
+from transfers.tickets.models import TicketEvent, TransferTicket
 from transfers.tickets.states import (
     ACTIVE_STATES,
     OPEN_STATES,
@@ -32,10 +35,16 @@ from transfers.tickets.states import (
     VersionChanged,
     next_state,
 )
-from transfers.tickets.words import what_next
+from transfers.tickets.words import outcome_words, what_next
 
 ACCEPT_BREACH, CONTACT_BREACH = "ticket.accept_breach", "ticket.contact_breach"
 TEXT_CALLER = "ticket.text_caller"
+TAKE_BACK_JOB = "ticket.take_back"
+# After the accept-by passes, supervisors are told and may re-route; if nobody has accepted or
+# re-routed it this long after, the helpline takes the caller back by itself.
+TAKE_BACK_GRACE = timedelta(hours=1)
+# Ticket changes a partner's own system hears of through its webhook (the rest it polls).
+WEBHOOK_EVENTS = frozenset({"ticket.created", "ticket.rerouted", "ticket.cancelled", "ticket.amended"})
 # A rejecting partner can hand the choice back to the helpline instead of the next suggestion.
 REROUTE_NEXT, REROUTE_HELPLINE = "next", "helpline"
 
@@ -64,6 +73,7 @@ class TransferRequest:
     sms_consent: bool
     mode: str = "queue"
     rerouted_from_id: int | None = None
+    share_journey: bool = False
 
 
 # Finding tickets and services
@@ -192,6 +202,8 @@ async def create_ticket(session: AsyncSession, *, request: TransferRequest, acto
         raise Unprocessable("service_id", f"{service.name} is {reason}: choose another service")
     accept_by, contact_by = _targets(service, now, request.urgent)
     values = dict(
+        journey_id=await _journey_for(session, request),
+        share_journey=request.share_journey,
         service_id=service.id,
         call_id=request.call_id,
         created_by=request.created_by,
@@ -257,6 +269,13 @@ async def create_ticket(session: AsyncSession, *, request: TransferRequest, acto
     )
     await schedule_job(
         session,
+        kind=TAKE_BACK_JOB,
+        key=f"ticket-take-back:{ticket.id}",
+        run_at=accept_by + TAKE_BACK_GRACE,
+        payload={"ticket_id": ticket.id},
+    )
+    await schedule_job(
+        session,
         kind=CONTACT_BREACH,
         key=f"ticket-contact-breach:{ticket.id}",
         run_at=contact_by,
@@ -264,6 +283,37 @@ async def create_ticket(session: AsyncSession, *, request: TransferRequest, acto
     )
     await announce(session, ticket, service, "ticket.rerouted" if request.rerouted_from_id else "ticket.created")
     return ticket, True
+
+
+async def _journey_for(session: AsyncSession, request: TransferRequest) -> str:
+    """One journey per caller: a re-route or another warm transfer for the same call stays on it;
+    a new call from the same caller joins their latest journey only when both warm transfers carry
+    the caller's consent to share it (matched through the keyed hash, never the number)."""
+    if request.rerouted_from_id is not None:
+        previous = await session.get(TransferTicket, request.rerouted_from_id)
+        if previous is not None:
+            return previous.journey_id
+    if request.call_id is not None:
+        same_call = await session.scalar(
+            sa.select(TransferTicket.journey_id)
+            .where(TransferTicket.call_id == request.call_id)
+            .order_by(TransferTicket.id)
+            .limit(1)
+        )
+        if same_call:
+            return same_call
+        call = await session.get(Call, request.call_id)
+        if request.share_journey and call is not None and call.from_hash:
+            same_caller = await session.scalar(
+                sa.select(TransferTicket.journey_id)
+                .join(Call, Call.id == TransferTicket.call_id)
+                .where(Call.from_hash == call.from_hash, TransferTicket.share_journey.is_(True))
+                .order_by(TransferTicket.id.desc())
+                .limit(1)
+            )
+            if same_caller:
+                return same_caller
+    return str(uuid.uuid4())
 
 
 def check_replay(crypto: Crypto, ticket: TransferTicket, request: TransferRequest) -> None:
@@ -281,6 +331,7 @@ def check_replay(crypto: Crypto, ticket: TransferTicket, request: TransferReques
         request.caller_name,
         crypto.decrypt(request.contact_number_encrypted),
         request.shared_summary is not None,
+        request.share_journey,
     )
     made = (
         ticket.service_id,
@@ -294,6 +345,7 @@ def check_replay(crypto: Crypto, ticket: TransferTicket, request: TransferReques
         crypto.decrypt(ticket.caller_name_encrypted),
         crypto.decrypt(ticket.contact_number_encrypted),
         ticket.shared_summary_encrypted is not None,
+        ticket.share_journey,
     )
     if sent != made:
         raise Unprocessable(
@@ -395,6 +447,7 @@ async def _after_move(session: AsyncSession, ticket: TransferTicket, change: Act
     service = await _service(session, ticket.service_id)
     if ticket.status != "requested":
         await cancel_job(session, f"ticket-accept-breach:{ticket.id}")
+        await cancel_job(session, f"ticket-take-back:{ticket.id}")
     if ticket.status not in ("accepted", "on-hold"):
         await cancel_job(session, f"ticket-contact-breach:{ticket.id}")
     if change.action is TicketAction.accept and ticket.sms_consent:
@@ -408,7 +461,9 @@ async def _after_move(session: AsyncSession, ticket: TransferTicket, change: Act
     if change.action is TicketAction.reject:
         await _reroute(session, ticket, change)
     elif change.action is TicketAction.give_up:
-        await _follow_up(session, ticket, f"{service.name} could not reach the caller: {change.reason}")
+        await take_back_ticket(
+            session, ticket=ticket, reason=f"{service.name} could not reach the caller: {change.reason}"
+        )
     await announce(
         session, ticket, service, "ticket.cancelled" if change.action is TicketAction.cancel else "ticket.changed"
     )
@@ -423,7 +478,9 @@ async def _reroute(session: AsyncSession, ticket: TransferTicket, change: Action
             request = _copy_request(ticket, service_id=suggestions[0].service_id, crypto=runtime_of(session).crypto)
             rerouted, _ = await create_ticket(session, request=request, actor="openline:re-route")
             return rerouted
-    await _follow_up(session, ticket, f"Declined: {change.reason}. Choose another service with the caller.")
+    await take_back_ticket(
+        session, ticket=ticket, reason=f"Declined: {change.reason}. Choose another service with the caller."
+    )
     return None
 
 
@@ -502,16 +559,7 @@ def _copy_request(ticket: TransferTicket, *, service_id: int, crypto: Any) -> Tr
         consent_recorded_by=ticket.consent_recorded_by,
         sms_consent=ticket.sms_consent,
         rerouted_from_id=ticket.id,
-    )
-
-
-async def _follow_up(session: AsyncSession, ticket: TransferTicket, reason: str) -> None:
-    now = runtime_of(session).clock.now()
-    session.add(FollowUp(ticket_id=ticket.id, call_id=ticket.call_id, reason=reason, created_at=now))
-    await session.flush()
-    await publish_live(session, "role:supervisor", "follow-up.created", {"ticket_id": ticket.id, "reason": reason})
-    await publish_live(
-        session, f"user:{ticket.created_by}", "follow-up.created", {"ticket_id": ticket.id, "reason": reason}
+        share_journey=ticket.share_journey,
     )
 
 
@@ -540,14 +588,21 @@ async def _record_event(
     await session.flush()
 
 
-async def announce(session: AsyncSession, ticket: TransferTicket, service: Service, event: str) -> None:
+async def announce(
+    session: AsyncSession,
+    ticket: TransferTicket,
+    service: Service,
+    event: str,
+    *,
+    extra: Mapping[str, Any] | None = None,
+) -> None:
     """Tell the listener who made it, the partner's dashboards (no personal data on the wire:
-    they fetch the ticket, and that read is audited), and, for new, re-routed and cancelled
-    tickets, the partner's own system through the outbox."""
-    summary = describe_ticket_status(ticket, service)
+    they fetch the ticket, and that read is audited), and, for new, re-routed, cancelled and
+    amended tickets, the partner's own system through the outbox."""
+    summary = describe_ticket_status(ticket, service) | dict(extra or {})
     await publish_live(session, f"user:{ticket.created_by}", "ticket.changed", summary)
     await publish_live(session, f"org:{service.organisation_id}", event, summary)
-    if event in ("ticket.created", "ticket.rerouted", "ticket.cancelled"):
+    if event in WEBHOOK_EVENTS:
         from transfers.notifications import queue_partner_notification
 
         await queue_partner_notification(
@@ -581,6 +636,9 @@ def describe_ticket_status(ticket: TransferTicket, service: Service) -> dict[str
         "rerouted_from_id": ticket.rerouted_from_id,
         "status_reason": ticket.status_reason,
         "outcome_code": ticket.outcome_code,
+        "outcome_words": outcome_words(ticket.outcome_code),
+        "amendment_version": ticket.amendment_version,
+        "taken_back": ticket.taken_back_at is not None,
         "created_at": _iso(ticket.created_at),
         "updated_at": _iso(ticket.updated_at),
     }

@@ -10,7 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.audit import record_audit
 from app.core.db import runtime_of
+from app.core.errors import NotFound
 from transfers.directory.models import Service
+from transfers.tickets.amendments import added_details, list_amendments
 from transfers.tickets.models import TicketEvent, TransferTicket
 from transfers.tickets.service import describe_ticket_status, describe_what_next
 from transfers.tickets.states import allowed_actions
@@ -42,7 +44,13 @@ async def describe_for_partner(session: AsyncSession, *, ticket: TransferTicket,
     await record_audit(
         session, actor=actor, action="read_caller_details", subject_type="transfer_ticket", subject_id=ticket.id
     )
+    amendments = await list_amendments(session, ticket=ticket, masked=False)
+    journey = await describe_journey(session, ticket=ticket, organisation_id=service.organisation_id)
     return describe_ticket_status(ticket, service) | {
+        "journey_id": ticket.journey_id if journey is not None else None,
+        "journey": journey or [],
+        "amendments": amendments,
+        "added_details": added_details(amendments),
         "caller_name": crypto.decrypt(ticket.caller_name_encrypted),
         "contact_method": ticket.contact_method,
         "contact_number": crypto.decrypt(ticket.contact_number_encrypted),
@@ -61,3 +69,38 @@ async def describe_for_partner(session: AsyncSession, *, ticket: TransferTicket,
         "what_next": await describe_what_next(session, ticket),
         "events": await ticket_trail(session, ticket.id),
     }
+
+
+async def describe_journey(
+    session: AsyncSession, *, ticket: TransferTicket, organisation_id: int
+) -> list[dict[str, Any]] | None:
+    """The caller's other warm transfers on this journey, as a partner on it may see them: the
+    service and its state, nothing of another organisation's notes. None (nothing to see) unless
+    the caller agreed to share the journey on this ticket; another ticket shows only when the
+    caller agreed on that one too."""
+    if not ticket.share_journey:
+        return None
+    rows = (
+        await session.execute(
+            sa.select(TransferTicket.status, TransferTicket.updated_at, Service.name, Service.organisation_id)
+            .join(Service, Service.id == TransferTicket.service_id)
+            .where(
+                TransferTicket.journey_id == ticket.journey_id,
+                TransferTicket.share_journey.is_(True),
+                TransferTicket.id != ticket.id,
+            )
+            .order_by(TransferTicket.created_at, TransferTicket.id)
+        )
+    ).all()
+    return [
+        {"service": name, "status": status, "updated_at": updated_at.isoformat(), "yours": org == organisation_id}
+        for status, updated_at, name, org in rows
+    ]
+
+
+async def show_journey(session: AsyncSession, *, ticket: TransferTicket, organisation_id: int) -> dict[str, Any]:
+    journey = await describe_journey(session, ticket=ticket, organisation_id=organisation_id)
+    if journey is None:
+        # Without the caller's consent the journey is not there to see, not forbidden.
+        raise NotFound("no shared journey for this ticket", error="no_journey")
+    return {"journey_id": ticket.journey_id, "ticket_id": ticket.id, "others": journey}

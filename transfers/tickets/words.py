@@ -4,6 +4,23 @@ all of them read what actually happened (re-routed to which service, or back wit
 
 from __future__ import annotations
 
+from transfers.tickets.states import HELPED, NOT_HELPED
+
+# What each amendable field is called on the helpline's and the partner's screens.
+AMENDED_FIELDS = {
+    "detail": "a new detail",
+    "preferred_times": "when to reach them",
+    "contact_method": "how to reach them",
+    "contact_number": "the number to ring",
+}
+
+
+def outcome_words(code: str | None) -> str | None:
+    """Pure. A coded outcome (states.OUTCOME_CODES) in the helpline's words; None before one is recorded."""
+    if code is None:
+        return None
+    return HELPED.get(code) or NOT_HELPED.get(code) or code.replace("-", " ")
+
 
 def _because(reason: str | None) -> str:
     text = (reason or "").strip().rstrip(".").strip()
