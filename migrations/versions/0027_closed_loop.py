@@ -5,8 +5,8 @@ numbered version whose text is encrypted like the rest of the ticket's personal 
 
 Existing tickets get a journey each, shared along their re-route chain and their call.
 
-Revision ID: 0021
-Revises: 0020
+Revision ID: 0027
+Revises: 0026
 """
 
 import uuid
@@ -16,8 +16,8 @@ from alembic import op
 
 import app.core.db
 
-revision = "0021"
-down_revision = "0020"
+revision = "0027"
+down_revision = "0026"
 branch_labels = None
 depends_on = None
 
