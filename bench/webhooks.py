@@ -118,22 +118,28 @@ async def drop_postgres_database(admin_url: str, name: str) -> None:
     await engine.dispose()
 
 
-def start_server(port: int, workdir: Path, database_url: str, workers: int = 1) -> subprocess.Popen:
+def start_server(
+    port: int, workdir: Path, database_url: str, workers: int = 1, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen:
     """The server as ``openline serve`` runs it, on an already migrated database."""
-    env = os.environ | {
-        "OPENLINE_ENVIRONMENT": "test",
-        "OPENLINE_DATABASE_URL": database_url,
-        "OPENLINE_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "OPENLINE_TELEPHONY": "twilio",
-        "OPENLINE_TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-        "OPENLINE_TWILIO_AUTH_TOKEN": TOKEN,
-        "OPENLINE_TWILIO_CALLER_ID": "+441632960000",
-        "OPENLINE_SECRET_KEY": secrets.token_urlsafe(32),
-        "OPENLINE_DATA_KEY": secrets.token_urlsafe(32),
-        "OPENLINE_RUN_JOBS": "false",
-        "OPENLINE_LOG_LEVEL": "INFO",
-        "PYTHONPATH": str(ROOT),
-    }
+    env = (
+        os.environ
+        | {
+            "OPENLINE_ENVIRONMENT": "test",
+            "OPENLINE_DATABASE_URL": database_url,
+            "OPENLINE_PUBLIC_URL": f"http://127.0.0.1:{port}",
+            "OPENLINE_TELEPHONY": "twilio",
+            "OPENLINE_TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+            "OPENLINE_TWILIO_AUTH_TOKEN": TOKEN,
+            "OPENLINE_TWILIO_CALLER_ID": "+441632960000",
+            "OPENLINE_SECRET_KEY": secrets.token_urlsafe(32),
+            "OPENLINE_DATA_KEY": secrets.token_urlsafe(32),
+            "OPENLINE_RUN_JOBS": "false",
+            "OPENLINE_LOG_LEVEL": "INFO",
+            "PYTHONPATH": str(ROOT),
+        }
+        | (extra_env or {})
+    )
     log = open(workdir / "server.log", "w")  # noqa: SIM115 - closed with the process
     return subprocess.Popen(
         [
