@@ -342,7 +342,9 @@ class Day:
             while not self.day_over():
                 status, taken = await self.api(http, "take next caller", "POST", "/api/listener/calls/next")
                 if status == 404:
-                    await wait_event(self.arrival, 0.2)
+                    # Nobody waiting: a listener's dashboard is told when someone rings (here, the
+                    # arrival event), so they do not ask again and again meanwhile.
+                    await wait_event(self.arrival, 1.0)
                     continue
                 if status == 409 and previous is not None:
                     await previous.wait_change(0.2)  # their last caller's end is still on its way
