@@ -6,18 +6,26 @@ at 1, 8 and 32 concurrent keep-alive connections:
 
 * ``bare``      ``/bench/bare``: parse the form, answer constant TwiML (the floor);
 * ``incoming``  ``/telephony/voice/incoming``: signature + a new call stored + TwiML;
+* ``conference`` ``/telephony/conference/events``: signature + the caller's ``participant-join``
+                (SequenceNumber 0) for those calls, as Twilio sends it when they start to wait;
 * ``status``    ``/telephony/voice/status``: signature + ``completed`` for those calls (the caller
                 hangs up while waiting: the call is ended and the queue republished).
 
+Every measured run uses CallSids never sent before (a replayed CallSid, or a replayed event of
+one, takes the cheap stored-reply path and would flatter the figures): each level has its own
+serial in the SID, and after the run the database is asked whether it holds exactly one call per
+incoming request sent (it must, or some request did not take the full path).
+
 Each level sends at most REQUESTS requests or runs at most SECONDS seconds per endpoint. Besides
-throughput and p50/p99 latency it reports the server's own CPU time per request (from /proc), which
-does not depend on how fast this client can send.
+throughput and p50/p99 latency it reports the server's own CPU time per request (from /proc, the
+server's processes summed), which does not depend on how fast this client can send.
 
 The load is sent with aiohttp (already installed with twilio), not httpx: on this 2-core machine an
 httpx client could not send more than ~700 requests/s and its own queueing put ~0.5 s on the p99
 at 32 connections, so it measured itself rather than the server.
 
-``--postgres URL`` runs the same against a fresh database created on that PostgreSQL server.
+``--postgres URL`` runs the same against a fresh database created on that PostgreSQL server;
+``--workers N`` serves it with N uvicorn worker processes (PostgreSQL only: SQLite is one process).
 """
 
 from __future__ import annotations
@@ -46,7 +54,9 @@ REQUESTS = int(os.environ.get("BENCH_REQUESTS", "3000"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "20"))
 ACCOUNT_SID = "AC" + "b" * 32
 TOKEN = secrets.token_urlsafe(32)
-TARGET_RATIO, TARGET_P99_MS = 0.5, 25.0
+# Issue 16's targets at 32 connections on SQLite (0.5x is the aim beyond the target).
+TARGET_RATIO, TARGET_P99_MS = 0.35, 50.0
+ENDPOINTS = ("bare", "incoming", "conference", "status")
 
 
 def free_port() -> int:
@@ -108,22 +118,28 @@ async def drop_postgres_database(admin_url: str, name: str) -> None:
     await engine.dispose()
 
 
-def start_server(port: int, workdir: Path, database_url: str) -> subprocess.Popen:
-    upgrade_database_in_thread(database_url)
-    env = os.environ | {
-        "OPENLINE_ENVIRONMENT": "test",
-        "OPENLINE_DATABASE_URL": database_url,
-        "OPENLINE_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "OPENLINE_TELEPHONY": "twilio",
-        "OPENLINE_TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-        "OPENLINE_TWILIO_AUTH_TOKEN": TOKEN,
-        "OPENLINE_TWILIO_CALLER_ID": "+441632960000",
-        "OPENLINE_SECRET_KEY": secrets.token_urlsafe(32),
-        "OPENLINE_DATA_KEY": secrets.token_urlsafe(32),
-        "OPENLINE_RUN_JOBS": "false",
-        "OPENLINE_LOG_LEVEL": "INFO",
-        "PYTHONPATH": str(ROOT),
-    }
+def start_server(
+    port: int, workdir: Path, database_url: str, workers: int = 1, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen:
+    """The server as ``openline serve`` runs it, on an already migrated database."""
+    env = (
+        os.environ
+        | {
+            "OPENLINE_ENVIRONMENT": "test",
+            "OPENLINE_DATABASE_URL": database_url,
+            "OPENLINE_PUBLIC_URL": f"http://127.0.0.1:{port}",
+            "OPENLINE_TELEPHONY": "twilio",
+            "OPENLINE_TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+            "OPENLINE_TWILIO_AUTH_TOKEN": TOKEN,
+            "OPENLINE_TWILIO_CALLER_ID": "+441632960000",
+            "OPENLINE_SECRET_KEY": secrets.token_urlsafe(32),
+            "OPENLINE_DATA_KEY": secrets.token_urlsafe(32),
+            "OPENLINE_RUN_JOBS": "false",
+            "OPENLINE_LOG_LEVEL": "INFO",
+            "PYTHONPATH": str(ROOT),
+        }
+        | (extra_env or {})
+    )
     log = open(workdir / "server.log", "w")  # noqa: SIM115 - closed with the process
     return subprocess.Popen(
         [
@@ -139,6 +155,8 @@ def start_server(port: int, workdir: Path, database_url: str) -> subprocess.Pope
             "--no-access-log",
             "--log-level",
             "warning",
+            "--workers",
+            str(workers),
         ],
         env=env,
         cwd=ROOT,
@@ -147,9 +165,23 @@ def start_server(port: int, workdir: Path, database_url: str) -> subprocess.Pope
     )
 
 
+def _process_stat(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def server_cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU time of the server and its worker processes (uvicorn ``--workers`` forks children)."""
+    ticks = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = _process_stat(int(entry.name))
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if int(entry.name) == pid or int(fields[1]) == pid:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def signed(base: str, path: str, params: dict[str, str], validator: RequestValidator) -> tuple[str, bytes, dict]:
@@ -205,10 +237,39 @@ async def drive(client: aiohttp.ClientSession, name: str, concurrency: int, requ
     return Result(name, concurrency, len(latencies), errors, elapsed, latencies, cpu * 1000 / max(1, len(latencies)))
 
 
+SENT_SIDS: set[str] = set()
+
+
+def fresh_sids(serial: int, count: int) -> list[str]:
+    """CallSids this run has never sent: a repeat would be answered from the store."""
+    sids = [f"CA{serial:08x}{i:024x}" for i in range(count)]
+    assert SENT_SIDS.isdisjoint(sids), "a measured run must not replay a CallSid"
+    SENT_SIDS.update(sids)
+    return sids
+
+
+def conference_fields(sid: str) -> dict[str, str]:
+    """The caller's participant-join, as Twilio posts it when they start waiting in their room."""
+    return {
+        "AccountSid": ACCOUNT_SID,
+        "ConferenceSid": "CF" + sid[2:],
+        "FriendlyName": f"call-{sid}",
+        "StatusCallbackEvent": "participant-join",
+        "SequenceNumber": "0",
+        "Timestamp": "Tue, 01 Dec 2026 20:00:00 +0000",
+        "CallSid": sid,
+        "Hold": "false",
+        "Muted": "false",
+        "Coaching": "false",
+        "EndConferenceOnExit": "true",
+        "StartConferenceOnEnter": "false",
+    }
+
+
 async def run_level(
     base: str, concurrency: int, pid: int, validator: RequestValidator, serial: int, count: int = REQUESTS
 ) -> list[Result]:
-    sids = [f"CA{serial:08x}{i:024x}" for i in range(count)]
+    sids = fresh_sids(serial, count)
     bare = [signed(base, "/bench/bare", call_fields(sid, "ringing"), validator) for sid in sids]
     incoming = [signed(base, "/telephony/voice/incoming", call_fields(sid, "ringing"), validator) for sid in sids]
     connector = aiohttp.TCPConnector(limit=concurrency)
@@ -219,8 +280,12 @@ async def run_level(
             await drive(client, "bare", concurrency, bare, pid),
             await drive(client, "incoming", concurrency, incoming, pid),
         ]
-        # Hang up exactly the calls that arrived, so every status callback finds its call.
+        # Only the calls that arrived: every conference event and status callback finds its call.
         arrived = sids[: results[-1].sent]
+        joins = [signed(base, "/telephony/conference/events", conference_fields(sid), validator) for sid in arrived]
+        results.append(await drive(client, "conference", concurrency, joins, pid))
+        # Hang up the callers whose join was sent: each status callback ends a waiting call.
+        arrived = arrived[: results[-1].sent]
         status = [
             signed(
                 base,
@@ -236,82 +301,151 @@ async def run_level(
     return results
 
 
-def report(results: list[Result]) -> bool:
+def report(results: list[Result], database: str) -> tuple[bool, Result, Result]:
+    """Print the table; False if any request failed. Also the 32-connection bare and incoming rows."""
     print(
-        f"\n{'conc':>4} {'endpoint':<9} {'requests':>8} {'errors':>6} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} "
+        f"\n{'conc':>4} {'endpoint':<10} {'requests':>8} {'errors':>6} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} "
         f"{'server CPU ms/req':>18} {'vs bare':>8}"
     )
-    met = True
+    clean = True
     for level in LEVELS:
         rows = [r for r in results if r.concurrency == level]
         bare = next(r for r in rows if r.name == "bare")
         for r in rows:
             ratio = r.throughput / bare.throughput
             print(
-                f"{level:>4} {r.name:<9} {r.sent:>8} {r.errors:>6} {r.throughput:>8.0f} {r.percentile(0.5):>7.2f} "
+                f"{level:>4} {r.name:<10} {r.sent:>8} {r.errors:>6} {r.throughput:>8.0f} {r.percentile(0.5):>7.2f} "
                 f"{r.percentile(0.99):>7.2f} {r.cpu_ms_per_request:>18.3f} {ratio:>7.0%}"
             )
-            if r.errors:
-                met = False
-        incoming = next(r for r in rows if r.name == "incoming")
-        if level == max(LEVELS):
-            ok = incoming.throughput >= TARGET_RATIO * bare.throughput and incoming.percentile(0.99) < TARGET_P99_MS
-            met = met and ok
-            print(
-                f"\ntarget at {level} concurrent: incoming >= {TARGET_RATIO:.0%} of bare and "
-                f"p99 < {TARGET_P99_MS:.0f} ms: {'met' if ok else 'NOT met'} "
-                f"({incoming.throughput / bare.throughput:.0%}, "
-                f"p99 {incoming.percentile(0.99):.1f} ms)"
-            )
-    return met
+            clean = clean and not r.errors
+    top = [r for r in results if r.concurrency == max(LEVELS)]
+    bare, incoming = (next(r for r in top if r.name == name) for name in ("bare", "incoming"))
+    if database == "SQLite":
+        ok = incoming.throughput >= TARGET_RATIO * bare.throughput and incoming.percentile(0.99) < TARGET_P99_MS
+        print(
+            f"\ntarget at {max(LEVELS)} connections on SQLite: incoming >= {TARGET_RATIO:.0%} of bare and "
+            f"p99 < {TARGET_P99_MS:.0f} ms: {'met' if ok else 'NOT met'} "
+            f"({incoming.throughput / bare.throughput:.0%}, p99 {incoming.percentile(0.99):.1f} ms)"
+        )
+    return clean, bare, incoming
 
 
-async def benchmark(base: str, server: subprocess.Popen, workdir: Path, database: str) -> bool:
+async def count_rows(database_url: str, queries: dict[str, str]) -> dict[str, int]:
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            return {name: int(await conn.scalar(text(sql)) or 0) for name, sql in queries.items()}
+    finally:
+        await engine.dispose()
+
+
+async def check_full_path(database_url: str, results: list[Result]) -> bool:
+    """Each measured request must have done the real work: one new call per incoming request,
+    one participant per conference event, one ended call per status callback."""
+    sent = {name: sum(r.sent for r in results if r.name == name) for name in ENDPOINTS}
+    stored = await count_rows(
+        database_url,
+        {
+            "incoming": "SELECT count(*) FROM calls",
+            "conference": "SELECT count(*) FROM call_participants",
+            "status": "SELECT count(*) FROM calls WHERE queue_state = 'ended'",
+        },
+    )
+    ok = all(stored[name] == sent[name] for name in stored)
+    print(
+        f"fresh CallSids, full path: calls {stored['incoming']}/{sent['incoming']} incoming, "
+        f"participants {stored['conference']}/{sent['conference']} conference events, "
+        f"ended {stored['status']}/{sent['status']} status callbacks: {'ok' if ok else 'MISMATCH'}"
+    )
+    return ok
+
+
+async def wait_until_ready(base: str, workdir: Path) -> None:
     async with aiohttp.ClientSession() as probe:
-        for _ in range(200):
+        for _ in range(300):
             try:
                 async with probe.get(base + "/readyz") as ready:
                     if ready.status == 200:
-                        break
+                        return
             except aiohttp.ClientError:
                 pass
             await asyncio.sleep(0.1)
-        else:
-            print((workdir / "server.log").read_text()[-3000:])
-            raise SystemExit("the server did not start")
-    validator = RequestValidator(TOKEN)
-    print(
-        f"{database}: server pid {server.pid} on {base}; {os.cpu_count()} CPUs; "
-        f"up to {REQUESTS} requests or {SECONDS:.0f} s per endpoint and level"
-    )
-    await run_level(base, 8, server.pid, validator, serial=0, count=300)  # warm-up, not reported
-    results: list[Result] = []
-    for serial, level in enumerate(LEVELS, start=1):
-        results += await run_level(base, level, server.pid, validator, serial)
-    return report(results)
+    print((workdir / "server.log").read_text()[-3000:])
+    raise SystemExit("the server did not start")
+
+
+async def benchmark(database_url: str, database: str, workers: int) -> tuple[bool, Result, Result]:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory(prefix="openline-bench-") as tmp:
+        server = start_server(port, Path(tmp), database_url, workers)
+        try:
+            await wait_until_ready(base, Path(tmp))
+            validator = RequestValidator(TOKEN)
+            print(
+                f"\n{database}, {workers} worker{'s' if workers > 1 else ''}: server pid {server.pid} on {base}; "
+                f"{os.cpu_count()} CPUs; up to {REQUESTS} requests or {SECONDS:.0f} s per endpoint and level"
+            )
+            serial = len(SENT_SIDS) + 1  # past every serial used so far: never a SID sent before
+            results = await run_level(base, 8, server.pid, validator, serial=serial, count=300)  # warm-up
+            measured: list[Result] = []
+            for offset, level in enumerate(LEVELS, start=1):
+                measured += await run_level(base, level, server.pid, validator, serial + offset)
+            clean, bare, incoming = report(measured, database)
+            clean = await check_full_path(database_url, results + measured) and clean
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    return clean, bare, incoming
 
 
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--postgres", metavar="URL", help="benchmark on a fresh database on this PostgreSQL server")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        default=[1],
+        metavar="N",
+        help="uvicorn worker processes, one run each on a fresh database (e.g. --workers 1 2; PostgreSQL only above 1)",
+    )
     args = parser.parse_args()
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    pg_name = None
-    with tempfile.TemporaryDirectory(prefix="openline-bench-") as tmp:
-        if args.postgres:
-            database_url, pg_name = await create_postgres_database(args.postgres)
-        else:
-            database_url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
-        server = start_server(port, Path(tmp), database_url)
-        try:
-            met = await benchmark(base, server, Path(tmp), "PostgreSQL" if pg_name else "SQLite")
-        finally:
-            server.terminate()
-            server.wait(timeout=15)
-            if pg_name:
-                await drop_postgres_database(args.postgres, pg_name)
-    return 0 if met else 1
+    if not args.postgres and args.workers != [1]:
+        parser.error("SQLite is served by one process: --workers above 1 needs --postgres")
+    clean, incoming_by_workers = True, {}
+    for workers in args.workers:
+        pg_name = None
+        with tempfile.TemporaryDirectory(prefix="openline-bench-db-") as tmp:
+            if args.postgres:
+                database_url, pg_name = await create_postgres_database(args.postgres)
+            else:
+                database_url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
+            upgrade_database_in_thread(database_url)
+            try:
+                ok, _, incoming = await benchmark(database_url, "PostgreSQL" if pg_name else "SQLite", workers)
+            finally:
+                if pg_name:
+                    await drop_postgres_database(args.postgres, pg_name)
+        clean = clean and ok
+        incoming_by_workers[workers] = incoming
+    if len(incoming_by_workers) > 1:
+        print(
+            "\nincoming call webhook at 32 connections by workers: "
+            + ", ".join(
+                f"{w}: {r.throughput:.0f} req/s (p99 {r.percentile(0.99):.0f} ms)"
+                for w, r in incoming_by_workers.items()
+            )
+        )
+        most, fewest = max(incoming_by_workers), min(incoming_by_workers)
+        faster = incoming_by_workers[most].throughput > incoming_by_workers[fewest].throughput
+        print(f"target: {most} workers faster than {fewest}: {'met' if faster else 'NOT met'}")
+    # Missed targets are reported, not failed: `make bench` goes on to the national day. Failed
+    # requests or work not done are failures.
+    return 0 if clean else 1
 
 
 if __name__ == "__main__":
