@@ -24,6 +24,8 @@ from twilio.rest import Client
 
 from app.core.jobs import RetryLater
 from app.core.runtime import Runtime
+from telephony.twiml import CONFERENCE_EVENTS
+from telephony.urls import webhook_url
 
 log = logging.getLogger("openline.telephony")
 
@@ -168,6 +170,13 @@ async def add_participant(
             status_callback=status_callback,
             status_callback_method="POST",
             status_callback_event=["initiated", "ringing", "answered", "completed"],
+            # A listener taken while the caller still hears the greeting reaches the conference
+            # first and so creates it: without these, that conference would send no events and
+            # the line would never learn the call was answered. Twilio keeps the first
+            # participant's, so on a conference the caller started these change nothing.
+            conference_status_callback=webhook_url(runtime.settings, "conference"),
+            conference_status_callback_method="POST",
+            conference_status_callback_event=CONFERENCE_EVENTS.split(),
             **options,
         ),
     )
