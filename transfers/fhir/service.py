@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from transfers.directory.models import Organisation, Service
 from transfers.fhir.resources import SharedCaller, TaskChange, moves_to, task_of
 from transfers.tickets.models import TransferTicket
+from transfers.tickets.polling import BY_CHANGE, changed_after
 from transfers.tickets.service import ActionInput, apply_action, find_ticket
 from transfers.tickets.sharing import describe_for_partner
 from transfers.tickets.states import VersionChanged
@@ -68,16 +69,8 @@ async def search_tasks(
         matching = matching.where(TransferTicket.status.in_(statuses))
     total = await session.scalar(sa.select(sa.func.count()).select_from(matching.subquery()))
     if after is not None:
-        moment, last_id = after
-        matching = matching.where(
-            sa.or_(
-                TransferTicket.updated_at > moment,
-                sa.and_(TransferTicket.updated_at == moment, TransferTicket.id > last_id),
-            )
-        )
-    page = (
-        await session.scalars(matching.order_by(TransferTicket.updated_at, TransferTicket.id).limit(count + 1))
-    ).all()
+        matching = matching.where(changed_after(*after))
+    page = (await session.scalars(matching.order_by(*BY_CHANGE).limit(count + 1))).all()
     tickets, more = page[:count], len(page) > count
     following = (tickets[-1].updated_at, tickets[-1].id) if more else None
     return [await describe_task(session, ticket=t, actor=actor) for t in tickets], total or 0, following

@@ -50,6 +50,18 @@ def parse_moment(text: str) -> datetime:
         raise Unprocessable("updated_since", "not a time this API can compare", error="bad_timestamp") from None
 
 
+# Tickets in the order they last changed, ties by id: a page ends at a (moment, id) and the next
+# starts just after it, so a ticket changed mid-paging moves to the end and none is skipped.
+BY_CHANGE = (TransferTicket.updated_at, TransferTicket.id)
+
+
+def changed_after(moment: datetime, ticket_id: int) -> sa.ColumnElement[bool]:
+    return sa.or_(
+        TransferTicket.updated_at > moment,
+        sa.and_(TransferTicket.updated_at == moment, TransferTicket.id > ticket_id),
+    )
+
+
 def encode_cursor(updated_at: datetime, ticket_id: int) -> str:
     """Pure. Opaque to partners: where the last page ended."""
     return base64.urlsafe_b64encode(f"{updated_at.isoformat()}|{ticket_id}".encode()).decode().rstrip("=")
@@ -94,14 +106,8 @@ async def list_changed_tickets(
         stmt = stmt.where(TransferTicket.updated_at >= updated_since)
     after = decode_cursor(cursor) if cursor else None
     if after is not None:
-        moment, last_id = after
-        stmt = stmt.where(
-            sa.or_(
-                TransferTicket.updated_at > moment,
-                sa.and_(TransferTicket.updated_at == moment, TransferTicket.id > last_id),
-            )
-        )
-    stmt = stmt.order_by(TransferTicket.updated_at, TransferTicket.id).limit(limit + 1)
+        stmt = stmt.where(changed_after(*after))
+    stmt = stmt.order_by(*BY_CHANGE).limit(limit + 1)
     rows = (await session.execute(stmt)).all()
     page = rows[:limit]
     if page:
