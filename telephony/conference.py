@@ -5,7 +5,8 @@ request, with no ordering guarantee: a listener's ``participant-leave`` can arri
 ``participant-join``. Each event is stored as it arrives (``held``) and applied in sequence
 order: an event waits for the ones before it, for at most ``GAP_SECONDS`` (a stored job then
 applies what is held, in order, skipping what never came). An event older than the last one
-applied is recorded as ``stale`` and never applied backwards.
+applied is recorded as ``stale`` and never applied backwards; only the join of a leg not yet seen,
+which cannot undo anything later about it, is still applied when it comes after the wait.
 
 The listener joining is what answers a call. The caller leaving (or the conference ending) ends
 it, whether or not the caller's own ``completed`` status callback ever arrives. Whenever the last
@@ -95,7 +96,13 @@ async def apply_held_events(session: AsyncSession, call: Call, *, skip_gaps: boo
     for row in held:
         sequence = row.sequence
         if sequence is not None and sequence <= call.conference_sequence:
-            row.outcome = STALE
+            # Behind what is applied, but a join of a leg never seen cannot undo anything later
+            # about it: a listener's join held back past the wait still answers the call.
+            if row.event == "participant-join" and not await _seen(session, call, row.call_sid):
+                delivery = Delivery("conference", row.call_sid, row.event, sequence, dict(row.fields))
+                row.outcome = await _apply(session, call, delivery)
+            else:
+                row.outcome = STALE
             continue
         if sequence is not None and sequence != call.conference_sequence + 1 and not skip_gaps:
             waiting = sequence
@@ -113,6 +120,16 @@ async def apply_held_events(session: AsyncSession, call: Call, *, skip_gaps: boo
             run_at=run_at,
             payload={"call_id": call.id},
         )
+
+
+async def _seen(session: AsyncSession, call: Call, call_sid: str | None) -> bool:
+    """Whether the call already has this leg as a participant (joined or left)."""
+    if not call_sid:
+        return True
+    found = await session.scalar(
+        sa.select(CallParticipant.id).where(CallParticipant.call_id == call.id, CallParticipant.call_sid == call_sid)
+    )
+    return found is not None
 
 
 async def apply_events_after_gap(session: AsyncSession, job: Job) -> None:

@@ -89,3 +89,32 @@ async def test_a_waiting_callers_hang_up_is_known_from_the_conference_alone(harn
     assert (call.queue_state, call.abandoned, call.wait_seconds) == ("ended", True, 40)
     response = await client.post("/api/listener/calls/next")
     assert response.status_code == 404 and response.json()["error"] == "nobody_waiting"  # no ghost to take
+
+
+async def test_a_listener_s_join_later_than_the_short_wait_still_answers_the_call(harness, sim):
+    """Past the wait, later events are applied; a join arriving after them is not backwards (the
+    leg was never seen), so it still answers the call rather than leaving a talking caller
+    'waiting', to be sent to voicemail mid-conversation."""
+    user, client = await listener(harness)
+    caller = sim.caller()
+    await caller.arrive()
+    await sim.deliver()
+    await take_call(client)
+    joins = [
+        item
+        for item in conference_events(sim)
+        if item.params["StatusCallbackEvent"] == "participant-join"
+        and item.params.get("CallSid") == listener_leg(sim, caller).sid
+    ]
+    assert len(joins) == 1
+    sim.outbox.remove(joins[0])
+    await sim.deliver()  # conference-start and the rest, the join held back in the network
+    harness.clock.advance(seconds=GAP_SECONDS)
+    await run_due_jobs(harness.runtime)  # the wait is over: what came after the join is applied
+    [call] = await calls(harness)
+    assert call.answered_at is None
+    sim.outbox.append(joins[0])
+    await sim.deliver()
+    [call] = await calls(harness)
+    assert call.queue_state == "connected" and call.answered_at is not None
+    assert (await presence_of(harness, user.id)).status == "on-call"
