@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.crypto import is_withheld, mask_number
-from app.core.db import insert_unless_present, is_postgres, runtime_of
+from app.core.db import defer_until_commit, insert_unless_present, is_postgres, runtime_of
 from app.core.events import publish_live_to
 from telephony.events import LIVE_QUEUE
 from telephony.models import Call
@@ -94,7 +94,14 @@ async def queue_snapshot(session: AsyncSession) -> dict[str, Any]:
 
 
 async def publish_queue(session: AsyncSession) -> None:
-    """Tell listeners' and supervisors' dashboards that the queue changed (sent at commit)."""
+    """Tell listeners' and supervisors' dashboards that the queue changed (sent at commit). In a
+    batch of webhooks the snapshot is taken once, just before the batch commits: it is the same
+    queue they all changed, and one event says so."""
+    if not defer_until_commit(session, LIVE_QUEUE, _publish_queue_now):
+        await _publish_queue_now(session)
+
+
+async def _publish_queue_now(session: AsyncSession) -> None:
     snapshot = await queue_snapshot(session)
     await publish_live_to(session, ("role:listener", "role:supervisor"), LIVE_QUEUE, snapshot)
 

@@ -44,8 +44,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("openline.events")
 
 LIVE_CHANNEL = "openline_live"
-# Flags kept on a session for its transaction (restored with ``EventBus.rewind`` when a SAVEPOINT
-# rolls back, since NOTIFY rolls back with it).
+# Flags kept on a session for its transaction.
 LIVE_FLAGS = ("live_written", "live_notified")
 
 
@@ -132,19 +131,6 @@ class EventBus:
 
     def subscribe(self, name: str, handler: Handler) -> None:
         self.handlers[name].append(handler)
-
-    def mark(self, session: AsyncSession) -> dict[str, Any]:
-        """Where this session's queued events stand, to ``rewind`` to if a SAVEPOINT rolls back."""
-        mark: dict[str, Any] = {key: len(session.info.get(key, ())) for key in ("domain_events", RUN_AFTER_COMMIT)}
-        return mark | {flag: session.info.get(flag, False) for flag in LIVE_FLAGS}
-
-    def rewind(self, session: AsyncSession, mark: dict[str, Any]) -> None:
-        """Forget the events queued since ``mark``: their changes were rolled back."""
-        for key, value in mark.items():
-            if key in LIVE_FLAGS:
-                session.info[key] = value
-            elif key in session.info:
-                del session.info[key][value:]
 
     def discard(self, session: AsyncSession) -> None:
         for key in ("domain_events", *LIVE_FLAGS, RUN_AFTER_COMMIT):

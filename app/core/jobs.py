@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.core.db import Base, insert_ignore, is_postgres, runtime_of
 
@@ -143,7 +143,7 @@ def queue_job_now(session: AsyncSession, *, kind: str, payload: dict[str, Any]) 
     runs it instead if the process dies first). Synchronous, so ``emit`` can call it."""
     now = runtime_of(session).clock.now()
     key = f"{kind}:{uuid.uuid4().hex}"
-    session.add(Job(kind=kind, key=key, run_at=now, payload=payload, status=PENDING, attempts=0, created_at=now))
+    _store_at_commit(session, kind=kind, key=key, run_at=now, payload=payload, now=now)
     session.info.setdefault(RUN_AFTER_COMMIT, []).append(key)
     return key
 
@@ -154,8 +154,34 @@ JobPlan = Callable[["Runtime", dict[str, Any]], "tuple[str, datetime, dict[str, 
 
 def plan_job(session: AsyncSession, *, kind: str, key: str, run_at: datetime, payload: dict[str, Any]) -> None:
     """Store a job planned by an event (``JobRegistry.schedule_on``) with this transaction."""
-    now = runtime_of(session).clock.now()
-    session.add(Job(kind=kind, key=key, run_at=run_at, payload=payload, status=PENDING, attempts=0, created_at=now))
+    _store_at_commit(session, kind=kind, key=key, run_at=run_at, payload=payload, now=runtime_of(session).clock.now())
+
+
+# Jobs written by ``emit`` (which is synchronous, so cannot execute a statement) are kept on the
+# session and inserted together just before it commits: one INSERT for a batch of webhooks, where
+# an ORM ``add`` each would be flushed one by one by the next statement of the batch.
+JOBS_AT_COMMIT = "jobs_at_commit"
+JOBS: sa.Table = Job.__table__  # type: ignore[assignment]
+INSERT_JOBS = sa.insert(JOBS)
+
+
+def _store_at_commit(
+    session: AsyncSession, *, kind: str, key: str, run_at: datetime, payload: dict[str, Any], now: datetime
+) -> None:
+    row = dict(kind=kind, key=key, run_at=run_at, payload=payload, status=PENDING, attempts=0, created_at=now)
+    session.info.setdefault(JOBS_AT_COMMIT, []).append(row)
+
+
+@sa.event.listens_for(Session, "before_commit")
+def _insert_jobs_at_commit(session: Session) -> None:
+    # Runs inside AsyncSession.commit's greenlet, where the synchronous API may execute.
+    if rows := session.info.pop(JOBS_AT_COMMIT, None):
+        session.execute(INSERT_JOBS, rows)
+
+
+@sa.event.listens_for(Session, "after_rollback")
+def _forget_jobs_at_commit(session: Session) -> None:
+    session.info.pop(JOBS_AT_COMMIT, None)
 
 
 async def run_job_now(runtime: "Runtime", key: str) -> bool | None:

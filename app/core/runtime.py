@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,8 @@ class Runtime:
     line: LineCache = field(init=False)
     # Features hang their own process-wide helpers here (e.g. the Twilio REST client).
     extras: dict[str, Any] = field(default_factory=dict)
+    # What else to close with the runtime (a feature's own engine).
+    on_close: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.engine = make_engine(self.settings.database_url)
@@ -38,4 +41,6 @@ class Runtime:
         self.line = LineCache(self)
 
     async def close(self) -> None:
+        for close in self.on_close:
+            await close()
         await self.engine.dispose()

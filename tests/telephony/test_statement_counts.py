@@ -8,6 +8,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import event
 
+from telephony.webhook_session import webhook_writer
 from tests.scenarios import take_call
 from tests.telephony.conftest import listener, signed_post, sim  # noqa: F401 - the simulator fixture
 
@@ -37,12 +38,17 @@ def counted(harness):
     def note(_conn, _cursor, statement, _params, _context, _many):
         statements.append(statement)
 
-    engine = harness.runtime.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", note)
+    # The process's engine, and on SQLite the webhook writer's own (its statements run inline).
+    writer = webhook_writer(harness.runtime)
+    writer.sessionmaker  # noqa: B018 - opens the writer's engine, so that it can be listened to
+    engines = {harness.runtime.engine.sync_engine, (writer.engine or harness.runtime.engine).sync_engine}
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", note)
     try:
         yield statements
     finally:
-        event.remove(engine, "before_cursor_execute", note)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", note)
 
 
 async def test_an_incoming_call_costs_a_handful_of_statements(harness, client, sim):
