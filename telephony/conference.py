@@ -179,7 +179,15 @@ async def _participant_joined(session: AsyncSession, call: Call, delivery: Deliv
     await _upsert_participant(session, call, delivery, role=role, joined_at=now)
     if role == "listener":
         await answer_call(session, call, listener_call_sid=delivery.call_sid)
-    emit(session, PARTICIPANT_JOINED, call_id=call.id, call_sid=delivery.call_sid, label=label, role=role)
+    emit(
+        session,
+        PARTICIPANT_JOINED,
+        call_id=call.id,
+        call_sid=delivery.call_sid,
+        label=label,
+        role=role,
+        direction=call.direction,
+    )
     return "applied"
 
 

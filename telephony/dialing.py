@@ -124,6 +124,12 @@ async def stop_ringing_listener(session: AsyncSession, job: Job) -> None:
         hang_up_leg(session, call.listener_call_sid)
 
 
+def _maybe_ringing(payload: dict[str, Any]) -> bool:
+    """Abandoned while a listener may still be being rung: anything but plain waiting (a claim,
+    or a caller who had been handed to voicemail)."""
+    return bool(payload.get("abandoned")) and payload.get("was") != "waiting"
+
+
 async def expire_claim(session: AsyncSession, job: Job) -> None:
     """The ``telephony.claim_timeout`` job: the listener never joined, so the caller goes back."""
     call = await lock_call(session, Call.id == job.payload["call_id"])
@@ -150,6 +156,4 @@ def register(runtime: Runtime) -> None:
         ),
     )
     register_call_out(runtime, HANG_UP_LEG, CallOut(send=retry_when_unavailable(_hang_up), refused=_not_hung_up))
-    runtime.jobs.follow(
-        CALL_ENDED, STOP_RINGING, stop_ringing_listener, when=lambda payload: bool(payload.get("abandoned"))
-    )
+    runtime.jobs.follow(CALL_ENDED, STOP_RINGING, stop_ringing_listener, when=_maybe_ringing)

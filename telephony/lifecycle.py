@@ -166,6 +166,10 @@ async def end_call(
         ended_at=iso(now),
         abandoned=call.abandoned,
         ended_by=call.ended_by,
+        # What the followers need to know whether they have anything to do (``when``): a caller
+        # who hangs up while simply waiting has no session to end and no listener ringing.
+        was=was,
+        answered=call.answered_at is not None,
     )
     log.info("call ended", extra={"call_id": call.id, "was": was, "ended_by": call.ended_by})
     return True

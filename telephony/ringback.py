@@ -337,5 +337,6 @@ def register(runtime: Runtime) -> None:
         PARTICIPANT_JOINED,
         "telephony.ring_back_listener",
         ring_listener_in,
-        when=lambda payload: payload.get("role") == "caller",
+        # Only a caller rung back (an outbound call) waits for this: no job for every other join.
+        when=lambda payload: payload.get("role") == "caller" and payload.get("direction", OUTBOUND) == OUTBOUND,
     )

@@ -267,5 +267,6 @@ def register(runtime: Runtime) -> None:
     runtime.jobs.follow(
         CALL_ANSWERED, "session.start", _on_answered, when=lambda payload: payload.get("listener_id") is not None
     )
-    runtime.jobs.follow(CALL_ENDED, "session.end", _on_ended)
+    # Only an answered call has a session (``_on_answered``); a caller who hung up waiting has none.
+    runtime.jobs.follow(CALL_ENDED, "session.end", _on_ended, when=lambda payload: payload.get("answered") is not False)
     runtime.jobs.follow(PARTICIPANT_LEFT, "session.end_on_leaving", _on_listener_left, when=_listener_leaving)
