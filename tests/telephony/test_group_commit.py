@@ -153,3 +153,37 @@ async def test_kill_9_mid_batch_loses_no_acknowledged_delivery_and_half_writes_n
     assert len(stored_calls) < burst  # some were lost with the process, unacknowledged
     waiting = await rows(harness, Call, Call.queue_state == "waiting")
     assert len(waiting) == len(stored_calls)
+
+
+async def test_a_batch_waits_for_another_connections_write_lock_without_stalling_the_server(harness, db_url):
+    """Another connection (the CLI, a job) holds SQLite's write lock: the writer, whose statements
+    run on the event loop's thread, waits for it asynchronously and the server answers meanwhile."""
+    if not db_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL locks rows, not the database")
+    writer = webhook_writer(harness.runtime)
+    holder = sqlite3.connect(db_url.split("///", 1)[1], isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        writing = asyncio.create_task(
+            writer.write(receive_incoming_call, parse_call_webhook(incoming(sid(41)), "incoming"))
+        )
+        async with harness.client() as other:
+            for _ in range(5):  # the loop is free: other requests are answered while it waits
+                assert (await other.get("/healthz")).status_code == 200
+        assert not writing.done()
+    finally:
+        holder.rollback()
+        holder.close()
+    assert f"call-{sid(41)}" in await asyncio.wait_for(writing, 30)
+    assert [c.call_sid for c in await calls(harness)] == [sid(41)]
+
+
+async def test_a_caller_who_hangs_up_while_waiting_leaves_no_follow_on_work(harness, client):
+    """Nothing to end and nobody ringing: no session.end or stop-ringing job is written for them."""
+    assert (await post(client, "/telephony/voice/incoming", incoming(sid(51)))).status_code == 200
+    ended = incoming(sid(51)) | {"CallStatus": "completed", "SequenceNumber": "2", "CallDuration": "30"}
+    assert (await post(client, "/telephony/voice/status", ended)).status_code == 200
+    (call,) = await calls(harness)
+    assert call.queue_state == "ended" and call.abandoned
+    kinds = {job.kind for job in await rows(harness, Job)}
+    assert "session.end" not in kinds and "telephony.stop_ringing" not in kinds, kinds
