@@ -50,6 +50,9 @@ WRITER_KEY = "telephony.webhook_writer"
 # Enough to absorb a retry storm in a few commits; small enough that one batch's transaction
 # (and so the first webhook's wait) stays a few milliseconds.
 MAX_BATCH = 64
+# The longest the writer waits, before a batch, for other writers queuing for SQLite's lock: a
+# busy_timeout retry comes within 100 ms.
+OTHERS_FIRST_SECONDS = 0.25
 
 Work = Callable[..., Awaitable[Any]]
 COMMIT_FAILED = object()
@@ -112,6 +115,7 @@ class GroupCommit:
 
     async def _drain(self) -> None:
         while self.waiting:
+            await self._let_others_write()
             batch, self.waiting = self.waiting[: self.max_batch], self.waiting[self.max_batch :]
             try:
                 await self._write(batch)
@@ -119,6 +123,19 @@ class GroupCommit:
                 for delivery in batch:
                     delivery.settle(error=exc)
                 raise
+
+    async def _let_others_write(self) -> None:
+        """On SQLite, before the next batch, let in the process's other writers already queuing
+        for the lock (a listener taking a call, a follow-on job): the writer, back for the lock
+        within a millisecond, would otherwise starve their ``busy_timeout`` retries under a
+        steady stream of webhooks. Bounded, so that webhooks are never held for long."""
+        waiting = self.runtime.writes_waiting
+        if waiting is None:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + OTHERS_FIRST_SECONDS
+        while waiting.count > 0 and loop.time() < deadline:
+            await asyncio.sleep(0.002)
 
     @property
     def sessionmaker(self) -> async_sessionmaker[AsyncSession]:
@@ -155,6 +172,8 @@ class GroupCommit:
 
     async def _try_batch(self, batch: list[Delivery]) -> Delivery | object | None:
         """None once committed; else the delivery that raised, or COMMIT_FAILED."""
+        # Outside the locks: inside, the batch reads nothing through another connection.
+        await self.runtime.line.current()
         async with sqlite_writer_lock(self.runtime):
             async with self.sessionmaker() as session:
                 gather_before_commit(session)

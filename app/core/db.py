@@ -124,6 +124,31 @@ async def begin_immediate(session: AsyncSession, *, patience: float = 30.0) -> N
         pause = min(pause * 2, 0.05)
 
 
+class WritesWaiting:
+    """Writing statements sent on an engine and not yet answered. On SQLite a connection that
+    wants the write lock waits inside its first write (``busy_timeout``), so a count above zero
+    means another unit of work (a listener's request, a job) is queuing for the lock."""
+
+    def __init__(self, engine: AsyncEngine):
+        self.count = 0
+        event.listen(engine.sync_engine, "before_cursor_execute", self._before)
+        event.listen(engine.sync_engine, "after_cursor_execute", self._after)
+        event.listen(engine.sync_engine, "handle_error", self._failed)
+
+    def _before(self, conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip()[:6].upper() in ("INSERT", "UPDATE", "DELETE") and not conn.info.get("writing"):
+            conn.info["writing"] = True
+            self.count += 1
+
+    def _after(self, conn: Any, *_: Any) -> None:
+        if conn.info.pop("writing", False):
+            self.count -= 1
+
+    def _failed(self, context: Any) -> None:
+        if context.connection is not None:
+            self._after(context.connection)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, busy_ms: int = 30000) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -171,6 +196,12 @@ SessionWork = Callable[[AsyncSession], Awaitable[Any]]
 def gather_before_commit(session: AsyncSession) -> None:
     """This session's transaction batches many deliveries: let them defer what only the last needs."""
     session.info[BEFORE_COMMIT] = {}
+
+
+def is_batched(session: AsyncSession) -> bool:
+    """Whether this session is a batch of webhooks (``gather_before_commit``): on SQLite it holds
+    the database's write lock, so it must not wait on another pooled connection."""
+    return BEFORE_COMMIT in session.info
 
 
 def defer_until_commit(session: AsyncSession, key: str, work: SessionWork) -> bool:

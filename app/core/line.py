@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from app.core.db import is_batched
 from app.core.settings import Settings
 
 if TYPE_CHECKING:
@@ -125,9 +126,9 @@ class LineCache:
     def _fresh(self, now: datetime) -> bool:
         return self.loaded_at is not None and timedelta(0) <= now - self.loaded_at < timedelta(seconds=REFRESH_SECONDS)
 
-    async def current(self) -> LineSettings:
+    async def current(self, *, may_read: bool = True) -> LineSettings:
         now = self.runtime.clock.now()
-        if self.loader is None or self._fresh(now):
+        if self.loader is None or self._fresh(now) or not may_read:
             return self.snapshot
         if self._lock.locked() and self.loaded_at is not None:
             # Another request is re-reading: a webhook answers with the copy it has rather than wait.
@@ -148,5 +149,8 @@ class LineCache:
 
 
 async def line_settings(session: "AsyncSession") -> LineSettings:
-    """The line settings now, from this process's copy (no query unless it is due a re-read)."""
-    return await session.info["runtime"].line.current()
+    """The line settings now, from this process's copy (no query unless it is due a re-read).
+    Never a re-read inside a batch of webhooks: the loader's own pooled connection could wait
+    behind writers that are themselves waiting for the batch's SQLite lock; the writer refreshes
+    the copy just before each batch instead."""
+    return await session.info["runtime"].line.current(may_read=not is_batched(session))

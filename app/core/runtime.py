@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.core.clock import Clock
 from app.core.crypto import Crypto
-from app.core.db import make_engine, make_sessionmaker
+from app.core.db import WritesWaiting, make_engine, make_sessionmaker
 from app.core.events import EventBus
 from app.core.jobs import JobRegistry
 from app.core.line import LineCache
@@ -24,6 +24,9 @@ class Runtime:
     engine: AsyncEngine = field(init=False)
     sessionmaker: async_sessionmaker[AsyncSession] = field(init=False)
     crypto: Crypto = field(init=False)
+    # On SQLite, the process's units of work queuing for the database's write lock (see
+    # telephony/webhook_session.py: the webhook writer lets them in before its next batch).
+    writes_waiting: WritesWaiting | None = field(init=False, default=None)
     bus: EventBus = field(default_factory=EventBus)
     jobs: JobRegistry = field(default_factory=JobRegistry)
     # The line's own settings (hours, longest wait, what callers hear), cached: see app/core/line.py.
@@ -36,6 +39,8 @@ class Runtime:
     def __post_init__(self) -> None:
         self.engine = make_engine(self.settings.database_url)
         self.sessionmaker = make_sessionmaker(self.engine, self)
+        if self.settings.is_sqlite:
+            self.writes_waiting = WritesWaiting(self.engine)
         self.crypto = Crypto(self.settings.encryption_keys, hash_key=self.settings.hash_key)
         self.bus.runtime = self
         self.line = LineCache(self)
