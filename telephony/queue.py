@@ -18,8 +18,9 @@ from app.core.db import runtime_of
 from app.core.errors import NotFound
 from app.core.events import emit
 from app.core.jobs import schedule_job
+from app.core.security import User
 from telephony.calls import publish_queue, seconds_between
-from telephony.dialing import ring_claimed_listener
+from telephony.dialing import ring_listener_who_took
 from telephony.events import CALL_CLAIMED
 from telephony.lifecycle import (
     CLAIM_TIMEOUT_JOB,
@@ -48,12 +49,12 @@ def caller_out(call: Call, now: datetime, position: int | None = None) -> dict[s
     )
 
 
-async def take_next_caller(session: AsyncSession, *, listener_id: int) -> dict[str, Any]:
+async def take_next_caller(session: AsyncSession, *, listener: User) -> dict[str, Any]:
     """Claim the longest-waiting caller for this listener; their line is rung after commit
     (``call.claimed``). 404 ``nobody_waiting``; 409 ``already_on_call``."""
     now = runtime_of(session).clock.now()
-    await check_ready_for_next(session, listener_id=listener_id)
-    call = await claim_longest_waiting_call(session, listener_id=listener_id)
+    await check_ready_for_next(session, listener_id=listener.id)
+    call = await claim_longest_waiting_call(session, listener_id=listener.id)
     if call is None:
         raise NotFound("nobody is waiting", error="nobody_waiting")
     await schedule_job(
@@ -64,8 +65,8 @@ async def take_next_caller(session: AsyncSession, *, listener_id: int) -> dict[s
         payload={"call_id": call.id, "stamp": claim_stamp(call.claimed_at)},
     )
     await publish_queue(session)
-    emit(session, CALL_CLAIMED, call_id=call.id, listener_id=listener_id)
-    ring_claimed_listener(session, call)
+    emit(session, CALL_CLAIMED, call_id=call.id, listener_id=listener.id)
+    await ring_listener_who_took(session, call, listener)
     return caller_out(call, now)
 
 
