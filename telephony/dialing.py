@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.jobs import Job
-from app.core.outbox import CallOut, call_out_after_commit, register_call_out
+from app.core.outbox import CallOut, call_out_after_commit, call_out_decided, register_call_out
 from app.core.runtime import Runtime
 from app.core.security import User
 from telephony.calls import lock_call
@@ -32,6 +32,8 @@ from telephony.urls import webhook_url
 log = logging.getLogger("openline.telephony")
 
 LISTENER_RING_SECONDS = 20
+# A ring that did not reach Twilio is tried again this soon (then backing off), until the claim's timeout.
+DIAL_RETRY_SECONDS = 2
 DIAL_LISTENER = "telephony.dial_listener"
 HANG_UP_LEG = "telephony.hang_up_leg"
 STOP_RINGING = "telephony.stop_ringing"
@@ -42,6 +44,27 @@ def ring_claimed_listener(session: AsyncSession, call: Call) -> None:
     call_out_after_commit(
         session, DIAL_LISTENER, call_id=call.id, listener_id=call.listener_id, stamp=claim_stamp(call.claimed_at)
     )
+
+
+async def ring_listener_who_took(session: AsyncSession, call: Call, listener: User) -> None:
+    """In the transaction where ``listener`` (signed in, so loaded already) has just claimed
+    ``call``: all that ``_prepare_dial`` would read again after the commit is at hand, so ring
+    them straight after it. Should the process die first, the stored safety net rings them."""
+    if call.conference_name is None or call.listener_call_sid is not None:
+        return  # as _prepare_dial would: the claim's timeout hands the caller back
+    await call_out_decided(
+        session,
+        DIAL_LISTENER,
+        {"conference": call.conference_name, "to": _dial_address(listener)},
+        call_id=call.id,
+        listener_id=listener.id,
+        stamp=claim_stamp(call.claimed_at),
+    )
+
+
+def _dial_address(user: User) -> str:
+    # A listener on a desk phone or SIP set has a dial address; otherwise the browser headset.
+    return user.dial_address or f"client:{user.headset_identity}"
 
 
 async def _prepare_dial(session: AsyncSession, payload: dict[str, Any]) -> dict[str, Any] | None:
@@ -57,9 +80,7 @@ async def _prepare_dial(session: AsyncSession, payload: dict[str, Any]) -> dict[
     user = await session.get(User, payload["listener_id"])
     if user is None or call.conference_name is None:
         return None
-    # A listener on a desk phone or SIP set has a dial address; otherwise the browser headset.
-    to = user.dial_address or f"client:{user.headset_identity}"
-    return payload | {"conference": call.conference_name, "to": to}
+    return payload | {"conference": call.conference_name, "to": _dial_address(user)}
 
 
 async def _dial(runtime: Runtime, payload: dict[str, Any]) -> str:
@@ -151,7 +172,7 @@ def register(runtime: Runtime) -> None:
             send=retry_when_unavailable(_dial),
             done=_dialled,
             refused=_dial_refused,
-            retry_base_seconds=2,
+            retry_base_seconds=DIAL_RETRY_SECONDS,
             give_up_after=timedelta(seconds=CLAIM_TIMEOUT_SECONDS),
         ),
     )

@@ -14,8 +14,9 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
-from app.core.db import runtime_of
+from app.core.db import is_postgres, runtime_of
 from app.core.errors import Conflict
 from app.core.events import emit
 from app.core.jobs import cancel_job, schedule_job
@@ -103,22 +104,39 @@ async def _change_listener(session: AsyncSession, call: Call, change: ListenerCh
         )
 
 
-async def claim_waiting_call(session: AsyncSession, *, call_id: int, listener_id: int) -> Call | None:
-    """A listener takes a waiting caller. The claim is a conditional UPDATE whose row count says
-    who won (two listeners never get the same caller); None when someone else did."""
-    now = runtime_of(session).clock.now()
-    step = CALL_MOVES[("waiting", CallMove.claim)]
-    claimed = await session.execute(
-        sa.update(Call)
-        .where(Call.id == call_id, Call.queue_state == "waiting")
-        .values(queue_state=step.to, listener_id=listener_id, claimed_at=now, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if not claimed.rowcount:
-        return None
-    call = await session.scalar(sa.select(Call).where(Call.id == call_id).execution_options(populate_existing=True))
-    await _change_listener(session, call, step.listener)
+async def claim_longest_waiting_call(session: AsyncSession, *, listener_id: int) -> Call | None:
+    """A listener takes the caller who has waited longest: one UPDATE that picks, claims and
+    returns them (None when nobody is waiting). Two listeners never get the same caller: the
+    UPDATE re-checks ``queue_state = 'waiting'`` on the row it changes, and on SQLite a write
+    statement runs alone. On PostgreSQL the pick skips callers locked by another listener's
+    claim, so listeners do not queue behind one another."""
+    call = await session.scalar(_claim_longest_waiting(session, listener_id, skip_locked=True))
+    if call is None and is_postgres(session):
+        # Every waiting row may just be locked for a moment by a webhook (a hold-music request):
+        # wait for it rather than tell the listener nobody is waiting. PostgreSQL re-checks the
+        # pick's WHERE once the lock is released, so a caller claimed meanwhile is not returned.
+        call = await session.scalar(_claim_longest_waiting(session, listener_id, skip_locked=False))
+    if call is not None:
+        await _change_listener(session, call, CALL_MOVES[("waiting", CallMove.claim)].listener)
     return call
+
+
+def _claim_longest_waiting(session: AsyncSession, listener_id: int, *, skip_locked: bool) -> sa.Update:
+    now = runtime_of(session).clock.now()
+    queued = aliased(Call)  # the pick reads calls too: its own name, or it would correlate to the UPDATE
+    longest_waiting = (
+        sa.select(queued.id).where(queued.queue_state == "waiting").order_by(queued.waiting_since, queued.id).limit(1)
+    )
+    if is_postgres(session):
+        longest_waiting = longest_waiting.with_for_update(skip_locked=skip_locked)
+    step = CALL_MOVES[("waiting", CallMove.claim)]
+    return (
+        sa.update(Call)
+        .where(Call.id == longest_waiting.scalar_subquery(), Call.queue_state == "waiting")
+        .values(queue_state=step.to, listener_id=listener_id, claimed_at=now, updated_at=now)
+        .returning(Call)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
 
 
 async def answer_call(session: AsyncSession, call: Call, *, listener_call_sid: str | None) -> bool:

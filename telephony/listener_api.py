@@ -43,7 +43,7 @@ async def show_queue(session: SessionDep, user: CurrentListener):
 
 @router.post("/calls/next", response_model=CallerOut)
 async def take_next_call(session: SessionDep, user: CurrentListener):
-    return await take_next_caller(session, listener_id=user.id)
+    return await take_next_caller(session, listener=user)
 
 
 @router.post("/calls/current/end", response_model=CallEndedOut)

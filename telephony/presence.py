@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from app.core.db import dialect_insert, insert_ignore, runtime_of
 from app.core.errors import Conflict, Unprocessable
@@ -85,20 +86,28 @@ async def change_presence(
 
 
 async def hold_call_for(session: AsyncSession, *, user_id: int, call_id: int) -> bool:
-    """Tie a claimed caller to the listener; False if they already hold another live call."""
-    await ensure_presence(session, user_id)
-    result = await session.execute(
-        sa.update(ListenerPresence)
-        .where(
-            ListenerPresence.user_id == user_id,
+    """Tie a claimed caller to the listener; False if they already hold another live call. One
+    upsert: a listener seen for the first time gets their presence row with it."""
+    stmt = dialect_insert(session, ListenerPresence).values(
+        user_id=user_id, status="offline", since=runtime_of(session).clock.now(), current_call_id=call_id
+    )
+    seen = aliased(ListenerPresence)
+    held_before = sa.select(seen.current_call_id).where(seen.user_id == user_id)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["user_id"],
+        set_={"current_call_id": stmt.excluded.current_call_id},
+        where=sa.and_(
             sa.or_(
                 ListenerPresence.current_call_id.is_(None), ListenerPresence.current_call_id.not_in(_busy_call_ids())
             ),
-        )
-        .values(current_call_id=call_id)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount)
+            # PostgreSQL: a take-next of the same listener committed while this one waited for the
+            # row has just set the call they hold, but the subquery above still sees that call
+            # as waiting (it reads the snapshot of this statement's start, the row its latest
+            # version). That change shows as the row no longer matching the snapshot: refuse.
+            ListenerPresence.current_call_id.is_not_distinct_from(held_before.scalar_subquery()),
+        ),
+    ).returning(ListenerPresence.user_id)
+    return (await session.scalar(stmt)) is not None
 
 
 async def mark_on_call(session: AsyncSession, *, user_id: int, call_id: int) -> None:

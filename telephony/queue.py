@@ -1,8 +1,9 @@
 """The waiting-caller queue as listeners see it, and taking the next caller.
 
-Longest wait first. A claim is atomic on both databases (``lifecycle.claim_waiting_call``: a
-conditional UPDATE whose row count says who won); PostgreSQL also picks candidates with
-``FOR UPDATE SKIP LOCKED`` so concurrent listeners do not queue behind one another.
+Longest wait first. A claim is one statement on both databases
+(``lifecycle.claim_longest_waiting_call``: an UPDATE that picks the caller, re-checks they are
+still waiting and returns them); PostgreSQL's pick skips callers locked by another claim
+(``FOR UPDATE SKIP LOCKED``) so concurrent listeners do not queue behind one another.
 """
 
 from __future__ import annotations
@@ -13,24 +14,24 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.db import is_postgres, runtime_of
+from app.core.db import runtime_of
 from app.core.errors import NotFound
 from app.core.events import emit
 from app.core.jobs import schedule_job
+from app.core.security import User
 from telephony.calls import publish_queue, seconds_between
-from telephony.dialing import ring_claimed_listener
+from telephony.dialing import ring_listener_who_took
 from telephony.events import CALL_CLAIMED
 from telephony.lifecycle import (
     CLAIM_TIMEOUT_JOB,
     CLAIM_TIMEOUT_SECONDS,
+    claim_longest_waiting_call,
     claim_stamp,
     claim_timeout_key,
-    claim_waiting_call,
 )
 from telephony.models import Call
-from telephony.presence import check_ready_for_next, ensure_presence
+from telephony.presence import check_ready_for_next
 
-CLAIM_ATTEMPTS = 5
 SHOWN_CALLERS = 100
 
 
@@ -48,44 +49,25 @@ def caller_out(call: Call, now: datetime, position: int | None = None) -> dict[s
     )
 
 
-async def _next_waiting_id(session: AsyncSession) -> int | None:
-    stmt = sa.select(Call.id).where(Call.queue_state == "waiting").order_by(Call.waiting_since, Call.id).limit(1)
-    if not is_postgres(session):
-        # SQLite: ensure_presence's write already serialises this whole transaction.
-        return await session.scalar(stmt)
-    found = await session.scalar(stmt.with_for_update(skip_locked=True))
-    if found is None:
-        # Every waiting row may just be locked for a moment by a webhook (a hold-music request):
-        # wait for it rather than tell the listener nobody is waiting. PostgreSQL re-checks the
-        # WHERE clause once the lock is released, so a caller claimed meanwhile is not returned.
-        found = await session.scalar(stmt.with_for_update())
-    return found
-
-
-async def take_next_caller(session: AsyncSession, *, listener_id: int) -> dict[str, Any]:
+async def take_next_caller(session: AsyncSession, *, listener: User) -> dict[str, Any]:
     """Claim the longest-waiting caller for this listener; their line is rung after commit
     (``call.claimed``). 404 ``nobody_waiting``; 409 ``already_on_call``."""
     now = runtime_of(session).clock.now()
-    await ensure_presence(session, listener_id)
-    await check_ready_for_next(session, listener_id=listener_id)
-    for _ in range(CLAIM_ATTEMPTS):
-        call_id = await _next_waiting_id(session)
-        if call_id is None:
-            break
-        call = await claim_waiting_call(session, call_id=call_id, listener_id=listener_id)
-        if call is not None:
-            await schedule_job(
-                session,
-                kind=CLAIM_TIMEOUT_JOB,
-                key=claim_timeout_key(call),
-                run_at=now + timedelta(seconds=CLAIM_TIMEOUT_SECONDS),
-                payload={"call_id": call_id, "stamp": claim_stamp(call.claimed_at)},
-            )
-            await publish_queue(session)
-            emit(session, CALL_CLAIMED, call_id=call_id, listener_id=listener_id)
-            ring_claimed_listener(session, call)
-            return caller_out(call, now)
-    raise NotFound("nobody is waiting", error="nobody_waiting")
+    await check_ready_for_next(session, listener_id=listener.id)
+    call = await claim_longest_waiting_call(session, listener_id=listener.id)
+    if call is None:
+        raise NotFound("nobody is waiting", error="nobody_waiting")
+    await schedule_job(
+        session,
+        kind=CLAIM_TIMEOUT_JOB,
+        key=claim_timeout_key(call),
+        run_at=now + timedelta(seconds=CLAIM_TIMEOUT_SECONDS),
+        payload={"call_id": call.id, "stamp": claim_stamp(call.claimed_at)},
+    )
+    await publish_queue(session)
+    emit(session, CALL_CLAIMED, call_id=call.id, listener_id=listener.id)
+    await ring_listener_who_took(session, call, listener)
+    return caller_out(call, now)
 
 
 async def describe_queue(session: AsyncSession) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from app.core.db import session_scope
 from app.core.jobs import run_due_jobs
 from app.helpline.models import SupportSession
+from telephony.dialing import DIAL_RETRY_SECONDS
 from telephony.provider import use_transport
 from tests.scenarios import on_the_line, take_call
 from tests.telephony.conftest import calls, listener, sim  # noqa: F401 - the simulator fixture
@@ -48,6 +49,7 @@ async def test_the_claimed_listener_is_rung_after_a_crash_and_only_once(harness,
     with crash_after_commit(harness):
         await take_call(client)
     assert dials_to(sim, f"client:listener_{sam.id}") == []  # the process died before ringing
+    harness.clock.advance(seconds=DIAL_RETRY_SECONDS)  # the ring's safety net, stored with the claim, is due
     await run_due_jobs(harness.runtime)  # the restarted job loop
     await sim.deliver()
     await run_due_jobs(harness.runtime)

@@ -8,6 +8,8 @@ for the whole round trip. So, as the partner notifications do:
 2. The job (right after that commit, or the job loop after a crash) ``prepare``s the request
    (still wanted? what exactly to send, read fresh; anything secret stays in memory, never in the
    stored job), stores a **safety net** (the same request again, a little later) and commits.
+   A transaction that has itself just read all ``prepare`` would (``call_out_decided``) does
+   steps 1 and 2 at once: it stores the safety net, and the call follows its own commit.
 3. **Call** after that commit, with no transaction open.
 4. **Record** the result in a new transaction: ``done`` on success, ``refused`` on a permanent
    failure; either way the safety net is cancelled. A temporary failure (``RetryLater``) leaves it
@@ -72,6 +74,35 @@ def call_out_after_commit(session: AsyncSession, kind: str, **payload: Any) -> N
     queue_job_now(session, kind=kind, payload=payload | {ATTEMPT: 0, FIRST: first})
 
 
+async def call_out_decided(session: AsyncSession, kind: str, request: Payload, **payload: Any) -> None:
+    """Steps 1 and 2 at once, for a transaction that has just read all that ``prepare`` would (and
+    so knows the request is wanted): the safety net is stored with it and ``request`` (``payload``
+    and what is to be sent) is made once it commits, without a job run in between to read it all
+    again. A crash before the call leaves the safety net, which runs as any call-out would."""
+    runtime = runtime_of(session)
+    first = runtime.clock.now().isoformat()
+    stored = payload | {ATTEMPT: 0, FIRST: first}
+    safety_net = await _store_safety_net(session, kind, stored)
+    emit(session, SEND_EVENT, kind=kind, payload=stored | request, safety_net=safety_net)
+
+
+async def _store_safety_net(session: AsyncSession, kind: str, stored: Payload) -> str:
+    """The same request again, a little later (growing with each attempt), stored with this
+    transaction; the call made after it commits cancels it."""
+    runtime = runtime_of(session)
+    attempt = stored[ATTEMPT] + 1
+    safety_net = f"{kind}:{uuid.uuid4().hex}"
+    delay = exponential_backoff(attempt, base=_call_out(runtime, kind).retry_base_seconds, cap=300)
+    await schedule_job(
+        session,
+        kind=kind,
+        key=safety_net,
+        run_at=runtime.clock.now() + timedelta(seconds=delay),
+        payload=stored | {ATTEMPT: attempt},
+    )
+    return safety_net
+
+
 def _call_out(runtime: "Runtime", kind: str) -> CallOut:
     return runtime.extras[EXTRAS_KEY][kind]
 
@@ -90,16 +121,7 @@ async def _decide(session: AsyncSession, job: Job) -> None:
         if call_out.refused is not None:
             await call_out.refused(session, request, TimeoutError("given up"))
         return
-    attempt = stored[ATTEMPT] + 1
-    safety_net = f"{job.kind}:{uuid.uuid4().hex}"
-    delay = exponential_backoff(attempt, base=call_out.retry_base_seconds, cap=300)
-    await schedule_job(
-        session,
-        kind=job.kind,
-        key=safety_net,
-        run_at=now + timedelta(seconds=delay),
-        payload=stored | {ATTEMPT: attempt},
-    )
+    safety_net = await _store_safety_net(session, job.kind, stored)
     emit(session, SEND_EVENT, kind=job.kind, payload=request, safety_net=safety_net)
 
 

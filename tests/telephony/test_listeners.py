@@ -56,6 +56,20 @@ async def test_a_listener_holds_one_caller_at_a_time(harness, sim):
     assert [c.queue_state for c in await calls(harness)] == ["claimed", "waiting"]
 
 
+async def test_a_listener_taking_next_twice_at_once_still_holds_one_caller(harness, sim):
+    # A double click: on PostgreSQL the second claim waits for the first's presence row, then
+    # must see that it now holds a caller, though its own snapshot still shows that one waiting.
+    await waiting_caller(sim)
+    await waiting_caller(sim)
+    _, client = await listener(harness)
+    assert (await client.put("/api/listener/presence", json={"status": "available"})).status_code == 200
+    first, second = await asyncio.gather(
+        client.post("/api/listener/calls/next"), client.post("/api/listener/calls/next")
+    )
+    assert sorted([first.status_code, second.status_code]) == [200, 409]
+    assert sorted(c.queue_state for c in await calls(harness)) == ["claimed", "waiting"]
+
+
 async def test_presence_follows_the_call(harness, sim):
     sam, client = await listener(harness)
     assert (await client.get("/api/listener/presence")).json()["status"] == "offline"
