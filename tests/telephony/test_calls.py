@@ -58,6 +58,8 @@ async def test_a_whole_call_arrives_waits_is_taken_and_ends(harness, sim, publis
         "ended_at": call.ended_at.isoformat(),
         "abandoned": False,
         "ended_by": "caller",
+        "was": "connected",
+        "answered": True,
     }
     roles = sorted((n, p["role"]) for n, p in published if n.startswith("participant."))
     assert roles == [
@@ -135,6 +137,8 @@ async def test_a_caller_who_hangs_up_while_waiting_is_abandoned(harness, sim, pu
             "ended_at": call.ended_at.isoformat(),
             "abandoned": True,
             "ended_by": "caller",
+            "was": "waiting",
+            "answered": False,
         }
     ]
     _, client = await listener(harness)
