@@ -41,7 +41,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             loop.start()
         # Everything built at start-up (modules, routes, the ORM's mappings) lives as long as the
         # process: leave it out of the collector's full passes, which otherwise walk it all and
-        # stall every request in flight (a webhook's p99 was several times its median).
+        # stall every request in flight (one run of bench/webhooks.py: the incoming webhook's
+        # p99 at 32 connections 180 -> 112 ms).
         gc.freeze()
         try:
             yield

@@ -208,14 +208,18 @@ class GroupCommit:
                 delivery.settle(delivery.result)
 
     async def _write_alone(self, delivery: Delivery, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
-        """One delivery in its own transaction: its error, if any, is its answer."""
+        """One delivery in its own transaction: its error, if any, is its answer. A batch of one,
+        as to what it may read (nothing through another connection while it holds the lock)."""
         try:
+            await self.runtime.line.current()
             async with sqlite_writer_lock(self.runtime):
                 async with sessionmaker() as session:
+                    gather_before_commit(session)
                     try:
                         if not is_postgres(session):
                             await begin_immediate(session)
                         result = await delivery.run(session)
+                        await run_before_commit(session)
                         await session.commit()
                         self.batches += 1
                     except BaseException:
