@@ -61,6 +61,18 @@ def claim_timeout_key(call: Call) -> str:
     return f"{CLAIM_TIMEOUT_JOB}:{call.id}:{iso(call.claimed_at)}"
 
 
+async def schedule_claim_timeout(session: AsyncSession, call: Call, now: datetime) -> None:
+    """The claimed caller goes back to the queue if the listener has not joined within
+    ``CLAIM_TIMEOUT_SECONDS`` (``expire_claim``), whoever claimed them: the queue or a ring-back."""
+    await schedule_job(
+        session,
+        kind=CLAIM_TIMEOUT_JOB,
+        key=claim_timeout_key(call),
+        run_at=now + timedelta(seconds=CLAIM_TIMEOUT_SECONDS),
+        payload={"call_id": call.id, "stamp": claim_stamp(call.claimed_at)},
+    )
+
+
 async def schedule_overflow(session: AsyncSession, *, call_id: int, waiting_since: datetime) -> None:
     """Offer voicemail once the caller has waited ``max_wait_seconds``, even if no wait URL is ever
     requested again. A caller handed back after that deadline gets a new, immediate job."""

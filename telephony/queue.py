@@ -8,7 +8,7 @@ still waiting and returns them); PostgreSQL's pick skips callers locked by anoth
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,18 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.db import runtime_of
 from app.core.errors import NotFound
 from app.core.events import emit
-from app.core.jobs import schedule_job
 from app.core.security import User
 from telephony.calls import publish_queue, seconds_between
 from telephony.dialing import ring_listener_who_took
 from telephony.events import CALL_CLAIMED
-from telephony.lifecycle import (
-    CLAIM_TIMEOUT_JOB,
-    CLAIM_TIMEOUT_SECONDS,
-    claim_longest_waiting_call,
-    claim_stamp,
-    claim_timeout_key,
-)
+from telephony.lifecycle import claim_longest_waiting_call, schedule_claim_timeout
 from telephony.models import Call
 from telephony.presence import check_ready_for_next
 
@@ -57,13 +50,7 @@ async def take_next_caller(session: AsyncSession, *, listener: User) -> dict[str
     call = await claim_longest_waiting_call(session, listener_id=listener.id)
     if call is None:
         raise NotFound("nobody is waiting", error="nobody_waiting")
-    await schedule_job(
-        session,
-        kind=CLAIM_TIMEOUT_JOB,
-        key=claim_timeout_key(call),
-        run_at=now + timedelta(seconds=CLAIM_TIMEOUT_SECONDS),
-        payload={"call_id": call.id, "stamp": claim_stamp(call.claimed_at)},
-    )
+    await schedule_claim_timeout(session, call, now)
     await publish_queue(session)
     emit(session, CALL_CLAIMED, call_id=call.id, listener_id=listener.id)
     await ring_listener_who_took(session, call, listener)

@@ -42,7 +42,7 @@ from telephony.calls import lock_call
 from telephony.dialing import hang_up_leg, ring_claimed_listener
 from telephony.events import PARTICIPANT_JOINED
 from telephony.intake import Delivery, claim_delivery, record_outcome
-from telephony.lifecycle import CLAIM_TIMEOUT_JOB, CLAIM_TIMEOUT_SECONDS, claim_stamp, claim_timeout_key, end_call
+from telephony.lifecycle import end_call, schedule_claim_timeout
 from telephony.models import FINAL_CALL_STATUSES, Call, CallbackAttempt, CallbackRequest
 from telephony.presence import check_ready_for_next, hold_call_for
 from telephony.provider import place_call, retry_when_unavailable
@@ -221,13 +221,7 @@ async def _connect_listener(session: AsyncSession, call: Call) -> None:
     attempt = await _attempt_of(session, call.id)
     if attempt is not None:
         attempt.result = "answered"
-    await schedule_job(
-        session,
-        kind=CLAIM_TIMEOUT_JOB,
-        key=claim_timeout_key(call),
-        run_at=now + timedelta(seconds=CLAIM_TIMEOUT_SECONDS),
-        payload={"call_id": call.id, "stamp": claim_stamp(call.claimed_at)},
-    )
+    await schedule_claim_timeout(session, call, now)
     await publish_callbacks(session)
 
 
