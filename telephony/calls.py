@@ -54,6 +54,23 @@ async def lock_call(session: AsyncSession, *criteria: Any) -> Call | None:
     return await session.scalar(stmt)
 
 
+# The call a conference event is about, by the room's name or (once known) its ConferenceSid;
+# built once: this runs for every conference event.
+_IN_CONFERENCE = (
+    sa.select(Call)
+    .where(sa.or_(Call.conference_name == sa.bindparam("name"), Call.conference_sid == sa.bindparam("sid")))
+    .limit(1)
+    .execution_options(populate_existing=True)
+)
+_IN_CONFERENCE_FOR_UPDATE = _IN_CONFERENCE.with_for_update()
+
+
+async def lock_call_in_conference(session: AsyncSession, name: str | None, conference_sid: str | None) -> Call | None:
+    """``lock_call`` for the call whose conference is named ``name`` or has this ConferenceSid."""
+    stmt = _IN_CONFERENCE_FOR_UPDATE if is_postgres(session) else _IN_CONFERENCE
+    return await session.scalar(stmt, {"name": name or None, "sid": conference_sid or None})
+
+
 def call_values(session: AsyncSession, form: dict[str, str], *, queue_state: str) -> dict[str, Any]:
     """A new call's columns from Twilio's fields: the number is kept only encrypted and hashed."""
     runtime = runtime_of(session)

@@ -16,20 +16,26 @@ person with the caller leaves a connected call, the caller-left-alone rescue is 
 from __future__ import annotations
 
 import logging
+import sys
+from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.db import runtime_of
+from app.core.db import is_postgres, runtime_of
 from app.core.events import emit
 from app.core.jobs import Job, schedule_job
 from telephony import twiml
-from telephony.calls import lock_call
+from telephony.calls import lock_call, lock_call_in_conference
 from telephony.events import LEG_ENDED, PARTICIPANT_JOINED, PARTICIPANT_LEFT
 from telephony.intake import Delivery, claim_delivery, record_outcome
 from telephony.lifecycle import answer_call, end_call, note_caller_maybe_alone, release_listener_from
-from telephony.models import Call, CallParticipant, WebhookDelivery
+from telephony.models import Call, CallParticipant
+from telephony.statements import HELD_EVENTS, PARTICIPANTS, SETTLE_HELD, TIE_ARRIVED
 
 log = logging.getLogger("openline.telephony")
 
@@ -58,59 +64,69 @@ async def apply_conference_event(session: AsyncSession, delivery: Delivery) -> s
     if (stored := await claim_delivery(session, delivery, reply=reply, outcome=HELD)) is not None:
         return stored
     form = delivery.form
-    name, conference_sid = form.get("FriendlyName"), form.get("ConferenceSid")
-    criteria = [Call.conference_name == name] if name else []
-    if conference_sid:
-        criteria.append(Call.conference_sid == conference_sid)
-    call = await lock_call(session, sa.or_(*criteria))
+    call = await lock_call_in_conference(session, form.get("FriendlyName"), form.get("ConferenceSid"))
     if call is None:
         log.warning("conference event for an unknown call", extra={"event": delivery.event})
         await record_outcome(session, delivery, "orphan")
         return reply
-    if conference_sid and call.conference_sid is None:
-        call.conference_sid = conference_sid
-    await session.execute(
-        sa.update(WebhookDelivery).where(WebhookDelivery.dedupe_key == delivery.dedupe_key).values(call_id=call.id)
-    )
-    await apply_held_events(session, call)
+    await apply_held_events(session, call, arrived=delivery)
     return reply
 
 
-async def apply_held_events(session: AsyncSession, call: Call, *, skip_gaps: bool = False) -> None:
+@dataclass
+class _Held:
+    """A held conference event: a stored row (``row_id``) or the one that has just arrived."""
+
+    row_id: int | None
+    delivery: Delivery
+    outcome: str = HELD
+
+    @property
+    def order(self) -> tuple[bool, int, int]:
+        sequence = self.delivery.sequence
+        return (sequence is not None, sequence or 0, self.row_id or sys.maxsize)
+
+
+async def apply_held_events(
+    session: AsyncSession, call: Call, *, skip_gaps: bool = False, arrived: Delivery | None = None
+) -> None:
     """Apply the call's held conference events in sequence order, as far as there is no gap (or
-    past every gap, when their wait is over)."""
-    held = list(
-        (
-            await session.scalars(
-                sa.select(WebhookDelivery)
-                .where(
-                    WebhookDelivery.call_id == call.id,
-                    WebhookDelivery.endpoint == "conference",
-                    WebhookDelivery.outcome == HELD,
-                )
-                .order_by(WebhookDelivery.sequence, WebhookDelivery.id)
-            )
-        ).all()
-    )
+    past every gap, when their wait is over). ``arrived`` is the event just stored, not yet tied to
+    the call: it is applied from memory (the common case, the next in sequence with nothing else
+    held, reads no stored event back) and tied to the call with its outcome in one UPDATE."""
+    rows = await session.execute(HELD_EVENTS, {"call_id": call.id})
+    held = [
+        _Held(row.id, Delivery("conference", row.call_sid, row.event, row.sequence, dict(row.fields))) for row in rows
+    ]
+    if arrived is not None:
+        held.append(_Held(None, arrived))
+        if (conference_sid := arrived.form.get("ConferenceSid")) and call.conference_sid is None:
+            # Set after the read above, so that it is written with the sequence, in one UPDATE.
+            call.conference_sid = conference_sid
+    held.sort(key=lambda h: h.order)
     waiting = None
-    for row in held:
-        sequence = row.sequence
+    for item in held:
+        delivery, sequence = item.delivery, item.delivery.sequence
         if sequence is not None and sequence <= call.conference_sequence:
             # Behind what is applied, but a join of a leg never seen cannot undo anything later
             # about it: a listener's join held back past the wait still answers the call.
-            if row.event == "participant-join" and not await _seen(session, call, row.call_sid):
-                delivery = Delivery("conference", row.call_sid, row.event, sequence, dict(row.fields))
-                row.outcome = await _apply(session, call, delivery)
+            if delivery.event == "participant-join" and not await _seen(session, call, delivery.call_sid):
+                item.outcome = await _apply(session, call, delivery)
             else:
-                row.outcome = STALE
+                item.outcome = STALE
             continue
         if sequence is not None and sequence != call.conference_sequence + 1 and not skip_gaps:
             waiting = sequence
             break
         if sequence is not None:
             call.conference_sequence = sequence
-        delivery = Delivery("conference", row.call_sid, row.event, sequence, dict(row.fields))
-        row.outcome = await _apply(session, call, delivery)
+        item.outcome = await _apply(session, call, delivery)
+    settled = [{"row_id": h.row_id, "outcome": h.outcome} for h in held if h.row_id is not None and h.outcome != HELD]
+    if settled:
+        await session.execute(SETTLE_HELD, settled)
+    if arrived is not None:
+        outcome = next(h.outcome for h in held if h.row_id is None)
+        await session.execute(TIE_ARRIVED, {"key": arrived.dedupe_key, "call_id": call.id, "outcome": outcome})
     if waiting is not None:
         run_at = runtime_of(session).clock.now() + timedelta(seconds=GAP_SECONDS)
         await schedule_job(
@@ -217,24 +233,21 @@ async def _participant_left(session: AsyncSession, call: Call, delivery: Deliver
 async def _upsert_participant(
     session: AsyncSession, call: Call, delivery: Delivery, *, role: str, **values: object
 ) -> None:
+    """One statement: the leg's row is made on its first event (with its role and label) and
+    updated by later ones; it is never loaded into the session, so nothing in a batch goes stale."""
     if not delivery.call_sid:
         return
-    row = await session.scalar(
-        sa.select(CallParticipant).where(
-            CallParticipant.call_id == call.id, CallParticipant.call_sid == delivery.call_sid
-        )
+    stmt = _participant_upsert("postgresql" if is_postgres(session) else "sqlite", tuple(sorted(values)))
+    label = delivery.form.get("ParticipantLabel") or None
+    await session.execute(
+        stmt, {"call_id": call.id, "call_sid": delivery.call_sid, "role": role, "label": label} | values
     )
-    if row is None:
-        session.add(
-            CallParticipant(
-                call_id=call.id,
-                call_sid=delivery.call_sid,
-                role=role,
-                label=(delivery.form.get("ParticipantLabel") or None),
-                **values,
-            )
-        )
-        await session.flush()
-        return
-    for name, value in values.items():
-        setattr(row, name, value)
+
+
+@cache
+def _participant_upsert(dialect: str, columns: tuple[str, ...]) -> sa.Insert:
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(PARTICIPANTS)
+    return stmt.on_conflict_do_update(
+        index_elements=["call_id", "call_sid"], set_={name: stmt.excluded[name] for name in columns}
+    )

@@ -8,9 +8,10 @@ from contextlib import contextmanager
 
 from sqlalchemy import event
 
+from telephony.models import CallParticipant
 from telephony.webhook_session import webhook_writer
 from tests.scenarios import take_call
-from tests.telephony.conftest import listener, signed_post, sim  # noqa: F401 - the simulator fixture
+from tests.telephony.conftest import deliveries, listener, rows, signed_post, sim  # noqa: F401 - the simulator fixture
 
 # An incoming call: its delivery, the call, the overflow and long-wait jobs, the queue snapshot,
 # the queue's live event to listeners and supervisors (one INSERT); SQLite's BEGIN IMMEDIATE or
@@ -26,6 +27,12 @@ INCOMING_CALL = {"sqlite": 7, "postgresql": 7}
 # PostgreSQL (a select-then-update claim, the presence row written twice, the call read again,
 # and a job run after commit to read the call and the listener again before ringing).
 TAKE_NEXT_CALLER = {"sqlite": 9, "postgresql": 10}
+# A waiting caller's own participant-join, the commonest conference event: its delivery, the call
+# (found by the room's name), the held events (none), the call's ConferenceSid and sequence (one
+# UPDATE), the caller's participant row (one upsert), the delivery tied to the call with its
+# outcome; SQLite's BEGIN IMMEDIATE. Was 10 on SQLite (the participant read before it was
+# inserted, the held events loaded as objects, the delivery and the call each updated twice).
+CONFERENCE_JOIN = {"sqlite": 7, "postgresql": 6}
 
 
 def incoming(sid: str) -> dict[str, str]:
@@ -80,3 +87,26 @@ async def test_taking_the_next_caller_costs_no_more_than_it_did(harness, sim):
     with counted(harness) as statements:
         await take_call(client)
     assert len(statements) <= TAKE_NEXT_CALLER[harness.runtime.engine.dialect.name], "\n".join(statements)
+
+
+async def test_a_conference_event_costs_a_handful_of_statements(harness, sim):
+    counts = []
+    for _ in range(2):  # the first warms the caches
+        caller = sim.caller()
+        await caller.arrive()
+        voice = sim.outbox.pop()
+        sim.follow(sim.calls[voice.call_sid], await sim.post(voice), kind="voice")
+        join = next(item for item in sim.outbox if item.params.get("StatusCallbackEvent") == "participant-join")
+        with counted(harness) as statements:
+            assert (await sim.post(join)).status == 200
+        counts.append(statements)
+        with counted(harness) as again:
+            assert (await sim.post(join)).status == 200
+        assert len(again) <= 3, "\n".join(again)  # a retry: the stored reply, nothing else
+        sim.outbox.clear()  # the rest of the caller's story (status callbacks, hold music) is not needed
+    # What the join did, the cheap way: both callers are in their rooms and known to have joined.
+    joined = [row for row in await rows(harness, CallParticipant) if row.role == "caller" and row.joined_at]
+    assert len(joined) == 2
+    stored = [d for d in await deliveries(harness) if d.endpoint == "conference"]
+    assert [(d.outcome, d.call_id is not None) for d in stored] == [("applied", True)] * 2
+    assert len(counts[-1]) <= CONFERENCE_JOIN[harness.runtime.engine.dialect.name], "\n".join(counts[-1])
