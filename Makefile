@@ -37,15 +37,19 @@ screenshots: install
 	OPENLINE_SCREENSHOTS=docs OPENLINE_TEST_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q tests/browser
 
 # The benchmarks (README's Benchmark section): never part of `make test`. PostgreSQL runs make
-# (and drop) their own database on BENCH_POSTGRES_URL's server; `make bench BENCH_CALLS=500` is a
-# quick national day.
+# (and drop) their own database on BENCH_POSTGRES_URL's server. The national day is replayed as a
+# storm (BENCH_CALLS, every webhook as fast as the server takes it) and lived as a story
+# (BENCH_STORY_CALLS, listeners taking callers); `make bench BENCH_CALLS=2000` is a quick one.
 BENCH_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/postgres
 BENCH_CALLS ?= 20000
+BENCH_STORY_CALLS ?= 2000
 bench: install
 	$(BIN)/python bench/webhooks.py
 	$(BIN)/python bench/webhooks.py --postgres $(BENCH_POSTGRES_URL) --workers 1 2
-	$(BIN)/python bench/national_day.py --calls $(BENCH_CALLS)
-	$(BIN)/python bench/national_day.py --calls $(BENCH_CALLS) --postgres $(BENCH_POSTGRES_URL)
+	$(BIN)/python bench/national_day.py --storm --calls $(BENCH_CALLS)
+	$(BIN)/python bench/national_day.py --storm --calls $(BENCH_CALLS) --postgres $(BENCH_POSTGRES_URL)
+	$(BIN)/python bench/national_day.py --calls $(BENCH_STORY_CALLS)
+	$(BIN)/python bench/national_day.py --calls $(BENCH_STORY_CALLS) --postgres $(BENCH_POSTGRES_URL)
 	$(BIN)/python bench/scale.py
 	$(BIN)/python bench/scale.py --postgres $(BENCH_POSTGRES_URL)
 	$(BIN)/python bench/capacity.py
