@@ -54,21 +54,35 @@ async def lock_call(session: AsyncSession, *criteria: Any) -> Call | None:
     return await session.scalar(stmt)
 
 
-# The call a conference event is about, by the room's name or (once known) its ConferenceSid;
-# built once: this runs for every conference event.
-_IN_CONFERENCE = (
-    sa.select(Call)
-    .where(sa.or_(Call.conference_name == sa.bindparam("name"), Call.conference_sid == sa.bindparam("sid")))
-    .limit(1)
-    .execution_options(populate_existing=True)
+def _locking(stmt: sa.Select) -> tuple[sa.Select, sa.Select]:
+    """A ``lock_call`` query built once (it runs for every webhook): as SQLite and as PostgreSQL run it."""
+    stmt = stmt.limit(1).execution_options(populate_existing=True)
+    return stmt, stmt.with_for_update()
+
+
+_BY_CALL_SID = _locking(sa.select(Call).where(Call.call_sid == sa.bindparam("sid")))
+# By the room's name or (once known) its ConferenceSid.
+_IN_CONFERENCE = _locking(
+    sa.select(Call).where(
+        sa.or_(Call.conference_name == sa.bindparam("name"), Call.conference_sid == sa.bindparam("sid"))
+    )
 )
-_IN_CONFERENCE_FOR_UPDATE = _IN_CONFERENCE.with_for_update()
+
+
+async def _lock_prebuilt(
+    session: AsyncSession, stmts: tuple[sa.Select, sa.Select], params: dict[str, Any]
+) -> Call | None:
+    return await session.scalar(stmts[1] if is_postgres(session) else stmts[0], params)
+
+
+async def lock_call_by_sid(session: AsyncSession, call_sid: str | None) -> Call | None:
+    """``lock_call`` for the call with this CallSid."""
+    return await _lock_prebuilt(session, _BY_CALL_SID, {"sid": call_sid})
 
 
 async def lock_call_in_conference(session: AsyncSession, name: str | None, conference_sid: str | None) -> Call | None:
     """``lock_call`` for the call whose conference is named ``name`` or has this ConferenceSid."""
-    stmt = _IN_CONFERENCE_FOR_UPDATE if is_postgres(session) else _IN_CONFERENCE
-    return await session.scalar(stmt, {"name": name or None, "sid": conference_sid or None})
+    return await _lock_prebuilt(session, _IN_CONFERENCE, {"name": name or None, "sid": conference_sid or None})
 
 
 def call_values(session: AsyncSession, form: dict[str, str], *, queue_state: str) -> dict[str, Any]:

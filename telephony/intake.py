@@ -13,13 +13,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import insert_unless_present, runtime_of
 from app.core.errors import Unprocessable
-from telephony.models import CALL_STATUSES, WebhookDelivery
-from telephony.statements import DELIVERIES, STORED_REPLY
+from telephony.models import CALL_STATUSES
+from telephony.statements import DELIVERIES, SET_OUTCOME, SET_OUTCOME_AND_REPLY, STORED_REPLY
 
 # Fields that describe the call or event without identifying the caller. Everything else (From,
 # To, Caller, Called, CallerName, the *City/*State/*Zip/*Country twins, ForwardedFrom,
@@ -181,9 +180,8 @@ async def claim_delivery(
 
 async def record_outcome(session: AsyncSession, delivery: Delivery, outcome: str, *, reply: str | None = None) -> None:
     """Note what a stored delivery turned out to be (``stale``, ``orphan``...), and its reply if it changed."""
-    values: dict[str, str] = {"outcome": outcome}
-    if reply is not None:
-        values["reply"] = reply
-    await session.execute(
-        sa.update(WebhookDelivery).where(WebhookDelivery.dedupe_key == delivery.dedupe_key).values(**values)
-    )
+    params = {"key": delivery.dedupe_key, "outcome": outcome}
+    if reply is None:
+        await session.execute(SET_OUTCOME, params)
+    else:
+        await session.execute(SET_OUTCOME_AND_REPLY, params | {"reply": reply})

@@ -16,6 +16,11 @@ PARTICIPANTS: sa.Table = CallParticipant.__table__  # type: ignore[assignment]
 
 
 STORED_REPLY = sa.select(DELIVERIES.c.reply).where(DELIVERIES.c.dedupe_key == sa.bindparam("key"))
+# What a stored delivery turned out to be (telephony.intake.record_outcome), and its reply if it changed.
+SET_OUTCOME = (
+    sa.update(DELIVERIES).where(DELIVERIES.c.dedupe_key == sa.bindparam("key")).values(outcome=sa.bindparam("outcome"))
+)
+SET_OUTCOME_AND_REPLY = SET_OUTCOME.values(reply=sa.bindparam("reply"))
 WAITING_SNAPSHOT = sa.select(sa.func.count(), sa.func.min(CALLS.c.waiting_since)).where(
     CALLS.c.queue_state == "waiting"
 )

@@ -17,7 +17,7 @@ from app.core.jobs import schedule_job
 from app.core.line import line_settings
 from app.core.runtime import Runtime
 from telephony import twiml
-from telephony.calls import insert_call, lock_call, position_in_queue, publish_queue
+from telephony.calls import insert_call, lock_call, lock_call_by_sid, position_in_queue, publish_queue
 from telephony.events import CALL_WAITING, LEG_ENDED
 from telephony.headset import publish_headset_state
 from telephony.intake import Delivery, claim_delivery, record_outcome
@@ -113,7 +113,7 @@ def _advances(call: Call, status: str, sequence: int | None) -> bool:
 
 
 async def _apply_caller_status(session: AsyncSession, delivery: Delivery) -> str:
-    call = await lock_call(session, Call.call_sid == delivery.call_sid)
+    call = await lock_call_by_sid(session, delivery.call_sid)
     if call is None:
         log.warning("status callback for an unknown call", extra={"call_sid": delivery.call_sid})
         return "orphan"
@@ -171,7 +171,7 @@ async def hold_caller(session: AsyncSession, delivery: Delivery) -> str:
     delivery = replace(delivery, key_parts=(now.isoformat(),))
     if (stored := await claim_delivery(session, delivery, reply="", outcome="music")) is not None:
         return stored or twiml.hold_music(runtime_of(session).settings, position=None, announce=False, overdue=False)
-    call = await lock_call(session, Call.call_sid == delivery.call_sid)
+    call = await lock_call_by_sid(session, delivery.call_sid)
     if call is None and delivery.form.get("Direction", "inbound") == "inbound":
         call = await _adopt_waiting_caller(session, delivery)
     if call is None:
@@ -243,6 +243,6 @@ async def _adopt_waiting_caller(session: AsyncSession, delivery: Delivery) -> Ca
     if call_id is not None:
         await start_waiting(session, call_id=call_id, waiting_since=runtime_of(session).clock.now())
         log.warning("waiting caller adopted from the wait URL", extra={"call_id": call_id})
-    call = await lock_call(session, Call.call_sid == delivery.call_sid)
+    call = await lock_call_by_sid(session, delivery.call_sid)
     assert call is not None
     return call

@@ -17,7 +17,7 @@ from app.core.outbox import CallOut, call_out_after_commit, register_call_out
 from app.core.runtime import Runtime
 from telephony import twiml
 from telephony.callbacks import ensure_callback_request
-from telephony.calls import insert_call, lock_call
+from telephony.calls import insert_call, lock_call, lock_call_by_sid
 from telephony.intake import Delivery, claim_delivery, parse_call_webhook
 from telephony.lifecycle import end_call, move_disconnected_to_voicemail, move_to_voicemail, schedule_overflow
 from telephony.models import Call
@@ -144,7 +144,7 @@ async def offer_voicemail(session: AsyncSession, delivery: Delivery, *, reason: 
     reply = twiml.offer_voicemail(runtime_of(session).settings, reason, (await line_settings(session)).words)
     if (stored := await claim_delivery(session, delivery, reply=reply)) is not None:
         return stored
-    call = await lock_call(session, Call.call_sid == delivery.call_sid)
+    call = await lock_call_by_sid(session, delivery.call_sid)
     if call is None:
         await insert_call(session, delivery.form, queue_state="voicemail")
     else:
@@ -158,11 +158,11 @@ async def save_voicemail(session: AsyncSession, delivery: Delivery, *, reason: s
     reply = twiml.empty() if status_callback else twiml.message_saved((await line_settings(session)).words)
     if (stored := await claim_delivery(session, delivery, reply=reply)) is not None:
         return stored
-    call = await lock_call(session, Call.call_sid == delivery.call_sid)
+    call = await lock_call_by_sid(session, delivery.call_sid)
     if call is None:
         # A message from a call we never recorded (its first webhook failed): keep it all the same.
         await insert_call(session, delivery.form, queue_state="voicemail")
-        call = await lock_call(session, Call.call_sid == delivery.call_sid)
+        call = await lock_call_by_sid(session, delivery.call_sid)
         assert call is not None
         log.warning("voicemail adopted for an unrecorded call", extra={"call_id": call.id})
     await move_to_voicemail(session, call)
