@@ -640,6 +640,7 @@ async def run_day(database_url: str, database: str, args: argparse.Namespace) ->
             port,
             Path(tmp),
             database_url,
+            args.workers,
             extra_env={
                 "OPENLINE_TWILIO_API_BASE": f"http://127.0.0.1:{twin_port}",
                 "OPENLINE_RUN_JOBS": "true" if args.jobs else "false",
@@ -649,7 +650,8 @@ async def run_day(database_url: str, database: str, args: argparse.Namespace) ->
             await wait_until_ready(base, Path(tmp))
             print(
                 f"\n{database}{' (storm: every webhook as fast as it is taken, shuffled)' if args.storm else ''}: "
-                f"one server process on {base}, the Twilio twin on :{twin_port}; "
+                f"one server ({args.workers} worker process{'es' if args.workers > 1 else ''}) on {base}, "
+                f"the Twilio twin on :{twin_port}; "
                 f"{args.calls} calls, {args.listeners} listeners, at most {args.in_flight} callers on the line, "
                 f"{args.connections} connections, {args.duplicates:.0%} duplicates, {args.abandon:.0%} abandon"
             )
@@ -747,6 +749,7 @@ async def main() -> int:
     )
     parser.add_argument("--max-seconds", type=float, default=3600, help="stop the day after this long")
     parser.add_argument("--seed", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (PostgreSQL only above 1)")
     parser.add_argument("--server-log", type=int, default=0, metavar="CHARS", help="print the server log's tail")
     parser.add_argument("--jobs", action=argparse.BooleanOptionalAction, default=True, help="the server's job loop")
     args = parser.parse_args()
@@ -760,6 +763,8 @@ async def main() -> int:
         parser.error("--calls 1..100000, --connections 1..256, --listeners 0..200")
     if not args.listeners and args.abandon < 1:
         parser.error("without listeners every caller abandons: --abandon 1")
+    if not 1 <= args.workers <= 4 or (args.workers > 1 and not args.postgres):
+        parser.error("--workers 1..4, above 1 only with --postgres: SQLite is served by one process")
     if not 1 <= args.in_flight <= 20_000:
         parser.error("--in-flight 1..20000")
     pg_name = None

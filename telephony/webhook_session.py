@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -170,28 +170,37 @@ class GroupCommit:
             batch = [delivery for delivery in batch if delivery is not outcome]
             await self._write_alone(outcome, self.runtime.sessionmaker)
 
+    @contextlib.asynccontextmanager
+    async def _transaction(self, sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+        """One of the writer's transactions, a batch's or a lone delivery's: committed with its
+        before-commit work on leaving, rolled back (its events dropped) on any error."""
+        # Outside the locks: inside, the transaction reads nothing through another connection.
+        await self.runtime.line.current()
+        async with sqlite_writer_lock(self.runtime), sessionmaker() as session:
+            gather_before_commit(session)
+            try:
+                if not is_postgres(session):
+                    await begin_immediate(session)
+                yield session
+                await run_before_commit(session)
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                self.runtime.bus.discard(session)
+                raise
+        self.batches += 1
+
     async def _try_batch(self, batch: list[Delivery]) -> Delivery | object | None:
         """None once committed; else the delivery that raised, or COMMIT_FAILED."""
-        # Outside the locks: inside, the batch reads nothing through another connection.
-        await self.runtime.line.current()
-        async with sqlite_writer_lock(self.runtime):
-            async with self.sessionmaker() as session:
-                gather_before_commit(session)
-                failed: Delivery | object = COMMIT_FAILED
-                try:
-                    if not is_postgres(session):
-                        await begin_immediate(session)
-                    for delivery in batch:
-                        failed = delivery
-                        delivery.result = await delivery.run(session)
-                    failed = COMMIT_FAILED
-                    await run_before_commit(session)
-                    await session.commit()
-                except Exception:
-                    await session.rollback()
-                    self.runtime.bus.discard(session)
-                    return failed
-        self.batches += 1
+        failed: Delivery | object = COMMIT_FAILED
+        try:
+            async with self._transaction(self.sessionmaker) as session:
+                for delivery in batch:
+                    failed = delivery
+                    delivery.result = await delivery.run(session)
+                failed = COMMIT_FAILED
+        except Exception:
+            return failed
         # The batch's after-commit work (event handlers, follow-on jobs, which may call Twilio)
         # runs beside the next batch, not in front of it; each webhook is still answered only
         # once its own batch's has run, as a lone request's would be.
@@ -208,24 +217,10 @@ class GroupCommit:
                 delivery.settle(delivery.result)
 
     async def _write_alone(self, delivery: Delivery, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
-        """One delivery in its own transaction: its error, if any, is its answer. A batch of one,
-        as to what it may read (nothing through another connection while it holds the lock)."""
+        """One delivery in its own transaction: its error, if any, is its answer."""
         try:
-            await self.runtime.line.current()
-            async with sqlite_writer_lock(self.runtime):
-                async with sessionmaker() as session:
-                    gather_before_commit(session)
-                    try:
-                        if not is_postgres(session):
-                            await begin_immediate(session)
-                        result = await delivery.run(session)
-                        await run_before_commit(session)
-                        await session.commit()
-                        self.batches += 1
-                    except BaseException:
-                        await session.rollback()
-                        self.runtime.bus.discard(session)
-                        raise
+            async with self._transaction(sessionmaker) as session:
+                result = await delivery.run(session)
             await self.runtime.bus.flush(session)
         except Exception as exc:
             delivery.settle(error=exc)

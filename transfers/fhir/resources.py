@@ -32,8 +32,8 @@ SEARCH_PARAMS = (
     ("owner", "reference", "Organization/{id}: your own organisation"),
     ("_count", "number", "Tasks per page, 1 to 100 (default 50); Bundle.link next pages on"),
 )
-# What the caller's consent is, in the codes the HL7 Gravity SDOH guide uses for a referral's
-# Consent: a privacy consent (LOINC 59284-0, "Consent Document"), opting in to disclosure to the
+# What the caller's consent is, in the codes the HL7 Gravity SDOH guide uses for the Consent that
+# goes with a handover (its word is "referral"; ours is "warm transfer"): a privacy consent (LOINC 59284-0, "Consent Document"), opting in to disclosure to the
 # receiving organisation (its information recipient, IRCP).
 CONSENT_SCOPE = {"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}
 CONSENT_CATEGORY = {"system": "http://loinc.org", "code": "59284-0", "display": "Consent Document"}
