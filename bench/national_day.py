@@ -72,10 +72,14 @@ sys.path.insert(0, str(ROOT))
 from bench.webhooks import (  # noqa: E402 - after the path is set
     ACCOUNT_SID,
     TOKEN,
+    autovacuum_stand_in,
+    call_fields,
     count_rows,
     create_postgres_database,
+    drive,
     drop_postgres_database,
     free_port,
+    signed,
     start_server,
     upgrade_database_in_thread,
     wait_until_ready,
@@ -98,6 +102,7 @@ CALL_LOG = {
 # before counting it as something that did not happen.
 LISTENER_PATIENCE_SECONDS = 30.0
 UNSEEN_ROOM = "unseen room"
+BARE_REQUESTS = 3000  # the bare endpoint's rate, measured before the day in the same run
 QUIET_SECONDS = 1.0  # nothing sent or owed for this long: the day's webhooks are all delivered
 
 
@@ -474,6 +479,22 @@ async def add_listeners(database_url: str, count: int) -> list[str]:
     return names
 
 
+async def bare_rate(base: str, connections: int, pid: int) -> float:
+    """Requests/s of the bare endpoint (FastAPI parsing the form and answering constant TwiML, on
+    the same server) at the day's connections: the floor any webhook's rate is to be judged by."""
+    from twilio.request_validator import RequestValidator
+
+    validator = RequestValidator(TOKEN)
+    sids = [f"CA{'b' * 8}{n:024x}" for n in range(BARE_REQUESTS)]
+    requests = [signed(base, "/bench/bare", call_fields(sid, "ringing"), validator) for sid in sids]
+    connector = aiohttp.TCPConnector(limit=connections)
+    async with aiohttp.ClientSession(
+        base_url=base, connector=connector, timeout=aiohttp.ClientTimeout(total=30)
+    ) as client:
+        result = await drive(client, "bare", connections, requests, pid)
+    return result.throughput
+
+
 async def serve_twin(sim: Simulator, port: int) -> tuple[object, asyncio.Task]:
     import uvicorn
 
@@ -655,10 +676,14 @@ async def run_day(database_url: str, database: str, args: argparse.Namespace) ->
                 f"{args.calls} calls, {args.listeners} listeners, at most {args.in_flight} callers on the line, "
                 f"{args.connections} connections, {args.duplicates:.0%} duplicates, {args.abandon:.0%} abandon"
             )
+            bare = await bare_rate(base, args.connections, server.pid)
             day = Day(sim, base, args)
             connector = aiohttp.TCPConnector(limit=args.connections)
             started = time.perf_counter()
-            async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as http:
+            async with (
+                autovacuum_stand_in(database_url),
+                aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as http,
+            ):
                 work = asyncio.gather(
                     day.ring_all(),
                     *(day.deliver(http) for _ in range(args.connections)),
@@ -671,6 +696,11 @@ async def run_day(database_url: str, database: str, args: argparse.Namespace) ->
                     finished = False
             seconds = time.perf_counter() - started
             report(day, seconds, finished)
+            print(
+                f"the bare endpoint, just before: {bare:,.0f} req/s at {args.connections} connections; the day's "
+                f"{day.stats.deliveries:,} deliveries at that rate would take {day.stats.deliveries / bare:.0f} s; "
+                f"the day ran at {day.stats.deliveries / seconds / bare:.0%} of it"
+            )
             problems = [] if finished else ["the day did not finish in --max-seconds"]
             problems += [f"{n} x {what}" for what, n in day.stats.errors.items()]
             problems += [f"{n} x {what}" for what, n in day.stats.api_errors.items()]
