@@ -1,10 +1,11 @@
-"""``make bench``: a national line's day (20,000 calls) replayed against one server process.
+"""``make bench``: a national line's day (20,000 calls) against one server.
 
-The server runs as ``openline serve`` does (one uvicorn process, signature checks on, the job loop
-on) on a fresh migrated database. Twilio is the project's strict twin (``telephony.simulator``),
-run in this process: its REST API is served on a second port and the server's REST client points
-at it (``OPENLINE_TWILIO_API_BASE``), and its calls and conferences make the webhooks, with the
-fields, ``SequenceNumber``s and signatures Twilio sends. Nothing here invents a webhook's shape.
+The server runs as ``openline serve`` does (one uvicorn process, or on PostgreSQL ``--workers N``;
+signature checks on, the job loop on) on a fresh migrated database. Twilio is the project's
+strict twin (``telephony.simulator``), run in this process: its REST API is served on a second
+port and the server's REST client points at it (``OPENLINE_TWILIO_API_BASE``), and its calls and
+conferences make the webhooks, with the fields, ``SequenceNumber``s and signatures Twilio sends.
+Nothing here invents a webhook's shape.
 
 Each call is one of two stories, as Twilio reports them:
 
@@ -34,6 +35,9 @@ calls and within a call, as far as Twilio's own causality allows: nothing about 
 before its incoming webhook is answered), each retry put back at a random place; up to
 ``--in-flight`` (500) callers on the line, no listeners, every caller hanging up after the hold
 music.
+
+Just before the day the bare endpoint (``bench/server.py``) is measured on the same server at the
+same connections, and the report says how long the day's deliveries would take at its rate.
 
 Afterwards the database is asked whether every call ended with exactly one completed row (one
 ``calls`` row per CallSid, ``completed``, ``ended``, answered or abandoned as it happened, no row

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from functools import cache
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -122,30 +123,35 @@ async def claim_longest_waiting_call(session: AsyncSession, *, listener_id: int)
     UPDATE re-checks ``queue_state = 'waiting'`` on the row it changes, and on SQLite a write
     statement runs alone. On PostgreSQL the pick skips callers locked by another listener's
     claim, so listeners do not queue behind one another."""
-    call = await session.scalar(_claim_longest_waiting(session, listener_id, skip_locked=True))
-    if call is None and is_postgres(session):
+    claim = {"claimer": listener_id, "claimed_now": runtime_of(session).clock.now()}
+    dialect = "postgresql" if is_postgres(session) else "sqlite"
+    call = await session.scalar(_claim_longest_waiting(dialect, skip_locked=True), claim)
+    if call is None and dialect == "postgresql":
         # Every waiting row may just be locked for a moment by a webhook (a hold-music request):
         # wait for it rather than tell the listener nobody is waiting. PostgreSQL re-checks the
         # pick's WHERE once the lock is released, so a caller claimed meanwhile is not returned.
-        call = await session.scalar(_claim_longest_waiting(session, listener_id, skip_locked=False))
+        call = await session.scalar(_claim_longest_waiting(dialect, skip_locked=False), claim)
     if call is not None:
         await _change_listener(session, call, CALL_MOVES[("waiting", CallMove.claim)].listener)
     return call
 
 
-def _claim_longest_waiting(session: AsyncSession, listener_id: int, *, skip_locked: bool) -> sa.Update:
-    now = runtime_of(session).clock.now()
+@cache
+def _claim_longest_waiting(dialect: str, *, skip_locked: bool) -> sa.Update:
+    """Built once per database (an aliased pick is costly to build: each take-next paid for it):
+    run with ``claimer`` (the listener) and ``claimed_now``."""
     queued = aliased(Call)  # the pick reads calls too: its own name, or it would correlate to the UPDATE
     longest_waiting = (
         sa.select(queued.id).where(queued.queue_state == "waiting").order_by(queued.waiting_since, queued.id).limit(1)
     )
-    if is_postgres(session):
+    if dialect == "postgresql":
         longest_waiting = longest_waiting.with_for_update(skip_locked=skip_locked)
     step = CALL_MOVES[("waiting", CallMove.claim)]
+    now = sa.bindparam("claimed_now")
     return (
         sa.update(Call)
         .where(Call.id == longest_waiting.scalar_subquery(), Call.queue_state == "waiting")
-        .values(queue_state=step.to, listener_id=listener_id, claimed_at=now, updated_at=now)
+        .values(queue_state=step.to, listener_id=sa.bindparam("claimer"), claimed_at=now, updated_at=now)
         .returning(Call)
         .execution_options(synchronize_session=False, populate_existing=True)
     )

@@ -8,13 +8,16 @@ callers at once.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from app.core.db import dialect_insert, insert_ignore, runtime_of
+from app.core.db import dialect_insert, insert_ignore, is_postgres, runtime_of
 from app.core.errors import Conflict, Unprocessable
 from app.core.events import publish_live
 from app.core.runtime import Runtime
@@ -88,12 +91,24 @@ async def change_presence(
 async def hold_call_for(session: AsyncSession, *, user_id: int, call_id: int) -> bool:
     """Tie a claimed caller to the listener; False if they already hold another live call. One
     upsert: a listener seen for the first time gets their presence row with it."""
-    stmt = dialect_insert(session, ListenerPresence).values(
-        user_id=user_id, status="offline", since=runtime_of(session).clock.now(), current_call_id=call_id
+    held = {"holder": user_id, "held_call": call_id, "since": runtime_of(session).clock.now()}
+    stmt = _hold_call_for("postgresql" if is_postgres(session) else "sqlite")
+    return (await session.scalar(stmt, held)) is not None
+
+
+@cache
+def _hold_call_for(dialect: str) -> sa.Insert:
+    """Built once per database (the aliased guard is costly to build: each take-next paid for it)."""
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(ListenerPresence).values(
+        user_id=sa.bindparam("holder"),
+        status="offline",
+        since=sa.bindparam("since"),
+        current_call_id=sa.bindparam("held_call"),
     )
     seen = aliased(ListenerPresence)
-    held_before = sa.select(seen.current_call_id).where(seen.user_id == user_id)
-    stmt = stmt.on_conflict_do_update(
+    held_before = sa.select(seen.current_call_id).where(seen.user_id == sa.bindparam("holder"))
+    return stmt.on_conflict_do_update(
         index_elements=["user_id"],
         set_={"current_call_id": stmt.excluded.current_call_id},
         where=sa.and_(
@@ -107,7 +122,6 @@ async def hold_call_for(session: AsyncSession, *, user_id: int, call_id: int) ->
             ListenerPresence.current_call_id.is_not_distinct_from(held_before.scalar_subquery()),
         ),
     ).returning(ListenerPresence.user_id)
-    return (await session.scalar(stmt)) is not None
 
 
 async def mark_on_call(session: AsyncSession, *, user_id: int, call_id: int) -> None:
