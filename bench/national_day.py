@@ -9,7 +9,8 @@ Nothing here invents a webhook's shape.
 
 Each call is one of two stories, as Twilio reports them:
 
-* answered: the incoming call; the caller's status callbacks (ringing, in-progress, completed);
+* answered: the incoming call; the caller's status callback (``completed`` only: Twilio sends a
+  number's status callback no other);
   the caller's ``participant-join`` and one hold-music (wait URL) request; a listener takes the
   caller through the app's own API (``POST /api/listener/calls/next``), the app rings them
   through the twin's REST API, and their leg's status callbacks (initiated, ringing, answered,
@@ -348,6 +349,8 @@ class Day:
         if item.follow == "voice":
             if 200 <= sent.status < 300:
                 call.status_callback = sim.status_url
+                # The twin's call moves on; nothing is sent until it ends (the number asks for
+                # no events).
                 sim.queue_status(call, "ringing")
                 sim.queue_status(call, "in-progress")
             was_ended = call.ended

@@ -59,7 +59,22 @@ CALL_MOVES: dict[tuple[str, CallMove], Step] = {
     ("voicemail", CallMove.end): Step("ended", ListenerChange.free),
 }
 CALL_STATES = ("waiting", "claimed", "connected", "voicemail", "ended")
+# Twilio's own call status, beside the flow above: where it ends, and (without a SequenceNumber)
+# the order it only moves forward along.
+FINAL_CALL_STATUSES = ("completed", "busy", "failed", "no-answer", "canceled")
+STATUS_RANK = {"queued": 0, "initiated": 1, "ringing": 2, "in-progress": 3}
 LIVE_STATES = ("waiting", "claimed", "connected", "voicemail")
+
+
+def status_advances(current: str, current_sequence: int, status: str, sequence: int | None) -> bool:
+    """Whether Twilio's ``status`` (numbered ``sequence``, if it was) moves a call on from
+    ``current``: nothing moves a finished call; a numbered status must be newer than the last
+    applied; an unnumbered one must lie further along (a final status always does)."""
+    if current in FINAL_CALL_STATUSES:
+        return False
+    if sequence is not None:
+        return sequence > current_sequence
+    return status in FINAL_CALL_STATUSES or STATUS_RANK.get(status, 0) > STATUS_RANK.get(current, 0)
 
 
 def next_step(state: str, move: CallMove) -> Step | None:

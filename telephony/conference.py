@@ -30,6 +30,7 @@ from app.core.db import is_postgres, runtime_of
 from app.core.events import emit
 from app.core.jobs import Job, schedule_job
 from telephony import twiml
+from telephony.call_states import status_advances
 from telephony.calls import lock_call, lock_call_in_conference
 from telephony.events import LEG_ENDED, PARTICIPANT_JOINED, PARTICIPANT_LEFT
 from telephony.intake import Delivery, claim_delivery, record_outcome
@@ -192,6 +193,11 @@ async def _participant_joined(session: AsyncSession, call: Call, delivery: Deliv
         # A join reported after the end (callbacks have no ordering guarantee) cannot answer it.
         return STALE
     now = runtime_of(session).clock.now()
+    if role == "caller" and status_advances(call.status, call.status_sequence, "in-progress", None):
+        # Twilio reports a call to the line only when it ends: the caller joining their
+        # conference is how we learn it was answered. Set before the upsert below flushes the
+        # call, so it is written with the sequence, in one UPDATE.
+        call.status = "in-progress"
     await _upsert_participant(session, call, delivery, role=role, joined_at=now)
     if role == "listener":
         await answer_call(session, call, listener_call_sid=delivery.call_sid)

@@ -24,7 +24,8 @@ from app.core.events import publish_live
 from app.core.runtime import Runtime
 from app.core.security import User
 from app.core.settings import Settings
-from telephony.models import FINAL_CALL_STATUSES, Call, ListenerPresence
+from telephony.call_states import FINAL_CALL_STATUSES
+from telephony.models import Call, ListenerPresence
 from telephony.participants import hold_in_conference
 from telephony.provider import ProviderError, ProviderRejected, rest_client
 

@@ -10,7 +10,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base
-from telephony.call_states import ENDED_BY  # who ended a call: decided in call_states.who_ended
+from telephony.call_states import (
+    ENDED_BY,  # who ended a call: decided in call_states.who_ended
+)
 
 CALL_STATUSES = (
     "queued",
@@ -23,7 +25,6 @@ CALL_STATUSES = (
     "no-answer",
     "canceled",
 )
-FINAL_CALL_STATUSES = ("completed", "busy", "failed", "no-answer", "canceled")
 # Where a call is in the helpline's own flow, as opposed to Twilio's call status.
 QUEUE_STATES = ("waiting", "claimed", "connected", "voicemail", "ended")
 PRESENCE = ("available", "on-call", "wrap-up", "break", "offline")

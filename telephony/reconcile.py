@@ -19,11 +19,11 @@ import sqlalchemy as sa
 from app.core.db import session_scope
 from app.core.errors import NotFound, ServiceUnavailable
 from app.core.runtime import Runtime
-from telephony.call_states import EndedBy
+from telephony.call_states import FINAL_CALL_STATUSES, EndedBy
 from telephony.calls import lock_call_by_id
 from telephony.conference import LISTENER_LABEL
 from telephony.lifecycle import end_call, release_listener_from
-from telephony.models import FINAL_CALL_STATUSES, Call, ListenerPresence
+from telephony.models import Call, ListenerPresence
 from telephony.participants import hold_in_conference, remove_from_conference, someone_with_caller
 from telephony.presence import release_listener
 from telephony.provider import ProviderError, fetch_call_status, hang_up_call, redirect_call

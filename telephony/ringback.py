@@ -37,13 +37,14 @@ from app.core.outbox import CallOut, register_call_out
 from app.core.runtime import Runtime
 from app.core.security import User
 from telephony import twiml
+from telephony.call_states import FINAL_CALL_STATUSES
 from telephony.callbacks import describe_callback_request, publish_callbacks
 from telephony.calls import lock_call
 from telephony.dialing import hang_up_leg, ring_claimed_listener
 from telephony.events import PARTICIPANT_JOINED
 from telephony.intake import Delivery, claim_delivery, record_outcome
 from telephony.lifecycle import end_call, schedule_claim_timeout
-from telephony.models import FINAL_CALL_STATUSES, Call, CallbackAttempt, CallbackRequest
+from telephony.models import Call, CallbackAttempt, CallbackRequest
 from telephony.presence import check_ready_for_next, hold_call_for
 from telephony.provider import place_call, retry_when_unavailable
 from telephony.urls import webhook_url

@@ -17,6 +17,7 @@ from app.core.jobs import schedule_job
 from app.core.line import line_settings
 from app.core.runtime import Runtime
 from telephony import twiml
+from telephony.call_states import FINAL_CALL_STATUSES, status_advances
 from telephony.calls import insert_call, lock_call, lock_call_by_sid, position_in_queue, publish_queue
 from telephony.events import CALL_WAITING, LEG_ENDED
 from telephony.headset import publish_headset_state
@@ -29,12 +30,10 @@ from telephony.lifecycle import (
     release_listener_from,
     schedule_overflow,
 )
-from telephony.models import FINAL_CALL_STATUSES, Call, WebhookDelivery
+from telephony.models import Call, WebhookDelivery
 
 log = logging.getLogger("openline.telephony")
 
-# Without a SequenceNumber, a status only moves a call forward along this order.
-STATUS_RANK = {"queued": 0, "initiated": 1, "ringing": 2, "in-progress": 3}
 LEG_FAILED = ("busy", "failed", "no-answer", "canceled")
 
 
@@ -104,21 +103,13 @@ async def apply_call_status(session: AsyncSession, delivery: Delivery, *, leg: L
     return reply
 
 
-def _advances(call: Call, status: str, sequence: int | None) -> bool:
-    if call.status in FINAL_CALL_STATUSES:
-        return False
-    if sequence is not None:
-        return sequence > call.status_sequence
-    return status in FINAL_CALL_STATUSES or STATUS_RANK.get(status, 0) > STATUS_RANK.get(call.status, 0)
-
-
 async def _apply_caller_status(session: AsyncSession, delivery: Delivery) -> str:
     call = await lock_call_by_sid(session, delivery.call_sid)
     if call is None:
         log.warning("status callback for an unknown call", extra={"call_sid": delivery.call_sid})
         return "orphan"
     status = delivery.event
-    if not _advances(call, status, delivery.sequence):
+    if not status_advances(call.status, call.status_sequence, status, delivery.sequence):
         return "stale"
     call.status = status
     if delivery.sequence is not None:

@@ -22,7 +22,8 @@ from app.core.security import LoginAttempt
 from app.core.settings import RETENTION_FLOORS
 from app.helpline.models import CallLog, CallLogRevision, SupportSession
 from app.shiftlead.models import SafeguardingRecord
-from telephony.models import FINAL_CALL_STATUSES, Call, CallbackRequest, CallerSurvey, WebhookDelivery
+from telephony.call_states import FINAL_CALL_STATUSES
+from telephony.models import Call, CallbackRequest, CallerSurvey, WebhookDelivery
 from transfers.tickets.models import PartnerNotification, TicketAmendment, TicketEvent, TransferTicket
 
 FINISHED_TICKETS = ("completed", "rejected", "failed", "cancelled")

@@ -34,7 +34,10 @@ log = logging.getLogger("openline.simulator")
 
 API_VERSION = "2010-04-01"
 LINE_NUMBER = "+441234000000"
-CALLER_STATUS_EVENTS = ("ringing", "in-progress", "completed")
+# A phone number's status callback takes no event list: for a call to the line Twilio reports only
+# its end (``completed``, or busy, failed, no-answer). That the caller was answered is learned
+# from their joining their conference, never from a callback.
+CALLER_STATUS_EVENTS: tuple[str, ...] = ()
 
 
 HOLD_VERBS = ("Say", "Play", "Pause", "Redirect")  # all a wait or hold URL document may use

@@ -118,3 +118,29 @@ async def test_a_listener_s_join_later_than_the_short_wait_still_answers_the_cal
     [call] = await calls(harness)
     assert call.queue_state == "connected" and call.answered_at is not None
     assert (await presence_of(harness, user.id)).status == "on-call"
+
+
+async def test_a_call_reads_answered_once_the_caller_is_in_their_room_and_never_goes_back(harness, sim):
+    """Twilio sends a number's status callback only the end: the caller's own join is how the
+    call is known to be answered, and a join that arrives after the end changes nothing."""
+    caller = sim.caller()
+    await caller.arrive()
+    joins = [e for e in conference_events(sim) if e.params["StatusCallbackEvent"] == "participant-join"]
+    sim.outbox = [item for item in sim.outbox if item not in joins]
+    await sim.deliver()  # the incoming call only
+    assert [c.status for c in await calls(harness)] == ["ringing"]
+    sim.outbox = joins
+    await sim.deliver()
+    assert [c.status for c in await calls(harness)] == ["in-progress"]
+
+    late = sim.caller()
+    await late.arrive()
+    joins = [e for e in conference_events(sim) if e.params["StatusCallbackEvent"] == "participant-join"]
+    sim.outbox = [item for item in sim.outbox if item not in joins]
+    await sim.deliver()
+    await late.hang_up()
+    await sim.deliver()  # its completed status callback (and its room's end) overtake its join
+    sim.outbox = joins
+    await sim.deliver()
+    statuses = {c.call_sid: c.status for c in await calls(harness)}
+    assert statuses[late.sid] == "completed"

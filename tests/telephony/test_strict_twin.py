@@ -261,6 +261,23 @@ async def test_chaos_duplicates_and_reorders_callbacks_yet_the_end_is_the_same(t
     assert sim.calls[listener].status == sim.calls[caller.sid].status == "completed"
 
 
+async def test_a_call_to_the_line_reaches_the_status_callback_only_when_it_ends(twin):
+    sim, openline, rest = twin
+    caller = await waiting_caller(sim)
+    await add_listener(sim, rest)
+
+    def caller_statuses() -> list[str]:
+        return [form["CallStatus"] for form in openline.to("/telephony/voice/status") if form["CallSid"] == caller.sid]
+
+    # Rung, answered, held and joined by a listener: a number's status callback asks for no
+    # events, so Twilio says nothing of it; the listener's leg asked for its own.
+    assert caller_statuses() == []
+    assert [form["CallStatus"] for form in openline.to("/status")] == ["initiated", "ringing", "in-progress"]
+    await caller.hang_up()
+    await sim.deliver()
+    assert caller_statuses() == ["completed"]
+
+
 @pytest.mark.parametrize("outcome", ["busy", "failed", "no-answer"])
 async def test_a_leg_that_never_connects_says_so(twin, outcome):
     sim, openline, rest = twin
