@@ -22,11 +22,9 @@ from datetime import timedelta
 from functools import cache
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.db import is_postgres, runtime_of
+from app.core.db import dialect_name, insert_of, runtime_of
 from app.core.events import emit
 from app.core.jobs import Job, schedule_job
 from telephony import twiml
@@ -36,13 +34,13 @@ from telephony.events import LEG_ENDED, PARTICIPANT_JOINED, PARTICIPANT_LEFT
 from telephony.intake import Delivery, claim_delivery, record_outcome
 from telephony.lifecycle import answer_call, end_call, note_caller_maybe_alone, release_listener_from
 from telephony.models import Call, CallParticipant
-from telephony.statements import HELD_EVENTS, PARTICIPANTS, SETTLE_HELD, TIE_ARRIVED
+from telephony.statements import HELD, HELD_EVENTS, PARTICIPANTS, SETTLE_HELD, TIE_ARRIVED
 
 log = logging.getLogger("openline.telephony")
 
 LISTENER_LABEL = "listener"
 SUPERVISOR_LABEL_PREFIX = "supervisor-"
-HELD, STALE = "held", "stale"
+STALE = "stale"
 CONFERENCE_GAP_JOB = "telephony.conference_gap"
 # How long an event waits for an earlier one still on its way before it is applied anyway.
 GAP_SECONDS = 3
@@ -243,7 +241,7 @@ async def _upsert_participant(
     updated by later ones; it is never loaded into the session, so nothing in a batch goes stale."""
     if not delivery.call_sid:
         return
-    stmt = _participant_upsert("postgresql" if is_postgres(session) else "sqlite", tuple(sorted(values)))
+    stmt = _participant_upsert(dialect_name(session), tuple(sorted(values)))
     label = delivery.form.get("ParticipantLabel") or None
     await session.execute(
         stmt, {"call_id": call.id, "call_sid": delivery.call_sid, "role": role, "label": label} | values
@@ -252,8 +250,7 @@ async def _upsert_participant(
 
 @cache
 def _participant_upsert(dialect: str, columns: tuple[str, ...]) -> sa.Insert:
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(PARTICIPANTS)
+    stmt = insert_of(dialect)(PARTICIPANTS)
     return stmt.on_conflict_do_update(
         index_elements=["call_id", "call_sid"], set_={name: stmt.excluded[name] for name in columns}
     )

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from app.core.db import is_postgres, runtime_of
+from app.core.db import dialect_name, runtime_of
 from app.core.errors import Conflict
 from app.core.events import emit
 from app.core.jobs import cancel_job, schedule_job
@@ -124,7 +124,7 @@ async def claim_longest_waiting_call(session: AsyncSession, *, listener_id: int)
     statement runs alone. On PostgreSQL the pick skips callers locked by another listener's
     claim, so listeners do not queue behind one another."""
     claim = {"claimer": listener_id, "claimed_now": runtime_of(session).clock.now()}
-    dialect = "postgresql" if is_postgres(session) else "sqlite"
+    dialect = dialect_name(session)
     call = await session.scalar(_claim_longest_waiting(dialect, skip_locked=True), claim)
     if call is None and dialect == "postgresql":
         # Every waiting row may just be locked for a moment by a webhook (a hold-music request):

@@ -12,12 +12,10 @@ from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from app.core.db import dialect_insert, insert_ignore, is_postgres, runtime_of
+from app.core.db import dialect_insert, dialect_name, insert_ignore, insert_of, runtime_of
 from app.core.errors import Conflict, Unprocessable
 from app.core.events import publish_live
 from app.core.runtime import Runtime
@@ -92,15 +90,14 @@ async def hold_call_for(session: AsyncSession, *, user_id: int, call_id: int) ->
     """Tie a claimed caller to the listener; False if they already hold another live call. One
     upsert: a listener seen for the first time gets their presence row with it."""
     held = {"holder": user_id, "held_call": call_id, "since": runtime_of(session).clock.now()}
-    stmt = _hold_call_for("postgresql" if is_postgres(session) else "sqlite")
+    stmt = _hold_call_for(dialect_name(session))
     return (await session.scalar(stmt, held)) is not None
 
 
 @cache
 def _hold_call_for(dialect: str) -> sa.Insert:
     """Built once per database (the aliased guard is costly to build: each take-next paid for it)."""
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(ListenerPresence).values(
+    stmt = insert_of(dialect)(ListenerPresence).values(
         user_id=sa.bindparam("holder"),
         status="offline",
         since=sa.bindparam("since"),

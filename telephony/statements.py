@@ -26,12 +26,13 @@ WAITING_SNAPSHOT = sa.select(sa.func.count(), sa.func.min(CALLS.c.waiting_since)
 )
 
 # A call's conference events stored while an earlier one is still on its way (telephony.conference).
+HELD = "held"
 HELD_EVENTS = (
     sa.select(DELIVERIES.c.id, DELIVERIES.c.call_sid, DELIVERIES.c.event, DELIVERIES.c.sequence, DELIVERIES.c.fields)
     .where(
         DELIVERIES.c.call_id == sa.bindparam("call_id"),
         DELIVERIES.c.endpoint == "conference",
-        DELIVERIES.c.outcome == "held",
+        DELIVERIES.c.outcome == HELD,
     )
     .order_by(DELIVERIES.c.sequence, DELIVERIES.c.id)
 )

@@ -220,15 +220,24 @@ async def run_before_commit(session: AsyncSession) -> None:
         await work(session)
 
 
+def dialect_name(session: AsyncSession) -> str:
+    """The key a statement built once per database is cached under."""
+    return "postgresql" if is_postgres(session) else "sqlite"
+
+
+def insert_of(dialect: str):
+    """The dialect's own INSERT, which knows ON CONFLICT on both databases."""
+    return postgresql_insert if dialect == "postgresql" else sqlite_insert
+
+
 def dialect_insert(session: AsyncSession, table: sa.Table | type[Base]):
-    """The dialect's own INSERT, which knows ON CONFLICT DO NOTHING on both databases."""
-    return postgresql_insert(table) if is_postgres(session) else sqlite_insert(table)
+    """The session's database's own INSERT of ``table``."""
+    return insert_of(dialect_name(session))(table)
 
 
 @cache
 def _insert_unless_present(dialect: str, table: sa.Table, keys: tuple[str, ...], returning: str | None) -> sa.Insert:
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(table).on_conflict_do_nothing(index_elements=list(keys))
+    stmt = insert_of(dialect)(table).on_conflict_do_nothing(index_elements=list(keys))
     return stmt.returning(table.c[returning]) if returning else stmt
 
 
@@ -238,7 +247,7 @@ def insert_unless_present(
     """INSERT ... ON CONFLICT (keys) DO NOTHING [RETURNING ...] for this session's database, built
     once per table: executed with each row's values it skips SQLAlchemy's per-call statement work
     (most of a hot webhook's database cost on a small machine)."""
-    return _insert_unless_present("postgresql" if is_postgres(session) else "sqlite", table, keys, returning)
+    return _insert_unless_present(dialect_name(session), table, keys, returning)
 
 
 async def insert_ignore(session: AsyncSession, model: type[Base], values: dict[str, Any], conflict: list[str]) -> bool:
