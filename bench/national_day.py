@@ -84,6 +84,7 @@ from bench.webhooks import (  # noqa: E402 - after the path is set
     drive,
     drop_postgres_database,
     free_port,
+    server_cpu_seconds,
     signed,
     start_server,
     upgrade_database_in_thread,
@@ -630,7 +631,7 @@ async def describe_calls(database_url: str, sids: list[str]) -> list[str]:
     return lines
 
 
-def report(day: Day, seconds: float, finished: bool) -> None:
+def report(day: Day, seconds: float, finished: bool, cpu_seconds: float, client_cpu_seconds: float) -> None:
     stats = day.stats
     answered = sum(c.answered for c in day.callers.values())
     abandoned = sum(c.abandoned for c in day.callers.values())
@@ -648,6 +649,18 @@ def report(day: Day, seconds: float, finished: bool) -> None:
         print(f"{name:<17} {len(values):>8} {percentile(values, 0.5):>8.1f} {percentile(values, 0.99):>8.1f}")
     if stats.claims_ended_first:
         print(f"claimed callers who hung up before their listener joined: {stats.claims_ended_first}")
+    # A server busy all the time keeps every connection waiting: at --connections in flight, a
+    # webhook's latency is then the connections over the rate (Little's law), whatever it costs.
+    requests = stats.deliveries + sum(len(values) for values in stats.api_latencies.values())
+    print(
+        f"server CPU over the day: {cpu_seconds:.0f} s ({cpu_seconds / seconds:.0%} of one core), "
+        f"{cpu_seconds * 1000 / max(len(day.callers), 1):.1f} ms a call, "
+        f"{cpu_seconds * 1000 / max(requests, 1):.2f} ms a request (webhooks and the listeners' API; "
+        "the jobs they start included); "
+        f"{day.args.connections} connections over {stats.deliveries / seconds:.0f} deliveries/s: "
+        f"{day.args.connections / max(stats.deliveries / seconds, 1e-9) * 1000:.0f} ms"
+    )
+    print(f"this process (the callers, the listeners and the twin) used {client_cpu_seconds:.0f} s of CPU")
 
 
 async def run_day(database_url: str, database: str, args: argparse.Namespace) -> bool:
@@ -686,7 +699,8 @@ async def run_day(database_url: str, database: str, args: argparse.Namespace) ->
             bare = await bare_rate(base, args.connections, server.pid)
             day = Day(sim, base, args)
             connector = aiohttp.TCPConnector(limit=args.connections)
-            started = time.perf_counter()
+            started, cpu_before = time.perf_counter(), server_cpu_seconds(server.pid)
+            client_before = time.process_time()
             async with (
                 autovacuum_stand_in(database_url),
                 aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as http,
@@ -702,7 +716,13 @@ async def run_day(database_url: str, database: str, args: argparse.Namespace) ->
                 except TimeoutError:
                     finished = False
             seconds = time.perf_counter() - started
-            report(day, seconds, finished)
+            report(
+                day,
+                seconds,
+                finished,
+                server_cpu_seconds(server.pid) - cpu_before,
+                time.process_time() - client_before,
+            )
             print(
                 f"the bare endpoint, just before: {bare:,.0f} req/s at {args.connections} connections; the day's "
                 f"{day.stats.deliveries:,} deliveries at that rate would take {day.stats.deliveries / bare:.0f} s; "
