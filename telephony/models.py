@@ -10,9 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base
-from telephony.call_states import (
-    ENDED_BY,  # who ended a call: decided in call_states.who_ended
-)
+from telephony.call_states import ENDED_BY  # who ended a call: decided in call_states.who_ended
 
 CALL_STATUSES = (
     "queued",

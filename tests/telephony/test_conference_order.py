@@ -15,6 +15,13 @@ def conference_events(sim):
     return [item for item in sim.outbox if item.url.endswith(CONFERENCE)]
 
 
+def hold_back_joins(sim):
+    """Take the participant-join events out of the outbox, to be delivered later."""
+    joins = [e for e in conference_events(sim) if e.params["StatusCallbackEvent"] == "participant-join"]
+    sim.outbox = [item for item in sim.outbox if item not in joins]
+    return joins
+
+
 async def test_a_listener_leave_delivered_before_their_join_is_applied_after_it(harness, sim):
     user, client = await listener(harness)
     caller = sim.caller()
@@ -125,8 +132,7 @@ async def test_a_call_reads_answered_once_the_caller_is_in_their_room_and_never_
     call is known to be answered, and a join that arrives after the end changes nothing."""
     caller = sim.caller()
     await caller.arrive()
-    joins = [e for e in conference_events(sim) if e.params["StatusCallbackEvent"] == "participant-join"]
-    sim.outbox = [item for item in sim.outbox if item not in joins]
+    joins = hold_back_joins(sim)
     await sim.deliver()  # the incoming call only
     assert [c.status for c in await calls(harness)] == ["ringing"]
     sim.outbox = joins
@@ -135,8 +141,7 @@ async def test_a_call_reads_answered_once_the_caller_is_in_their_room_and_never_
 
     late = sim.caller()
     await late.arrive()
-    joins = [e for e in conference_events(sim) if e.params["StatusCallbackEvent"] == "participant-join"]
-    sim.outbox = [item for item in sim.outbox if item not in joins]
+    joins = hold_back_joins(sim)
     await sim.deliver()
     await late.hang_up()
     await sim.deliver()  # its completed status callback (and its room's end) overtake its join
