@@ -61,7 +61,10 @@ CALL_MOVES: dict[tuple[str, CallMove], Step] = {
 CALL_STATES = ("waiting", "claimed", "connected", "voicemail", "ended")
 # Twilio's own call status, beside the flow above: where it ends, and (without a SequenceNumber)
 # the order it only moves forward along.
-FINAL_CALL_STATUSES = ("completed", "busy", "failed", "no-answer", "canceled")
+# A call that ends without ever being answered ends in one of these: for a dialled leg (listener
+# or partner), the news that they will not join.
+NEVER_ANSWERED = ("busy", "failed", "no-answer", "canceled")
+FINAL_CALL_STATUSES = ("completed", *NEVER_ANSWERED)
 STATUS_RANK = {"queued": 0, "initiated": 1, "ringing": 2, "in-progress": 3}
 LIVE_STATES = ("waiting", "claimed", "connected", "voicemail")
 

@@ -28,7 +28,7 @@ from app.core.db import dialect_name, insert_of, runtime_of
 from app.core.events import emit
 from app.core.jobs import Job, schedule_job
 from telephony import twiml
-from telephony.call_states import status_advances
+from telephony.call_states import NEVER_ANSWERED, status_advances
 from telephony.calls import lock_call, lock_call_in_conference
 from telephony.events import LEG_ENDED, PARTICIPANT_JOINED, PARTICIPANT_LEFT
 from telephony.intake import Delivery, claim_delivery, record_outcome
@@ -44,8 +44,6 @@ STALE = "stale"
 CONFERENCE_GAP_JOB = "telephony.conference_gap"
 # How long an event waits for an earlier one still on its way before it is applied anyway.
 GAP_SECONDS = 3
-# A participant who never answered leaves with the call status saying so.
-NEVER_ANSWERED = ("busy", "failed", "no-answer", "canceled")
 
 
 def participant_role(call: Call, participant_sid: str | None, label: str) -> str:

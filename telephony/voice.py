@@ -17,7 +17,7 @@ from app.core.jobs import schedule_job
 from app.core.line import line_settings
 from app.core.runtime import Runtime
 from telephony import twiml
-from telephony.call_states import FINAL_CALL_STATUSES, status_advances
+from telephony.call_states import FINAL_CALL_STATUSES, NEVER_ANSWERED, status_advances
 from telephony.calls import insert_call, lock_call, lock_call_by_sid, position_in_queue, publish_queue
 from telephony.events import CALL_WAITING, LEG_ENDED
 from telephony.headset import publish_headset_state
@@ -33,8 +33,6 @@ from telephony.lifecycle import (
 from telephony.models import Call, WebhookDelivery
 
 log = logging.getLogger("openline.telephony")
-
-LEG_FAILED = ("busy", "failed", "no-answer", "canceled")
 
 
 async def start_waiting(session: AsyncSession, *, call_id: int, waiting_since: datetime) -> None:
@@ -128,7 +126,7 @@ async def _apply_listener_leg_status(session: AsyncSession, delivery: Delivery, 
         return "stale"
     call.listener_call_sid = call.listener_call_sid or delivery.call_sid
     status, listener_id = delivery.event, call.listener_id
-    if call.queue_state == "claimed" and (status in LEG_FAILED or status == "completed"):
+    if call.queue_state == "claimed" and (status in NEVER_ANSWERED or status == "completed"):
         await release_claim(session, call, reason=f"listener line {status}")
     elif status == "completed":
         await release_listener_from(session, call)
@@ -142,7 +140,7 @@ async def _apply_other_leg_status(session: AsyncSession, delivery: Delivery, leg
     call = await lock_call(session, Call.id == leg.call_id)
     if call is None:
         return "orphan"
-    if delivery.event in LEG_FAILED:
+    if delivery.event in NEVER_ANSWERED:
         emit(
             session,
             LEG_ENDED,

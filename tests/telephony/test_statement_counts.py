@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import event
 
-from telephony.models import CallParticipant
+from telephony.models import Call, CallParticipant
 from telephony.webhook_session import webhook_writer
 from tests.scenarios import take_call
 from tests.telephony.conftest import deliveries, listener, rows, signed_post, sim  # noqa: F401 - the simulator fixture
@@ -33,6 +33,11 @@ TAKE_NEXT_CALLER = {"sqlite": 9, "postgresql": 10}
 # outcome; SQLite's BEGIN IMMEDIATE. Was 10 on SQLite (the participant read before it was
 # inserted, the held events loaded as objects, the delivery and the call each updated twice).
 CONFERENCE_JOIN = {"sqlite": 7, "postgresql": 6}
+# A waiting caller hangs up (their status callback, ``completed``): its delivery, the call, who was
+# in the room (for who ended it), the call's end in one UPDATE, the queue snapshot and its live
+# event; SQLite's BEGIN IMMEDIATE or PostgreSQL's NOTIFY. Was 8: reading the room flushed the
+# call's status on its own, and the end followed in a second UPDATE.
+HANG_UP_WAITING = {"sqlite": 7, "postgresql": 7}
 
 
 def incoming(sid: str) -> dict[str, str]:
@@ -110,3 +115,27 @@ async def test_a_conference_event_costs_a_handful_of_statements(harness, sim):
     stored = [d for d in await deliveries(harness) if d.endpoint == "conference"]
     assert [(d.outcome, d.call_id is not None) for d in stored] == [("applied", True)] * 2
     assert len(counts[-1]) <= CONFERENCE_JOIN[harness.runtime.engine.dialect.name], "\n".join(counts[-1])
+
+
+async def test_a_waiting_caller_hanging_up_costs_a_handful_of_statements(harness, sim):
+    counts = []
+    for _ in range(2):  # the first warms the caches
+        caller = sim.caller()
+        await caller.arrive()
+        await sim.deliver()
+        sim.outbox.clear()
+        await caller.hang_up()
+        # Only the status callback: the caller's participant-leave is not needed for the end.
+        status = next(item for item in sim.outbox if item.params.get("CallStatus") == "completed")
+        with counted(harness) as statements:
+            assert (await sim.post(status)).status == 200
+        counts.append(statements)
+        with counted(harness) as again:
+            assert (await sim.post(status)).status == 200
+        assert len(again) <= 3, "\n".join(again)  # a retry: the stored reply, nothing else
+        sim.outbox.clear()
+    ended = await rows(harness, Call)
+    assert [(c.status, c.queue_state, c.abandoned, c.ended_by) for c in ended] == [
+        ("completed", "ended", True, "caller")
+    ] * 2
+    assert len(counts[-1]) <= HANG_UP_WAITING[harness.runtime.engine.dialect.name], "\n".join(counts[-1])
