@@ -66,6 +66,7 @@ import tempfile
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
@@ -581,6 +582,8 @@ async def check_database(database_url: str, day: Day) -> list[str]:
         f"{counts['logs']} call logs; {counts['deliveries']} deliveries stored (wait URL aside)"
     )
     print("jobs:", ", ".join(f"{n} {kind} {status}" for kind, status, n in await jobs_by_kind(database_url)))
+    for line in await job_lateness(database_url):
+        print(line)
     return problems
 
 
@@ -596,6 +599,44 @@ async def jobs_by_kind(database_url: str) -> list[tuple[str, str, int]]:
             return [tuple(row) for row in await conn.execute(query)]
     finally:
         await engine.dispose()
+
+
+async def job_lateness(database_url: str) -> list[str]:
+    """``describe_job_lateness`` for the day's jobs."""
+    from sqlalchemy import select
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from app.core.jobs import Job
+
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            rows = (await conn.execute(select(Job.kind, Job.status, Job.run_at, Job.finished_at))).all()
+    finally:
+        await engine.dispose()
+    return describe_job_lateness([tuple(row) for row in rows])
+
+
+def describe_job_lateness(jobs: list[tuple[str, str, datetime, datetime | None]]) -> list[str]:
+    """Pure: how long after its time each kind of job (kind, status, run_at, finished_at) ran, and
+    how many were due by the last one run and had not run. A timer that runs late is a caller left
+    waiting (a claim not handed back, a long wait not sent to voicemail)."""
+    from app.core.jobs import DONE, PENDING
+
+    ended = max((finished for _, _, _, finished in jobs if finished is not None), default=None)
+    late: dict[str, list[float]] = defaultdict(list)
+    overdue: Counter[str] = Counter()
+    for kind, status, run_at, finished_at in jobs:
+        if status == DONE and finished_at is not None:
+            late[kind].append(max(0.0, (finished_at - run_at).total_seconds()))
+        elif status == PENDING and ended is not None and run_at <= ended:
+            overdue[kind] += 1
+    lines = []
+    for kind in sorted(set(late) | set(overdue)):
+        ran = sorted(late[kind])
+        timing = f"{len(ran)} ran, late by p50 {ran[len(ran) // 2]:.1f} s, max {ran[-1]:.1f} s" if ran else "none ran"
+        lines.append(f"  {kind}: {timing}; {overdue[kind]} due by the last one run and not run")
+    return ["jobs against their time:", *lines] if lines else []
 
 
 async def describe_calls(database_url: str, sids: list[str]) -> list[str]:

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import argparse
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import pytest
 from twilio.request_validator import RequestValidator
 
 from app.core.settings import development_settings
-from bench.national_day import Day, endpoint_of
+from bench.national_day import Day, describe_job_lateness, endpoint_of
 from bench.webhooks import ACCOUNT_SID, TOKEN
 from telephony.intake import parse_call_webhook, parse_conference_event
 from telephony.simulator import LINE_NUMBER, Sent, Simulator
@@ -83,3 +84,24 @@ async def test_three_calls_make_signed_valid_deliveries_in_causal_order(storm: b
         )
     # Some deliveries are sent twice, never more, each copy with the first one's token.
     assert set(copies.values()) == {1, 2} and day.twice
+
+
+def test_the_day_reports_how_late_each_kind_of_job_ran() -> None:
+    at = datetime(2026, 12, 1, 20, 0, tzinfo=UTC)
+    jobs = [
+        ("telephony.conference_gap", "done", at, at + timedelta(seconds=1)),
+        ("telephony.conference_gap", "done", at, at + timedelta(seconds=40)),
+        ("telephony.conference_gap", "done", at, at + timedelta(seconds=2)),
+        # Due before the last job ran, still waiting: counted against the loop.
+        ("telephony.conference_gap", "pending", at + timedelta(seconds=10), None),
+        # Not due yet when the day ended: nothing to say.
+        ("telephony.overflow", "pending", at + timedelta(minutes=10), None),
+        ("shiftlead.wait_alert", "pending", at + timedelta(seconds=30), None),
+        ("session.due", "cancelled", at, None),
+    ]
+    assert describe_job_lateness(jobs) == [
+        "jobs against their time:",
+        "  shiftlead.wait_alert: none ran; 1 due by the last one run and not run",
+        "  telephony.conference_gap: 3 ran, late by p50 2.0 s, max 40.0 s; 1 due by the last one run and not run",
+    ]
+    assert describe_job_lateness([]) == []
