@@ -15,13 +15,14 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from app.core.db import Base, insert_ignore, is_postgres, runtime_of
+from app.core.db import Base, dialect_name, insert_ignore, runtime_of
 
 if TYPE_CHECKING:
     from app.core.runtime import Runtime
@@ -206,26 +207,36 @@ async def run_due_jobs(runtime: "Runtime", *, limit: int = 100) -> int:
     return ran
 
 
+@cache
+def _claim_next(dialect: str, *, keyed: bool) -> sa.Update:
+    """One statement that finds the next due job (by its key, for the after-commit fast path) and
+    marks it done, returning it: built once per database. Finding it with a SELECT first cost a
+    second round trip for every job, each one waiting for the event loop behind a retry storm's
+    webhooks (in a 1,500-call storm on SQLite: 36-43 ms for the SELECT, 20-24 ms for the claim)."""
+    now = sa.bindparam("due_by", type_=JOBS.c.run_at.type)
+    due = sa.select(Job.id).where(Job.status == PENDING, Job.run_at <= now)
+    if keyed:
+        due = due.where(Job.key == sa.bindparam("job_key"))
+    due = due.order_by(Job.run_at, Job.id).limit(1)
+    if dialect == "postgresql":
+        # Another loop's job stays its own: skipped, not waited for.
+        due = due.with_for_update(skip_locked=True)
+    return (
+        sa.update(Job)
+        .where(Job.id == due.scalar_subquery(), Job.status == PENDING)
+        .values(status=DONE, attempts=Job.attempts + 1, finished_at=now, last_error=None)
+        .returning(Job)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
+
+
 async def _run_one(runtime: "Runtime", *, key: str | None = None) -> bool | None:
     now = runtime.clock.now()
     async with runtime.sessionmaker() as session:
-        query = sa.select(Job).where(Job.status == PENDING, Job.run_at <= now).order_by(Job.run_at, Job.id).limit(1)
-        if key is not None:
-            query = query.where(Job.key == key)
-        if is_postgres(session):
-            query = query.with_for_update(skip_locked=True)
-        job = await session.scalar(query)
+        claim = _claim_next(dialect_name(session), keyed=key is not None)
+        job = (await session.scalars(claim, {"due_by": now, "job_key": key} if key is not None else {"due_by": now})).first()
         if job is None:
             return None
-        claimed = await session.execute(
-            sa.update(Job)
-            .where(Job.id == job.id, Job.status == PENDING)
-            .values(status=DONE, attempts=Job.attempts + 1, finished_at=now, last_error=None)
-            .execution_options(synchronize_session=False)
-        )
-        if not claimed.rowcount:
-            await session.rollback()
-            return False
         kind = runtime.jobs.kinds.get(job.kind)
         job_id = job.id  # read now: after a rollback the row's attributes are expired
         try:
