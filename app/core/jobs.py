@@ -234,7 +234,9 @@ async def _run_one(runtime: "Runtime", *, key: str | None = None) -> bool | None
     now = runtime.clock.now()
     async with runtime.sessionmaker() as session:
         claim = _claim_next(dialect_name(session), keyed=key is not None)
-        job = (await session.scalars(claim, {"due_by": now, "job_key": key} if key is not None else {"due_by": now})).first()
+        job = (
+            await session.scalars(claim, {"due_by": now, "job_key": key} if key is not None else {"due_by": now})
+        ).first()
         if job is None:
             return None
         kind = runtime.jobs.kinds.get(job.kind)
