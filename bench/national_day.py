@@ -581,28 +581,17 @@ async def check_database(database_url: str, day: Day) -> list[str]:
         f"database: {len(rows)} calls, {answered_in_db} answered; {counts['sessions']} support sessions, "
         f"{counts['logs']} call logs; {counts['deliveries']} deliveries stored (wait URL aside)"
     )
-    print("jobs:", ", ".join(f"{n} {kind} {status}" for kind, status, n in await jobs_by_kind(database_url)))
-    for line in await job_lateness(database_url):
+    jobs = await read_jobs(database_url)
+    by_kind = Counter((kind, status) for kind, status, _, _ in jobs)
+    print("jobs:", ", ".join(f"{n} {kind} {status}" for (kind, status), n in by_kind.most_common()))
+    for line in describe_job_lateness(jobs):
         print(line)
     return problems
 
 
-async def jobs_by_kind(database_url: str) -> list[tuple[str, str, int]]:
-    """What the server's job loop was given to do in the day (follow-on work, timers), by kind."""
-    from sqlalchemy import text
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    engine = create_async_engine(database_url)
-    try:
-        async with engine.connect() as conn:
-            query = text("SELECT kind, status, count(*) FROM jobs GROUP BY kind, status ORDER BY count(*) DESC")
-            return [tuple(row) for row in await conn.execute(query)]
-    finally:
-        await engine.dispose()
-
-
-async def job_lateness(database_url: str) -> list[str]:
-    """``describe_job_lateness`` for the day's jobs."""
+async def read_jobs(database_url: str) -> list[tuple[str, str, datetime, datetime | None]]:
+    """What the server's job loop was given to do in the day (follow-on work, timers): each job's
+    kind, status, time and when it ran."""
     from sqlalchemy import select
     from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -614,7 +603,7 @@ async def job_lateness(database_url: str) -> list[str]:
             rows = (await conn.execute(select(Job.kind, Job.status, Job.run_at, Job.finished_at))).all()
     finally:
         await engine.dispose()
-    return describe_job_lateness([tuple(row) for row in rows])
+    return [tuple(row) for row in rows]
 
 
 def describe_job_lateness(jobs: list[tuple[str, str, datetime, datetime | None]]) -> list[str]:

@@ -197,8 +197,8 @@ async def cancel_job(session: AsyncSession, key: str) -> None:
 async def run_due_jobs(runtime: "Runtime", *, limit: int = 100) -> int:
     """Run every job due by the runtime clock's now (at most ``limit``); returns how many ran."""
     ran = 0
-    # Bounded by passes, not successes: a job lost to another loop or failed (and rescheduled)
-    # is not counted as run, yet must not keep this pass going for ever.
+    # Bounded by passes, not successes: a job that failed (and was rescheduled) is not counted
+    # as run, yet must not keep this pass going for ever.
     for _ in range(limit):
         outcome = await _run_one(runtime)
         if outcome is None:
