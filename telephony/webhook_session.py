@@ -16,8 +16,9 @@ On SQLite the writer holds the process's write lock only while the batch's trans
 (parsing, signatures and TwiML happen in the request, outside it), and takes SQLite's own lock at
 BEGIN, waiting for it asynchronously, so a batch never waits half-way through for another
 connection's write; its statements then run on the event loop's thread, not aiosqlite's (a few
-microseconds each, against tens for the hop). PostgreSQL locks rows, not the database: no process
-lock there.
+microseconds each, against tens for the hop). The job loop's jobs take the same lock the same
+way (``Runtime.short_write``), between batches. PostgreSQL locks rows, not the database: no
+process lock there.
 """
 
 from __future__ import annotations
@@ -27,25 +28,15 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.core.db import (
-    begin_immediate,
-    gather_before_commit,
-    is_postgres,
-    make_inline_sqlite_engine,
-    make_sessionmaker,
-    run_before_commit,
-)
-from app.core.deps import RuntimeDep
+from app.core.db import gather_before_commit, run_before_commit
 from app.core.runtime import Runtime
 
 log = logging.getLogger("openline.telephony")
 
-LOCK_KEY = "telephony.sqlite_write_lock"
 WRITER_KEY = "telephony.webhook_writer"
 # Enough to absorb a retry storm in a few commits; small enough that one batch's transaction
 # (and so the first webhook's wait) stays a few milliseconds.
@@ -56,15 +47,6 @@ OTHERS_FIRST_SECONDS = 0.25
 
 Work = Callable[..., Awaitable[Any]]
 COMMIT_FAILED = object()
-
-
-def sqlite_writer_lock(runtime: Runtime) -> contextlib.AbstractAsyncContextManager[object]:
-    if not runtime.settings.is_sqlite:
-        return contextlib.nullcontext()
-    lock = runtime.extras.get(LOCK_KEY)
-    if lock is None:
-        lock = runtime.extras[LOCK_KEY] = asyncio.Lock()
-    return lock
 
 
 @dataclass(eq=False)
@@ -100,8 +82,6 @@ class GroupCommit:
         self.task: asyncio.Task[None] | None = None
         self.releasing: set[asyncio.Task[None]] = set()
         self.batches = 0
-        self.engine: AsyncEngine | None = None
-        self._sessionmaker: async_sessionmaker[AsyncSession] | None = None
 
     async def write(self, work: Work, *args: Any, **kwargs: Any) -> Any:
         """``work(session, *args, **kwargs)`` in the next batch; its result once that has committed."""
@@ -137,19 +117,6 @@ class GroupCommit:
         while waiting.count > 0 and loop.time() < deadline:
             await asyncio.sleep(0.002)
 
-    @property
-    def sessionmaker(self) -> async_sessionmaker[AsyncSession]:
-        """On SQLite, the writer's own engine, whose statements run without a thread hop each
-        (``make_inline_sqlite_engine``); on PostgreSQL, asyncpg is already that, and the
-        process's pool is used."""
-        if not self.runtime.settings.is_sqlite:
-            return self.runtime.sessionmaker
-        if self._sessionmaker is None:
-            self.engine = make_inline_sqlite_engine(self.runtime.settings.database_url)
-            self._sessionmaker = make_sessionmaker(self.engine, self.runtime)
-            self.runtime.on_close.append(self.engine.dispose)
-        return self._sessionmaker
-
     async def _write(self, batch: list[Delivery]) -> None:
         """Commit the batch in one transaction. One delivery that fails rolls the transaction back:
         the others are written again without it (the same work on the same rows), and it alone, in
@@ -157,7 +124,7 @@ class GroupCommit:
         than a SAVEPOINT around each delivery, since failures are rare and a batch is small."""
         while batch:
             if len(batch) == 1:
-                await self._write_alone(batch[0], self.sessionmaker)
+                await self._write_alone(batch[0])
                 return
             outcome = await self._try_batch(batch)
             if outcome is None:
@@ -171,16 +138,17 @@ class GroupCommit:
             await self._write_alone(outcome, self.runtime.sessionmaker)
 
     @contextlib.asynccontextmanager
-    async def _transaction(self, sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-        """One of the writer's transactions, a batch's or a lone delivery's: committed with its
-        before-commit work on leaving, rolled back (its events dropped) on any error."""
+    async def _transaction(
+        self, sessionmaker: async_sessionmaker[AsyncSession] | None = None
+    ) -> AsyncIterator[AsyncSession]:
+        """One of the writer's transactions, a batch's or a lone delivery's (``Runtime.short_write``:
+        inline statements unless ``sessionmaker`` says otherwise): committed with its before-commit
+        work on leaving, rolled back (its events dropped) on any error."""
         # Outside the locks: inside, the transaction reads nothing through another connection.
         await self.runtime.line.current()
-        async with sqlite_writer_lock(self.runtime), sessionmaker() as session:
+        async with self.runtime.short_write(sessionmaker) as session:
             gather_before_commit(session)
             try:
-                if not is_postgres(session):
-                    await begin_immediate(session)
                 yield session
                 await run_before_commit(session)
                 await session.commit()
@@ -194,7 +162,7 @@ class GroupCommit:
         """None once committed; else the delivery that raised, or COMMIT_FAILED."""
         failed: Delivery | object = COMMIT_FAILED
         try:
-            async with self._transaction(self.sessionmaker) as session:
+            async with self._transaction() as session:
                 for delivery in batch:
                     failed = delivery
                     delivery.result = await delivery.run(session)
@@ -216,7 +184,9 @@ class GroupCommit:
             for delivery in stored:
                 delivery.settle(delivery.result)
 
-    async def _write_alone(self, delivery: Delivery, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    async def _write_alone(
+        self, delivery: Delivery, sessionmaker: async_sessionmaker[AsyncSession] | None = None
+    ) -> None:
         """One delivery in its own transaction: its error, if any, is its answer."""
         try:
             async with self._transaction(sessionmaker) as session:
@@ -233,10 +203,3 @@ def webhook_writer(runtime: Runtime) -> GroupCommit:
     if writer is None:
         writer = runtime.extras[WRITER_KEY] = GroupCommit(runtime)
     return writer
-
-
-async def get_webhook_writer(runtime: RuntimeDep) -> GroupCommit:
-    return webhook_writer(runtime)
-
-
-WebhookWriter = Annotated[GroupCommit, Depends(get_webhook_writer)]

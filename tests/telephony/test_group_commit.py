@@ -15,8 +15,9 @@ import httpx
 import pytest
 from twilio.request_validator import RequestValidator
 
+from app.core.db import session_scope
 from app.core.errors import Conflict
-from app.core.jobs import Job
+from app.core.jobs import PENDING, Job, run_due_jobs, schedule_job
 from telephony.calls import insert_call
 from telephony.intake import parse_call_webhook
 from telephony.models import Call, WebhookDelivery
@@ -65,6 +66,40 @@ async def test_a_burst_of_calls_is_stored_in_a_few_commits_and_each_answered_wit
     assert sorted(c.call_sid for c in await calls(harness)) == [sid(n) for n in range(30)]
     assert len(await deliveries(harness)) == 30
     assert writer.batches - before < 30  # shared commits, not one each
+
+
+async def test_a_job_and_a_webhook_take_turns_and_a_failing_job_still_lets_the_webhook_in(harness, client):
+    """On SQLite a job holds the database from its claim to its commit, so a webhook that comes
+    meanwhile waits for it, then is stored; on PostgreSQL, which locks rows, it does not wait.
+    A job that fails records its failure in a transaction of its own, after letting go."""
+    started, go_on = asyncio.Event(), asyncio.Event()
+
+    async def stuck_then_fails(session, job):
+        started.set()
+        await go_on.wait()
+        raise RuntimeError("the partner's record was not there")
+
+    harness.runtime.jobs.register("test.stuck", stuck_then_fails)
+    async with session_scope(harness.runtime) as session:
+        await schedule_job(session, kind="test.stuck", key="stuck-1", run_at=harness.clock.now())
+    jobs = asyncio.create_task(run_due_jobs(harness.runtime))
+    await asyncio.wait_for(started.wait(), 10)
+    answer = asyncio.create_task(post(client, "/telephony/voice/incoming", incoming(sid(1))))
+    writer = webhook_writer(harness.runtime)
+    for _ in range(1000):  # until the webhook has reached the writer
+        if writer.task is not None:
+            break
+        await asyncio.sleep(0)
+    if harness.runtime.settings.is_sqlite:
+        await asyncio.sleep(0.05)  # room to finish, if it were not waiting its turn
+        assert not answer.done() and await calls(harness) == []
+        go_on.set()
+    assert (await asyncio.wait_for(answer, 10)).status_code == 200
+    go_on.set()
+    assert await asyncio.wait_for(jobs, 10) == 0  # ran, failed, recorded: never stuck behind itself
+    [job] = [j for j in await rows(harness, Job) if j.key == "stuck-1"]
+    assert (job.status, job.attempts, "partner's record" in job.last_error) == (PENDING, 1, True)
+    assert [c.call_sid for c in await calls(harness)] == [sid(1)]
 
 
 async def test_a_duplicate_in_the_same_batch_gets_the_stored_reply_and_changes_nothing(harness, client):

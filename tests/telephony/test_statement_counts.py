@@ -9,7 +9,6 @@ from contextlib import contextmanager
 from sqlalchemy import event
 
 from telephony.models import Call, CallParticipant
-from telephony.webhook_session import webhook_writer
 from tests.scenarios import take_call
 from tests.telephony.conftest import deliveries, listener, rows, signed_post, sim  # noqa: F401 - the simulator fixture
 
@@ -58,10 +57,12 @@ def counted(harness):
     def note(_conn, _cursor, statement, _params, _context, _many):
         statements.append(statement)
 
-    # The process's engine, and on SQLite the webhook writer's own (its statements run inline).
-    writer = webhook_writer(harness.runtime)
-    writer.sessionmaker  # noqa: B018 - opens the writer's engine, so that it can be listened to
-    engines = {harness.runtime.engine.sync_engine, (writer.engine or harness.runtime.engine).sync_engine}
+    # The process's engine, and on SQLite the one the webhook writer and the jobs run inline on.
+    harness.runtime.inline_sessionmaker  # noqa: B018 - opens that engine, so that it can be listened to
+    engines = {
+        harness.runtime.engine.sync_engine,
+        (harness.runtime.inline_engine or harness.runtime.engine).sync_engine,
+    }
     for engine in engines:
         event.listen(engine, "before_cursor_execute", note)
     try:
