@@ -106,9 +106,10 @@ class GroupCommit:
 
     async def _let_others_write(self) -> None:
         """On SQLite, before the next batch, let in the process's other writers already queuing
-        for the lock (a listener taking a call, a follow-on job): the writer, back for the lock
-        within a millisecond, would otherwise starve their ``busy_timeout`` retries under a
-        steady stream of webhooks. Bounded, so that webhooks are never held for long."""
+        for SQLite's lock (a listener taking a call; jobs queue for the process's lock instead):
+        the writer, back for the lock within a millisecond, would otherwise starve their
+        ``busy_timeout`` retries under a steady stream of webhooks. Bounded, so that webhooks are
+        never held for long."""
         waiting = self.runtime.writes_waiting
         if waiting is None:
             return

@@ -33,6 +33,7 @@ class Runtime:
     inline_engine: AsyncEngine | None = field(init=False, default=None)
     _inline_sessionmaker: async_sessionmaker[AsyncSession] | None = field(init=False, default=None)
     _write_lock: asyncio.Lock | None = field(init=False, default=None)
+    _write_lock_holder: asyncio.Task[Any] | None = field(init=False, default=None)
     bus: EventBus = field(default_factory=EventBus)
     jobs: JobRegistry = field(default_factory=JobRegistry)
     # The line's own settings (hours, longest wait, what callers hear), cached: see app/core/line.py.
@@ -51,15 +52,25 @@ class Runtime:
         self.bus.runtime = self
         self.line = LineCache(self)
 
-    def write_lock(self) -> contextlib.AbstractAsyncContextManager[object]:
-        """On SQLite, the lock the process's short writes take turns by (``short_write``); on
-        PostgreSQL, which locks rows rather than the database, none."""
-        if not self.settings.is_sqlite:
-            return contextlib.nullcontext()
+    @contextlib.asynccontextmanager
+    async def write_lock(self) -> AsyncIterator[None]:
+        """On SQLite, the lock the process's short writes take turns by (``short_write``), which
+        the task holding it may enter again (the job loop keeps it for a turn of several jobs,
+        each in its own transaction); on PostgreSQL, which locks rows rather than the database,
+        none."""
+        task = asyncio.current_task()
+        if not self.settings.is_sqlite or self._write_lock_holder is task:
+            yield
+            return
         if self._write_lock is None:
             # Made on first use, inside the event loop that will use it.
             self._write_lock = asyncio.Lock()
-        return self._write_lock
+        async with self._write_lock:
+            self._write_lock_holder = task
+            try:
+                yield
+            finally:
+                self._write_lock_holder = None
 
     @property
     def inline_sessionmaker(self) -> async_sessionmaker[AsyncSession]:

@@ -1,11 +1,15 @@
-"""The job loop's failure path: a failing job is retried with backoff, then marked dead; its
-half-done work is rolled back."""
+"""The job loop: a failing job is retried with backoff, then marked dead, its half-done work
+rolled back; due jobs run in turns, and what follows each runs once the turn has ended."""
+
+import asyncio
 
 import sqlalchemy as sa
 
 from app.core.db import session_scope
-from app.core.jobs import DEAD, PENDING, Job, RetryLater, run_due_jobs, schedule_job
+from app.core.events import emit
+from app.core.jobs import DEAD, DONE, PENDING, Job, RetryLater, run_due_jobs, schedule_job
 from app.core.security import User
+from telephony.webhook_session import webhook_writer
 
 
 async def test_a_failing_job_is_retried_with_backoff_then_dead(harness):
@@ -48,3 +52,30 @@ async def test_a_failing_job_is_retried_with_backoff_then_dead(harness):
     harness.clock.advance(hours=5)
     await run_due_jobs(harness.runtime)
     assert len(tries) == 3
+
+
+async def test_due_jobs_run_in_turns_and_what_follows_each_waits_for_nothing_they_hold(harness):
+    """On SQLite the loop keeps the database for a turn of several due jobs, each its own
+    transaction; the work after each commit (a call to Twilio, which may wait for a webhook to be
+    written) runs only once the turn has let the database go."""
+    written = []
+
+    async def turn(session, job):
+        emit(session, "test.turned", key=job.key)
+
+    async def store_a_webhook(session, key):
+        written.append(key)
+
+    async def after(runtime, event):
+        await webhook_writer(runtime).write(store_a_webhook, event.payload["key"])
+
+    harness.runtime.jobs.register("test.turn", turn)
+    harness.runtime.bus.subscribe("test.turned", after)
+    async with session_scope(harness.runtime) as session:
+        for n in range(5):
+            await schedule_job(session, kind="test.turn", key=f"turn-{n}", run_at=harness.clock.now())
+    assert await asyncio.wait_for(run_due_jobs(harness.runtime), 10) == 5
+    assert sorted(written) == [f"turn-{n}" for n in range(5)]
+    async with session_scope(harness.runtime) as session:
+        statuses = (await session.scalars(sa.select(Job.status).where(Job.kind == "test.turn"))).all()
+    assert statuses == [DONE] * 5
