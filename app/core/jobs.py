@@ -283,7 +283,7 @@ async def _run_one(runtime: "Runtime", *, key: str | None = None) -> tuple[bool 
             runtime.bus.discard(session)
             failure = exc
     if failure is not None:
-        # In a transaction of its own, once this one has let go of the write lock.
+        # In a transaction of its own, once this one has ended.
         await _record_failure(runtime, job_id, failure, kind)
         return False, session
     return True, session
