@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, is_postgres, runtime_of
-from app.core.jobs import RUN_AFTER_COMMIT, plan_job, queue_job_now, run_job_now
+from app.core.jobs import RUN_AFTER_COMMIT, cancel_jobs_at_commit, plan_job, queue_job_now, run_job_now
 
 if TYPE_CHECKING:
     from app.core.runtime import Runtime
@@ -103,6 +103,9 @@ def emit(session: AsyncSession, name: str, **payload: Any) -> None:
         if (planned := plan(runtime, payload)) is not None:
             key, run_at, job_payload = planned
             plan_job(session, kind=kind, key=key, run_at=run_at, payload=job_payload)
+    for prefix in runtime.jobs.cancellers.get(name, ()):
+        if (key_prefix := prefix(payload)) is not None:
+            cancel_jobs_at_commit(session, key_prefix)
 
 
 async def publish_live(session: AsyncSession, audience: str, type: str, data: dict[str, Any]) -> None:

@@ -91,6 +91,8 @@ class JobRegistry:
         self.followers: dict[str, list[tuple[str, Callable[[dict[str, Any]], bool] | None]]] = defaultdict(list)
         # Domain event name -> (job kind, plan) for jobs the event itself schedules (``schedule_on``).
         self.planners: dict[str, list[tuple[str, JobPlan]]] = defaultdict(list)
+        # Domain event name -> the key prefixes of pending jobs it makes pointless (``cancel_on``).
+        self.cancellers: dict[str, list[Callable[[dict[str, Any]], str | None]]] = defaultdict(list)
 
     def follow(
         self,
@@ -117,6 +119,14 @@ class JobRegistry:
         job's (key, run_at, payload), unique to this occurrence of the event, or None."""
         self.register(kind, handler)
         self.planners[event].append((kind, plan))
+
+    def cancel_on(self, event: str, prefix: Callable[[dict[str, Any]], str | None]) -> None:
+        """Pending jobs that ``event`` makes pointless (a caller's wait timers, once their call has
+        ended): those whose key starts with ``prefix(payload)`` are cancelled in the very
+        transaction that emits it, by one UPDATE at commit for all of a batch's webhooks. Left
+        pending, each would run later to find nothing to do: in a 20,000-call storm the long-wait
+        alerts of callers long gone crowded out the jobs that mattered."""
+        self.cancellers[event].append(prefix)
 
     def every(self, name: str, every: timedelta, task: Callable[["Runtime"], Awaitable[Any]]) -> None:
         self.periodic.append(Periodic(name, every, task))
@@ -168,6 +178,26 @@ JOBS: sa.Table = Job.__table__  # type: ignore[assignment]
 INSERT_JOBS = sa.insert(JOBS)
 
 
+JOBS_CANCELLED_AT_COMMIT = "jobs_cancelled_at_commit"
+
+
+def cancel_jobs_at_commit(session: AsyncSession, key_prefix: str) -> None:
+    """Cancel, as this transaction commits, every pending job whose key starts with ``key_prefix``
+    (``JobRegistry.cancel_on``). Synchronous, so ``emit`` can call it."""
+    session.info.setdefault(JOBS_CANCELLED_AT_COMMIT, []).append(key_prefix)
+
+
+def _cancel_by_prefix(prefixes: list[str]) -> sa.Update:
+    # Each prefix as a range of the unique key index (``key >= p AND key < p'``, p' the prefix
+    # with its last character's successor), each range with the status in it: an OR of indexed
+    # terms, so SQLite looks each up rather than walking every pending job.
+    ranges = [
+        sa.and_(JOBS.c.key >= prefix, JOBS.c.key < prefix[:-1] + chr(ord(prefix[-1]) + 1), JOBS.c.status == PENDING)
+        for prefix in dict.fromkeys(prefixes)
+    ]
+    return sa.update(JOBS).where(sa.or_(*ranges)).values(status=CANCELLED)
+
+
 def _store_at_commit(
     session: AsyncSession, *, kind: str, key: str, run_at: datetime, payload: dict[str, Any], now: datetime
 ) -> None:
@@ -180,11 +210,15 @@ def _insert_jobs_at_commit(session: Session) -> None:
     # Runs inside AsyncSession.commit's greenlet, where the synchronous API may execute.
     if rows := session.info.pop(JOBS_AT_COMMIT, None):
         session.execute(INSERT_JOBS, rows)
+    # After the insert: a job planned and made pointless in the same batch is cancelled too.
+    if prefixes := session.info.pop(JOBS_CANCELLED_AT_COMMIT, None):
+        session.execute(_cancel_by_prefix(prefixes))
 
 
 @sa.event.listens_for(Session, "after_rollback")
 def _forget_jobs_at_commit(session: Session) -> None:
     session.info.pop(JOBS_AT_COMMIT, None)
+    session.info.pop(JOBS_CANCELLED_AT_COMMIT, None)
 
 
 async def run_job_now(runtime: "Runtime", key: str) -> bool | None:

@@ -24,7 +24,7 @@ from app.core.jobs import Job, schedule_job
 from app.core.runtime import Runtime
 from app.core.security import User
 from app.shiftlead.models import AlertAcknowledgement, HelpRequest, SafeguardingRecord
-from telephony.events import CALL_WAITING
+from telephony.events import CALL_ENDED, CALL_WAITING
 from telephony.models import Call
 from transfers.tickets.models import PartnerNotification
 
@@ -296,6 +296,8 @@ async def _raise_overrun_alert(session: AsyncSession, job: Job) -> None:
 def register(runtime: Runtime) -> None:
     # Planned in the webhook's own transaction: a waiting caller's alert is one row, no follow-on job.
     runtime.jobs.schedule_on(CALL_WAITING, WAIT_ALERT_JOB, _raise_wait_alert, _plan_wait_alert)
+    # A caller whose call has ended is waiting no more: their alerts go with it.
+    runtime.jobs.cancel_on(CALL_ENDED, lambda payload: f"{WAIT_ALERT_JOB}:{payload['call_id']}:")
     # Jobs of the older, follow-on kind may still be stored from before an upgrade.
     runtime.jobs.register("shiftlead.schedule_wait_alert", _schedule_wait_alert)
     runtime.jobs.register(OVERRUN_ALERT_JOB, _raise_overrun_alert)

@@ -1,13 +1,15 @@
 """The job loop: a failing job is retried with backoff, then marked dead, its half-done work
-rolled back; due jobs run in turns, and what follows each runs once the turn has ended."""
+rolled back; due jobs run in turns, and what follows each runs once the turn has ended; an
+event cancels the pending jobs it makes pointless."""
 
 import asyncio
+from datetime import timedelta
 
 import sqlalchemy as sa
 
 from app.core.db import session_scope
 from app.core.events import emit
-from app.core.jobs import DEAD, DONE, PENDING, Job, RetryLater, run_due_jobs, schedule_job
+from app.core.jobs import CANCELLED, DEAD, DONE, PENDING, Job, RetryLater, plan_job, run_due_jobs, schedule_job
 from app.core.security import User
 from telephony.webhook_session import webhook_writer
 
@@ -79,3 +81,31 @@ async def test_due_jobs_run_in_turns_and_what_follows_each_waits_for_nothing_the
     async with session_scope(harness.runtime) as session:
         statuses = (await session.scalars(sa.select(Job.status).where(Job.kind == "test.turn"))).all()
     assert statuses == [DONE] * 5
+
+
+async def test_an_event_cancels_the_pending_jobs_it_makes_pointless_and_only_those(harness):
+    """``cancel_on``: the jobs under the event's key prefix, pending ones only, even one written
+    in the same transaction; a key that merely shares its first characters is left alone."""
+    harness.runtime.jobs.register("test.timer", lambda session, job: asyncio.sleep(0))
+    harness.runtime.jobs.cancel_on("test.gone", lambda payload: f"test.timer:{payload['id']}:")
+    later = harness.clock.now() + timedelta(minutes=10)
+    async with session_scope(harness.runtime) as session:
+        for key in ("test.timer:1:a", "test.timer:1:b", "test.timer:12:a", "test.timer:2:a"):
+            await schedule_job(session, kind="test.timer", key=key, run_at=later)
+        await schedule_job(session, kind="test.timer", key="test.timer:1:done", run_at=harness.clock.now())
+    await run_due_jobs(harness.runtime)
+    async with session_scope(harness.runtime) as session:
+        # Stored at commit, as an event's planned job is: the cancelling comes after it.
+        plan_job(session, kind="test.timer", key="test.timer:2:c", run_at=later, payload={})
+        emit(session, "test.gone", id=1)
+        emit(session, "test.gone", id=2)
+    async with session_scope(harness.runtime) as session:
+        statuses = dict((await session.execute(sa.select(Job.key, Job.status).where(Job.kind == "test.timer"))).all())
+    assert statuses == {
+        "test.timer:1:a": CANCELLED,
+        "test.timer:1:b": CANCELLED,
+        "test.timer:1:done": DONE,
+        "test.timer:12:a": PENDING,
+        "test.timer:2:a": CANCELLED,
+        "test.timer:2:c": CANCELLED,
+    }

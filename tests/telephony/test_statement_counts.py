@@ -8,6 +8,9 @@ from contextlib import contextmanager
 
 from sqlalchemy import event
 
+from app.core.jobs import CANCELLED, Job
+from app.shiftlead.alerts import WAIT_ALERT_JOB
+from telephony.lifecycle import OVERFLOW_JOB
 from telephony.models import Call, CallParticipant
 from tests.scenarios import take_call
 from tests.telephony.conftest import deliveries, listener, rows, signed_post, sim  # noqa: F401 - the simulator fixture
@@ -34,9 +37,10 @@ TAKE_NEXT_CALLER = {"sqlite": 9, "postgresql": 10}
 CONFERENCE_JOIN = {"sqlite": 7, "postgresql": 6}
 # A waiting caller hangs up (their status callback, ``completed``): its delivery, the call, who was
 # in the room (for who ended it), the call's end in one UPDATE, the queue snapshot and its live
-# event; SQLite's BEGIN IMMEDIATE or PostgreSQL's NOTIFY. Was 8: reading the room flushed the
+# event, the caller's wait timers cancelled (one UPDATE at commit, one for a whole batch); SQLite's
+# BEGIN IMMEDIATE or PostgreSQL's NOTIFY. Was 8 without the timers: reading the room flushed the
 # call's status on its own, and the end followed in a second UPDATE.
-HANG_UP_WAITING = {"sqlite": 7, "postgresql": 7}
+HANG_UP_WAITING = {"sqlite": 8, "postgresql": 8}
 
 
 def incoming(sid: str) -> dict[str, str]:
@@ -139,4 +143,7 @@ async def test_a_waiting_caller_hanging_up_costs_a_handful_of_statements(harness
     assert [(c.status, c.queue_state, c.abandoned, c.ended_by) for c in ended] == [
         ("completed", "ended", True, "caller")
     ] * 2
+    # Their overflow and long-wait alert will never be wanted: cancelled, not left to run.
+    timers = [(j.kind, j.status) for j in await rows(harness, Job) if j.kind in (OVERFLOW_JOB, WAIT_ALERT_JOB)]
+    assert sorted(timers) == sorted([(OVERFLOW_JOB, CANCELLED), (WAIT_ALERT_JOB, CANCELLED)] * 2)
     assert len(counts[-1]) <= HANG_UP_WAITING[harness.runtime.engine.dialect.name], "\n".join(counts[-1])
