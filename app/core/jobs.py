@@ -187,15 +187,24 @@ def cancel_jobs_at_commit(session: AsyncSession, key_prefix: str) -> None:
     session.info.setdefault(JOBS_CANCELLED_AT_COMMIT, []).append(key_prefix)
 
 
-def _cancel_by_prefix(prefixes: list[str]) -> sa.Update:
-    # Each prefix as a range of the unique key index (``key >= p AND key < p'``, p' the prefix
-    # with its last character's successor), each range with the status in it: an OR of indexed
-    # terms, so SQLite looks each up rather than walking every pending job.
-    ranges = [
-        sa.and_(JOBS.c.key >= prefix, JOBS.c.key < prefix[:-1] + chr(ord(prefix[-1]) + 1), JOBS.c.status == PENDING)
-        for prefix in dict.fromkeys(prefixes)
-    ]
-    return sa.update(JOBS).where(sa.or_(*ranges)).values(status=CANCELLED)
+# Built once, and executed with one set of parameters per prefix (one statement, many rows): each
+# a range of the unique key index (``key >= p AND key < p'``, p' the prefix with its last
+# character's successor). The status is compared through an expression so that no planner can
+# take the (status, run_at) index instead, which SQLite did on a database without statistics,
+# walking every pending job for each prefix: a 20,000-call storm then spent 1 ms more a webhook.
+CANCEL_BY_PREFIX = (
+    sa.update(JOBS)
+    .where(
+        JOBS.c.key >= sa.bindparam("low"),
+        JOBS.c.key < sa.bindparam("high"),
+        sa.func.coalesce(JOBS.c.status, "") == PENDING,
+    )
+    .values(status=CANCELLED)
+)
+
+
+def _prefix_ranges(prefixes: list[str]) -> list[dict[str, str]]:
+    return [{"low": prefix, "high": prefix[:-1] + chr(ord(prefix[-1]) + 1)} for prefix in dict.fromkeys(prefixes)]
 
 
 def _store_at_commit(
@@ -212,7 +221,7 @@ def _insert_jobs_at_commit(session: Session) -> None:
         session.execute(INSERT_JOBS, rows)
     # After the insert: a job planned and made pointless in the same batch is cancelled too.
     if prefixes := session.info.pop(JOBS_CANCELLED_AT_COMMIT, None):
-        session.execute(_cancel_by_prefix(prefixes))
+        session.execute(CANCEL_BY_PREFIX, _prefix_ranges(prefixes))
 
 
 @sa.event.listens_for(Session, "after_rollback")
