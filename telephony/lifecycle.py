@@ -74,6 +74,12 @@ async def schedule_claim_timeout(session: AsyncSession, call: Call, now: datetim
     )
 
 
+def overflow_key_prefix(call_id: int) -> str:
+    """The start of every overflow job's key for this call (the wait's, and any wait-URL nudge):
+    the call's end cancels them all by it."""
+    return f"{OVERFLOW_JOB}:{call_id}:"
+
+
 async def schedule_overflow(session: AsyncSession, *, call_id: int, waiting_since: datetime) -> None:
     """Offer voicemail once the caller has waited ``max_wait_seconds``, even if no wait URL is ever
     requested again. A caller handed back after that deadline gets a new, immediate job."""
@@ -82,7 +88,7 @@ async def schedule_overflow(session: AsyncSession, *, call_id: int, waiting_sinc
     await schedule_job(
         session,
         kind=OVERFLOW_JOB,
-        key=f"{OVERFLOW_JOB}:{call_id}:{run_at.isoformat()}",
+        key=overflow_key_prefix(call_id) + run_at.isoformat(),
         run_at=run_at,
         payload={"call_id": call_id},
     )

@@ -10,7 +10,7 @@ from telephony.conference import CONFERENCE_GAP_JOB, apply_events_after_gap
 from telephony.dialing import expire_claim
 from telephony.dialing import register as register_dialing
 from telephony.events import CALL_ENDED
-from telephony.lifecycle import CALLER_ALONE_JOB, CLAIM_TIMEOUT_JOB, OVERFLOW_JOB
+from telephony.lifecycle import CALLER_ALONE_JOB, CLAIM_TIMEOUT_JOB, OVERFLOW_JOB, overflow_key_prefix
 from telephony.reconcile import RECONCILE_EVERY, reconcile_calls
 from telephony.voicemail import overflow_waiting_caller, rescue_caller_left_alone
 from telephony.voicemail import register as register_voicemail
@@ -21,7 +21,7 @@ def register(runtime: Runtime) -> None:
     runtime.jobs.register(OVERFLOW_JOB, overflow_waiting_caller, give_up_after=timedelta(hours=1))
     # An ended call is never moved on to voicemail: its overflow jobs (the wait's, and any
     # nudge from the wait URL) go with it.
-    runtime.jobs.cancel_on(CALL_ENDED, lambda payload: f"{OVERFLOW_JOB}:{payload['call_id']}:")
+    runtime.jobs.cancel_on(CALL_ENDED, lambda payload: overflow_key_prefix(payload["call_id"]))
     runtime.jobs.register(CLAIM_TIMEOUT_JOB, expire_claim, give_up_after=timedelta(hours=1))
     runtime.jobs.register(CALLER_ALONE_JOB, rescue_caller_left_alone, give_up_after=timedelta(minutes=10))
     runtime.jobs.register(CONFERENCE_GAP_JOB, apply_events_after_gap, give_up_after=timedelta(hours=1))

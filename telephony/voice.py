@@ -26,6 +26,7 @@ from telephony.lifecycle import (
     OVERFLOW_JOB,
     claim_stamp,
     end_call,
+    overflow_key_prefix,
     release_claim,
     release_listener_from,
     schedule_overflow,
@@ -198,7 +199,7 @@ async def _hold_music_for(session: AsyncSession, call: Call, now: datetime) -> t
         await schedule_job(
             session,
             kind=OVERFLOW_JOB,
-            key=f"{OVERFLOW_JOB}:{call.id}:wait:{minute}",
+            key=f"{overflow_key_prefix(call.id)}wait:{minute}",
             run_at=now,
             payload={"call_id": call.id},
         )

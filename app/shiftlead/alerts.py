@@ -247,6 +247,12 @@ async def schedule_overrun_alert(session: AsyncSession, *, session_id: int, due_
     )
 
 
+def _wait_alert_key_prefix(call_id: int) -> str:
+    """The start of every long-wait alert's key for this call (one per wait): the call's end
+    cancels them all by it."""
+    return f"{WAIT_ALERT_JOB}:{call_id}:"
+
+
 def _plan_wait_alert(runtime: Runtime, payload: dict[str, Any]) -> tuple[str, datetime, dict[str, Any]] | None:
     """``call.waiting``: the long-wait alert is due when this caller reaches the target."""
     if not payload.get("waiting_since"):
@@ -254,7 +260,7 @@ def _plan_wait_alert(runtime: Runtime, payload: dict[str, Any]) -> tuple[str, da
     waiting_since = datetime.fromisoformat(payload["waiting_since"])
     run_at = waiting_since + timedelta(seconds=runtime.settings.wait_target_seconds)
     call_id = payload["call_id"]
-    return f"{WAIT_ALERT_JOB}:{call_id}:{waiting_since.isoformat()}", run_at, {"call_id": call_id}
+    return _wait_alert_key_prefix(call_id) + waiting_since.isoformat(), run_at, {"call_id": call_id}
 
 
 async def _schedule_wait_alert(session: AsyncSession, job: Job) -> None:
@@ -266,7 +272,7 @@ async def _schedule_wait_alert(session: AsyncSession, job: Job) -> None:
     await schedule_job(
         session,
         kind=WAIT_ALERT_JOB,
-        key=f"{WAIT_ALERT_JOB}:{call.id}:{call.waiting_since.isoformat()}",
+        key=_wait_alert_key_prefix(call.id) + call.waiting_since.isoformat(),
         run_at=run_at,
         payload={"call_id": call.id},
     )
@@ -297,7 +303,7 @@ def register(runtime: Runtime) -> None:
     # Planned in the webhook's own transaction: a waiting caller's alert is one row, no follow-on job.
     runtime.jobs.schedule_on(CALL_WAITING, WAIT_ALERT_JOB, _raise_wait_alert, _plan_wait_alert)
     # A caller whose call has ended is waiting no more: their alerts go with it.
-    runtime.jobs.cancel_on(CALL_ENDED, lambda payload: f"{WAIT_ALERT_JOB}:{payload['call_id']}:")
+    runtime.jobs.cancel_on(CALL_ENDED, lambda payload: _wait_alert_key_prefix(payload["call_id"]))
     # Jobs of the older, follow-on kind may still be stored from before an upgrade.
     runtime.jobs.register("shiftlead.schedule_wait_alert", _schedule_wait_alert)
     runtime.jobs.register(OVERRUN_ALERT_JOB, _raise_overrun_alert)
